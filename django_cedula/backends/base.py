@@ -1,0 +1,75 @@
+"""The task backend interface."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, ClassVar
+
+from ..loading import ConfiguredInstance
+
+#: The job every backend runs, named by a dotted path so that any queue can import it.
+TASK_PATH = "django_cedula.tasks.validate_cedula"
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationJob:
+    """One attempt at validating one user's cédula.
+
+    Jobs carry the user's primary key and the attempt number, never the cédula itself,
+    so no personal data sits in a broker.
+    """
+
+    user_id: int | str
+    attempt: int = 1
+    #: Seconds to wait before the job runs; 0 means now.
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Brokers serialise arguments (Django-Q2 schedules even keep them as Python
+        # literals), so a UUID or other key type travels as text.
+        if not isinstance(self.user_id, int) or isinstance(self.user_id, bool):
+            object.__setattr__(self, "user_id", str(self.user_id))
+        if self.attempt < 1:
+            raise ValueError("attempt numbers start at 1")
+        if self.delay < 0:
+            raise ValueError("a delay cannot be negative")
+
+    @property
+    def name(self) -> str:
+        """A name unique per user and attempt, for queues that can refuse duplicates."""
+        return f"django_cedula:{self.user_id}:{self.attempt}"
+
+
+class BaseTaskBackend(abc.ABC):
+    """Queues validation jobs.
+
+    Subclasses implement :meth:`enqueue` and declare what they can do, as Django's own
+    tasks framework does: ``supports_defer`` says whether a delayed job really waits.
+    Options come from ``CEDULA_TASK_BACKEND_OPTIONS`` as keyword arguments.
+    """
+
+    #: Whether ``job.delay`` is honoured by the queue (retries wait their delay).
+    supports_defer: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @abc.abstractmethod
+    def enqueue(self, job: ValidationJob) -> None:
+        """Hand ``job`` to the queue. Raises when the queue cannot take it (broker down)."""
+
+    def check_options(self) -> list[str]:
+        """Problems with ``self.options``, one sentence each; used by the system checks."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Release connections; called when the backend is replaced."""
+
+
+_backend = ConfiguredInstance("TASK_BACKEND", "TASK_BACKEND_OPTIONS", BaseTaskBackend)  # type: ignore[type-abstract]
+
+
+def get_backend() -> BaseTaskBackend:
+    """The configured backend (``CEDULA_TASK_BACKEND``), created once and cached."""
+    return _backend.get()

@@ -1,0 +1,36 @@
+"""The captcha solver interface and its loader."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from ..conf import app_settings
+from ..loading import ConfiguredInstance
+
+
+class CaptchaSolver(abc.ABC):
+    """Turns a reCAPTCHA v2 challenge into a response token.
+
+    Subclasses take their options as keyword arguments (``CEDULA_CAPTCHA_SOLVER_OPTIONS``).
+    ``solve`` is called from a plain thread, never from an event loop; it may block for
+    as long as the solve takes and raises :class:`~django_cedula.exceptions.CaptchaError`
+    when it cannot produce a token.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @abc.abstractmethod
+    def solve(self, site_key: str, page_url: str) -> str:
+        """Return a token for the reCAPTCHA with ``site_key`` on ``page_url``."""
+
+
+_solver = ConfiguredInstance("CAPTCHA_SOLVER", "CAPTCHA_SOLVER_OPTIONS", CaptchaSolver)
+
+
+def get_captcha_solver() -> CaptchaSolver | None:
+    """The configured solver (``CEDULA_CAPTCHA_SOLVER``), created once; ``None`` when unset."""
+    if app_settings.CAPTCHA_SOLVER is None:
+        return None
+    return _solver.get()

@@ -1,0 +1,94 @@
+"""The validation state of each user's cédula."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .numbers import MAX_LENGTH
+
+
+class CedulaStatus(models.TextChoices):
+    """Where a validation stands. Also reachable as ``CedulaInfo.Status``."""
+
+    PENDING = "pending", _("Pending")
+    PROCESSING = "processing", _("Processing")
+    RETRYING = "retrying", _("Waiting to retry")
+    ACTIVE = "active", _("Active")
+    NOT_FOUND = "not_found", _("Not in the census")
+    CANCELLED_DECEASED = "cancelled_deceased", _("Cancelled (deceased)")
+    CANCELLED_OTHER = "cancelled_other", _("Cancelled")
+    INVALID = "invalid", _("Invalid number")
+    ERROR = "error", _("Error")
+    TIMEOUT = "timeout", _("Timed out")
+    BLOCKED = "blocked", _("Blocked by the source")
+
+
+#: States no job will change again.
+FINAL_STATUSES = frozenset(
+    {
+        CedulaStatus.ACTIVE,
+        CedulaStatus.NOT_FOUND,
+        CedulaStatus.CANCELLED_DECEASED,
+        CedulaStatus.CANCELLED_OTHER,
+        CedulaStatus.INVALID,
+        CedulaStatus.ERROR,
+        CedulaStatus.TIMEOUT,
+        CedulaStatus.BLOCKED,
+    }
+)
+
+
+class CedulaInfo(models.Model):
+    """What the Registraduría said about one user's cédula, and where its validation stands."""
+
+    Status = CedulaStatus
+    FINAL_STATUSES = FINAL_STATUSES
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="cedula_info",
+        verbose_name=_("user"),
+    )
+    cedula = models.CharField(_("cédula"), max_length=MAX_LENGTH, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=CedulaStatus.choices, default=CedulaStatus.PENDING, db_index=True
+    )
+
+    departamento = models.CharField(_("departamento"), max_length=100, blank=True)
+    municipio = models.CharField(_("municipio"), max_length=100, blank=True)
+    puesto = models.CharField(_("puesto"), max_length=255, blank=True)
+    direccion = models.CharField(_("dirección"), max_length=255, blank=True)
+    mesa = models.CharField(_("mesa"), max_length=20, blank=True)
+
+    novedad = models.CharField(_("novedad"), max_length=255, blank=True)
+    resolucion = models.CharField(_("resolución"), max_length=100, blank=True)
+    fecha_novedad = models.CharField(
+        _("fecha de la novedad"), max_length=50, blank=True, help_text=_("As the source writes it.")
+    )
+
+    fetched_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    error_code = models.CharField(
+        _("last error kind"), max_length=20, blank=True, help_text=_("timeout, network_error, blocked, ...")
+    )
+    error_message = models.TextField(_("last error"), blank=True)
+    raw_response = models.TextField(_("raw response"), blank=True)
+    retry_count = models.PositiveSmallIntegerField(_("retries"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("cédula validation")
+        verbose_name_plural = _("cédula validations")
+        permissions = [("view_raw_response", _("Can view raw responses from the source"))]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.get_status_display()}"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether validation has ended (successfully or not); no job will change the row again."""
+        return self.status in self.FINAL_STATUSES

@@ -1,0 +1,92 @@
+"""What a lookup's result means for the stored row: final state, retry, or giving up.
+
+Pure functions, no database access, so the rules can be read and tested on their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+from .models import CedulaStatus
+from .results import ScrapeResult, ScrapeStatus, is_death_novedad
+
+Status = CedulaStatus
+
+#: How long a stored error message may be.
+ERROR_MESSAGE_MAX_LENGTH = 1000
+
+_PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
+_NOVEDAD_FIELDS = ("novedad", "resolucion", "fecha_novedad")
+
+# The final state a transient failure ends in once no retry is left.
+_EXHAUSTED_STATUS = {
+    ScrapeStatus.TIMEOUT: Status.TIMEOUT,
+    ScrapeStatus.BLOCKED: Status.BLOCKED,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How to update the row after attempt ``attempt``, and whether to queue another."""
+
+    status: str
+    fields: dict[str, Any]
+    #: Seconds until the next attempt, or ``None`` when this attempt is the last.
+    retry_delay: float | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.retry_delay is None
+
+
+def bounded_raw_response(raw: str, *, store: bool, max_length: int) -> str:
+    """The part of a raw answer that may be stored (``CEDULA_STORE_RAW_RESPONSE``, ``..._MAX_LENGTH``)."""
+    if not store or max_length <= 0:
+        return ""
+    return raw[:max_length]
+
+
+def decide(
+    result: ScrapeResult,
+    *,
+    attempt: int,
+    retry_delays: Sequence[float],
+    now: datetime.datetime,
+    raw_response: str = "",
+) -> Outcome:
+    """Map attempt ``attempt``'s ``result`` to the row's new state.
+
+    Found, not found and cancelled are final. Any other status is transient: it is
+    retried after ``retry_delays[attempt - 1]`` seconds while delays remain, and ends
+    as TIMEOUT, BLOCKED or ERROR (by the last failure's kind) once they run out.
+    """
+    fields: dict[str, Any] = {"raw_response": raw_response}
+    if result.status.is_final:
+        fields.update({name: "" for name in (*_PLACE_FIELDS, *_NOVEDAD_FIELDS)})
+        fields.update(fetched_at=now, error_code="", error_message="", next_attempt_at=None)
+        if result.status is ScrapeStatus.FOUND:
+            status = Status.ACTIVE
+            fields.update({name: getattr(result, name) for name in _PLACE_FIELDS})
+        elif result.status is ScrapeStatus.NOT_FOUND:
+            status = Status.NOT_FOUND
+        else:
+            status = Status.CANCELLED_DECEASED if is_death_novedad(result.novedad) else Status.CANCELLED_OTHER
+            fields.update({name: getattr(result, name) for name in _NOVEDAD_FIELDS})
+        return Outcome(status=status, fields={"status": status, **fields})
+
+    error = f"{result.status.value}: {result.error}" if result.error else result.status.value
+    fields.update(error_code=result.status.value, error_message=error[:ERROR_MESSAGE_MAX_LENGTH])
+    if attempt <= len(retry_delays):
+        delay = float(retry_delays[attempt - 1])
+        fields.update(
+            status=Status.RETRYING,
+            retry_count=attempt,
+            next_attempt_at=now + datetime.timedelta(seconds=delay),
+        )
+        return Outcome(status=Status.RETRYING, fields=fields, retry_delay=delay)
+    status = _EXHAUSTED_STATUS.get(result.status, Status.ERROR)
+    fields.update(status=status, next_attempt_at=None)
+    return Outcome(status=status, fields=fields)

@@ -1,0 +1,117 @@
+"""The result contract between scrapers and the validation job.
+
+A scraper's ``scrape_cedula(cedula)`` returns a :class:`ScrapeResult`, or a plain
+mapping with the same keys; :meth:`ScrapeResult.coerce` accepts both.
+This module imports nothing from the package but its exceptions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+
+class ScrapeStatus(str, enum.Enum):
+    """What one lookup found out."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    NETWORK_ERROR = "network_error"
+    BLOCKED = "blocked"
+    CAPTCHA_FAILED = "captcha_failed"
+    PARSE_ERROR = "parse_error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_final(self) -> bool:
+        """A final answer from the source: never retried."""
+        return self in FINAL_STATUSES
+
+    @property
+    def is_transient(self) -> bool:
+        """A failure that another attempt may not repeat."""
+        return not self.is_final
+
+
+FINAL_STATUSES = frozenset({ScrapeStatus.FOUND, ScrapeStatus.NOT_FOUND, ScrapeStatus.CANCELLED})
+
+DATA_FIELDS = (
+    "departamento",
+    "municipio",
+    "puesto",
+    "direccion",
+    "mesa",
+    "novedad",
+    "resolucion",
+    "fecha_novedad",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScrapeResult:
+    """The outcome of one lookup of one cédula."""
+
+    status: ScrapeStatus
+    departamento: str = ""
+    municipio: str = ""
+    puesto: str = ""
+    direccion: str = ""
+    mesa: str = ""
+    novedad: str = ""
+    resolucion: str = ""
+    fecha_novedad: str = ""
+    #: A short, human-readable reason for a failure. Never contains the full cédula.
+    error: str = ""
+    #: The source's answer (HTML or JSON text) as received; may be empty.
+    raw_html: str = ""
+
+    def __post_init__(self) -> None:
+        # Accept "found" as well as ScrapeStatus.FOUND; reject anything else early.
+        object.__setattr__(self, "status", ScrapeStatus(self.status))
+
+    @classmethod
+    def coerce(cls, value: ScrapeResult | Mapping[str, Any]) -> ScrapeResult:
+        """Return ``value`` as a :class:`ScrapeResult`.
+
+        Accepts the package's own result or a mapping with a ``status`` key and any of
+        the data fields; ``None`` values become empty strings and unknown keys are
+        ignored. Raises :class:`ValueError` for an unknown status or another type.
+        """
+        if isinstance(value, ScrapeResult):
+            return value
+        if not isinstance(value, Mapping):
+            raise ValueError(f"a scraper must return a ScrapeResult or a mapping, not {type(value).__name__}")
+        if "status" not in value:
+            raise ValueError("a scraper's result has no 'status'")
+        fields = {
+            field.name: "" if value.get(field.name) is None else str(value[field.name])
+            for field in dataclasses.fields(cls)
+            if field.name != "status" and field.name in value
+        }
+        return cls(status=ScrapeStatus(value["status"]), **fields)
+
+    def as_dict(self) -> dict[str, str]:
+        """The result as plain strings, e.g. for JSON output."""
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+_DEATH_WORDS = re.compile(r"\b(muerte|muerto|fallecid[oa]|fallecimiento|defuncion)\b")
+
+
+def is_death_novedad(novedad: str) -> bool:
+    """Whether a cancellation's novedad speaks of death ("Cancelada por Muerte", ...).
+
+    Accents and case are ignored.
+    """
+    folded = unicodedata.normalize("NFKD", novedad).encode("ascii", "ignore").decode().lower()
+    return bool(_DEATH_WORDS.search(folded))

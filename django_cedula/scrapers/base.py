@@ -1,0 +1,43 @@
+"""The scraper contract and its loader."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from ..loading import ConfiguredInstance
+from ..results import ScrapeResult
+
+
+@runtime_checkable
+class Scraper(Protocol):
+    """What ``CEDULA_SCRAPER`` must name: a class whose instances look numbers up.
+
+    ``scrape_cedula`` receives a normalised number (digits only) and returns a
+    :class:`~django_cedula.results.ScrapeResult` or a mapping with the same keys. It is
+    called from plain synchronous code (a worker, a management command), never from an
+    event loop, and must not touch the database.
+    """
+
+    def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]: ...
+
+
+class BaseScraper:
+    """A convenient base for scrapers: keeps options and offers a no-op :meth:`close`."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the scraper holds (a browser, connections). Called on reset and at exit."""
+
+
+_scraper = ConfiguredInstance("SCRAPER", "SCRAPER_OPTIONS", Scraper)  # type: ignore[type-abstract]
+
+
+def get_scraper() -> Scraper:
+    """The configured scraper (``CEDULA_SCRAPER``), created once per process."""
+    return _scraper.get()

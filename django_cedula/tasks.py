@@ -1,0 +1,130 @@
+"""The validation job: ``django_cedula.tasks.validate_cedula(user_id, attempt=1)``.
+
+Every task backend runs this function by its dotted path. Database work and browser
+work never overlap: the row is claimed, the lookup runs with no transaction open and
+no ORM call inside the scraper, then the outcome is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import router, transaction
+from django.utils import timezone
+
+from .conf import app_settings
+from .exceptions import InvalidCedulaError
+from .models import CedulaInfo, CedulaStatus
+from .numbers import normalize_cedula
+from .outcomes import bounded_raw_response, decide
+from .queueing import enqueue_validation_on_commit
+from .results import ScrapeResult, ScrapeStatus
+from .scrapers import get_scraper
+
+logger = logging.getLogger(__name__)
+
+Status = CedulaStatus
+
+#: States a job may claim a row from: queued for its first attempt, or waiting for a retry.
+CLAIMABLE_STATUSES = (Status.PENDING, Status.RETRYING)
+
+
+def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
+    """Run attempt ``attempt`` of the validation of ``user_id``'s cédula.
+
+    Returns the row's new status, or ``None`` when there was nothing to do: the user or
+    row is gone, or this attempt was already taken (a duplicate delivery).
+    """
+    info = _claim(user_id, attempt)
+    if info is None:
+        return None
+    try:
+        cedula = normalize_cedula(info.cedula)
+    except InvalidCedulaError as exc:
+        # Never reaches the network: mark it and stop.
+        _store(info, attempt, {"status": Status.INVALID, "error_message": str(exc)}, retry_delay=None)
+        return Status.INVALID
+    result = _look_up(cedula, user_id)
+    raw = bounded_raw_response(
+        result.raw_html,
+        store=app_settings.STORE_RAW_RESPONSE,
+        max_length=app_settings.RAW_RESPONSE_MAX_LENGTH,
+    )
+    outcome = decide(
+        result, attempt=attempt, retry_delays=app_settings.RETRY_DELAYS, now=timezone.now(), raw_response=raw
+    )
+    if not _store(info, attempt, outcome.fields, retry_delay=outcome.retry_delay):
+        return None
+    if outcome.retry_delay is not None:
+        logger.info(
+            "Cédula validation for user %s: attempt %s failed (%s); retry in %ss",
+            user_id,
+            attempt,
+            result.status.value,
+            outcome.retry_delay,
+        )
+    else:
+        logger.info("Cédula validation for user %s finished as %s", user_id, outcome.status)
+    return outcome.status
+
+
+def _claim(user_id: int | str, attempt: int) -> CedulaInfo | None:
+    """Mark the row PROCESSING for ``attempt``, or return ``None`` if another delivery has it.
+
+    One conditional UPDATE does it, so two workers racing for the same attempt cannot
+    both win: the database serialises them and the loser's WHERE no longer matches.
+    """
+    claimed = CedulaInfo.objects.filter(
+        user_id=user_id, status__in=CLAIMABLE_STATUSES, retry_count=attempt - 1
+    ).update(status=Status.PROCESSING, next_attempt_at=None, updated_at=timezone.now())
+    info = CedulaInfo.objects.filter(user_id=user_id).first() if claimed else None
+    if info is not None:
+        return info
+    current = CedulaInfo.objects.filter(user_id=user_id).values_list("status", "retry_count").first()
+    if current is None:
+        logger.info("Cédula validation for user %s skipped: the user or the row is gone", user_id)
+    else:
+        logger.info(
+            "Cédula validation for user %s, attempt %s, skipped: already taken (status %s, %s retries)",
+            user_id,
+            attempt,
+            current[0],
+            current[1],
+        )
+    return None
+
+
+def _look_up(cedula: str, user_id: int | str) -> ScrapeResult:
+    """Ask the configured scraper, turning anything it raises into a transient failure."""
+    try:
+        answer = get_scraper().scrape_cedula(cedula)
+    except Exception as exc:
+        logger.exception("The scraper raised for user %s", user_id)
+        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"{type(exc).__name__}: {exc}"[:500])
+    try:
+        return ScrapeResult.coerce(answer)
+    except ValueError as exc:
+        logger.error("The scraper gave an unusable result for user %s: %s", user_id, exc)
+        return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=str(exc)[:500])
+
+
+def _store(info: CedulaInfo, attempt: int, fields: dict[str, object], *, retry_delay: float | None) -> bool:
+    """Write the outcome if the row is still ours, and queue the retry once that commits.
+
+    Returns ``False`` when the row changed under us (the user was deleted or the
+    validation restarted while the lookup ran); the result is then discarded.
+    """
+    using = router.db_for_write(CedulaInfo, instance=info)
+    with transaction.atomic(using=using):
+        updated = (
+            CedulaInfo.objects.using(using)
+            .filter(pk=info.pk, status=Status.PROCESSING, retry_count=attempt - 1)
+            .update(**fields, updated_at=timezone.now())
+        )
+        if updated and retry_delay is not None:
+            enqueue_validation_on_commit(info.user_id, attempt + 1, delay=retry_delay, using=using)
+    if not updated:
+        logger.info(
+            "Cédula validation for user %s: the row changed during the lookup; result discarded", info.user_id
+        )
+    return bool(updated)

@@ -1,0 +1,1 @@
+"""Tools for testing projects that use django-cedula: a fake scraper, a replica of the source, fixtures."""

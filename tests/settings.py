@@ -1,0 +1,116 @@
+"""Settings for the package's own tests.
+
+``CEDULA_TEST_DATABASE`` chooses the database: ``sqlite`` (default) or ``postgres``
+(127.0.0.1:5432, trust auth). Worker processes started by integration tests reuse this
+module and are pointed at the test database with ``CEDULA_TEST_DATABASE_NAME``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = "django-cedula-tests-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "America/Bogota"
+LANGUAGE_CODE = "en"
+ROOT_URLCONF = "tests.urls"
+ALLOWED_HOSTS = ["*"]
+
+DATABASE_VENDOR = os.environ.get("CEDULA_TEST_DATABASE", "sqlite")
+_override_name = os.environ.get("CEDULA_TEST_DATABASE_NAME")
+
+DATABASES: dict[str, dict[str, Any]]
+if DATABASE_VENDOR == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "NAME": _override_name or os.environ.get("PGDATABASE", "test"),
+        }
+    }
+elif DATABASE_VENDOR == "sqlite":
+    _sqlite_dir = Path(os.environ.get("CEDULA_TEST_SQLITE_DIR", "/tmp"))
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _override_name or str(_sqlite_dir / f"django-cedula-{os.getpid()}.sqlite3"),
+            # A file, not memory, so that worker processes see what the tests commit.
+            "TEST": {"NAME": str(_sqlite_dir / f"django-cedula-test-{os.getpid()}.sqlite3")},
+            "OPTIONS": {"timeout": 30},
+        }
+    }
+else:
+    raise RuntimeError(f"CEDULA_TEST_DATABASE must be sqlite or postgres, not {DATABASE_VENDOR!r}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_q",
+    "django_cedula",
+    "tests.testapp",
+]
+AUTH_USER_MODEL = "testapp.User"
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+Q_CLUSTER = {
+    "name": "django-cedula-tests",
+    "orm": "default",
+    "workers": 2,
+    "timeout": 60,
+    "retry": 90,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "poll": 0.1,
+    "save_limit": 0,
+}
+
+# Unit tests run jobs in-process with the fake scraper; integration tests override these.
+CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
+CEDULA_SCRAPER = "django_cedula.testing.scrapers.FakeScraper"
+CEDULA_MIN_LOOKUP_INTERVAL = 0
+
+# Worker processes started by integration tests take their overrides from the environment.
+if os.environ.get("CEDULA_TEST_WORKER_SETTINGS"):
+    import json
+
+    for _name, _value in json.loads(os.environ["CEDULA_TEST_WORKER_SETTINGS"]).items():
+        globals()[_name] = _value
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_cedula": {"handlers": ["console"], "level": "INFO"}},
+}

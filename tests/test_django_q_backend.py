@@ -1,0 +1,87 @@
+"""The Django-Q2 backend against Django-Q2's real ORM broker and schedule table."""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import logging
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule
+from django_q.signing import SignedPackage
+
+from django_cedula.backends import TASK_PATH, ValidationJob, get_backend
+from django_cedula.backends.django_q import DjangoQBackend
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def backend(settings: Any) -> DjangoQBackend:
+    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
+    settings.CEDULA_TASK_BACKEND_OPTIONS = {"timeout": 45}
+    loaded = get_backend()
+    assert isinstance(loaded, DjangoQBackend)
+    return loaded
+
+
+def test_a_job_for_now_goes_to_the_broker_with_ack_failure(backend: DjangoQBackend) -> None:
+    backend.enqueue(ValidationJob(user_id=5, attempt=1))
+    (queued,) = OrmQ.objects.all()
+    task = SignedPackage.loads(queued.payload)
+    assert task["func"] == TASK_PATH
+    assert task["args"] == (5, 1)
+    assert task["ack_failure"] is True  # the package retries by itself; Django-Q2 must not
+    assert task["timeout"] == 45
+    assert task["group"] == "django_cedula"
+    assert task["name"] == "django_cedula:5:1"
+
+
+def test_a_delayed_job_is_a_one_off_schedule_named_per_user_and_attempt(backend: DjangoQBackend) -> None:
+    before = timezone.now()
+    backend.enqueue(ValidationJob(user_id=5, attempt=3, delay=300))
+    (scheduled,) = Schedule.objects.all()
+    assert scheduled.name == "django_cedula:5:3"
+    assert scheduled.func == TASK_PATH
+    assert scheduled.schedule_type == Schedule.ONCE
+    assert scheduled.repeats == -1
+    assert ast.literal_eval(scheduled.args) == (5, 3)
+    assert ast.literal_eval(scheduled.kwargs)["q_options"]["ack_failure"] is True
+    assert before + datetime.timedelta(seconds=300) <= scheduled.next_run
+    assert scheduled.next_run <= timezone.now() + datetime.timedelta(seconds=300)
+    assert OrmQ.objects.count() == 0
+
+
+def test_the_same_attempt_cannot_be_scheduled_twice(
+    backend: DjangoQBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="django_cedula")
+    backend.enqueue(ValidationJob(user_id=5, attempt=2, delay=60))
+    backend.enqueue(ValidationJob(user_id=5, attempt=2, delay=60))
+    assert Schedule.objects.count() == 1
+    assert "already scheduled" in caplog.text
+
+
+def test_uuid_keys_travel_as_text(backend: DjangoQBackend) -> None:
+    import uuid
+
+    key = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    backend.enqueue(ValidationJob(user_id=key, attempt=2, delay=60))  # type: ignore[arg-type]
+    assert ast.literal_eval(Schedule.objects.get().args) == (str(key), 2)
+
+
+def test_unknown_options_are_refused() -> None:
+    with pytest.raises(TypeError, match="retries"):
+        DjangoQBackend(retries=3)
+
+
+def test_the_backend_is_cached_and_rebuilt_when_the_setting_changes(settings: Any) -> None:
+    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
+    first = get_backend()
+    assert get_backend() is first
+    settings.CEDULA_TASK_BACKEND_OPTIONS = {"group": "other"}
+    second = get_backend()
+    assert second is not first
+    assert second.options == {"group": "other"}

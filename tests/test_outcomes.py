@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from django_cedula.models import CedulaInfo
+from django_cedula.outcomes import bounded_raw_response, decide
+from django_cedula.results import ScrapeResult, ScrapeStatus
+
+NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
+DELAYS = [60, 300, 900]
+Status = CedulaInfo.Status
+
+
+def test_found_is_final_with_the_voting_place() -> None:
+    result = ScrapeResult(
+        status=ScrapeStatus.FOUND,
+        departamento="ANTIOQUIA",
+        municipio="MEDELLÍN",
+        puesto="I.E. No. 5",
+        direccion="CL 10 # 4-20",
+        mesa="12",
+    )
+    outcome = decide(result, attempt=2, retry_delays=DELAYS, now=NOW)
+    assert outcome.status == Status.ACTIVE
+    assert outcome.retry_delay is None
+    assert outcome.fields["municipio"] == "MEDELLÍN"
+    assert outcome.fields["mesa"] == "12"
+    assert outcome.fields["fetched_at"] == NOW
+    assert outcome.fields["error_message"] == ""
+    assert outcome.fields["novedad"] == ""
+
+
+def test_not_found_is_final_and_clears_the_place() -> None:
+    outcome = decide(ScrapeResult(status=ScrapeStatus.NOT_FOUND), attempt=1, retry_delays=DELAYS, now=NOW)
+    assert outcome.status == Status.NOT_FOUND
+    assert outcome.is_final
+    assert outcome.fields["departamento"] == ""
+
+
+@pytest.mark.parametrize(
+    ("novedad", "status"),
+    [
+        ("Cancelada por Muerte", Status.CANCELLED_DECEASED),
+        ("Cancelada por Doble Cedulación", Status.CANCELLED_OTHER),
+        ("no se encuentra habilitado para votar", Status.CANCELLED_OTHER),
+    ],
+)
+def test_cancelled_splits_death_from_other(novedad: str, status: str) -> None:
+    result = ScrapeResult(
+        status=ScrapeStatus.CANCELLED, novedad=novedad, resolucion="1234 DE 2020", fecha_novedad="2020-01-02"
+    )
+    outcome = decide(result, attempt=1, retry_delays=DELAYS, now=NOW)
+    assert outcome.status == status
+    assert outcome.is_final
+    assert outcome.fields["novedad"] == novedad
+    assert outcome.fields["resolucion"] == "1234 DE 2020"
+    assert outcome.fields["fecha_novedad"] == "2020-01-02"
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3])
+def test_transient_failures_retry_on_the_configured_schedule(attempt: int) -> None:
+    result = ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error="rejected")
+    outcome = decide(result, attempt=attempt, retry_delays=DELAYS, now=NOW)
+    assert outcome.status == Status.RETRYING
+    assert outcome.retry_delay == DELAYS[attempt - 1]
+    assert outcome.fields["retry_count"] == attempt
+    assert outcome.fields["next_attempt_at"] == NOW + datetime.timedelta(seconds=DELAYS[attempt - 1])
+    assert outcome.fields["error_code"] == "captcha_failed"
+    assert outcome.fields["error_message"] == "captcha_failed: rejected"
+
+
+@pytest.mark.parametrize(
+    ("kind", "final"),
+    [
+        (ScrapeStatus.TIMEOUT, Status.TIMEOUT),
+        (ScrapeStatus.BLOCKED, Status.BLOCKED),
+        (ScrapeStatus.NETWORK_ERROR, Status.ERROR),
+        (ScrapeStatus.CAPTCHA_FAILED, Status.ERROR),
+        (ScrapeStatus.PARSE_ERROR, Status.ERROR),
+    ],
+)
+def test_the_fourth_attempt_gives_up_with_a_status_that_says_why(kind: ScrapeStatus, final: str) -> None:
+    outcome = decide(ScrapeResult(status=kind), attempt=4, retry_delays=DELAYS, now=NOW, raw_response="<x>")
+    assert outcome.status == final
+    assert outcome.retry_delay is None
+    assert "retry_count" not in outcome.fields  # the row keeps its 3 retries
+    assert outcome.fields["error_code"] == kind.value
+    assert outcome.fields["raw_response"] == "<x>"
+
+
+def test_no_delays_means_no_retries() -> None:
+    outcome = decide(ScrapeResult(status=ScrapeStatus.TIMEOUT), attempt=1, retry_delays=[], now=NOW)
+    assert outcome.status == Status.TIMEOUT
+
+
+def test_raw_response_is_optional_and_bounded() -> None:
+    assert bounded_raw_response("abcdef", store=True, max_length=3) == "abc"
+    assert bounded_raw_response("abcdef", store=False, max_length=3) == ""
+    assert bounded_raw_response("abcdef", store=True, max_length=0) == ""
