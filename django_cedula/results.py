@@ -105,7 +105,7 @@ class ScrapeResult:
         return data
 
 
-_DEATH_WORDS = re.compile(r"\b(muerte|muerto|fallecid[oa]|fallecimiento|defuncion)\b")
+_DEATH_WORDS = re.compile(r"\b(?:muerte|muert[oa]s?|fallec\w*|defuncion\w*|deceso)\b")
 
 
 def is_death_novedad(novedad: str) -> bool:

@@ -1,0 +1,81 @@
+"""The parser's helpers, and its promise to stay free of Django and third-party code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from django_cedula.scrapers import parsing
+from django_cedula.scrapers.parsing import html_to_text, is_block_page, is_death_novedad
+
+from . import samples
+
+
+@pytest.mark.parametrize(
+    "novedad",
+    [
+        "Cancelada por Muerte",
+        "CANCELADA POR MUERTE",
+        "cancelada  por muerte",
+        "Cédula cancelada por fallecimiento",
+        "FALLECIDO",
+        "Cancelada por Defunción",
+        "CANCELADA POR DEFUNCION",
+    ],
+)
+def test_death_novedades(novedad: str) -> None:
+    assert is_death_novedad(novedad)
+
+
+@pytest.mark.parametrize(
+    "novedad",
+    ["", "Cancelada por Doble Cedulación", "Baja por trashumancia", "Cancelada por Suplantación", "Vigente"],
+)
+def test_other_novedades(novedad: str) -> None:
+    assert not is_death_novedad(novedad)
+
+
+def test_html_to_text_keeps_blocks_apart_and_inline_markup_together() -> None:
+    html = (
+        "<div>Mesa <b>1</b><b>2</b></div><script>var blocked = true;</script>"
+        "<p>CALLE&nbsp;80   No.\n 69 - 45 &amp; #2</p>"
+    )
+    assert html_to_text(html) == "Mesa 12\nCALLE 80 No. 69 - 45 & #2"
+
+
+@pytest.mark.parametrize("page", [samples.F5_BLOCK_PAGE, samples.F5_PLAIN_BLOCK_PAGE])
+def test_block_pages_are_recognised(page: str) -> None:
+    assert is_block_page(page)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        samples.CHATTY_PAGE,
+        samples.CHATTY_NOT_FOUND_MESSAGE,
+        samples.FORM_PAGE,
+        samples.FOUND_MESSAGE,
+        # The words only appear in a stylesheet and a script, never as structure.
+        "<style>.blocked{}</style><script>document.body.className='authenticate'</script><p>Hola</p>",
+        '<p data-state="blocked">Hola</p>',
+        "",
+    ],
+)
+def test_ordinary_pages_are_not_block_pages(page: str) -> None:
+    assert not is_block_page(page)
+
+
+def test_parser_imports_only_the_standard_library_and_the_result_type() -> None:
+    tree = ast.parse(Path(parsing.__file__).read_text(encoding="utf-8"))
+    allowed = {"__future__", "collections.abc", "dataclasses", "functools", "html.parser", "json", "re"}
+    allowed |= {"typing", "unicodedata"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            assert {alias.name for alias in node.names} <= allowed
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                assert (node.level, node.module) == (2, "results")
+            else:
+                assert node.module in allowed
