@@ -10,6 +10,8 @@ from django_cedula.loading import reset_all
 from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.scrapers import FakeScraper
 
+pytest_plugins = ["django_cedula.testing.pytest_plugin"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_package_state() -> Iterator[None]:

@@ -1,0 +1,36 @@
+"""Names and defaults shared by the replica, its captcha solver and its fixtures (no imports)."""
+
+from __future__ import annotations
+
+#: The captcha token the replica accepts unless told otherwise (``Replica(valid_token=...)``).
+DEFAULT_VALID_TOKEN = "replica-valid-token"
+
+#: The reCAPTCHA site key the replica's pages carry. Shaped like a real v2 key (40 characters, ``6L...``)
+#: so that clients reading ``data-sitekey`` see something plausible; it means nothing to Google.
+DEFAULT_SITE_KEY = "6LdReplicaLocalSiteKeyForTestsOnly000000"
+
+#: Seconds a "slow" answer takes unless told otherwise: longer than a typical client timeout.
+DEFAULT_SLOW_SECONDS = 30.0
+
+#: Paths of the two sources, keeping the real sites' relative structure under one local host.
+WSP_PATH = "/censo/consultar/"
+CENSO_PATH = "/consultacenso/"
+CENSO_ALT_PATH = "/consultacenso/consultar/"
+CENSO_API_PATH = "/consultacenso/back/api/"
+RECAPTCHA_PATH = "/recaptcha/"
+
+#: The election selector of Source A: ``-1`` is the current voting place.
+WSP_ELECTIONS: tuple[tuple[str, str], ...] = (
+    ("-1", "LUGAR DE VOTACIÓN ACTUAL"),
+    ("66", "CONSULTAS POPULARES, INTERNAS O INTERPARTIDISTAS 2026"),
+    ("67", "CONGRESO DE LA REPÚBLICA 2026"),
+    ("68", "PRESIDENTE Y VICEPRESIDENTE DE LA REPÚBLICA 2026"),
+)
+
+#: The election list of Source B (``GET back/api/elecciones``): ``0`` is the current voting place.
+CENSO_ELECTIONS: tuple[tuple[int, str], ...] = (
+    (0, "LUGAR DE VOTACION ACTUAL"),
+    (66, "CONSULTAS POPULARES, INTERNAS O INTERPARTIDISTAS 2026"),
+    (67, "CONGRESO DE LA REPUBLICA 2026"),
+    (68, "PRESIDENTE Y VICEPRESIDENTE DE LA REPUBLICA 2026"),
+)

@@ -1,0 +1,369 @@
+# ruff: noqa: E501
+# (The docstring carries the documentation table verbatim; its rows are longer than a code line.)
+"""What the replica answers for each cédula number, and the fault modes it can be switched into.
+
+Numbers in :data:`OUTCOMES` get the outcome the table names; every other well-formed number
+(3 to 10 digits, no leading zero) is found, with a voting place derived from a hash of the
+number (:func:`derived_place`), so benchmarks can use as many numbers as they like and get the
+same answer every time. Both sources (A, the "wsp" page, and B, "consultacenso") follow the
+same table.
+
+OUTCOME TABLE (kept equal to :func:`outcome_table_markdown` by the replica's tests):
+
+| Number | Outcome | What the replica does |
+|---|---|---|
+| 1000000001 | found | BOGOTÁ D.C. / BOGOTÁ. D.C. / COLEGIO DISTRITAL JOSÉ MARTÍ - SEDE A / CALLE 26 SUR No. 14-60 / mesa 12 |
+| 1000000002 | found | ANTIOQUIA / MEDELLÍN / INSTITUCIÓN EDUCATIVA MARCO FIDEL SUÁREZ / CARRERA 65 # 48-120 / mesa 7 (B: upper-case keys) |
+| 1000000003 | found | VALLE / SANTIAGO DE CALI / UNIVERSIDAD DEL VALLE - SEDE MELÉNDEZ / CALLE 13 No. 100-00 / mesa 23 |
+| 1000000004 | found | NARIÑO / SAN ANDRÉS DE TUMACO / I.E. ITI SAN JUDAS TADEO - SEDE No. 2 / AV. LA PLAYA # 2-15 BARRIO EL BAJITO / mesa 3 (B: upper-case keys) |
+| 1000000005 | found | NORTE DE SANTANDER / CÚCUTA / COLEGIO SAGRADO CORAZÓN DE JESÚS / AVENIDA 0 # 11-56 - LA PLAYA / mesa 15 (A: MESA and DIRECCIÓN columns swapped) |
+| 1000000010 | not found | "El documento consultado no se encuentra en el censo para esta elección." |
+| 1000000020 | cancelled (deceased) | Cancelada por Muerte |
+| 1000000021 | cancelled (other) | Cancelada por Doble Cedulación |
+| 1000000022 | cancelled (other) | Cancelada por Falsa Identidad |
+| 1000000023 | cancelled (other) | Cancelada por Suplantación |
+| 1000000024 | cancelled (other) | Cancelada por Menoría de Edad |
+| 1000000025 | cancelled (other) | Cancelada por Extranjería |
+| 1000000026 | cancelled (other) | Cancelada por Mala Elaboración |
+| 1000000027 | cancelled (other) | Vigente con Pérdida o Suspensión de los Derechos Políticos |
+| 1000000028 | cancelled (other) | no se encuentra habilitado para votar |
+| 1000000030 | cancelled (other) | Baja por Pérdida o Suspensión de los Derechos Políticos |
+| 1000000031 | cancelled (other) | Baja por trashumancia |
+| 1000000032 | cancelled (other) | Pendiente por Solicitud en proceso |
+| 1000000040 | en actualización (transient) | always "La información se encuentra en actualización. Por favor intente más tarde." |
+| 1000000041 | curl error (transient) | always "Curl error: Operation timed out after 15008 milliseconds with 0 bytes received" |
+| 1000000042 | reload once | first lookup in a session answers reload; after the page reload, found |
+| 1000000043 | captcha rejected | always rejects the captcha, even the valid token |
+| 1000000044 | curl error once | the first lookup since start or reset() answers the curl error; later lookups are found |
+| 1000000050 | block page | the F5 block page (HTTP 200, HTML) instead of an answer |
+| 1000000051 | 500 on GET | first lookup in a session answers reload and the reloaded page (next GET) answers 500 once; then found |
+| 1000000052 | slow | the answer (found) comes after slow_seconds (default 30) |
+| 1000000053 | dropped connection | the server closes the socket without answering |
+| 1000000054 | garbage | an unparseable answer (A: broken markup in data.message; B: broken JSON) |
+| any other | found | a voting place derived from the number (same number, same place) |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+from collections.abc import Mapping
+
+
+class OutcomeKind(str, enum.Enum):
+    """What the outcome table says about a number."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    CANCELLED = "cancelled"
+    UPDATING = "updating"
+    CURL_ERROR = "curl_error"
+    CURL_ERROR_ONCE = "curl_error_once"
+    RELOAD_ONCE = "reload_once"
+    CAPTCHA_REJECT = "captcha_reject"
+    BLOCK = "block"
+    GET500 = "get500"
+    SLOW = "slow"
+    DROP = "drop"
+    GARBAGE = "garbage"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class FaultMode(str, enum.Enum):
+    """A misbehaviour the replica can be switched into, for one number or for every request.
+
+    Faults that concern lookups fire on the lookup request (Source A's POST, Source B's
+    ``back/api/consulta``); ``get500`` fires on the page GET (when set for a number, the
+    lookup of that number answers reload and the reloaded page answers 500); ``block``
+    fires on page GETs, lookups and the election list.
+    """
+
+    SLOW = "slow"
+    DROP = "drop"
+    GET500 = "get500"
+    BLOCK = "block"
+    GARBAGE = "garbage"
+    CURL_ERROR = "curl_error"
+    CAPTCHA_REJECT = "captcha_reject"
+    RELOAD = "reload"
+    UPDATING = "updating"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """A voting place as the sources show it: upper case, accents, ``No.``, ``#`` and dashes."""
+
+    departamento: str
+    municipio: str
+    puesto: str
+    direccion: str
+    mesa: str
+    lat: float
+    lng: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Novedad:
+    """A note on a cédula that keeps it out of the census (cancellation and the like)."""
+
+    text: str
+    resolucion: str = ""
+    fecha: str = ""
+    #: Whether the note means the holder died (the only cancellation with that meaning).
+    deceased: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The replica's answer for one number, before faults are applied."""
+
+    kind: OutcomeKind
+    #: One line for the documentation table.
+    summary: str = ""
+    #: The voting place; outcomes that end in a found answer always have one after :func:`outcome_for`.
+    place: Place | None = None
+    novedad: Novedad | None = None
+    #: Source B: the ``data`` and ``mapa`` keys are upper case and ``mesa`` is a number, not a string.
+    upper_keys: bool = False
+    #: Source A: the MESA and DIRECCIÓN columns trade places, to catch parsers that count columns.
+    swap_columns: bool = False
+
+    @property
+    def label(self) -> str:
+        """The short outcome name used in the documentation table."""
+        if self.kind is OutcomeKind.CANCELLED and self.novedad is not None and self.novedad.deceased:
+            return "cancelled (deceased)"
+        return _LABELS[self.kind]
+
+
+_LABELS: Mapping[OutcomeKind, str] = {
+    OutcomeKind.FOUND: "found",
+    OutcomeKind.NOT_FOUND: "not found",
+    OutcomeKind.CANCELLED: "cancelled (other)",
+    OutcomeKind.UPDATING: "en actualización (transient)",
+    OutcomeKind.CURL_ERROR: "curl error (transient)",
+    OutcomeKind.CURL_ERROR_ONCE: "curl error once",
+    OutcomeKind.RELOAD_ONCE: "reload once",
+    OutcomeKind.CAPTCHA_REJECT: "captcha rejected",
+    OutcomeKind.BLOCK: "block page",
+    OutcomeKind.GET500: "500 on GET",
+    OutcomeKind.SLOW: "slow",
+    OutcomeKind.DROP: "dropped connection",
+    OutcomeKind.GARBAGE: "garbage",
+}
+
+NOT_FOUND_TEXT = "El documento consultado no se encuentra en el censo para esta elección."
+UPDATING_TEXT = "La información se encuentra en actualización. Por favor intente más tarde."
+CURL_ERROR_TEXT = "Curl error: Operation timed out after 15008 milliseconds with 0 bytes received"
+
+
+def _found(
+    departamento: str,
+    municipio: str,
+    puesto: str,
+    direccion: str,
+    mesa: str,
+    lat: float,
+    lng: float,
+    *,
+    upper_keys: bool = False,
+    swap_columns: bool = False,
+) -> Outcome:
+    place = Place(departamento, municipio, puesto, direccion, mesa, lat, lng)
+    notes = []
+    if upper_keys:
+        notes.append("B: upper-case keys")
+    if swap_columns:
+        notes.append("A: MESA and DIRECCIÓN columns swapped")
+    summary = f"{departamento} / {municipio} / {puesto} / {direccion} / mesa {mesa}"
+    if notes:
+        summary += f" ({'; '.join(notes)})"
+    return Outcome(OutcomeKind.FOUND, summary, place=place, upper_keys=upper_keys, swap_columns=swap_columns)
+
+
+def _cancelled(text: str, resolucion: str, fecha: str, *, deceased: bool = False) -> Outcome:
+    return Outcome(OutcomeKind.CANCELLED, text, novedad=Novedad(text, resolucion, fecha, deceased))
+
+
+#: The outcome table: cédula number -> outcome. Numbers not listed are found (see :func:`outcome_for`).
+OUTCOMES: Mapping[str, Outcome] = {
+    "1000000001": _found(
+        "BOGOTÁ D.C.",
+        "BOGOTÁ. D.C.",
+        "COLEGIO DISTRITAL JOSÉ MARTÍ - SEDE A",
+        "CALLE 26 SUR No. 14-60",
+        "12",
+        4.5981,
+        -74.0799,
+    ),
+    "1000000002": _found(
+        "ANTIOQUIA",
+        "MEDELLÍN",
+        "INSTITUCIÓN EDUCATIVA MARCO FIDEL SUÁREZ",
+        "CARRERA 65 # 48-120",
+        "7",
+        6.2518,
+        -75.5636,
+        upper_keys=True,
+    ),
+    "1000000003": _found(
+        "VALLE",
+        "SANTIAGO DE CALI",
+        "UNIVERSIDAD DEL VALLE - SEDE MELÉNDEZ",
+        "CALLE 13 No. 100-00",
+        "23",
+        3.3740,
+        -76.5330,
+    ),
+    "1000000004": _found(
+        "NARIÑO",
+        "SAN ANDRÉS DE TUMACO",
+        "I.E. ITI SAN JUDAS TADEO - SEDE No. 2",
+        "AV. LA PLAYA # 2-15 BARRIO EL BAJITO",
+        "3",
+        1.8067,
+        -78.7647,
+        upper_keys=True,
+    ),
+    "1000000005": _found(
+        "NORTE DE SANTANDER",
+        "CÚCUTA",
+        "COLEGIO SAGRADO CORAZÓN DE JESÚS",
+        "AVENIDA 0 # 11-56 - LA PLAYA",
+        "15",
+        7.8891,
+        -72.4967,
+        swap_columns=True,
+    ),
+    "1000000010": Outcome(OutcomeKind.NOT_FOUND, f'"{NOT_FOUND_TEXT}"'),
+    "1000000020": _cancelled("Cancelada por Muerte", "4512", "15/03/2019", deceased=True),
+    "1000000021": _cancelled("Cancelada por Doble Cedulación", "0877", "02/11/2008"),
+    "1000000022": _cancelled("Cancelada por Falsa Identidad", "1290", "21/06/2011"),
+    "1000000023": _cancelled("Cancelada por Suplantación", "3345", "09/09/2015"),
+    "1000000024": _cancelled("Cancelada por Menoría de Edad", "0156", "30/01/2004"),
+    "1000000025": _cancelled("Cancelada por Extranjería", "2788", "12/12/2012"),
+    "1000000026": _cancelled("Cancelada por Mala Elaboración", "0931", "18/04/2001"),
+    "1000000027": _cancelled(
+        "Vigente con Pérdida o Suspensión de los Derechos Políticos", "5120", "07/07/2021"
+    ),
+    "1000000028": _cancelled("no se encuentra habilitado para votar", "", ""),
+    "1000000030": _cancelled("Baja por Pérdida o Suspensión de los Derechos Políticos", "0412", "25/05/1998"),
+    "1000000031": _cancelled("Baja por trashumancia", "1877", "10/10/2019"),
+    "1000000032": _cancelled("Pendiente por Solicitud en proceso", "", ""),
+    "1000000040": Outcome(OutcomeKind.UPDATING, f'always "{UPDATING_TEXT}"'),
+    "1000000041": Outcome(OutcomeKind.CURL_ERROR, f'always "{CURL_ERROR_TEXT}"'),
+    "1000000042": Outcome(
+        OutcomeKind.RELOAD_ONCE, "first lookup in a session answers reload; after the page reload, found"
+    ),
+    "1000000043": Outcome(OutcomeKind.CAPTCHA_REJECT, "always rejects the captcha, even the valid token"),
+    "1000000044": Outcome(
+        OutcomeKind.CURL_ERROR_ONCE,
+        "the first lookup since start or reset() answers the curl error; later lookups are found",
+    ),
+    "1000000050": Outcome(OutcomeKind.BLOCK, "the F5 block page (HTTP 200, HTML) instead of an answer"),
+    "1000000051": Outcome(
+        OutcomeKind.GET500,
+        "first lookup in a session answers reload and the reloaded page (next GET) answers 500 once; "
+        "then found",
+    ),
+    "1000000052": Outcome(OutcomeKind.SLOW, "the answer (found) comes after slow_seconds (default 30)"),
+    "1000000053": Outcome(OutcomeKind.DROP, "the server closes the socket without answering"),
+    "1000000054": Outcome(
+        OutcomeKind.GARBAGE, "an unparseable answer (A: broken markup in data.message; B: broken JSON)"
+    ),
+}
+
+# Deterministic answers for numbers outside the table are picked from these lists.
+_DERIVED_PLACES: tuple[tuple[str, str, float, float], ...] = (
+    ("BOGOTÁ D.C.", "BOGOTÁ. D.C.", 4.6097, -74.0817),
+    ("ANTIOQUIA", "MEDELLÍN", 6.2442, -75.5812),
+    ("VALLE", "SANTIAGO DE CALI", 3.4516, -76.5320),
+    ("ATLÁNTICO", "BARRANQUILLA", 10.9685, -74.7813),
+    ("SANTANDER", "BUCARAMANGA", 7.1193, -73.1227),
+    ("BOLÍVAR", "CARTAGENA DE INDIAS", 10.3910, -75.4794),
+    ("NARIÑO", "PASTO", 1.2136, -77.2811),
+    ("BOYACÁ", "TUNJA", 5.5353, -73.3678),
+    ("CÓRDOBA", "MONTERÍA", 8.7479, -75.8814),
+    ("QUINDÍO", "ARMENIA", 4.5339, -75.6811),
+    ("CAQUETÁ", "FLORENCIA", 1.6144, -75.6062),
+    ("CHOCÓ", "QUIBDÓ", 5.6947, -76.6611),
+)
+_DERIVED_PUESTOS: tuple[str, ...] = (
+    "COLEGIO DISTRITAL SAN JOSÉ",
+    "INSTITUCIÓN EDUCATIVA SIMÓN BOLÍVAR - SEDE PRINCIPAL",
+    "ESCUELA NORMAL SUPERIOR MARÍA AUXILIADORA",
+    "UNIVERSIDAD PEDAGÓGICA NACIONAL",
+    "COLISEO CUBIERTO LOS ÁLAMOS",
+    "CONCENTRACIÓN ESCOLAR JOSÉ ANTONIO GALÁN",
+    "I.E. TÉCNICO INDUSTRIAL No. 2",
+    "SALÓN COMUNAL BARRIO LA ESPERANZA",
+)
+_DERIVED_DIRECCIONES: tuple[str, ...] = (
+    "CALLE 45 No. 13-27",
+    "CARRERA 7 # 32-16",
+    "AVENIDA 68 No. 22-40 SUR",
+    "DIAGONAL 23 # 5A-08",
+    "TRANSVERSAL 78 No. 40B-15",
+    "CALLE 10 # 4-55 CENTRO",
+    "KILÓMETRO 2 VÍA AL MAR",
+    "CARRERA 15 No. 100-69 - PISO 2",
+)
+
+
+def _digest(cedula: str) -> bytes:
+    # A hash, not the digits themselves, so that neighbouring numbers land in different places.
+    return hashlib.sha256(f"django-cedula-replica:{cedula}".encode()).digest()
+
+
+def derived_place(cedula: str) -> Place:
+    """The voting place the replica gives a number outside the table; the same number, the same place."""
+    digest = _digest(cedula)
+    departamento, municipio, lat, lng = _DERIVED_PLACES[digest[0] % len(_DERIVED_PLACES)]
+    return Place(
+        departamento=departamento,
+        municipio=municipio,
+        puesto=_DERIVED_PUESTOS[digest[1] % len(_DERIVED_PUESTOS)],
+        direccion=_DERIVED_DIRECCIONES[digest[2] % len(_DERIVED_DIRECCIONES)],
+        mesa=str(1 + digest[3] % 40),
+        # A small offset so places in one municipio do not all share a map pin.
+        lat=round(lat + (digest[4] - 128) / 10_000, 4),
+        lng=round(lng + (digest[5] - 128) / 10_000, 4),
+    )
+
+
+# Kinds whose answer never shows a voting place.
+_NO_PLACE = frozenset(
+    {OutcomeKind.NOT_FOUND, OutcomeKind.CANCELLED, OutcomeKind.UPDATING, OutcomeKind.CURL_ERROR}
+)
+
+
+def outcome_for(cedula: str) -> Outcome:
+    """The table's outcome for ``cedula``, with a place filled in wherever the answer can end as found.
+
+    ``cedula`` must already be a bare, well-formed number; the server refuses other input
+    before asking.
+    """
+    outcome = OUTCOMES.get(cedula)
+    if outcome is None:
+        # Half of the unknown numbers answer Source B with upper-case keys: clients must not care.
+        return Outcome(
+            OutcomeKind.FOUND, "derived", place=derived_place(cedula), upper_keys=bool(_digest(cedula)[6] & 1)
+        )
+    if outcome.place is None and outcome.kind not in _NO_PLACE:
+        return dataclasses.replace(outcome, place=derived_place(cedula))
+    return outcome
+
+
+def outcome_table_markdown() -> str:
+    """The outcome table as Markdown (the same text as this module's docstring shows)."""
+    lines = ["| Number | Outcome | What the replica does |", "|---|---|---|"]
+    for number, outcome in OUTCOMES.items():
+        lines.append(f"| {number} | {outcome.label} | {outcome.summary} |")
+    lines.append("| any other | found | a voting place derived from the number (same number, same place) |")
+    return "\n".join(lines)
