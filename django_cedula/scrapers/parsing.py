@@ -837,6 +837,10 @@ def parse_consultacenso_response(
         decoded = payload
         raw = json.dumps(payload, ensure_ascii=False, default=str)
     if http_status >= 500:
+        # The app relays its own upstream's timeout ("Curl error: ... timed out") as a 502.
+        said_5xx = _fold(_as_text(_lower_keys(decoded).get("error"))) if isinstance(decoded, Mapping) else ""
+        if _TIMED_OUT_RE.search(said_5xx):
+            return _result(ScrapeStatus.TIMEOUT, raw, f"the census app timed out (HTTP {http_status})")
         return _result(ScrapeStatus.NETWORK_ERROR, raw, f"the census app answered HTTP {http_status}")
     if http_status == 429:
         return _result(ScrapeStatus.BLOCKED, raw, "the census app answered HTTP 429 (too many requests)")

@@ -1,15 +1,121 @@
-"""Source A, the Registraduría's "wsp" census page (placeholder until the browser scraper lands)."""
+"""Source A, the Registraduría's "wsp" census page (the production default)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from playwright.async_api import Page, Response
+
+from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
-from .base import BaseScraper
+from .browser_scraper import BrowserScraper, CaptchaSolve
+from .parsing import ReloadRequested, is_block_page, parse_wsp_response
 
 DEFAULT_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
 
+# The page's own script posts the form as multipart data with AJAX; this does the same from
+# inside the page, so the session cookie and the origin are the page's.
+_POST_FORM = """
+async ({url, fields}) => {
+    // The token also goes where Google's widget keeps it, as a solved checkbox would leave it.
+    const response = document.getElementById("g-recaptcha-response");
+    if (response) response.value = fields["g-recaptcha-response"];
+    const data = new FormData();
+    for (const [name, value] of Object.entries(fields)) data.append(name, value);
+    const answer = await fetch(url, {
+        method: "POST", body: data, credentials: "same-origin",
+        headers: {"X-Requested-With": "XMLHttpRequest"},
+    });
+    const body = await answer.text();
+    return {status: answer.status, contentType: answer.headers.get("content-type"), body};
+}
+"""
 
-class WspScraper(BaseScraper):
-    """Looks a number up on the wsp page. Not implemented yet: every lookup is a network error."""
+# What the lookup needs from the loaded page, read in one round trip.
+_READ_FORM = """
+() => ({
+    blockMarkers: document.querySelectorAll(".blocked, .authenticate").length,
+    hasForm: !!document.querySelector("#nuip"),
+    siteKey: document.querySelector("div.g-recaptcha")?.getAttribute("data-sitekey") || "",
+    token: document.querySelector("#token")?.value || "",
+})
+"""
 
-    def scrape_cedula(self, cedula: str) -> ScrapeResult:
-        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the wsp scraper is not implemented yet")
+
+class WspScraper(BrowserScraper):
+    """Looks a number up on the wsp census page with headless Chromium.
+
+    Loads the form (retrying once when the GET answers 500), reads the per-load token and
+    the reCAPTCHA site key from it, fills ``#nuip`` and ``#tipo``, waits for the captcha
+    token the solver was computing meanwhile, posts the form as the page's script does
+    and reads the JSON answer. A ``reload`` answer gets a fresh page, token and solve,
+    once, inside the same attempt.
+    """
+
+    default_url = DEFAULT_URL
+
+    async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+        for attempt in (1, 2):
+            form = await self._open(page, url)
+            if isinstance(form, ScrapeResult):
+                return form
+            self.remember_site_key(form["siteKey"])
+            captcha.start(form["siteKey"], url)
+            await page.fill("#nuip", cedula)
+            await page.select_option("#tipo", app_settings.ELECTION)
+            captcha_token = await captcha.token()
+            answer = await asyncio.wait_for(
+                page.evaluate(
+                    _POST_FORM,
+                    {
+                        "url": page.url,
+                        "fields": {
+                            "nuip": cedula,
+                            "tipo": app_settings.ELECTION,
+                            "token": form["token"],
+                            "g-recaptcha-response": captcha_token,
+                        },
+                    },
+                ),
+                timeout=app_settings.PAGE_TIMEOUT,
+            )
+            try:
+                return parse_wsp_response(
+                    answer["body"],
+                    http_status=answer["status"],
+                    content_type=answer["contentType"],
+                    cedula=cedula,
+                )
+            except ReloadRequested as reload:
+                if attempt == 2:
+                    return reload.result
+                captcha.restart(url)  # the token was spent on the refused submission
+        raise AssertionError("unreachable")
+
+    async def _open(self, page: Page, url: str) -> dict[str, Any] | ScrapeResult:
+        """Load the form and read it; a result instead when the page ends the lookup."""
+        response: Response | None = None
+        for _ in (1, 2):  # the site's GET occasionally answers 500 with a full page: retry once
+            response = await page.goto(url, wait_until="domcontentloaded")
+            if response is None or response.status < 500:
+                break
+        form: dict[str, Any] = await page.evaluate(_READ_FORM)
+        if form["blockMarkers"] or not (form["hasForm"] and form["siteKey"]):
+            # The rare paths: look at the whole page to say what it is.
+            html = await page.content()
+            if is_block_page(html):
+                return ScrapeResult(
+                    status=ScrapeStatus.BLOCKED, error="the firewall's block page", raw_html=html
+                )
+            if response is not None and response.status >= 500:
+                return ScrapeResult(
+                    status=ScrapeStatus.NETWORK_ERROR,
+                    error=f"the form page answered HTTP {response.status} twice",
+                    raw_html=html[:2000],
+                )
+            missing = "#nuip field" if not form["hasForm"] else "reCAPTCHA site key"
+            return ScrapeResult(
+                status=ScrapeStatus.PARSE_ERROR, error=f"the form page has no {missing}", raw_html=html[:2000]
+            )
+        return form

@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 class Worker:
     """A running worker process (``manage.py qcluster`` and friends) and its log file."""
 
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, environment: dict[str, str]) -> None:
         self.process = process
         self.log_path = log_path
+        self.environment = environment
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -53,21 +54,23 @@ def worker_environment(settings_overrides: dict[str, Any]) -> dict[str, str]:
 
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start ``python -m django <command>`` with settings overrides; stopped at teardown."""
+    """Start ``python -m django <command>`` (or ``python <argv>`` with ``raw=True``) with settings
+    overrides; stopped at teardown."""
     workers: list[Worker] = []
 
-    def start(command: list[str], settings_overrides: dict[str, Any]) -> Worker:
+    def start(command: list[str], settings_overrides: dict[str, Any], *, raw: bool = False) -> Worker:
         log_path = tmp_path / f"worker-{len(workers)}.log"
         log = log_path.open("wb")
+        environment = worker_environment(settings_overrides)
         process = subprocess.Popen(
-            [sys.executable, "-m", "django", *command],
+            [sys.executable, *command] if raw else [sys.executable, "-m", "django", *command],
             cwd=ROOT,
-            env=worker_environment(settings_overrides),
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        worker = Worker(process, log_path)
+        worker = Worker(process, log_path, environment)
         workers.append(worker)
         return worker
 

@@ -297,6 +297,11 @@ class Replica:
     def django_settings(self, source: str = WSP) -> dict[str, Any]:
         """Settings that point the package at this replica and its solver (for ``override_settings``)."""
         return {
+            "CEDULA_SCRAPER": (
+                "django_cedula.scrapers.wsp.WspScraper"
+                if source == WSP
+                else "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"
+            ),
             "CEDULA_SOURCE_URL": self.wsp_url if source == WSP else self.censo_url,
             "CEDULA_CAPTCHA_SOLVER": "django_cedula.captcha.replica.ReplicaCaptchaSolver",
             "CEDULA_CAPTCHA_SOLVER_OPTIONS": {"token": self.valid_token},

@@ -1,0 +1,238 @@
+"""Scraper benchmark: per-lookup time against its alternatives, memory over many lookups, overlap.
+
+    .venv/bin/python -m benchmarks.scraper [--lookups 50] [--long 1000]
+
+Runs against the local replica with Debian's Chromium; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import django
+from django.conf import settings
+
+from .common import machine, median, print_table, tree_pss
+
+IDLE_TIMEOUT = 3.0
+
+
+def configure(replica_url: str, solver_options: dict[str, Any]) -> None:
+    settings.configure(
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django_cedula"],
+        DATABASES={},
+        USE_TZ=True,
+        CEDULA_SOURCE_URL=replica_url,
+        CEDULA_CAPTCHA_SOLVER="django_cedula.captcha.replica.ReplicaCaptchaSolver",
+        CEDULA_CAPTCHA_SOLVER_OPTIONS=solver_options,
+        CEDULA_MIN_LOOKUP_INTERVAL=0,
+        CEDULA_BROWSER_IDLE_TIMEOUT=IDLE_TIMEOUT,
+        CEDULA_PAGE_TIMEOUT=30,
+        CEDULA_LOOKUP_TIMEOUT=60,
+    )
+    django.setup()
+
+
+def numbers(count: int, start: int = 52_000_000) -> list[str]:
+    return [str(start + index) for index in range(count)]
+
+
+async def bare_lookup(page: Any, url: str, number: str, token: str) -> str:
+    """The lookup itself, as the package does it, on a page someone else provides."""
+    from django_cedula.scrapers.parsing import parse_wsp_response
+    from django_cedula.scrapers.wsp import _POST_FORM
+
+    await page.goto(url, wait_until="domcontentloaded")
+    form_token = await page.input_value("#token")
+    await page.fill("#nuip", number)
+    await page.select_option("#tipo", "-1")
+    answer = await page.evaluate(
+        _POST_FORM,
+        {
+            "url": page.url,
+            "fields": {"nuip": number, "tipo": "-1", "token": form_token, "g-recaptcha-response": token},
+        },
+    )
+    result = parse_wsp_response(answer["body"], http_status=answer["status"], cedula=number)
+    return result.status.value
+
+
+def time_each(lookup: Callable[[str], Any], cedulas: list[str]) -> list[float]:
+    durations = []
+    for number in cedulas:
+        started = time.perf_counter()
+        status = str(lookup(number).status.value)
+        durations.append(time.perf_counter() - started)
+        if status != "found":
+            raise RuntimeError(f"benchmark lookup ended as {status}")
+    return durations
+
+
+def run_alternatives(url: str, token: str, executable: str, cedulas: list[str]) -> dict[str, list[float]]:
+    """The three ways the package could have been built, each timed per lookup on its own loop."""
+    from playwright.async_api import async_playwright
+
+    from django_cedula.browser import BrowserOptions
+
+    args = BrowserOptions.from_settings().launch_args()
+
+    async def timed(one: Callable[[str], Awaitable[str]]) -> list[float]:
+        durations = []
+        for number in cedulas:
+            started = time.perf_counter()
+            status = await one(number)
+            durations.append(time.perf_counter() - started)
+            if status != "found":
+                raise RuntimeError(f"benchmark lookup ended as {status}")
+        return durations
+
+    async def main() -> dict[str, list[float]]:
+        async with async_playwright() as playwright:
+            launch = {"executable_path": executable, "headless": True, "args": args}
+
+            async def new_browser(number: str) -> str:
+                browser = await playwright.chromium.launch(**launch)
+                try:
+                    page = await browser.new_page()
+                    return await bare_lookup(page, url, number, token)
+                finally:
+                    await browser.close()
+
+            browser = await playwright.chromium.launch(**launch)
+
+            async def new_context(number: str) -> str:
+                context = await browser.new_context()
+                try:
+                    page = await context.new_page()
+                    return await bare_lookup(page, url, number, token)
+                finally:
+                    await context.close()
+
+            floor_page = await (await browser.new_context()).new_page()
+
+            async def floor(number: str) -> str:
+                return await bare_lookup(floor_page, url, number, token)
+
+            results = {
+                "new browser per lookup": await timed(new_browser),
+                "reused browser, new context per lookup": await timed(new_context),
+                "floor: one reused page": await timed(floor),
+            }
+            await browser.close()
+            return results
+
+    return asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lookups", type=int, default=50, help="lookups per variant (default 50)")
+    parser.add_argument("--long", type=int, default=1000, help="lookups for the memory figure (default 1000)")
+    options = parser.parse_args(argv)
+
+    from django_cedula.testing.replica import Replica
+
+    replica = Replica().start()
+    try:
+        configure(replica.wsp_url, {"token": replica.valid_token})
+        from django_cedula.browser import find_browser_executable, get_browser_runtime
+        from django_cedula.scrapers.wsp import WspScraper
+
+        scraper = WspScraper()
+        runtime = get_browser_runtime()
+        baseline_rss, baseline_pss = runtime.memory_rss(), tree_pss()
+        scraper.scrape_cedula("1000000001")  # launch the browser and learn the site key
+        cedulas = numbers(options.lookups)
+        timings = {"django-cedula's WspScraper": time_each(scraper.scrape_cedula, cedulas)}
+        rss_after_short, pss_after_short = runtime.memory_rss(), tree_pss()
+
+        executable = find_browser_executable(None) or "chromium"
+        timings.update(run_alternatives(replica.wsp_url, replica.valid_token, executable, cedulas))
+
+        floor = median(timings["floor: one reused page"])
+        rows = [
+            [name, f"{median(values) * 1000:.0f}", f"{median(values) / floor:.2f}x"]
+            for name, values in timings.items()
+        ]
+        print(f"Machine: {machine()}")
+        print_table(
+            f"Per-lookup time on the replica, median of {options.lookups} lookups",
+            ["variant", "median ms", "vs floor"],
+            rows,
+        )
+        package = median(timings["django-cedula's WspScraper"])
+        context = median(timings["reused browser, new context per lookup"])
+        print(
+            f"  goals: package within 1.5x of the floor: {package / floor:.2f}x; "
+            f"at least 2x faster than a new context per lookup: {context / package:.2f}x"
+        )
+
+        extra = numbers(max(options.long - options.lookups, 0), start=53_000_000)
+        started = time.perf_counter()
+        for number in extra:
+            scraper.scrape_cedula(number)
+        long_seconds = time.perf_counter() - started
+        rss_after_long, pss_after_long = runtime.memory_rss(), tree_pss()
+        time.sleep(IDLE_TIMEOUT + 2)
+        rss_after_idle, pss_after_idle = runtime.memory_rss(), tree_pss()
+        mib = 1024 * 1024
+        print_table(
+            "Worker memory: RSS summed over the process and its Chromium children (counts shared pages "
+            "once per process), and PSS (shared pages divided among their users)",
+            ["moment", "RSS MiB", "PSS MiB", "RSS vs after 50"],
+            [
+                ["before the browser started", f"{baseline_rss / mib:.0f}", f"{baseline_pss / mib:.0f}", ""],
+                [
+                    f"after {options.lookups} lookups",
+                    f"{rss_after_short / mib:.0f}",
+                    f"{pss_after_short / mib:.0f}",
+                    "1.00x",
+                ],
+                [
+                    f"after {options.long} lookups ({long_seconds:.0f} s)",
+                    f"{rss_after_long / mib:.0f}",
+                    f"{pss_after_long / mib:.0f}",
+                    f"{rss_after_long / rss_after_short:.2f}x",
+                ],
+                [
+                    f"{IDLE_TIMEOUT + 2:.0f} s idle (idle timeout {IDLE_TIMEOUT:.0f} s)",
+                    f"{rss_after_idle / mib:.0f}",
+                    f"{pss_after_idle / mib:.0f}",
+                    "",
+                ],
+            ],
+        )
+        print(
+            f"  goals: growth under 25%: {(rss_after_long / rss_after_short - 1) * 100:+.0f}%; "
+            f"after idle back near no-browser: {rss_after_idle / mib:.0f} MiB vs {baseline_rss / mib:.0f} MiB"
+        )
+
+        # Overlap: a slow form page (1 s) and a slow solver (2 s).
+        from django_cedula.loading import reset_all
+
+        settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"token": replica.valid_token, "delay": 2.0}
+        reset_all()
+        replica.form_delay = 1.0
+        scraper = WspScraper()
+        scraper.scrape_cedula("1000000001")
+        overlap = time_each(scraper.scrape_cedula, numbers(5, start=54_000_000))
+        print_table(
+            "Form page 1 s, captcha solve 2 s (one after the other: over 3 s)",
+            ["variant", "median s", "goal"],
+            [["django-cedula's WspScraper", f"{median(overlap):.2f}", "under 2.5 s"]],
+        )
+        runtime.close()
+    finally:
+        replica.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+    sys.exit(main())

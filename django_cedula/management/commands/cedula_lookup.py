@@ -1,0 +1,58 @@
+"""``manage.py cedula_lookup NUMBER [--json]``: one lookup with the configured scraper."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...exceptions import InvalidCedulaError
+from ...numbers import normalize_cedula
+from ...results import ScrapeResult, ScrapeStatus
+from ...scrapers import get_scraper
+
+#: Exit status for a lookup that ended in a transient failure (timeout, blocked, ...).
+EXIT_FAILURE = 1
+#: Exit status for a number refused before any network traffic.
+EXIT_INVALID = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Look one cédula up with the configured scraper (CEDULA_SCRAPER) and print the result. "
+        "Exits 0 for a final answer (found, not found, cancelled), 1 for a failure, 2 for an invalid number. "
+        "Nothing is stored."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("number", help="the cédula; dots, spaces and dashes are ignored")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument("--raw", action="store_true", help="include the source's raw answer")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            cedula = normalize_cedula(options["number"])
+        except InvalidCedulaError as exc:
+            raise CommandError(f"Invalid cédula: {exc}.", returncode=EXIT_INVALID) from exc
+        result = ScrapeResult.coerce(get_scraper().scrape_cedula(cedula))
+        if options["json"]:
+            data = result.as_dict()
+            if not options["raw"]:
+                del data["raw_html"]
+            self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            self.stdout.write(self._describe(result))
+        if not result.status.is_final:
+            raise CommandError(f"Lookup failed: {result.status.value}.", returncode=EXIT_FAILURE)
+
+    def _describe(self, result: ScrapeResult) -> str:
+        lines = [f"status: {result.status.value}"]
+        fields = {
+            ScrapeStatus.FOUND: ("departamento", "municipio", "puesto", "direccion", "mesa"),
+            ScrapeStatus.CANCELLED: ("novedad", "resolucion", "fecha_novedad"),
+        }.get(result.status, ())
+        lines += [f"{name}: {getattr(result, name)}" for name in fields]
+        if result.error:
+            lines.append(f"error: {result.error}")
+        return "\n".join(lines)

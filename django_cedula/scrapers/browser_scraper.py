@@ -1,0 +1,191 @@
+"""What both Registraduría scrapers share: pacing, the captcha solve, the browser call, error mapping."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from typing import Any
+
+from django.core.signals import setting_changed
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from ..browser import (
+    BrowserError,
+    BrowserTimeout,
+    BrowserUnavailable,
+    get_browser_runtime,
+    reset_browser_runtime,
+)
+from ..captcha import CaptchaSolver, get_captcha_solver
+from ..conf import app_settings
+from ..exceptions import CaptchaError
+from ..results import ScrapeResult, ScrapeStatus
+from .base import BaseScraper
+
+logger = logging.getLogger(__name__)
+
+#: Settings that shape the browser itself; changing one restarts the process's browser.
+BROWSER_SETTINGS = frozenset(
+    app_settings.setting_name(name)
+    for name in (
+        "BROWSER_EXECUTABLE",
+        "BROWSER_HEADLESS",
+        "BROWSER_ARGS",
+        "BROWSER_PROXY",
+        "BROWSER_USER_AGENT",
+        "BROWSER_ENDPOINT",
+        "BROWSER_IDLE_TIMEOUT",
+        "PAGE_TIMEOUT",
+        "LOOKUP_TIMEOUT",
+    )
+)
+
+
+class CaptchaSolve:
+    """One solve running on a plain thread while the browser loads and fills the page.
+
+    Solving services take tens of seconds, far longer than the browser work, so the solve
+    starts as early as the site key is known (from an earlier page of the same source) and
+    the page work overlaps it.
+    """
+
+    def __init__(self, solver: CaptchaSolver, executor: concurrent.futures.Executor) -> None:
+        self.solver = solver
+        self.executor = executor
+        self.site_key: str | None = None
+        self.future: concurrent.futures.Future[str] | None = None
+
+    def start(self, site_key: str, page_url: str) -> None:
+        """Start solving for ``site_key`` unless a solve for it is already under way."""
+        if self.future is not None and self.site_key == site_key:
+            return
+        if self.future is not None:
+            self.future.cancel()
+        self.site_key = site_key
+        self.future = self.executor.submit(self.solver.solve, site_key, page_url)
+
+    def restart(self, page_url: str) -> None:
+        """Start a new solve for the same site key (a token is good for one submission only)."""
+        site_key, self.site_key, self.future = self.site_key, None, None
+        if site_key:
+            self.start(site_key, page_url)
+
+    async def token(self) -> str:
+        """Wait for the token without blocking the browser's event loop."""
+        if self.future is None:
+            raise CaptchaError("the page carries no reCAPTCHA site key")
+        return await asyncio.wrap_future(self.future)
+
+    def cancel(self) -> None:
+        if self.future is not None:
+            self.future.cancel()
+
+
+class BrowserScraper(BaseScraper, abc.ABC):
+    """A scraper that drives the process's headless Chromium (see :mod:`django_cedula.browser`).
+
+    ``scrape_cedula`` is synchronous and does its browser work on the runtime's own thread
+    and event loop, so the caller (a task worker using the ORM) never runs inside
+    Playwright's loop. Every failure becomes a :class:`~django_cedula.results.ScrapeResult`
+    with a transient status; nothing is raised.
+    """
+
+    #: The production URL, used when ``CEDULA_SOURCE_URL`` is not set.
+    default_url: str = ""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # Solves run beside the browser work: at most one per lookup, plus one after a reload.
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="cedula-captcha"
+        )
+        self._site_key: str | None = None
+        self._last_lookup = 0.0
+        self._pace_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return app_settings.SOURCE_URL or self.default_url
+
+    def scrape_cedula(self, cedula: str) -> ScrapeResult:
+        solver = get_captcha_solver()
+        if solver is None:
+            return ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error="no captcha solver is configured")
+        self._pace()
+        captcha = CaptchaSolve(solver, self._executor)
+        url = self.url
+        if self._site_key:
+            captcha.start(self._site_key, url)
+        try:
+            runtime = get_browser_runtime()
+            return runtime.run_page(
+                lambda page: self._guarded_lookup(page, url, cedula, captcha),
+                timeout=app_settings.LOOKUP_TIMEOUT,
+            )
+        except BrowserTimeout:
+            return ScrapeResult(
+                status=ScrapeStatus.TIMEOUT,
+                error=f"the lookup took longer than {app_settings.LOOKUP_TIMEOUT:g} s",
+            )
+        except BrowserUnavailable as exc:
+            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"no browser: {exc}")
+        except BrowserError as exc:
+            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"browser failure: {exc}")
+        finally:
+            captcha.cancel()
+            self._last_lookup = time.monotonic()
+
+    async def _guarded_lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+        """Run :meth:`lookup`, turning Playwright's and the solver's errors into results."""
+        try:
+            return await self.lookup(page, url, cedula, captcha)
+        except PlaywrightTimeoutError as exc:
+            return ScrapeResult(status=ScrapeStatus.TIMEOUT, error=_first_line(exc))
+        except asyncio.TimeoutError:
+            return ScrapeResult(
+                status=ScrapeStatus.TIMEOUT,
+                error=f"the source did not answer within {app_settings.PAGE_TIMEOUT:g} s",
+            )
+        except CaptchaError as exc:
+            return ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error=f"captcha not solved: {exc}")
+        except PlaywrightError as exc:
+            if "Target" in type(exc).__name__ or "has been closed" in str(exc):
+                raise  # the browser died: let the runtime notice and relaunch it next time
+            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_first_line(exc))
+
+    @abc.abstractmethod
+    async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+        """Look ``cedula`` up on ``page`` (fresh context). Runs on the browser's event loop: no ORM here."""
+
+    def remember_site_key(self, site_key: str | None) -> None:
+        """Keep the page's site key so that the next lookup can start its solve before loading the page."""
+        if site_key:
+            self._site_key = site_key
+
+    def _pace(self) -> None:
+        """Keep at least ``CEDULA_MIN_LOOKUP_INTERVAL`` seconds between this worker's lookups."""
+        with self._pace_lock:
+            wait = self._last_lookup + app_settings.MIN_LOOKUP_INTERVAL - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in BROWSER_SETTINGS:
+        reset_browser_runtime()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="django_cedula.scrapers.browser_settings")

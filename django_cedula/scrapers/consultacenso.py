@@ -1,0 +1,100 @@
+"""Source B, the Registraduría's "consultacenso" single-page app and its JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import urljoin
+
+from playwright.async_api import Page
+
+from ..conf import app_settings
+from ..results import ScrapeResult, ScrapeStatus
+from .browser_scraper import BrowserScraper, CaptchaSolve
+from .parsing import is_block_page, parse_consultacenso_response
+
+DEFAULT_URL = "https://consultacenso.registraduria.gov.co/"
+
+_POST_JSON = """
+async ({url, payload}) => {
+    const answer = await fetch(url, {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "Accept": "application/json"},
+        body: JSON.stringify(payload),
+    });
+    return {status: answer.status, body: await answer.text()};
+}
+"""
+
+
+def api_base(page_url: str) -> str:
+    """The API's base URL for the app served at ``page_url`` (``.../consultar/`` serves it too)."""
+    base = page_url if page_url.endswith("/") else page_url + "/"
+    if base.endswith("/consultar/"):
+        base = base[: -len("consultar/")]
+    return urljoin(base, "back/api/")
+
+
+def election_id() -> int:
+    """Source B numbers elections from 0 (the current voting place); Source A's "-1" means the same."""
+    value = int(app_settings.ELECTION)
+    return max(value, 0)
+
+
+class ConsultaCensoScraper(BrowserScraper):
+    """Looks a number up through the consultacenso app's JSON API, from inside its page.
+
+    Select it with ``CEDULA_SCRAPER = "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"``.
+    Same result contract as :class:`~django_cedula.scrapers.wsp.WspScraper`.
+    """
+
+    default_url = DEFAULT_URL
+
+    async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+        for attempt in (1, 2):
+            response = await page.goto(url, wait_until="domcontentloaded")
+            html = await page.content()
+            if is_block_page(html):
+                return ScrapeResult(
+                    status=ScrapeStatus.BLOCKED, error="the firewall's block page", raw_html=html
+                )
+            if response is not None and response.status >= 500:
+                return ScrapeResult(
+                    status=ScrapeStatus.NETWORK_ERROR,
+                    error=f"the app's page answered HTTP {response.status}",
+                    raw_html=html[:2000],
+                )
+            site_key = await page.get_attribute(".g-recaptcha", "data-sitekey")
+            if not site_key:
+                return ScrapeResult(
+                    status=ScrapeStatus.PARSE_ERROR,
+                    error="the page has no reCAPTCHA site key",
+                    raw_html=html[:2000],
+                )
+            self.remember_site_key(site_key)
+            captcha.start(site_key, url)
+            await page.fill("#documento", cedula)
+            token = await captcha.token()
+            answer = await asyncio.wait_for(
+                page.evaluate(
+                    _POST_JSON,
+                    {
+                        "url": urljoin(api_base(page.url), "consulta"),
+                        "payload": {"documento": cedula, "eleccionId": election_id(), "captchaToken": token},
+                    },
+                ),
+                timeout=app_settings.PAGE_TIMEOUT,
+            )
+            if attempt == 1 and _asks_for_reload(answer["body"]):
+                captcha.restart(url)
+                continue
+            return parse_consultacenso_response(answer["body"], http_status=answer["status"], cedula=cedula)
+        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the app asked for a reload twice")
+
+
+def _asks_for_reload(body: str) -> bool:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and any(k.lower() == "reload" and v for k, v in payload.items())

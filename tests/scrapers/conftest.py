@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from django_cedula.testing.replica import Replica
+
+
+@pytest.fixture(params=["wsp", "censo"])
+def source(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def replica_settings(cedula_replica: Replica, settings: Any, source: str) -> Replica:
+    """Point the package's scraper and captcha solver at the replica, for ``source``."""
+    for name, value in cedula_replica.django_settings(source).items():
+        setattr(settings, name, value)
+    cedula_replica.slow_seconds = 6  # past CEDULA_PAGE_TIMEOUT (4 s in the test settings)
+    return cedula_replica
