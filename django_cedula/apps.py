@@ -10,6 +10,6 @@ class CedulaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers
+        from . import checks, receivers  # noqa: F401 - importing checks registers them
 
         receivers.connect()

@@ -8,6 +8,7 @@ module and are pointed at the test database with ``CEDULA_TEST_DATABASE_NAME``.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ if DATABASE_VENDOR == "postgres":
             "PORT": os.environ.get("PGPORT", "5432"),
             "USER": os.environ.get("PGUSER", "postgres"),
             "NAME": _override_name or os.environ.get("PGDATABASE", "test"),
+            # One test database per tox environment, so that environments can run side by side.
+            "TEST": {"NAME": os.environ.get("CEDULA_TEST_PG_NAME", "test_django_cedula")},
         }
     }
 elif DATABASE_VENDOR == "sqlite":
@@ -55,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_q",
+    "django_tasks_db",
     "django_cedula",
     "tests.testapp",
 ]
@@ -96,10 +100,31 @@ Q_CLUSTER = {
     "save_limit": 0,
 }
 
+# Django's tasks framework, for DjangoTasksBackend; its worker is `manage.py db_worker`.
+TASKS = {
+    "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "cedula"]},
+    "immediate": {
+        "BACKEND": (
+            "django.tasks.backends.immediate.ImmediateBackend"
+            if find_spec("django.tasks")
+            else "django_tasks.backends.immediate.ImmediateBackend"
+        )
+    },
+}
+
+# Celery, for CeleryBackend, on the local Redis (database 5, away from other users of it).
+CELERY_BROKER_URL = os.environ.get("CEDULA_TEST_CELERY_BROKER", "redis://127.0.0.1:6379/5")
+CELERY_TASK_IGNORE_RESULT = True
+
 # Unit tests run jobs in-process with the fake scraper; integration tests override these.
 CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
 CEDULA_SCRAPER = "django_cedula.testing.scrapers.FakeScraper"
 CEDULA_MIN_LOOKUP_INTERVAL = 0
+# Unit tests want retries at once with the inline backend; the chain tests record the delays instead.
+SILENCED_SYSTEM_CHECKS = ["django_cedula.W004"]
+# Browser tests run against the local replica: short limits keep fault tests fast.
+CEDULA_PAGE_TIMEOUT = 4
+CEDULA_LOOKUP_TIMEOUT = 20
 
 # Worker processes started by integration tests take their overrides from the environment.
 if os.environ.get("CEDULA_TEST_WORKER_SETTINGS"):

@@ -6,6 +6,8 @@ import abc
 import dataclasses
 from typing import Any, ClassVar
 
+from django.core.checks import CheckMessage
+
 from ..loading import ConfiguredInstance
 
 #: The job every backend runs, named by a dotted path so that any queue can import it.
@@ -51,6 +53,8 @@ class BaseTaskBackend(abc.ABC):
 
     #: Whether ``job.delay`` is honoured by the queue (retries wait their delay).
     supports_defer: ClassVar[bool] = False
+    #: Apps that must be in ``INSTALLED_APPS`` for the backend to work (checked by ``manage.py check``).
+    required_apps: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -60,7 +64,11 @@ class BaseTaskBackend(abc.ABC):
         """Hand ``job`` to the queue. Raises when the queue cannot take it (broker down)."""
 
     def check_options(self) -> list[str]:
-        """Problems with ``self.options``, one sentence each; used by the system checks."""
+        """Problems with ``self.options``, one sentence each; reported as ``django_cedula.E002``."""
+        return []
+
+    def check_environment(self) -> list[CheckMessage]:
+        """Warnings about how the queue itself is configured (its broker, its worker settings)."""
         return []
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method

@@ -6,6 +6,8 @@ import datetime
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.checks import CheckMessage, Warning
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -14,6 +16,8 @@ from .base import TASK_PATH, BaseTaskBackend, ValidationJob
 logger = logging.getLogger(__name__)
 
 _TASK_OPTIONS = ("cluster", "timeout", "group")
+# Q_CLUSTER keys that choose a broker other than Redis, Django-Q2's default.
+_OTHER_BROKERS = ("orm", "sqs", "mongo", "iron_mq", "disque_nodes", "broker_class")
 
 
 class DjangoQBackend(BaseTaskBackend):
@@ -34,6 +38,7 @@ class DjangoQBackend(BaseTaskBackend):
     """
 
     supports_defer = True
+    required_apps = ("django_q",)
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(_TASK_OPTIONS)
@@ -41,6 +46,61 @@ class DjangoQBackend(BaseTaskBackend):
             raise TypeError(f"unknown DjangoQBackend options: {', '.join(sorted(unknown))}")
         super().__init__(**options)
         self.q_options: dict[str, Any] = {"ack_failure": True, "group": "django_cedula", **options}
+
+    def check_options(self) -> list[str]:
+        timeout = self.options.get("timeout")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            return [f"timeout must be a positive number of seconds, not {timeout!r}"]
+        return []
+
+    def check_environment(self) -> list[CheckMessage]:
+        # Read the setting itself: django_q.conf.Conf is frozen when Django-Q2 is first imported.
+        cluster: dict[str, Any] = getattr(settings, "Q_CLUSTER", {}) or {}
+        name = self.options.get("cluster")
+        if name and isinstance(cluster.get("ALT_CLUSTERS"), dict):
+            cluster = {**cluster, **cluster["ALT_CLUSTERS"].get(name, {})}
+        messages: list[CheckMessage] = []
+        timeout = self.options.get("timeout", cluster.get("timeout"))
+        retry = cluster.get("retry", 60)
+        if timeout is None:
+            messages.append(
+                Warning(
+                    "Django-Q2's Q_CLUSTER sets no 'timeout': a lookup that hangs holds its worker for ever.",
+                    hint=(
+                        "Set Q_CLUSTER['timeout'] above CEDULA_LOOKUP_TIMEOUT (e.g. 180) "
+                        "and 'retry' above that."
+                    ),
+                    id="django_cedula.W001",
+                )
+            )
+        elif retry <= timeout:
+            messages.append(
+                Warning(
+                    f"Django-Q2's Q_CLUSTER 'retry' ({retry}) is not above the job timeout ({timeout}): "
+                    "a slow lookup is delivered again while it still runs.",
+                    hint="Set Q_CLUSTER['retry'] a little above the timeout, e.g. timeout + 60.",
+                    id="django_cedula.W001",
+                )
+            )
+        if "redis" in cluster or not any(key in cluster for key in _OTHER_BROKERS):
+            messages.append(
+                Warning(
+                    "Django-Q2 uses its Redis broker, which has no delivery receipts: a job whose worker "
+                    "crashes is lost (its row stays PROCESSING until a sweep re-queues it).",
+                    hint="Use the ORM broker (Q_CLUSTER['orm'] = 'default') or run cedula_sweep regularly.",
+                    id="django_cedula.W002",
+                )
+            )
+        if cluster.get("sync") and not settings.DEBUG:
+            messages.append(
+                Warning(
+                    "Django-Q2 runs jobs synchronously (Q_CLUSTER['sync'] = True) with DEBUG off: every "
+                    "registration waits for a browser lookup.",
+                    hint="Remove 'sync' outside development and tests.",
+                    id="django_cedula.W003",
+                )
+            )
+        return messages
 
     def enqueue(self, job: ValidationJob) -> None:
         # Imported here so that projects on another backend need not configure Django-Q2.

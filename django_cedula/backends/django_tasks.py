@@ -1,0 +1,72 @@
+"""Queues jobs through Django's tasks framework (``django.tasks``; the ``django-tasks`` backport on 5.2)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from .base import BaseTaskBackend, ValidationJob
+
+_OPTIONS = ("backend", "queue_name", "priority")
+
+
+class DjangoTasksBackend(BaseTaskBackend):
+    """Enqueues :func:`django_cedula.tasks_django.validate_cedula_task` on a Django tasks backend.
+
+    Options (``CEDULA_TASK_BACKEND_OPTIONS``):
+
+    - ``backend``: the alias in ``TASKS`` (default ``"default"``);
+    - ``queue_name``: a queue that backend accepts (default ``"default"``);
+    - ``priority``: -100 to 100 (default 0).
+
+    A delay becomes ``run_after``. Whether it is honoured depends on the tasks backend
+    (its ``supports_defer``); ``manage.py check`` warns when retries are configured on one
+    that cannot defer. ``django-tasks-db``'s ``DatabaseBackend`` with ``manage.py db_worker``
+    can.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        unknown = set(options) - set(_OPTIONS)
+        if unknown:
+            raise TypeError(f"unknown DjangoTasksBackend options: {', '.join(sorted(unknown))}")
+        super().__init__(**options)
+
+    def _tasks_backend(self) -> Any:
+        from .._tasks_compat import task_backends
+
+        return task_backends[self.options.get("backend", "default")]
+
+    @property
+    def supports_defer(self) -> bool:  # type: ignore[override]
+        try:
+            return bool(self._tasks_backend().supports_defer)
+        except Exception:
+            return False
+
+    def check_options(self) -> list[str]:
+        try:
+            backend = self._tasks_backend()
+        except Exception as exc:
+            return [f"no tasks backend {self.options.get('backend', 'default')!r}: {exc}"]
+        queue = self.options.get("queue_name", "default")
+        queues = getattr(backend, "queues", None)
+        if queues and queue not in queues:
+            return [f"queue_name {queue!r} is not among the backend's QUEUES {sorted(queues)}"]
+        priority = self.options.get("priority", 0)
+        if not isinstance(priority, int) or not -100 <= priority <= 100:
+            return [f"priority must be a whole number from -100 to 100, not {priority!r}"]
+        return []
+
+    def enqueue(self, job: ValidationJob) -> None:
+        from ..tasks_django import validate_cedula_task
+
+        changes: dict[str, Any] = {
+            "backend": self.options.get("backend", "default"),
+            "queue_name": self.options.get("queue_name", "default"),
+            "priority": self.options.get("priority", 0),
+        }
+        if job.delay:
+            changes["run_after"] = timezone.now() + datetime.timedelta(seconds=job.delay)
+        validate_cedula_task.using(**changes).enqueue(job.user_id, job.attempt)

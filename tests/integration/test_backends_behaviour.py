@@ -1,0 +1,124 @@
+"""One behavioural suite for every task backend, each with its real worker process.
+
+Queue now, queue with a delay, duplicate protection and the full retry chain, end to end:
+Django-Q2's ``qcluster`` (ORM broker), Django tasks' ``db_worker`` (django-tasks-db),
+a Celery worker on Redis, and the inline backend in-process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_cedula.models import CedulaInfo
+from django_cedula.queueing import enqueue_validation
+from django_cedula.testing.scrapers import FakeScraper
+
+from .conftest import Worker, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+Status = CedulaInfo.Status
+
+BACKENDS: dict[str, dict[str, Any]] = {
+    "django_q": {
+        "path": "django_cedula.backends.django_q.DjangoQBackend",
+        "worker": (["qcluster"], False),
+        # Django-Q2's scheduler looks for due schedules every 30 seconds.
+        "tick": 35,
+    },
+    "django_tasks": {
+        "path": "django_cedula.backends.django_tasks.DjangoTasksBackend",
+        "options": {"queue_name": "cedula"},
+        "worker": (["db_worker", "--queue-name", "cedula", "--interval", "0.2", "--no-startup-delay"], False),
+        "tick": 5,
+    },
+    "celery": {
+        "path": "django_cedula.backends.celery.CeleryBackend",
+        "worker": (
+            ["-m", "celery", "-A", "tests.celery_app", "worker", "--pool", "solo", "--loglevel", "INFO"],
+            True,
+        ),
+        "tick": 5,
+    },
+    "inline": {"path": "django_cedula.backends.inline.InlineBackend", "worker": None, "tick": 0},
+}
+
+DELAYED = "1000000009"
+OUTCOMES = {
+    "1000000001": "found",
+    "1000000002": ["timeout", "timeout", "timeout"],  # every attempt fails: the whole chain
+    DELAYED: "not_found",
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_backend_behaviour(
+    backend_name: str,
+    start_worker: Callable[..., Worker],
+    make_user: Callable[..., Any],
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    spec = BACKENDS[backend_name]
+    calls = tmp_path / "calls"
+    overrides = {
+        "CEDULA_TASK_BACKEND": spec["path"],
+        "CEDULA_TASK_BACKEND_OPTIONS": spec.get("options", {}),
+        "CEDULA_SCRAPER": "django_cedula.testing.scrapers.FakeScraper",
+        "CEDULA_SCRAPER_OPTIONS": {"outcomes": OUTCOMES, "state_dir": str(calls)},
+        "CEDULA_RETRY_DELAYS": [1, 2],
+    }
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    if backend_name == "celery":
+        import tests.celery_app  # noqa: F401 - makes the tests' Celery app the current one
+    worker = start_worker(*spec["worker"][:1], overrides, raw=spec["worker"][1]) if spec["worker"] else None
+
+    def log() -> str:
+        return worker.log() if worker else ""
+
+    def count(number: str) -> int:
+        path = calls / number
+        return path.stat().st_size if path.exists() else 0
+
+    # Queue now.
+    found = make_user(cedula="1000000001")
+    # The full retry chain: 3 attempts, delays 1 and 2 seconds, then TIMEOUT.
+    failing = make_user(cedula="1000000002")
+    # Queue with a delay: registered with auto-validation off, then queued 3 s ahead.
+    settings.CEDULA_AUTO_VALIDATE = False
+    delayed = make_user(cedula=DELAYED)
+    CedulaInfo.objects.create(user=delayed, cedula=DELAYED)
+    queued_at = time.monotonic()
+    assert enqueue_validation(delayed.pk, 1, delay=3)
+
+    def final(user: Any) -> bool:
+        return CedulaInfo.objects.get(user=user).is_final
+
+    timeout = 30 + 2 * spec["tick"]
+    assert wait_until(lambda: final(found), timeout=timeout), log()
+    # Duplicate protection: the same attempt delivered again after it ran.
+    assert enqueue_validation(found.pk, 1)
+    assert wait_until(lambda: final(failing) and final(delayed), timeout=timeout), log()
+    ran_after = time.monotonic() - queued_at
+
+    assert CedulaInfo.objects.get(user=found).status == Status.ACTIVE
+    info = CedulaInfo.objects.get(user=failing)
+    assert info.status == Status.TIMEOUT
+    assert info.retry_count == 2
+    assert count("1000000002") == 3
+    assert CedulaInfo.objects.get(user=delayed).status == Status.NOT_FOUND
+    if backend_name != "inline":  # the inline backend documents that it does not wait
+        assert ran_after >= 3
+    time.sleep(1 if backend_name != "django_q" else 2)  # let a duplicate delivery run, if any
+    assert count("1000000001") == 1, "the duplicate delivery made a second lookup"
+    if worker is not None:
+        assert FakeScraper.calls == [], "the jobs ran in the worker, not in the test process"

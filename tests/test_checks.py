@@ -1,0 +1,190 @@
+"""Every system check, both ways: a broken setting fails with its id and a hint; a good one passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.checks import CheckMessage
+
+from django_cedula import checks
+
+
+def ids(messages: list[CheckMessage]) -> list[str]:
+    return [message.id or "" for message in messages]
+
+
+def all_messages() -> list[CheckMessage]:
+    return [
+        *checks.check_task_backend(),
+        *checks.check_scraper(),
+        *checks.check_retry_delays(),
+        *checks.check_user_field(),
+        *checks.check_values(),
+    ]
+
+
+@pytest.fixture
+def good(settings: Any) -> Any:
+    """A complete, valid configuration: Django-Q2 on its ORM broker and the replica's solver."""
+    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
+    settings.CEDULA_SCRAPER = "django_cedula.scrapers.wsp.WspScraper"
+    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    settings.Q_CLUSTER = {"name": "t", "orm": "default", "timeout": 120, "retry": 180}
+    return settings
+
+
+def test_a_good_configuration_passes(good: Any) -> None:
+    assert all_messages() == []
+
+
+def test_every_message_has_a_hint(good: Any) -> None:
+    good.CEDULA_TASK_BACKEND = "nope.Nope"
+    good.CEDULA_RETRY_DELAYS = "60"
+    good.CEDULA_PAGE_TIMEOUT = -1
+    messages = all_messages()
+    assert messages
+    assert all(message.hint for message in messages)
+
+
+@pytest.mark.parametrize(
+    "path", ["django_cedula.backends.nope.Backend", "django_cedula.models.CedulaInfo", 42]
+)
+def test_e001_backend_path(good: Any, path: object) -> None:
+    good.CEDULA_TASK_BACKEND = path
+    assert ids(checks.check_task_backend()) == ["django_cedula.E001"]
+
+
+@pytest.mark.parametrize("options", [[], {"retries": 3}, {"timeout": -5}])
+def test_e002_backend_options(good: Any, options: object) -> None:
+    good.CEDULA_TASK_BACKEND_OPTIONS = options
+    assert ids(checks.check_task_backend()) == ["django_cedula.E002"]
+
+
+def test_e003_backend_app_missing(good: Any) -> None:
+    good.INSTALLED_APPS = [app for app in good.INSTALLED_APPS if app != "django_q"]
+    assert "django_cedula.E003" in ids(checks.check_task_backend())
+
+
+@pytest.mark.parametrize("path", ["tests.nope.Scraper", "django_cedula.models.CedulaInfo", None])
+def test_e004_scraper_path(good: Any, path: object) -> None:
+    good.CEDULA_SCRAPER = path
+    assert ids(checks.check_scraper()) == ["django_cedula.E004"]
+
+
+def test_a_hand_written_scraper_class_is_accepted(good: Any) -> None:
+    good.CEDULA_SCRAPER = "tests.misbehaving_scrapers.GarbageScraper"
+    assert checks.check_scraper() == []
+
+
+def test_e005_scraper_options(good: Any) -> None:
+    good.CEDULA_SCRAPER_OPTIONS = ["x"]
+    assert ids(checks.check_scraper()) == ["django_cedula.E005"]
+
+
+@pytest.mark.parametrize("delays", ["60", [60, -1], [60, "300"], None, [True]])
+def test_e006_retry_delays(good: Any, delays: object) -> None:
+    good.CEDULA_RETRY_DELAYS = delays
+    assert ids(checks.check_retry_delays()) == ["django_cedula.E006"]
+
+
+@pytest.mark.parametrize("delays", [[], [0], [1.5, 30], (60, 300, 900)])
+def test_e006_accepts_lists_of_numbers(good: Any, delays: object) -> None:
+    good.CEDULA_RETRY_DELAYS = delays
+    assert checks.check_retry_delays() == []
+
+
+def test_e007_user_field(good: Any) -> None:
+    good.CEDULA_USER_FIELD = "cedulla"
+    (message,) = checks.check_user_field()
+    assert message.id == "django_cedula.E007"
+    assert "documento" in (message.hint or "")  # lists the model's fields
+    good.CEDULA_USER_FIELD = "documento"
+    assert checks.check_user_field() == []
+
+
+@pytest.mark.parametrize("path", ["tests.nope.Solver", "django_cedula.scrapers.wsp.WspScraper"])
+def test_e008_solver(good: Any, path: str) -> None:
+    good.CEDULA_CAPTCHA_SOLVER = path
+    assert ids(checks.check_scraper()) == ["django_cedula.E008"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CEDULA_AUTO_VALIDATE", "yes"),
+        ("CEDULA_PAGE_TIMEOUT", 0),
+        ("CEDULA_LOOKUP_TIMEOUT", "120"),
+        ("CEDULA_MIN_LOOKUP_INTERVAL", -1),
+        ("CEDULA_BROWSER_IDLE_TIMEOUT", None),
+        ("CEDULA_RAW_RESPONSE_MAX_LENGTH", 1.5),
+        ("CEDULA_STORE_RAW_RESPONSE", 1),
+        ("CEDULA_SOURCE_URL", "wsp.registraduria.gov.co"),
+        ("CEDULA_BROWSER_ENDPOINT", "localhost:9222"),
+        ("CEDULA_BROWSER_ARGS", "--no-sandbox"),
+        ("CEDULA_BROWSER_PROXY", {"host": "x"}),
+        ("CEDULA_BROWSER_HEADLESS", "false"),
+        ("CEDULA_ELECTION", "current"),
+        ("CEDULA_CAPTCHA_SOLVER_OPTIONS", "key"),
+    ],
+)
+def test_e009_wrong_types_and_values(good: Any, name: str, value: object) -> None:
+    setattr(good, name, value)
+    messages = [*checks.check_values(), *checks.check_scraper()]
+    assert ids(messages) == ["django_cedula.E009"]
+    assert name in messages[0].msg
+
+
+def test_e010_browser_executable(good: Any, tmp_path: Any) -> None:
+    good.CEDULA_BROWSER_EXECUTABLE = str(tmp_path / "chromium")
+    assert ids(checks.check_values()) == ["django_cedula.E010"]
+    good.CEDULA_BROWSER_EXECUTABLE = "/bin/sh"
+    assert checks.check_values() == []
+
+
+def test_w001_no_timeout(good: Any) -> None:
+    good.Q_CLUSTER = {"orm": "default"}
+    assert ids(checks.check_task_backend()) == ["django_cedula.W001"]
+
+
+def test_w001_retry_not_above_timeout(good: Any) -> None:
+    good.Q_CLUSTER = {"orm": "default", "timeout": 120, "retry": 120}
+    assert ids(checks.check_task_backend()) == ["django_cedula.W001"]
+    good.CEDULA_TASK_BACKEND_OPTIONS = {"timeout": 60}  # the job's own timeout counts
+    assert checks.check_task_backend() == []
+
+
+def test_w002_redis_broker(good: Any) -> None:
+    good.Q_CLUSTER = {"redis": {"host": "127.0.0.1"}, "timeout": 120, "retry": 180}
+    assert ids(checks.check_task_backend()) == ["django_cedula.W002"]
+
+
+def test_w003_sync_without_debug(good: Any) -> None:
+    good.Q_CLUSTER = {**good.Q_CLUSTER, "sync": True}
+    good.DEBUG = False
+    assert ids(checks.check_task_backend()) == ["django_cedula.W003"]
+    good.DEBUG = True
+    assert checks.check_task_backend() == []
+
+
+def test_w004_backend_cannot_defer(good: Any) -> None:
+    good.CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
+    assert ids(checks.check_task_backend()) == ["django_cedula.W004"]
+    good.CEDULA_RETRY_DELAYS = [0, 0]
+    assert checks.check_task_backend() == []
+
+
+def test_w005_no_solver(good: Any) -> None:
+    good.CEDULA_CAPTCHA_SOLVER = None
+    assert ids(checks.check_scraper()) == ["django_cedula.W005"]
+    good.CEDULA_SCRAPER = "django_cedula.testing.scrapers.FakeScraper"  # needs no captcha
+    assert checks.check_scraper() == []
+
+
+def test_manage_py_check_fails_with_the_id(good: Any) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    good.CEDULA_RETRY_DELAYS = "60,300"
+    with pytest.raises(SystemCheckError, match=r"django_cedula\.E006"):
+        call_command("check")
