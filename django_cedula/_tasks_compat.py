@@ -9,6 +9,6 @@ USES_BACKPORT = find_spec("django.tasks") is None
 if USES_BACKPORT:
     from django_tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore]
 else:
-    from django.tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore,no-redef]
+    from django.tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore,no-redef,assignment]
 
 __all__ = ["USES_BACKPORT", "task", "task_backends"]

@@ -26,7 +26,7 @@ class CaptchaSolver(abc.ABC):
         """Return a token for the reCAPTCHA with ``site_key`` on ``page_url``."""
 
 
-_solver = ConfiguredInstance("CAPTCHA_SOLVER", "CAPTCHA_SOLVER_OPTIONS", CaptchaSolver)
+_solver = ConfiguredInstance("CAPTCHA_SOLVER", "CAPTCHA_SOLVER_OPTIONS", CaptchaSolver)  # type: ignore[type-abstract]
 
 
 def get_captcha_solver() -> CaptchaSolver | None:

@@ -48,7 +48,9 @@ class TwoCaptchaSolver(CaptchaSolver):
         try:
             from twocaptcha import TwoCaptcha
         except ImportError as exc:
-            raise CaptchaError("the 2captcha-python package is missing: pip install django-cedula[2captcha]") from exc
+            raise CaptchaError(
+                "the 2captcha-python package is missing: pip install django-cedula[2captcha]"
+            ) from exc
         client = TwoCaptcha(
             self._api_key,
             server=self.server,
@@ -58,7 +60,9 @@ class TwoCaptchaSolver(CaptchaSolver):
         try:
             answer = client.recaptcha(sitekey=site_key, url=page_url)
         except Exception as exc:
-            raise CaptchaError(f"2Captcha did not solve it: {type(exc).__name__}: {self._scrub(str(exc))}") from None
+            raise CaptchaError(
+                f"2Captcha did not solve it: {type(exc).__name__}: {self._scrub(str(exc))}"
+            ) from None
         token = answer.get("code") if isinstance(answer, dict) else None
         if not token:
             raise CaptchaError("2Captcha answered without a token")
