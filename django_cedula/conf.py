@@ -46,6 +46,15 @@ DEFAULTS: Mapping[str, Any] = {
     # The captcha solver; None means lookups end as captcha_failed at once.
     "CAPTCHA_SOLVER": None,
     "CAPTCHA_SOLVER_OPTIONS": {},
+    # Operations.
+    "REFRESH_COOLDOWN": 3600.0,
+    "REVALIDATE_ON_CHANGE": True,
+    "RATE_LIMIT": None,
+    "BLOCK_COOLDOWN": 900.0,
+    "CACHE_ALIAS": "default",
+    "SWEEP_PENDING_AFTER": 600.0,
+    "SWEEP_PROCESSING_AFTER": 900.0,
+    "SWEEP_SCHEDULE": False,
     # Personal data: raw answers are optional and bounded.
     "STORE_RAW_RESPONSE": True,
     "RAW_RESPONSE_MAX_LENGTH": 10_000,
@@ -152,6 +161,39 @@ class AppSettings:
     @property
     def CAPTCHA_SOLVER_OPTIONS(self) -> dict[str, Any]:
         return dict(self._get("CAPTCHA_SOLVER_OPTIONS"))
+
+    @property
+    def REFRESH_COOLDOWN(self) -> float:
+        return float(self._get("REFRESH_COOLDOWN"))
+
+    @property
+    def REVALIDATE_ON_CHANGE(self) -> bool:
+        return bool(self._get("REVALIDATE_ON_CHANGE"))
+
+    @property
+    def RATE_LIMIT(self) -> str | None:
+        value = self._get("RATE_LIMIT")
+        return None if value is None else str(value)
+
+    @property
+    def BLOCK_COOLDOWN(self) -> float:
+        return float(self._get("BLOCK_COOLDOWN"))
+
+    @property
+    def CACHE_ALIAS(self) -> str:
+        return str(self._get("CACHE_ALIAS"))
+
+    @property
+    def SWEEP_PENDING_AFTER(self) -> float:
+        return float(self._get("SWEEP_PENDING_AFTER"))
+
+    @property
+    def SWEEP_PROCESSING_AFTER(self) -> float:
+        return float(self._get("SWEEP_PROCESSING_AFTER"))
+
+    @property
+    def SWEEP_SCHEDULE(self) -> bool:
+        return bool(self._get("SWEEP_SCHEDULE"))
 
     @property
     def STORE_RAW_RESPONSE(self) -> bool:
