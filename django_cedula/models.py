@@ -77,6 +77,9 @@ class CedulaInfo(models.Model):
     raw_response = models.TextField(_("raw response"), blank=True)
     retry_count = models.PositiveSmallIntegerField(_("retries"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    requested_at = models.DateTimeField(
+        _("requested at"), null=True, blank=True, help_text=_("When this validation was last asked for.")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
