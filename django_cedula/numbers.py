@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import InvalidCedulaError
@@ -28,21 +29,22 @@ def normalize_cedula(value: object) -> str:
     The error message never repeats the number.
     """
     if value is None or isinstance(value, bool):
-        raise InvalidCedulaError("a cédula number is required")
+        raise InvalidCedulaError(_gettext("a cédula number is required"))
     if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str):
-        raise InvalidCedulaError(f"a cédula number must be text, not {type(value).__name__}")
+        raise InvalidCedulaError(_gettext("a cédula number must be text"))
     digits = _SEPARATORS.sub("", value)
     if not digits:
-        raise InvalidCedulaError("a cédula number is required")
+        raise InvalidCedulaError(_gettext("a cédula number is required"))
     if not digits.isascii() or not digits.isdigit():
-        raise InvalidCedulaError("a cédula number has digits only (dots, spaces and dashes are ignored)")
+        raise InvalidCedulaError(_gettext("a cédula number has digits only (dots, spaces and dashes are ignored)"))
     if digits.startswith("0"):
-        raise InvalidCedulaError("a cédula number does not start with 0")
+        raise InvalidCedulaError(_gettext("a cédula number does not start with 0"))
     if not _VALID.fullmatch(digits):
         raise InvalidCedulaError(
-            f"a cédula number has {MIN_LENGTH} to {MAX_LENGTH} digits, not {len(digits)}"
+            _gettext("a cédula number has %(min)d to %(max)d digits, not %(count)d")
+            % {"min": MIN_LENGTH, "max": MAX_LENGTH, "count": len(digits)}
         )
     return digits
 

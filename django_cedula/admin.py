@@ -1,0 +1,339 @@
+"""The Django admin for cédula validations, and an inline for the host's user admin.
+
+:class:`CedulaInfoAdmin` is registered on ``django.contrib.admin.site`` when the admin is
+installed. Every field is read-only: the data comes from the Registraduría, and the package's
+jobs update rows with conditional queries that a form saving a stale copy would undo. Staff can
+instead *validate again* the selected rows (an action, which needs the ``change`` permission of
+the model), filter by status and departamento, and search by the full number or by user.
+The list shows numbers masked (``******4050``); the full number is on each row's page.
+``raw_response`` (the HTML the source answered) is shown only to users with the permission
+``django_cedula.view_raw_response``. Only superusers may delete rows.
+
+To show a user's validation on the host's own user admin, add the read-only inline::
+
+    from django.contrib.auth.admin import UserAdmin
+    from django_cedula.admin import CedulaInfoInline
+
+    @admin.register(User)
+    class MyUserAdmin(UserAdmin):
+        inlines = [CedulaInfoInline]
+
+To replace the package's admin, ``admin.site.unregister(CedulaInfo)`` and register your own,
+for instance a subclass of :class:`CedulaInfoAdmin`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .exceptions import InvalidCedulaError
+from .models import CedulaInfo, CedulaStatus
+from .numbers import mask_cedula, normalize_cedula
+from .services import request_validation
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
+    from django.db.models import Field, Model
+    from django.utils.functional import _StrOrPromise
+
+#: The permission that shows ``raw_response`` (declared in ``CedulaInfo.Meta.permissions``).
+RAW_RESPONSE_PERMISSION = "django_cedula.view_raw_response"
+
+_IDENTITY_FIELDS = ("user", "cedula", "status")
+_PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
+_NOVEDAD_FIELDS = ("novedad", "resolucion", "fecha_novedad")
+_ATTEMPT_FIELDS = (
+    "requested_at",
+    "fetched_at",
+    "retry_count",
+    "next_attempt_at",
+    "error_code",
+    "error_message",
+    "created_at",
+    "updated_at",
+)
+
+
+def can_view_raw_response(request: HttpRequest) -> bool:
+    """Whether the user of ``request`` may see what the source answered."""
+    return request.user.has_perm(RAW_RESPONSE_PERMISSION)
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """One status of the changelist's summary: its label, how many rows have it, and its filter."""
+
+    status: str
+    label: str
+    count: int
+    query: str
+    selected: bool
+
+
+class DepartamentoFilter(admin.AllValuesFieldListFilter):
+    """The departamentos found, without the blank choice of rows that have none (yet)."""
+
+    def __init__(
+        self,
+        field: Field[Any, Any],
+        request: HttpRequest,
+        params: dict[str, list[str]],
+        model: type[Model],
+        model_admin: admin.ModelAdmin[Any],
+        field_path: str,
+    ) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        # Pending, failed and not-found rows have no departamento; an empty link in the
+        # sidebar would only confuse, and the status filter already finds those rows.
+        self.lookup_choices = self.lookup_choices.exclude(**{field.name: ""})
+
+
+@admin.register(CedulaInfo)
+class CedulaInfoAdmin(admin.ModelAdmin[CedulaInfo]):
+    """Read-only list and pages of the validations, with a *Validate again* action."""
+
+    list_display = (
+        "user",
+        "masked_cedula",
+        "status",
+        "municipio",
+        "departamento",
+        "puesto",
+        "mesa",
+        "retry_count",
+        "fetched_at",
+        "updated_at",
+    )
+    list_filter = ("status", ("departamento", DepartamentoFilter))
+    list_select_related = ("user",)
+    ordering = ("-updated_at",)
+    search_help_text = _("The full cédula number, or part of the user's username or email.")
+    actions = ("validate_again",)
+    readonly_fields = (*_IDENTITY_FIELDS, *_PLACE_FIELDS, *_NOVEDAD_FIELDS, *_ATTEMPT_FIELDS)
+
+    @admin.display(description=_("cédula"), ordering="cedula")
+    def masked_cedula(self, obj: CedulaInfo) -> str:
+        """The number with all but its last digits hidden, for lists."""
+        return mask_cedula(obj.cedula)
+
+    @admin.display(description=_("raw response"))
+    def raw_response_display(self, obj: CedulaInfo) -> SafeString:
+        """The stored answer as escaped, preformatted text (it is the source's HTML, never rendered)."""
+        return format_html("<pre>{}</pre>", obj.raw_response)
+
+    # Permissions ----------------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Rows are created by the package when a validation is requested, never by hand.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CedulaInfo | None = None) -> bool:
+        # Staff may look, not edit: the data is the source's, and saving a form would write back
+        # a stale copy over what a running job stores. "Validate again" is the way to change a row.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CedulaInfo | None = None) -> bool:
+        # A deleted row loses the record of what the source said; "Validate again" is what staff
+        # usually want. Deleting stays possible for superusers, e.g. to honour an erasure request.
+        return bool(getattr(request.user, "is_superuser", False)) and super().has_delete_permission(
+            request, obj
+        )
+
+    def has_revalidate_permission(self, request: HttpRequest) -> bool:
+        """Who may run *Validate again*: users with the model's ``change`` permission."""
+        # has_change_permission() is always False here, so the action asks the user directly.
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    # Fields ---------------------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: CedulaInfo | None = None) -> _FieldsetSpec:
+        fieldsets: list[tuple[_StrOrPromise | None, _FieldOpts]] = [
+            (None, {"fields": _IDENTITY_FIELDS}),
+            (_("Voting place"), {"fields": _PLACE_FIELDS}),
+            (_("Novedad"), {"fields": _NOVEDAD_FIELDS}),
+            (_("Attempts and errors"), {"fields": _ATTEMPT_FIELDS}),
+        ]
+        if can_view_raw_response(request):
+            fieldsets.append(
+                (_("Raw response"), {"fields": ("raw_response_display",), "classes": ("collapse",)})
+            )
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CedulaInfo | None = None) -> tuple[str, ...]:
+        # Also read-only for a subclass that gives back the change permission.
+        fields = tuple(self.readonly_fields)
+        if can_view_raw_response(request):
+            fields += ("raw_response_display",)
+        return fields
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # Filters in the URL (?raw_response__contains=...) would let anyone probe the answers.
+        if lookup.split("__", 1)[0] == "raw_response" and not can_view_raw_response(request):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    # Search ---------------------------------------------------------------------------------
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        user_model = get_user_model()
+        username = user_model.USERNAME_FIELD
+        # cedula__exact, not "=cedula" (iexact): an exact match can use the column's index.
+        fields = ["cedula__exact", f"user__{username}"]
+        email = user_model.get_email_field_name()
+        if email != username:
+            try:
+                user_model._meta.get_field(email)
+            except FieldDoesNotExist:
+                pass  # A custom user model without an email.
+            else:
+                fields.append(f"user__{email}")
+        return fields
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[CedulaInfo], search_term: str
+    ) -> tuple[QuerySet[CedulaInfo], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Staff paste numbers as written on the card ("1.020.304.050", "1 020 304 050"); rows
+        # store bare digits, and the admin would split the spaced form into separate terms.
+        try:
+            number = normalize_cedula(search_term.strip())
+        except InvalidCedulaError:
+            return results, may_have_duplicates
+        if number != search_term.strip():
+            results |= queryset.filter(cedula=number)
+        return results, may_have_duplicates
+
+    # Changelist -----------------------------------------------------------------------------
+
+    def status_counts(self, request: HttpRequest) -> list[StatusCount]:
+        """How many rows have each status that occurs, over all rows, in the order of the choices.
+
+        One grouped query; the counts ignore the current filters and search so that staff see
+        the state of the whole table at a glance (the filter sidebar can show filtered counts).
+        """
+        rows = self.get_queryset(request).order_by().values("status").annotate(count=Count("pk"))
+        counts = {row["status"]: int(row["count"]) for row in rows}
+        selected = request.GET.get("status__exact")
+        return [
+            StatusCount(
+                status=status.value,
+                label=str(status.label),
+                count=counts[status.value],
+                query=urlencode({"status__exact": status.value}),
+                selected=status.value == selected,
+            )
+            for status in CedulaStatus
+            if counts.get(status.value)
+        ]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        counts = self.status_counts(request)
+        context = {
+            "cedula_status_counts": counts,
+            "cedula_total": sum(item.count for item in counts),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    # Actions --------------------------------------------------------------------------------
+
+    @admin.action(description=_("Validate again"), permissions=["revalidate"])
+    def validate_again(self, request: HttpRequest, queryset: QuerySet[CedulaInfo]) -> None:
+        """Restart the validation of each selected row from the user's current number."""
+        requested = malformed = without_number = 0
+        for info in queryset.select_related("user"):
+            # force: restart even while a validation is under way or within the cooldown,
+            # which is what a person clicking this asks for.
+            result = request_validation(info.user, force=True)
+            if result is None:
+                without_number += 1
+            elif result.status == CedulaStatus.INVALID:
+                malformed += 1
+            else:
+                requested += 1
+        if requested:
+            self.message_user(
+                request,
+                ngettext(
+                    "Validation requested again for %(count)d cédula.",
+                    "Validation requested again for %(count)d cédulas.",
+                    requested,
+                )
+                % {"count": requested},
+                messages.SUCCESS,
+            )
+        if malformed:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d user has a malformed cédula number; it was marked invalid and not looked up.",
+                    "%(count)d users have a malformed cédula number; they were marked invalid and not "
+                    "looked up.",
+                    malformed,
+                )
+                % {"count": malformed},
+                messages.WARNING,
+            )
+        if without_number:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d user no longer has a cédula number and was skipped.",
+                    "%(count)d users no longer have a cédula number and were skipped.",
+                    without_number,
+                )
+                % {"count": without_number},
+                messages.WARNING,
+            )
+
+
+class CedulaInfoInline(admin.StackedInline[CedulaInfo, Any]):
+    """A user's validation, read-only, for the host's user admin (``inlines = [CedulaInfoInline]``).
+
+    Shown to staff with the ``view`` (or ``change``) permission of cédula validations; it never
+    adds, changes or deletes a row, and never shows ``raw_response``. When
+    :class:`CedulaInfoAdmin` is registered on the same admin site, a link leads to the full page.
+    """
+
+    model = CedulaInfo
+    fk_name = "user"
+    verbose_name = _("cédula validation")
+    verbose_name_plural = _("cédula validation")
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = (
+        "cedula",
+        "status",
+        *_PLACE_FIELDS,
+        *_NOVEDAD_FIELDS,
+        "requested_at",
+        "fetched_at",
+        "retry_count",
+        "error_code",
+        "error_message",
+    )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
+        # The package creates the row when the user's validation is requested.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
+        # Saving the user must never write the row back over a job's result.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
+        return False

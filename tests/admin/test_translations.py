@@ -1,0 +1,149 @@
+"""The Spanish catalogue: complete, compiled, and used by the models, the validator and the admin."""
+
+from __future__ import annotations
+
+import gettext
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+import django_cedula
+from django_cedula.models import CedulaInfo
+from django_cedula.numbers import validate_cedula_number
+
+CATALOGUE = Path(django_cedula.__file__).parent / "locale" / "es" / "LC_MESSAGES"
+Status = CedulaInfo.Status
+
+
+def read_po(path: Path) -> list[dict[str, Any]]:
+    """The entries of a .po file: ``msgid``, ``msgid_plural``, ``msgstr`` (a list) and ``fuzzy``."""
+    entries: list[dict[str, Any]] = []
+    for block in path.read_text(encoding="utf-8").strip().split("\n\n"):
+        entry: dict[str, Any] = {"msgstr": [], "fuzzy": False, "msgid_plural": None}
+        key: str | None = None
+        for line in block.splitlines():
+            if line.startswith("#,"):
+                entry["fuzzy"] = entry["fuzzy"] or "fuzzy" in line
+                continue
+            if line.startswith("#"):
+                continue
+            match = re.fullmatch(r'(msgid|msgid_plural|msgstr(?:\[\d\])?) "(.*)"', line)
+            text = match.group(2) if match else line.strip()[1:-1]
+            if match:
+                key = match.group(1)
+                if key.startswith("msgstr"):
+                    entry["msgstr"].append("")
+                else:
+                    entry[key] = ""
+            text = text.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+            assert key is not None
+            if key.startswith("msgstr"):
+                entry["msgstr"][-1] += text
+            else:
+                entry[key] += text
+        entries.append(entry)
+    return entries
+
+
+def test_every_message_is_translated() -> None:
+    header, *entries = read_po(CATALOGUE / "django.po")
+    assert not header["fuzzy"]
+    assert entries
+    for entry in entries:
+        assert not entry["fuzzy"], entry["msgid"]
+        assert all(entry["msgstr"]), entry["msgid"]
+        assert len(entry["msgstr"]) == (3 if entry["msgid_plural"] else 1), entry["msgid"]
+
+
+def test_the_compiled_catalogue_matches_the_sources() -> None:
+    with (CATALOGUE / "django.mo").open("rb") as file:
+        compiled = gettext.GNUTranslations(file)
+    _header, *entries = read_po(CATALOGUE / "django.po")
+    for entry in entries:
+        if entry["msgid_plural"]:
+            assert compiled.ngettext(entry["msgid"], entry["msgid_plural"], 1) == entry["msgstr"][0]
+            assert compiled.ngettext(entry["msgid"], entry["msgid_plural"], 5) == entry["msgstr"][2]
+        else:
+            assert compiled.gettext(entry["msgid"]) == entry["msgstr"][0]
+
+
+def test_status_labels_in_spanish() -> None:
+    with translation.override("es"):
+        labels = {status: str(status.label) for status in Status}
+    assert labels == {
+        Status.PENDING: "Pendiente",
+        Status.PROCESSING: "En proceso",
+        Status.RETRYING: "En espera de reintento",
+        Status.ACTIVE: "Activa",
+        Status.NOT_FOUND: "No está en el censo",
+        Status.CANCELLED_DECEASED: "Cancelada (fallecimiento)",
+        Status.CANCELLED_OTHER: "Cancelada",
+        Status.INVALID: "Número inválido",
+        Status.ERROR: "Error",
+        Status.TIMEOUT: "Tiempo agotado",
+        Status.BLOCKED: "Bloqueada por la fuente",
+    }
+
+
+def test_model_names_in_spanish() -> None:
+    with translation.override("es"):
+        assert str(CedulaInfo._meta.verbose_name_plural) == "validaciones de cédula"
+        assert str(CedulaInfo._meta.get_field("fetched_at").verbose_name) == "fecha de respuesta"
+
+
+def test_validator_message_in_spanish() -> None:
+    with translation.override("es"), pytest.raises(ValidationError) as caught:
+        validate_cedula_number("12-AB")
+    assert caught.value.messages[0].startswith("Ingrese un número de cédula válido: ")
+
+
+@pytest.fixture
+def spanish_client(settings: Any, staff_client: Client) -> Client:
+    """The staff client, with the language chosen from Accept-Language as a Colombian host would."""
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(
+        middleware.index("django.middleware.common.CommonMiddleware"),
+        "django.middleware.locale.LocaleMiddleware",
+    )
+    settings.MIDDLEWARE = middleware
+    staff_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "es-CO,es;q=0.9"
+    return staff_client
+
+
+@pytest.mark.django_db
+def test_changelist_in_spanish(spanish_client: Client, make_row: Callable[..., CedulaInfo]) -> None:
+    make_row("1020304050")
+    make_row("1020304051", status=Status.NOT_FOUND)
+
+    html = spanish_client.get(reverse("admin:django_cedula_cedulainfo_changelist")).content.decode()
+
+    assert "2 validaciones:" in html
+    assert ">Activa</a>: 1<" in html
+    assert ">No está en el censo</a>: 1<" in html
+    assert '<option value="validate_again">Validar de nuevo</option>' in html
+    assert "Validaciones de cédula" in html  # the page title, capitalised by the admin
+    assert "Active" not in html
+
+
+@pytest.mark.django_db
+def test_action_message_in_spanish(
+    spanish_client: Client,
+    make_row: Callable[..., CedulaInfo],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    info = make_row("1020304050")
+    data = {"action": "validate_again", "_selected_action": [info.pk]}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = spanish_client.post(
+            reverse("admin:django_cedula_cedulainfo_changelist"), data, follow=True
+        )
+
+    assert "Se solicitó de nuevo la validación de 1 cédula." in response.content.decode()
