@@ -137,6 +137,7 @@ class _Engine:
         self._idle_handle: asyncio.TimerHandle | None = None
         self._idle_task: asyncio.Task[None] | None = None
         self._spare: tuple[Browser, asyncio.Task[_Spare | None]] | None = None
+        self._starting: asyncio.Task[Browser] | None = None
         # The reused page, being scrubbed after its last lookup (see ``_reused_page``).
         self._reusable: tuple[Browser, asyncio.Task[_Spare | None]] | None = None
         self._contexts: set[BrowserContext] = set()
@@ -246,10 +247,17 @@ class _Engine:
             browser = self.browser
             if browser is not None and browser.is_connected():
                 return browser
-            if browser is not None:
-                logger.warning("the browser disconnected; starting a new one")
-                await self._drop_browser(graceful=False)
-            return await self._start_browser()
+            start = self._starting
+            if start is None or start.done():
+                if browser is not None:
+                    logger.warning("the browser disconnected; starting a new one")
+                    await self._drop_browser(graceful=False)
+                # A task of its own, awaited shielded: a lookup that times out while the browser
+                # starts must not leave a half-started driver or Chromium behind. The start
+                # finishes, and this call's successors use it.
+                start = self._starting = self.loop.create_task(self._start_browser())
+                start.add_done_callback(lambda task: task.cancelled() or task.exception())
+        return await asyncio.shield(start)
 
     async def _start_browser(self) -> Browser:
         try:
@@ -417,6 +425,9 @@ class _Engine:
             self._idle_handle = None
         if self._idle_task is not None and not self._idle_task.done():
             await asyncio.wait({self._idle_task})
+        if self._starting is not None and not self._starting.done():
+            # Let a start in progress finish, so that what it launched is known and closed below.
+            await asyncio.wait({self._starting}, timeout=self.options.launch_timeout)
         async with self._lock:
             await self._drop_browser(graceful=True)
             await self._stop_playwright()
@@ -643,7 +654,9 @@ class _Engine:
             raise
         if slot is None:
             return None
-        if slot.browser is self.browser and slot.browser.is_connected() and not slot.page.is_closed():
+        usable = slot.browser is self.browser and slot.browser.is_connected() and not slot.page.is_closed()
+        # A browser killed a moment ago may not have been noticed yet: one cheap round trip tells.
+        if usable and await self._browser_answers():
             return slot
         self.close_later(slot.context)
         return None
