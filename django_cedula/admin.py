@@ -44,6 +44,15 @@ from .numbers import mask_cedula, normalize_cedula
 from .services import request_validation
 
 if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[CedulaInfo]
+    _StackedInline = admin.StackedInline[CedulaInfo, Any]
+else:
+    # Django's admin classes are not subscriptable at run time (only with django-stubs-ext's
+    # monkeypatch, which a host project need not install).
+    _ModelAdmin = admin.ModelAdmin
+    _StackedInline = admin.StackedInline
+
+if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
     from django.db.models import Field, Model
     from django.utils.functional import _StrOrPromise
@@ -101,7 +110,7 @@ class DepartamentoFilter(admin.AllValuesFieldListFilter):
 
 
 @admin.register(CedulaInfo)
-class CedulaInfoAdmin(admin.ModelAdmin[CedulaInfo]):
+class CedulaInfoAdmin(_ModelAdmin):
     """Read-only list and pages of the validations, with a *Validate again* action."""
 
     list_display = (
@@ -301,7 +310,7 @@ class CedulaInfoAdmin(admin.ModelAdmin[CedulaInfo]):
             )
 
 
-class CedulaInfoInline(admin.StackedInline[CedulaInfo, Any]):
+class CedulaInfoInline(_StackedInline):
     """A user's validation, read-only, for the host's user admin (``inlines = [CedulaInfoInline]``).
 
     Shown to staff with the ``view`` (or ``change``) permission of cédula validations; it never

@@ -38,7 +38,9 @@ def normalize_cedula(value: object) -> str:
     if not digits:
         raise InvalidCedulaError(_gettext("a cédula number is required"))
     if not digits.isascii() or not digits.isdigit():
-        raise InvalidCedulaError(_gettext("a cédula number has digits only (dots, spaces and dashes are ignored)"))
+        raise InvalidCedulaError(
+            _gettext("a cédula number has digits only (dots, spaces and dashes are ignored)")
+        )
     if digits.startswith("0"):
         raise InvalidCedulaError(_gettext("a cédula number does not start with 0"))
     if not _VALID.fullmatch(digits):

@@ -8,6 +8,6 @@ from django_cedula.numbers import validate_cedula_number
 
 
 class User(AbstractUser):
-    """The project's user: registers with a cédula."""
+    """The project's user: registers with a cédula, which django-cedula then validates."""
 
     cedula = models.CharField(_("cédula"), max_length=20, blank=True, validators=[validate_cedula_number])
