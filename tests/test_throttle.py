@@ -13,7 +13,9 @@ from django_cedula import throttle
 
 @pytest.fixture(autouse=True)
 def _fresh_cache(settings: Any) -> None:
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}
+    }
     caches["default"].clear()
 
 
