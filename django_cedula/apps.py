@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,6 +11,11 @@ class CedulaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, receivers  # noqa: F401 - importing checks registers them
+        from . import checks, receivers, sweeper  # noqa: F401 - importing checks registers them
 
         receivers.connect()
+        # The sweep's Django-Q2 schedule is kept in step with CEDULA_SWEEP_SCHEDULE after each
+        # migrate, not here: ready() must not touch the database.
+        post_migrate.connect(
+            sweeper.schedule_after_migrate, sender=self, dispatch_uid="django_cedula.sweeper.schedule"
+        )

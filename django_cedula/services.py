@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import router, transaction
 from django.utils import timezone
@@ -44,60 +45,136 @@ def user_cedula(user: Any) -> object:
     return getattr(user, app_settings.USER_FIELD, None)
 
 
+class RequestDecision(str, enum.Enum):
+    """What :func:`request_validation` does (or, for :func:`plan_validation`, would do) for a user."""
+
+    #: The row was created or reset to PENDING and the first attempt is queued.
+    QUEUED = "queued"
+    #: The number is malformed: the row is marked INVALID and nothing is queued.
+    INVALID = "invalid"
+    #: Nothing changed: a validation of the same number is already under way.
+    IN_PROGRESS = "in_progress"
+    #: Nothing changed: the same number was requested less than ``CEDULA_REFRESH_COOLDOWN`` ago.
+    COOLDOWN = "cooldown"
+    #: Nothing changed: the user has no cédula.
+    NO_CEDULA = "no_cedula"
+
+
+class RowState(NamedTuple):
+    """The parts of a user's row that decide what a request does (a ``CedulaInfo`` has them too)."""
+
+    cedula: str
+    status: str
+    requested_at: datetime.datetime | None
+
+
+def plan_validation(
+    user: Any,
+    info: CedulaInfo | RowState | None,
+    *,
+    force: bool = False,
+    now: datetime.datetime | None = None,
+) -> RequestDecision:
+    """What :func:`request_validation` would do for ``user`` whose row is ``info``; no database access.
+
+    Used for dry runs; :func:`request_validation` makes the same decision on the row it locks.
+    """
+    return plan_for_value(user_cedula(user), info, force=force, now=now)
+
+
+def plan_for_value(
+    value: object,
+    info: CedulaInfo | RowState | None,
+    *,
+    force: bool = False,
+    now: datetime.datetime | None = None,
+) -> RequestDecision:
+    """:func:`plan_validation` from the raw value of the user's cédula field, for callers that
+    read users as plain values rather than model instances."""
+    if value is None or value == "":
+        return RequestDecision.NO_CEDULA
+    try:
+        cedula = normalize_cedula(value)
+    except InvalidCedulaError:
+        return RequestDecision.INVALID
+    return _decide(info, cedula, force=force, now=now or timezone.now())
+
+
+def _decide(
+    info: CedulaInfo | RowState | None, cedula: str, *, force: bool, now: datetime.datetime
+) -> RequestDecision:
+    # A new number always restarts: whatever runs or ran was about the old one.
+    if info is None or force or info.cedula != cedula:
+        return RequestDecision.QUEUED
+    if info.status in IN_PROGRESS:
+        return RequestDecision.IN_PROGRESS
+    cooldown = datetime.timedelta(seconds=app_settings.REFRESH_COOLDOWN)
+    if info.requested_at is not None and now - info.requested_at < cooldown:
+        return RequestDecision.COOLDOWN
+    return RequestDecision.QUEUED
+
+
 def request_validation(user: Any, *, force: bool = False, using: str | None = None) -> CedulaInfo | None:
     """Ask for ``user``'s cédula to be validated; the first attempt is queued once the transaction commits.
 
     Creates the user's row, or resets an existing one to PENDING. Without ``force`` it does
     nothing (and returns the row as it is) while a validation is under way, or when the last
     request was less than ``CEDULA_REFRESH_COOLDOWN`` seconds ago. ``force`` restarts it
-    regardless; a lookup still running then has its result discarded.
+    regardless; a lookup still running then has its result discarded. A number different from
+    the row's always restarts it.
 
     Returns ``None`` for a user without a cédula. A malformed number gets an INVALID row and no
     job, so it never reaches the network.
     """
+    return request_validation_decision(user, force=force, using=using)[0]
+
+
+def request_validation_decision(
+    user: Any, *, force: bool = False, using: str | None = None
+) -> tuple[CedulaInfo | None, RequestDecision]:
+    """:func:`request_validation`, also saying what it did."""
     value = user_cedula(user)
     if value is None or value == "":
-        return None
+        return None, RequestDecision.NO_CEDULA
     using = using or router.db_for_write(CedulaInfo, instance=user)
     now = timezone.now()
     try:
         cedula = normalize_cedula(value)
     except InvalidCedulaError as exc:
         logger.info("User %s has a malformed cédula; not validated: %s", user.pk, exc)
-        info, _ = CedulaInfo.objects.using(using).update_or_create(
-            user=user,
+        marked, _ = CedulaInfo.objects.using(using).update_or_create(
+            user_id=user.pk,
             defaults={**_CLEARED, "cedula": "", "status": CedulaStatus.INVALID, "error_message": str(exc),
                       "requested_at": now},
         )  # fmt: skip
-        return info
+        return marked, RequestDecision.INVALID
     with transaction.atomic(using=using):
-        info = CedulaInfo.objects.using(using).select_for_update().filter(user=user).first()
-        if info is not None and not force and info.cedula == cedula:
-            if info.status in IN_PROGRESS:
-                return info
-            cooldown = datetime.timedelta(seconds=app_settings.REFRESH_COOLDOWN)
-            if info.requested_at is not None and now - info.requested_at < cooldown:
-                return info
+        info: CedulaInfo | None = (
+            CedulaInfo.objects.using(using).select_for_update().filter(user=user).first()
+        )
+        decision = _decide(info, cedula, force=force, now=now)
+        if decision is not RequestDecision.QUEUED:
+            return info, decision
         fields = {**_CLEARED, "cedula": cedula, "status": CedulaStatus.PENDING, "requested_at": now}
         if info is None:
-            info = CedulaInfo.objects.using(using).create(user=user, **fields)
+            # By id, not instance: ``user=user`` would cache each on the other (a reference
+            # cycle), and a batch of thousands of requests would wait for the cyclic GC to free them.
+            info = CedulaInfo.objects.using(using).create(user_id=user.pk, **fields)
         else:
             for name, field_value in fields.items():
                 setattr(info, name, field_value)
             info.save(using=using)
         enqueue_validation_on_commit(user.pk, 1, using=using)
-    return info
+    return info, RequestDecision.QUEUED
 
 
 def request_validations(users: Iterable[Any], *, force: bool = False) -> int:
-    """:func:`request_validation` for many users; returns how many validations were queued or restarted."""
-    started = 0
-    for user in users:
-        before = CedulaInfo.objects.filter(user=user).values_list("requested_at", flat=True).first()
-        info = request_validation(user, force=force)
-        if info is not None and info.status == CedulaStatus.PENDING and info.requested_at != before:
-            started += 1
-    return started
+    """:func:`request_validation` for many users; returns how many validations were queued or restarted.
+
+    ``users`` is consumed once; pass an iterator (or chunks) rather than a whole queryset to keep
+    memory flat over many users.
+    """
+    return sum(request_validation_decision(user, force=force)[1] is RequestDecision.QUEUED for user in users)
 
 
 def start_validation(user: Any, *, using: str | None = None) -> CedulaInfo | None:

@@ -8,8 +8,10 @@ no ORM call inside the scraper, then the outcome is stored.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import router, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .conf import app_settings
@@ -20,6 +22,7 @@ from .outcomes import bounded_raw_response, decide
 from .queueing import enqueue_validation_on_commit
 from .results import ScrapeResult, ScrapeStatus
 from .scrapers import get_scraper
+from .signals import retry_scheduled, validation_finished
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +45,8 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
         cedula = normalize_cedula(info.cedula)
     except InvalidCedulaError as exc:
         # Never reaches the network: mark it and stop.
-        _store(info, attempt, {"status": Status.INVALID, "error_message": str(exc)}, retry_delay=None)
+        fields: dict[str, object] = {"status": Status.INVALID, "error_message": str(exc)}
+        _store(info, attempt, fields, retry_delay=None, result=None)
         return Status.INVALID
     result = _look_up(cedula, user_id)
     raw = bounded_raw_response(
@@ -53,7 +57,7 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     outcome = decide(
         result, attempt=attempt, retry_delays=app_settings.RETRY_DELAYS, now=timezone.now(), raw_response=raw
     )
-    if not _store(info, attempt, outcome.fields, retry_delay=outcome.retry_delay):
+    if not _store(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result):
         return None
     if outcome.retry_delay is not None:
         logger.info(
@@ -108,23 +112,79 @@ def _look_up(cedula: str, user_id: int | str) -> ScrapeResult:
         return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=str(exc)[:500])
 
 
-def _store(info: CedulaInfo, attempt: int, fields: dict[str, object], *, retry_delay: float | None) -> bool:
-    """Write the outcome if the row is still ours, and queue the retry once that commits.
+def _store(
+    info: CedulaInfo,
+    attempt: int,
+    fields: dict[str, object],
+    *,
+    retry_delay: float | None,
+    result: ScrapeResult | None,
+) -> bool:
+    """Write the outcome if the row is still ours; once that commits, send the package's signal
+    and queue the retry.
 
     Returns ``False`` when the row changed under us (the user was deleted or the
-    validation restarted while the lookup ran); the result is then discarded.
+    validation restarted while the lookup ran); the result is then discarded and no signal sent.
     """
     using = router.db_for_write(CedulaInfo, instance=info)
+    now = timezone.now()
     with transaction.atomic(using=using):
         updated = (
             CedulaInfo.objects.using(using)
-            .filter(pk=info.pk, status=Status.PROCESSING, retry_count=attempt - 1)
-            .update(**fields, updated_at=timezone.now())
+            .filter(
+                pk=info.pk,
+                status=Status.PROCESSING,
+                retry_count=attempt - 1,
+                # A restart while this lookup ran set a new requested_at: the answer is not ours.
+                requested_at=info.requested_at,
+            )
+            .update(**fields, updated_at=now)
         )
-        if updated and retry_delay is not None:
-            enqueue_validation_on_commit(info.user_id, attempt + 1, delay=retry_delay, using=using)
+        if updated:
+            # Keep the instance in step with the row, so that receivers see what was stored
+            # without another query.
+            for name, value in fields.items():
+                setattr(info, name, value)
+            info.updated_at = now
+            # on_commit callbacks run in order: the signal goes out before the retry is handed
+            # to the queue, so even with a backend that runs the retry at once (inline) a
+            # receiver sees retry_scheduled before that retry's own signals.
+            if retry_delay is None:
+                _send_on_commit(validation_finished, info, using, status=fields["status"], result=result)
+            else:
+                _send_on_commit(
+                    retry_scheduled,
+                    info,
+                    using,
+                    attempt=attempt + 1,
+                    delay=retry_delay,
+                    error_code=fields["error_code"],
+                )
+                enqueue_validation_on_commit(info.user_id, attempt + 1, delay=retry_delay, using=using)
     if not updated:
         logger.info(
             "Cédula validation for user %s: the row changed during the lookup; result discarded", info.user_id
         )
     return bool(updated)
+
+
+def _send_on_commit(signal: Signal, info: CedulaInfo, using: str, **kwargs: Any) -> None:
+    """Send ``signal`` for ``info`` once the current transaction commits (at once outside one).
+
+    ``send_robust``: the row is already stored, so a failing receiver neither stops the other
+    receivers nor fails the job. Django logs its traceback (logger ``django.dispatch``); one
+    line here says which user it was about.
+    """
+
+    def send() -> None:
+        for receiver, response in signal.send_robust(sender=CedulaInfo, info=info, **kwargs):
+            if isinstance(response, Exception):
+                logger.error(
+                    "A receiver of a django_cedula signal (%s) failed for user %s: %s: %s",
+                    getattr(receiver, "__qualname__", receiver),
+                    info.user_id,
+                    type(response).__name__,
+                    response,
+                )
+
+    transaction.on_commit(send, using=using)

@@ -16,7 +16,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 
 from .conf import app_settings
 
@@ -55,7 +55,7 @@ class Permit:
     reason: str = ""
 
 
-def _cache():  # type: ignore[no-untyped-def]
+def _cache() -> BaseCache:
     return caches[app_settings.CACHE_ALIAS]
 
 

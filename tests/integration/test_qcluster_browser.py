@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from django_cedula.browser.procfs import iter_processes
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.replica import Replica
+from tests.browser.helpers import TAG_VAR, assert_no_tagged_processes, new_tag, tagged_processes
 
 from .conftest import Worker, wait_until
 
@@ -17,15 +17,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.django_d
 Status = CedulaInfo.Status
 
 
-def chromium_processes() -> list[int]:
-    return [p.pid for p in iter_processes() if "chrom" in p.comm.lower() and p.state != "Z"]
-
-
 def test_a_worker_validates_with_the_real_scraper_and_leaves_no_browser(
     start_worker: Callable[..., Worker],
     make_user: Callable[..., Any],
     settings: Any,
     cedula_replica: Replica,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     overrides: dict[str, Any] = {
         **cedula_replica.django_settings(),
@@ -34,7 +31,10 @@ def test_a_worker_validates_with_the_real_scraper_and_leaves_no_browser(
     }
     for name, value in overrides.items():
         setattr(settings, name, value)
-    chromium_before = set(chromium_processes())
+    # The worker and every process it starts carry this tag in their environment, so that what
+    # they leave behind can be told from other tests' browsers running at the same time.
+    tag = new_tag()
+    monkeypatch.setenv(TAG_VAR, tag)
     cluster = start_worker(["qcluster"], overrides)
     assert "DJANGO_ALLOW_ASYNC_UNSAFE" not in cluster.environment
 
@@ -61,8 +61,6 @@ def test_a_worker_validates_with_the_real_scraper_and_leaves_no_browser(
     assert len(cedula_replica.lookups("1000000001")) == 1
     assert "SynchronousOnlyOperation" not in cluster.log()
 
-    assert set(chromium_processes()) - chromium_before, "the workers drove a real Chromium"
+    assert any("chrom" in p.comm.lower() for p in tagged_processes(tag)), "the workers drove a real Chromium"
     cluster.stop()
-    assert wait_until(lambda: not (set(chromium_processes()) - chromium_before), timeout=15), (
-        "Chromium processes outlived the cluster"
-    )
+    assert_no_tagged_processes(tag, timeout=15)

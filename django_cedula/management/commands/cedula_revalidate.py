@@ -1,0 +1,250 @@
+"""``manage.py cedula_revalidate``: validate chosen users' cédulas again."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import datetime
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import models, router, transaction
+from django.utils import timezone
+
+from ...conf import app_settings
+from ...models import CedulaInfo, CedulaStatus
+from ...services import (
+    RequestDecision,
+    RowState,
+    plan_for_value,
+    plan_validation,
+    request_validation_decision,
+)
+from ..utils import ProgressBar, parse_duration
+
+logger = logging.getLogger("django_cedula.management")
+
+#: Users handled per query and per transaction.
+BATCH_SIZE = 500
+
+_SKIPS = (
+    (RequestDecision.IN_PROGRESS, "already under way"),
+    (RequestDecision.COOLDOWN, "requested within CEDULA_REFRESH_COOLDOWN (use --force)"),
+    (RequestDecision.NO_CEDULA, "without a cédula"),
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Validate users' cédulas again. Choose the users with --status, --older-than and --user "
+        "(combined, they must all match), or take every user with a cédula with --all. Validations "
+        "under way and ones requested within CEDULA_REFRESH_COOLDOWN are left alone unless --force. "
+        "Users are read and requested in batches; each batch's jobs are queued when it commits."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--status",
+            action="append",
+            choices=CedulaStatus.values,
+            metavar="STATUS",
+            help=f"users whose validation has this status (repeatable): {', '.join(CedulaStatus.values)}",
+        )
+        parser.add_argument(
+            "--older-than",
+            metavar="DURATION",
+            type=_duration,
+            help=(
+                "users whose last answer (fetched_at), or failing that last request (requested_at), "
+                "is older than this: 30d, 12h, 90m, 1d12h"
+            ),
+        )
+        parser.add_argument(
+            "--user",
+            action="append",
+            metavar="ID_OR_USERNAME",
+            help="this user, by primary key or username (repeatable); users without a row are included",
+        )
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            help="every user with a cédula, including users never validated; not combined with filters",
+        )
+        parser.add_argument("--force", action="store_true", help="restart even under way or in cooldown")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="count what would be queued; change nothing"
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=BATCH_SIZE,
+            help=f"users per query and per transaction (default {BATCH_SIZE})",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        filtered = options["status"] or options["older_than"] or options["user"]
+        if options["all"] and filtered:
+            raise CommandError("--all takes every user; leave out --status, --older-than and --user.")
+        if not options["all"] and not filtered:
+            raise CommandError("Choose users with --status, --older-than or --user, or pass --all.")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        using = router.db_for_write(CedulaInfo)
+        user_ids, key = self._select(options, using)
+        total = user_ids.count()
+        force, dry_run = options["force"], options["dry_run"]
+        counts: collections.Counter[RequestDecision] = collections.Counter()
+        failed = 0
+        now = timezone.now()
+        users = get_user_model()._default_manager.all()
+        field = _concrete_field(get_user_model(), app_settings.USER_FIELD)
+        if field is not None:
+            users = users.only("pk", field.name)  # a property may need more: then the whole user
+        with ProgressBar(self.stdout, total, label="users") as progress:
+            for ids in _keyset_batches(user_ids, key, options["batch_size"]):
+                if dry_run and field is not None:
+                    # Plain values, no model instances: a dry run over 100,000 users stays quick.
+                    rows = _row_states(ids, using)
+                    for pk, value in users.filter(pk__in=ids).values_list("pk", field.name):
+                        counts[plan_for_value(value, rows.get(pk), force=force, now=now)] += 1
+                elif dry_run:
+                    rows = _row_states(ids, using)
+                    for user in users.filter(pk__in=ids):
+                        counts[plan_validation(user, rows.get(user.pk), force=force, now=now)] += 1
+                else:
+                    failed += self._request(
+                        list(users.filter(pk__in=ids).order_by("pk")), counts, force=force, using=using
+                    )
+                progress.advance(len(ids))
+        self._report(counts, failed, total, dry_run=dry_run)
+
+    def _select(self, options: dict[str, Any], using: str) -> tuple[models.QuerySet[Any, Any], str]:
+        """The chosen users' ids as a flat ``values_list``, and the column they are ordered by.
+
+        Filters on the row drive from the ``CedulaInfo`` table, keyed by its unique ``user_id``,
+        so that each batch is one index range whatever the database's join strategy.
+        """
+        user_model = get_user_model()
+        users: models.QuerySet[Any] = user_model._default_manager.all()
+        if options["all"]:
+            field = _concrete_field(user_model, app_settings.USER_FIELD)
+            if field is not None:  # a property cannot be filtered on: every user is read
+                users = users.exclude(**{f"{field.name}__isnull": True})
+                if field.empty_strings_allowed:
+                    users = users.exclude(**{field.name: ""})
+            return users.values_list("pk", flat=True), "pk"
+        named = self._users_named(user_model, options["user"]) if options["user"] else None
+        if not options["status"] and not options["older_than"]:
+            return users.filter(pk__in=named).values_list("pk", flat=True), "pk"
+        rows = CedulaInfo.objects.using(using).all()
+        if named is not None:
+            rows = rows.filter(user_id__in=named)
+        if options["status"]:
+            rows = rows.filter(status__in=options["status"])
+        if options["older_than"]:
+            cutoff = timezone.now() - options["older_than"]
+            rows = rows.filter(
+                models.Q(fetched_at__lt=cutoff)
+                | models.Q(fetched_at__isnull=True, requested_at__lt=cutoff)
+                | models.Q(fetched_at__isnull=True, requested_at__isnull=True, created_at__lt=cutoff)
+            )
+        return rows.values_list("user_id", flat=True), "user_id"
+
+    def _users_named(self, user_model: type[Any], names: list[str]) -> list[Any]:
+        """The primary keys of the users named by id or username; an unknown name is an error."""
+        username = user_model.USERNAME_FIELD
+        pk_field = user_model._meta.pk
+        found: list[Any] = []
+        for name in names:
+            match = models.Q(**{username: name})
+            with contextlib.suppress(ValidationError):  # not a primary key: a username only
+                match |= models.Q(pk=pk_field.to_python(name))
+            pks = list(user_model._default_manager.filter(match).values_list("pk", flat=True))
+            if not pks:
+                raise CommandError(f"No user has the id or username {name!r}.")
+            found += pks
+        return found
+
+    def _request(
+        self, batch: list[Any], counts: collections.Counter[RequestDecision], *, force: bool, using: str
+    ) -> int:
+        """Request each user's validation; returns how many failed."""
+        failed = 0
+        # One transaction per batch: far fewer commits than one per user, and the batch's jobs
+        # are handed to the queue together when it commits. Each request is its own savepoint,
+        # so one failure does not undo the others.
+        with transaction.atomic(using=using):
+            for user in batch:
+                try:
+                    counts[request_validation_decision(user, force=force)[1]] += 1
+                except Exception:
+                    failed += 1
+                    logger.exception("cedula_revalidate: could not request a validation for user %s", user.pk)
+        return failed
+
+    def _report(
+        self, counts: collections.Counter[RequestDecision], failed: int, total: int, *, dry_run: bool
+    ) -> None:
+        queued = counts[RequestDecision.QUEUED]
+        if dry_run:
+            self.stdout.write(f"Dry run: would queue {queued} of {total} users; nothing was changed.")
+        else:
+            self.stdout.write(f"Queued {queued} of {total} users.")
+        if counts[RequestDecision.INVALID]:
+            verb = "would be marked" if dry_run else "marked"
+            self.stdout.write(
+                f"  {counts[RequestDecision.INVALID]} {verb} invalid (malformed number, no lookup)"
+            )
+        for decision, reason in _SKIPS:
+            if counts[decision]:
+                self.stdout.write(f"  {counts[decision]} skipped: {reason}")
+        if failed:
+            self.stderr.write(f"  {failed} failed; see the log (django_cedula.management)")
+
+
+def _duration(text: str) -> datetime.timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        # argparse shows the message of an ArgumentTypeError; a ValueError only as "invalid value".
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _keyset_batches(ids: models.QuerySet[Any, Any], key: str, size: int) -> Iterator[list[Any]]:
+    """The values of the flat ``ids`` queryset, ``size`` at a time in ascending order of ``key``.
+
+    Keyset pagination: no cursor stays open, memory is one batch, and rows changed between
+    batches are neither skipped nor repeated.
+    """
+    last = None
+    while True:
+        page = ids if last is None else ids.filter(**{f"{key}__gt": last})
+        batch = list(page.order_by(key)[:size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
+
+
+def _row_states(user_ids: list[Any], using: str) -> dict[Any, RowState]:
+    """The rows of ``user_ids`` by user id, as much as a request decision reads."""
+    rows = CedulaInfo.objects.using(using).filter(user_id__in=user_ids)
+    return {
+        user_id: RowState(cedula, status, requested_at)
+        for user_id, cedula, status, requested_at in rows.values_list(
+            "user_id", "cedula", "status", "requested_at"
+        )
+    }
+
+
+def _concrete_field(model: type[Any], name: str) -> models.Field[Any, Any] | None:
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.Field) and field.concrete else None

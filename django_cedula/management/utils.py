@@ -1,0 +1,85 @@
+"""Helpers shared by the package's management commands: a progress bar and durations."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from types import TracebackType
+
+from django.core.management.base import OutputWrapper
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+
+
+class ProgressBar:
+    """A one-line progress bar on a command's ``self.stdout``, drawn only when it is a terminal.
+
+    Redrawn at most once per percent, so that counting 100,000 rows writes about a hundred
+    times. Piped or captured output (cron, ``call_command``) gets no bar at all.
+    Use as a context manager; :meth:`advance` after each chunk.
+    """
+
+    def __init__(self, stream: OutputWrapper, total: int, *, label: str = "", width: int = 30) -> None:
+        self.stream = stream
+        self.total = total
+        self.label = label
+        self.width = width
+        self.done = 0
+        self.enabled = total > 0 and stream.isatty()
+        self._drawn_percent = -1
+
+    def advance(self, count: int) -> None:
+        """Count ``count`` more items done, and redraw if the percentage moved."""
+        self.done += count
+        if not self.enabled:
+            return
+        percent = min(100, self.done * 100 // self.total)
+        if percent == self._drawn_percent:
+            return
+        self._drawn_percent = percent
+        filled = self.width * percent // 100
+        bar = "#" * filled + "-" * (self.width - filled)
+        label = f"{self.label} " if self.label else ""
+        self.stream.write(f"\r{label}[{bar}] {percent:3d}% {self.done}/{self.total}", ending="")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line, so that what follows starts on a fresh one."""
+        if self.enabled and self._drawn_percent >= 0:
+            self.stream.write("")
+            self._drawn_percent = -1
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def parse_duration(text: str) -> datetime.timedelta:
+    """``"30d"``, ``"12h"``, ``"1d12h"``, ``"90m"``, ``"2w"``, ``"45s"`` as a timedelta.
+
+    Raises ``ValueError`` for anything else, or for a zero duration.
+    """
+    compact = text.strip().lower()
+    parts = _DURATION.findall(compact)
+    if not parts or _DURATION.sub("", compact).strip():
+        raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 90m or 1d12h")
+    seconds = sum(int(amount) * _UNITS[unit] for amount, unit in parts)
+    if not seconds:
+        raise ValueError("a duration must be longer than zero")
+    return datetime.timedelta(seconds=seconds)
+
+
+def format_duration(delta: datetime.timedelta) -> str:
+    """A short human form: ``"2d 3h"``, ``"5m 10s"``, ``"0s"`` (two largest units)."""
+    seconds = max(0, int(delta.total_seconds()))
+    parts = []
+    for unit in ("w", "d", "h", "m", "s"):
+        amount, seconds = divmod(seconds, _UNITS[unit])
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return " ".join(parts[:2]) or "0s"

@@ -1,0 +1,325 @@
+"""Re-queue validations whose job was lost.
+
+A row can be left behind in three ways:
+
+* **pending** for too long: the queue never got its first job (the broker was down when the user
+  registered; the failure was logged and swallowed so that the registration succeeded);
+* **retrying** long after ``next_attempt_at``: the delayed job was lost the same way;
+* **processing** for too long: the worker died mid-lookup (a crash, an OOM kill, a deploy), and
+  a broker without delivery receipts (Redis) will not deliver the job again.
+
+:func:`sweep` queues such rows again. Jobs claim their row with one conditional ``UPDATE``, so a
+job that was only late, not lost, and the re-queued one cannot both run: whichever comes second
+finds the attempt taken and does nothing.
+
+Run it with ``manage.py cedula_sweep`` (cron), or let Django-Q2 run it every 10 minutes with
+``CEDULA_SWEEP_SCHEDULE = True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.apps.registry import Apps
+from django.db import router, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .conf import app_settings
+from .models import CedulaInfo, CedulaStatus
+from .queueing import enqueue_validation
+
+logger = logging.getLogger(__name__)
+
+#: The name of the Django-Q2 schedule that ``CEDULA_SWEEP_SCHEDULE`` installs.
+SCHEDULE_NAME = "django_cedula.sweep"
+#: What that schedule runs.
+SCHEDULE_FUNC = "django_cedula.sweeper.run_scheduled_sweep"
+#: How often it runs, in minutes.
+SCHEDULE_MINUTES = 10
+
+#: Rows read per query; memory stays flat however many rows are stuck.
+CHUNK_SIZE = 1000
+
+Status = CedulaStatus
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """What one sweep did (or, in a dry run, would have done)."""
+
+    dry_run: bool = False
+    #: PENDING rows whose first job was queued again.
+    pending: int = 0
+    #: RETRYING rows whose next attempt was queued again.
+    retrying: int = 0
+    #: PROCESSING rows moved back to their claimable state and queued again.
+    processing: int = 0
+    #: Stale PENDING or RETRYING rows left alone this time: they were re-queued recently (back-off).
+    deferred: int = 0
+    #: Rows that changed between being read and being updated (a job or a request got there first).
+    changed: int = 0
+    #: Re-queued rows whose job the backend refused (broker still down); the next sweep tries again.
+    enqueue_failures: int = 0
+
+    @property
+    def requeued(self) -> int:
+        """Rows queued again, of all kinds."""
+        return self.pending + self.retrying + self.processing
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts as a plain dict (for JSON and Django-Q2's result)."""
+        return {**dataclasses.asdict(self), "requeued": self.requeued}
+
+
+def candidates(
+    *, now: datetime.datetime | None = None, using: str | None = None
+) -> dict[str, QuerySet[CedulaInfo]]:
+    """The rows :func:`sweep` looks at, by kind (``processing``, ``pending``, ``retrying``).
+
+    Stale PENDING and RETRYING rows that were re-queued recently are among them; :func:`sweep`
+    defers those (see its back-off).
+    """
+    now = now or timezone.now()
+    rows = CedulaInfo.objects.using(using or router.db_for_write(CedulaInfo))
+    processing_cutoff = now - datetime.timedelta(seconds=app_settings.SWEEP_PROCESSING_AFTER)
+    pending_cutoff = now - datetime.timedelta(seconds=app_settings.SWEEP_PENDING_AFTER)
+    return {
+        "processing": rows.filter(status=Status.PROCESSING, updated_at__lt=processing_cutoff),
+        "pending": rows.filter(status=Status.PENDING, updated_at__lt=pending_cutoff),
+        "retrying": rows.filter(status=Status.RETRYING, updated_at__lt=pending_cutoff).filter(
+            Q(next_attempt_at__lt=pending_cutoff) | Q(next_attempt_at__isnull=True)
+        ),
+    }
+
+
+def sweep(
+    *,
+    dry_run: bool = False,
+    now: datetime.datetime | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    using: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SweepReport:
+    """Queue again every validation whose job looks lost; return what was done.
+
+    * PENDING rows not touched for ``CEDULA_SWEEP_PENDING_AFTER`` seconds, and RETRYING rows
+      whose ``next_attempt_at`` passed more than that long ago, get their attempt queued again.
+    * PROCESSING rows not touched for ``CEDULA_SWEEP_PROCESSING_AFTER`` seconds are first moved
+      back, with one conditional ``UPDATE``, to the state their attempt can be claimed from
+      (PENDING on the first attempt, RETRYING with the same ``retry_count`` later), then queued.
+
+    Each re-queue touches ``updated_at``, and a row is only re-queued again once it has waited at
+    least as long as it had already waited: a row stuck behind a long but live backlog (after a
+    large ``cedula_revalidate``) is queued again a handful of times, not once per sweep.
+
+    ``dry_run`` counts without changing or queuing anything. Rows are read ``chunk_size`` at a
+    time by primary key, so memory does not grow with their number; ``progress`` is called with
+    the number of rows examined after each chunk. Call it outside a transaction: jobs are handed
+    to the queue once the row's update commits.
+    """
+    now = now or timezone.now()
+    using = using or router.db_for_write(CedulaInfo)
+    report = SweepReport(dry_run=dry_run)
+    pending_after = datetime.timedelta(seconds=app_settings.SWEEP_PENDING_AFTER)
+    columns = ("user_id", "retry_count", "updated_at", "requested_at", "next_attempt_at", "created_at")
+    stuck = candidates(now=now, using=using)
+
+    # PROCESSING first: the rows it moves back are fresh (updated_at = now), so the passes
+    # over PENDING and RETRYING below do not queue them a second time.
+    for chunk in _chunks(stuck["processing"], columns, chunk_size):
+        for row in chunk:
+            _requeue_processing(_Row(*row), report, now=now, using=using)
+        if progress:
+            progress(len(chunk))
+    for status in (Status.PENDING, Status.RETRYING):
+        for chunk in _chunks(stuck[status], columns, chunk_size):
+            for row in chunk:
+                _requeue_waiting(
+                    _Row(*row), status, report, now=now, pending_after=pending_after, using=using
+                )
+            if progress:
+                progress(len(chunk))
+
+    if report.requeued or report.changed or report.enqueue_failures:
+        logger.info(
+            "Cédula sweep%s: %s pending, %s retrying and %s processing rows re-queued; "
+            "%s deferred, %s changed meanwhile, %s could not be queued",
+            " (dry run)" if dry_run else "",
+            report.pending,
+            report.retrying,
+            report.processing,
+            report.deferred,
+            report.changed,
+            report.enqueue_failures,
+        )
+    return report
+
+
+@dataclasses.dataclass(frozen=True)
+class _Row:
+    pk: int
+    user_id: int | str
+    retry_count: int
+    updated_at: datetime.datetime
+    requested_at: datetime.datetime | None
+    next_attempt_at: datetime.datetime | None
+    created_at: datetime.datetime
+
+
+def _chunks(
+    queryset: QuerySet[CedulaInfo], columns: Sequence[str], size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """``queryset``'s rows as tuples ``(pk, *columns)``, ``size`` at a time, by ascending primary key.
+
+    Keyset pagination rather than one open cursor: rows are updated between chunks, and
+    SQLite may show a cursor the rows it has just seen updated.
+    """
+    last: int | None = None
+    while True:
+        page = queryset if last is None else queryset.filter(pk__gt=last)
+        chunk = list(page.order_by("pk").values_list("pk", *columns)[:size])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1][0]
+
+
+def _requeue_processing(row: _Row, report: SweepReport, *, now: datetime.datetime, using: str) -> None:
+    if report.dry_run:
+        report.processing += 1
+        return
+    # Back to the state this attempt is claimed from, so that the re-queued job can claim it.
+    # The WHERE repeats what we read: a job that finished meanwhile (or a restart) wins.
+    claimable = Status.PENDING if row.retry_count == 0 else Status.RETRYING
+    moved = (
+        CedulaInfo.objects.using(using)
+        .filter(pk=row.pk, status=Status.PROCESSING, retry_count=row.retry_count, updated_at=row.updated_at)
+        .update(
+            status=claimable,
+            next_attempt_at=None if claimable == Status.PENDING else now,
+            updated_at=now,
+        )
+    )
+    if not moved:
+        report.changed += 1
+        return
+    report.processing += 1
+    logger.info(
+        "Cédula sweep: user %s was processing since %s (attempt %s); its worker is presumed dead, re-queued",
+        row.user_id,
+        row.updated_at.isoformat(),
+        row.retry_count + 1,
+    )
+    _enqueue_on_commit(row, report, using=using)
+
+
+def _requeue_waiting(
+    row: _Row,
+    status: str,
+    report: SweepReport,
+    *,
+    now: datetime.datetime,
+    pending_after: datetime.timedelta,
+    using: str,
+) -> None:
+    # When the row became due to run, and when it was last queued (by a request, a failed
+    # attempt or a sweep): it waits at least as long again as it has already waited, so that
+    # re-queues of a row stuck behind a live backlog back off exponentially.
+    if status == Status.PENDING:
+        # requested_at is set just before updated_at; min() keeps a hand-edited row sweepable.
+        due = min(row.requested_at or row.created_at, row.updated_at)
+    else:
+        due = row.next_attempt_at or row.updated_at
+    last_queued = max(row.updated_at, due)
+    if now - last_queued < max(pending_after, last_queued - due):
+        report.deferred += 1
+        return
+    if not report.dry_run:
+        touched = (
+            CedulaInfo.objects.using(using)
+            .filter(pk=row.pk, status=status, retry_count=row.retry_count, updated_at=row.updated_at)
+            .update(updated_at=now)
+        )
+        if not touched:
+            report.changed += 1
+            return
+        logger.debug("Cédula sweep: user %s was %s since %s; re-queued", row.user_id, status, due.isoformat())
+        _enqueue_on_commit(row, report, using=using)
+    if status == Status.PENDING:
+        report.pending += 1
+    else:
+        report.retrying += 1
+
+
+def _enqueue_on_commit(row: _Row, report: SweepReport, *, using: str) -> None:
+    def enqueue() -> None:
+        if not enqueue_validation(row.user_id, row.retry_count + 1):
+            report.enqueue_failures += 1
+
+    # Outside a transaction this runs at once; inside one, the job must not reach a worker
+    # before the row it claims is committed.
+    transaction.on_commit(enqueue, using=using)
+
+
+def run_scheduled_sweep() -> dict[str, Any]:
+    """What the ``django_cedula.sweep`` Django-Q2 schedule runs: :func:`sweep`, returning its counts."""
+    return sweep().as_dict()
+
+
+def ensure_schedule(*, using: str | None = None, apps: Apps | None = None) -> None:
+    """Create or update the Django-Q2 schedule of the sweep, or delete it, per ``CEDULA_SWEEP_SCHEDULE``.
+
+    Called after ``migrate``; call it yourself after changing the setting without migrating.
+    The schedule is named ``django_cedula.sweep`` and runs :func:`run_scheduled_sweep` every
+    10 minutes; its ``next_run`` is kept when it already exists.
+    """
+    from django.apps import apps as global_apps
+
+    registry = apps or global_apps
+    if not global_apps.is_installed("django_q"):
+        if app_settings.SWEEP_SCHEDULE:
+            logger.warning("CEDULA_SWEEP_SCHEDULE is on but django_q is not installed; no schedule created")
+        return
+    from django_q.models import Schedule as ScheduleConstants
+
+    try:
+        schedule_model = registry.get_model("django_q", "Schedule")
+    except LookupError:  # django_q's migrations are not applied (yet) on this database
+        return
+    using = using or router.db_for_write(schedule_model)
+    if not router.allow_migrate_model(using, schedule_model):
+        return
+    schedules = schedule_model._default_manager.using(using).filter(name=SCHEDULE_NAME)
+    if not app_settings.SWEEP_SCHEDULE:
+        schedules.delete()
+        return
+    fields = {
+        "func": SCHEDULE_FUNC,
+        "schedule_type": ScheduleConstants.MINUTES,
+        "minutes": SCHEDULE_MINUTES,
+        "repeats": -1,
+    }
+    # Django-Q2 does not make schedule names unique: update the oldest, drop any copies.
+    first = schedules.order_by("pk").values_list("pk", flat=True).first()
+    if first is None:
+        schedules.create(name=SCHEDULE_NAME, next_run=timezone.now(), **fields)
+    else:
+        schedules.filter(pk=first).update(**fields)
+        schedules.exclude(pk=first).delete()
+
+
+def schedule_after_migrate(
+    sender: AppConfig, *, using: str, apps: Apps | None = None, plan: Any = None, **kwargs: Any
+) -> None:
+    """``post_migrate`` receiver (for the django_cedula app): :func:`ensure_schedule` on ``using``.
+
+    Not done in ``AppConfig.ready()``: no database access at start-up, where the tables may
+    not exist yet and every management command would pay for it.
+    """
+    ensure_schedule(using=using, apps=apps)

@@ -1,0 +1,266 @@
+"""cedula_revalidate, cedula_sweep and cedula_stats: output, filters, dry runs, progress bars, help."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.management import call_command, load_command_class
+from django.core.management.base import CommandError
+
+from django_cedula.backends import ValidationJob
+from django_cedula.models import CedulaInfo
+from django_cedula.testing.backends import RecordingBackend
+
+from .conftest import FakeTTY, ago, set_row
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = CedulaInfo.Status
+
+
+def run(name: str, *args: str, stdout: io.StringIO | None = None) -> str:
+    out = stdout if stdout is not None else io.StringIO()
+    call_command(name, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def queued_users(recording_backend: type[RecordingBackend]) -> list[Any]:
+    return sorted(job.user_id for job in recording_backend.jobs)
+
+
+@pytest.fixture
+def population(
+    registered: Callable[..., Any], make_user: Callable[..., Any], settings: Any
+) -> dict[str, Any]:
+    """Users in every interesting state, none in the cooldown unless said so."""
+    settings.CEDULA_SWEEP_PENDING_AFTER = 600
+    users = {
+        "active_old": registered(cedula="1000000001", username="ana"),
+        "active_recent": registered(cedula="1000000002"),
+        "error": registered(cedula="1000000003"),
+        "timeout": registered(cedula="1000000004"),
+        "processing": registered(cedula="1000000005"),
+        "never": registered(cedula=""),
+    }
+    set_row(users["active_old"], status=Status.ACTIVE, fetched_at=ago(days=40), requested_at=ago(days=40))
+    set_row(users["active_recent"], status=Status.ACTIVE, fetched_at=ago(days=2), requested_at=ago(days=2))
+    set_row(users["error"], status=Status.ERROR, error_code="network_error", requested_at=ago(days=3))
+    set_row(users["timeout"], status=Status.TIMEOUT, error_code="timeout", requested_at=ago(days=40))
+    set_row(users["processing"], status=Status.PROCESSING, requested_at=ago(days=40))
+    # A user who registered without a cédula and got one by a path that sends no signal.
+    type(users["never"]).objects.filter(pk=users["never"].pk).update(cedula="1000000006")
+    return users
+
+
+# cedula_revalidate
+
+
+def test_revalidate_refuses_to_run_without_a_choice(population: dict[str, Any]) -> None:
+    with pytest.raises(CommandError, match="--all"):
+        run("cedula_revalidate")
+    with pytest.raises(CommandError, match="leave out"):
+        run("cedula_revalidate", "--all", "--status", "error")
+
+
+def test_revalidate_by_status(population: dict[str, Any], recording_backend: type[RecordingBackend]) -> None:
+    output = run("cedula_revalidate", "--status", "error", "--status", "timeout")
+    assert output.startswith("Queued 2 of 2 users.")
+    assert queued_users(recording_backend) == sorted([population["error"].pk, population["timeout"].pk])
+    assert CedulaInfo.objects.get(user=population["error"]).status == Status.PENDING
+
+
+def test_revalidate_older_than(population: dict[str, Any], recording_backend: type[RecordingBackend]) -> None:
+    output = run("cedula_revalidate", "--older-than", "30d")
+    # active_old (answered 40 days ago), timeout (never answered, asked 40 days ago); processing is under way.
+    assert "Queued 2 of 3 users." in output
+    assert "1 skipped: already under way" in output
+    assert queued_users(recording_backend) == sorted([population["active_old"].pk, population["timeout"].pk])
+
+
+def test_revalidate_filters_combine(
+    population: dict[str, Any], recording_backend: type[RecordingBackend]
+) -> None:
+    run("cedula_revalidate", "--older-than", "30d", "--status", "active")
+    assert queued_users(recording_backend) == [population["active_old"].pk]
+
+
+def test_revalidate_by_id_or_username(
+    population: dict[str, Any], recording_backend: type[RecordingBackend]
+) -> None:
+    output = run("cedula_revalidate", "--user", "ana", "--user", str(population["never"].pk))
+    assert "Queued 2 of 2 users." in output
+    assert queued_users(recording_backend) == sorted([population["active_old"].pk, population["never"].pk])
+    with pytest.raises(CommandError, match="nobody"):
+        run("cedula_revalidate", "--user", "nobody")
+
+
+def test_revalidate_respects_the_cooldown_unless_forced(
+    population: dict[str, Any], recording_backend: type[RecordingBackend]
+) -> None:
+    set_row(population["active_recent"], requested_at=ago(minutes=5))
+    output = run("cedula_revalidate", "--user", str(population["active_recent"].pk))
+    assert "Queued 0 of 1 users." in output
+    assert "1 skipped: requested within CEDULA_REFRESH_COOLDOWN (use --force)" in output
+    assert recording_backend.jobs == []
+
+    output = run("cedula_revalidate", "--user", str(population["active_recent"].pk), "--force")
+    assert "Queued 1 of 1 users." in output
+    assert recording_backend.jobs == [ValidationJob(population["active_recent"].pk, 1)]
+
+
+def test_revalidate_all_includes_users_never_validated(
+    population: dict[str, Any], recording_backend: type[RecordingBackend], make_user: Callable[..., Any]
+) -> None:
+    make_user(cedula="")  # no cédula: not selected at all
+    output = run("cedula_revalidate", "--all", "--batch-size", "2")
+    assert "Queued 5 of 6 users." in output  # all but the one processing
+    assert population["never"].pk in queued_users(recording_backend)
+    assert CedulaInfo.objects.get(user=population["never"]).status == Status.PENDING
+
+
+def test_revalidate_dry_run_changes_nothing(
+    population: dict[str, Any], recording_backend: type[RecordingBackend]
+) -> None:
+    before = list(CedulaInfo.objects.order_by("pk").values())
+    output = run("cedula_revalidate", "--all", "--dry-run", "--batch-size", "2")
+    assert output.startswith("Dry run: would queue 5 of 6 users; nothing was changed.")
+    assert "1 skipped: already under way" in output
+    assert recording_backend.jobs == []
+    assert list(CedulaInfo.objects.order_by("pk").values()) == before
+
+
+def test_revalidate_dry_run_predicts_the_real_run(
+    population: dict[str, Any], recording_backend: type[RecordingBackend]
+) -> None:
+    type(population["error"]).objects.filter(pk=population["error"].pk).update(cedula="12-AB")
+    dry = run("cedula_revalidate", "--all", "--dry-run").splitlines()
+    real = run("cedula_revalidate", "--all").splitlines()
+    assert dry[0] == "Dry run: would queue 4 of 6 users; nothing was changed."
+    assert real[0] == "Queued 4 of 6 users."
+    assert dry[1:] == [line.replace("marked", "would be marked") for line in real[1:]]
+    assert "1 marked invalid" in real[1]
+
+
+def test_revalidate_rejects_a_bad_duration() -> None:
+    with pytest.raises(CommandError, match="not a duration"):
+        run("cedula_revalidate", "--older-than", "soon")
+
+
+def test_revalidate_draws_a_bar_only_on_a_terminal(
+    population: dict[str, Any], recording_backend: type[RecordingBackend]
+) -> None:
+    piped = run("cedula_revalidate", "--all", "--dry-run", "--batch-size", "2")
+    assert "\r" not in piped
+    terminal = run("cedula_revalidate", "--all", "--dry-run", "--batch-size", "2", stdout=FakeTTY())
+    assert "\rusers [" in terminal
+    assert "100% 6/6\n" in terminal
+    assert "100% 6/6\nDry run: would queue 5 of 6 users; nothing was changed.\n" in terminal
+
+
+def test_revalidate_never_prints_or_logs_numbers(
+    population: dict[str, Any], recording_backend: type[RecordingBackend], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="django_cedula")
+    output = run("cedula_revalidate", "--all")
+    for number in ("1000000001", "1000000003", "1000000006"):
+        assert number not in output
+        assert number not in caplog.text
+
+
+# cedula_sweep
+
+
+def test_sweep_prints_counts_per_kind(
+    population: dict[str, Any], recording_backend: type[RecordingBackend]
+) -> None:
+    set_row(population["processing"], updated_at=ago(hours=1))
+    set_row(
+        population["active_recent"], status=Status.PENDING, requested_at=ago(hours=1), updated_at=ago(hours=1)
+    )
+
+    dry = run("cedula_sweep", "--dry-run")
+    assert dry.splitlines()[:4] == [
+        "Would re-queue 2 validations (dry run: nothing changed).",
+        "  pending:    1",
+        "  retrying:   0",
+        "  processing: 1",
+    ]
+    assert recording_backend.jobs == []
+    assert CedulaInfo.objects.get(user=population["processing"]).status == Status.PROCESSING
+
+    assert run("cedula_sweep").startswith("Re-queued 2 validations.\n")
+    assert len(recording_backend.jobs) == 2
+    assert json.loads(run("cedula_sweep", "--json"))["requeued"] == 0
+
+
+def test_sweep_draws_a_bar_only_on_a_terminal(
+    population: dict[str, Any], recording_backend: type[RecordingBackend]
+) -> None:
+    set_row(population["processing"], updated_at=ago(hours=1))
+    assert "\r" not in run("cedula_sweep", "--dry-run")
+    assert "\rrows [" in run("cedula_sweep", "--dry-run", stdout=FakeTTY())
+
+
+# cedula_stats
+
+
+def test_stats_json(population: dict[str, Any]) -> None:
+    set_row(population["active_recent"], status=Status.PENDING, requested_at=ago(hours=2))
+    set_row(population["timeout"], updated_at=ago(days=2))  # a failure, but not a recent one
+
+    stats = json.loads(run("cedula_stats", "--json"))
+
+    assert list(stats["statuses"]) == list(Status.values)
+    assert stats["statuses"] == {
+        **dict.fromkeys(Status.values, 0),
+        "active": 1,
+        "pending": 1,
+        "error": 1,
+        "timeout": 1,
+        "processing": 1,
+    }
+    assert stats["total"] == CedulaInfo.objects.count()
+    assert 7190 <= stats["oldest_pending"]["age_seconds"] <= 7300
+    assert stats["last_24h"]["failed"] == {"error": 1, "timeout": 0, "blocked": 0}
+    assert stats["last_24h"]["error_codes"] == {"network_error": 1}
+    assert stats["last_24h"]["with_error_code"] == 1
+
+
+def test_stats_text(population: dict[str, Any]) -> None:
+    set_row(population["active_recent"], status=Status.PENDING, requested_at=ago(hours=2, minutes=5))
+    output = run("cedula_stats")
+    lines = output.splitlines()
+    assert lines[0].split() == ["status", "rows"]
+    for status in Status.values:
+        assert any(line.split()[:1] == [status] for line in lines), status
+    assert any(line.split()[:2] == ["blocked", "0"] for line in lines)
+    assert "Oldest pending: 2h 5m" in output
+    assert "  failed: 2 (error 1, timeout 1, blocked 0)" in output
+    assert "  with an error kind: 2 (network_error 1, timeout 1)" in output
+
+
+def test_stats_on_an_empty_table() -> None:
+    stats = json.loads(run("cedula_stats", "--json"))
+    assert stats["total"] == 0
+    assert stats["oldest_pending"] is None
+    assert "Oldest pending: none" in run("cedula_stats")
+
+
+# Help
+
+
+@pytest.mark.parametrize(
+    ("name", "phrases"),
+    [
+        ("cedula_revalidate", ["--status", "--older-than", "--user", "--all", "--force", "--dry-run"]),
+        ("cedula_sweep", ["--dry-run", "CEDULA_SWEEP_PENDING_AFTER"]),
+        ("cedula_stats", ["--json", "last 24 hours"]),
+    ],
+)
+def test_help(name: str, phrases: list[str]) -> None:
+    text = load_command_class("django_cedula", name).create_parser("manage.py", name).format_help()
+    for phrase in phrases:
+        assert phrase in text

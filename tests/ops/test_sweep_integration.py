@@ -1,0 +1,70 @@
+"""A broker outage at registration, then a sweep, with a real ``qcluster`` doing the work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_cedula.models import CedulaInfo
+from django_cedula.sweeper import sweep
+from tests.integration.conftest import Worker, wait_until
+
+from .conftest import ago, set_row
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+Status = CedulaInfo.Status
+
+DJANGO_Q = "django_cedula.backends.django_q.DjangoQBackend"
+
+
+def test_rows_left_by_an_outage_and_a_dead_worker_are_finished_after_a_sweep(
+    start_worker: Callable[..., Worker],
+    make_user: Callable[..., Any],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from django_q.conf import Conf
+
+    overrides = {
+        "CEDULA_TASK_BACKEND": DJANGO_Q,
+        "CEDULA_SCRAPER": "django_cedula.testing.scrapers.FakeScraper",
+        "CEDULA_SCRAPER_OPTIONS": {
+            "outcomes": {"1000000002": "not_found"},
+            "state_dir": str(tmp_path / "calls"),
+        },
+    }
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    cluster = start_worker(["qcluster"], overrides)
+
+    # The outage: this process's Django-Q2 points at a Redis port nothing listens on.
+    with monkeypatch.context() as outage:
+        outage.setattr(Conf, "ORM", None)
+        outage.setattr(Conf, "REDIS", {"host": "127.0.0.1", "port": 1, "socket_connect_timeout": 1})
+        registered = make_user(cedula="1000000001")
+        interrupted = make_user(cedula="1000000002")
+    # The second one's worker died mid-lookup an hour ago (as if its job had got through).
+    set_row(interrupted, status=Status.PROCESSING, updated_at=ago(hours=1))
+
+    time.sleep(3)  # the running cluster has nothing to do: no job reached it
+    assert CedulaInfo.objects.get(user=registered).status == Status.PENDING
+    assert CedulaInfo.objects.get(user=interrupted).status == Status.PROCESSING
+
+    settings.CEDULA_SWEEP_PENDING_AFTER = 0  # the outage is over and noticed
+    report = sweep()
+    assert (report.pending, report.processing, report.enqueue_failures) == (1, 1, 0)
+
+    def both_final() -> bool:
+        return not CedulaInfo.objects.exclude(status__in=CedulaInfo.FINAL_STATUSES).exists()
+
+    assert wait_until(both_final, timeout=60), cluster.log()
+    assert CedulaInfo.objects.get(user=registered).status == Status.ACTIVE
+    assert CedulaInfo.objects.get(user=interrupted).status == Status.NOT_FOUND
+    calls = tmp_path / "calls"
+    assert {path.name: path.stat().st_size for path in calls.iterdir()} == {"1000000001": 1, "1000000002": 1}
+    assert "1000000001" not in cluster.log()

@@ -1,0 +1,289 @@
+"""sweeper.sweep: each kind of stuck row, dry runs, back-off, races, the Django-Q2 schedule."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.management.sql import emit_post_migrate_signal
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.utils import timezone
+from django_q.models import Schedule
+
+from django_cedula import sweeper
+from django_cedula.backends import ValidationJob
+from django_cedula.models import CedulaInfo
+from django_cedula.sweeper import SweepReport, ensure_schedule, run_scheduled_sweep, sweep
+from django_cedula.testing.backends import RecordingBackend
+from django_cedula.testing.scrapers import FakeScraper
+
+from .conftest import CEDULA, ago, set_row
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = CedulaInfo.Status
+
+
+@pytest.fixture(autouse=True)
+def _thresholds(settings: Any) -> None:
+    settings.CEDULA_SWEEP_PENDING_AFTER = 600
+    settings.CEDULA_SWEEP_PROCESSING_AFTER = 900
+
+
+def counts(report: SweepReport) -> tuple[int, int, int]:
+    return report.pending, report.retrying, report.processing
+
+
+def test_a_pending_row_the_queue_lost_is_queued_again(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    user = registered()
+    stale = set_row(user, requested_at=ago(seconds=700), updated_at=ago(seconds=700))
+
+    report = sweep()
+
+    assert counts(report) == (1, 0, 0)
+    assert recording_backend.jobs == [ValidationJob(user.pk, 1)]
+    info = CedulaInfo.objects.get(user=user)
+    assert info.status == Status.PENDING
+    assert info.updated_at > stale.updated_at  # the back-off starts from now
+    assert recording_backend.run_next() == Status.ACTIVE
+
+
+def test_rows_within_their_time_are_left_alone(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    set_row(registered(), updated_at=ago(seconds=500))  # pending, not yet stale
+    set_row(registered(cedula="79123456"), status=Status.PROCESSING, updated_at=ago(seconds=800))
+    set_row(
+        registered(cedula="79123457"),
+        status=Status.RETRYING,
+        retry_count=1,
+        next_attempt_at=ago(seconds=300),  # due, but the scheduler may just be slow
+        updated_at=ago(seconds=1000),
+    )
+    set_row(registered(cedula="79123458"), status=Status.ACTIVE, updated_at=ago(days=30))
+
+    report = sweep()
+
+    assert report.requeued == report.deferred == report.changed == 0
+    assert recording_backend.jobs == []
+
+
+def test_a_retry_the_queue_lost_is_queued_again(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any
+) -> None:
+    settings.CEDULA_RETRY_DELAYS = [60, 60, 60]
+    user = registered()
+    set_row(
+        user,
+        status=Status.RETRYING,
+        retry_count=2,
+        next_attempt_at=ago(seconds=700),
+        updated_at=ago(seconds=760),
+    )
+
+    assert counts(sweep()) == (0, 1, 0)
+
+    assert recording_backend.jobs == [ValidationJob(user.pk, 3)]
+    assert recording_backend.run_next() == Status.ACTIVE
+    assert CedulaInfo.objects.get(user=user).retry_count == 2
+
+
+@pytest.mark.parametrize(("retry_count", "claimable"), [(0, Status.PENDING), (2, Status.RETRYING)])
+def test_a_row_whose_worker_died_is_moved_back_and_its_job_then_succeeds(
+    registered: Callable[..., Any],
+    recording_backend: type[RecordingBackend],
+    settings: Any,
+    retry_count: int,
+    claimable: str,
+) -> None:
+    settings.CEDULA_RETRY_DELAYS = [60, 60, 60]
+    user = registered()
+    set_row(user, status=Status.PROCESSING, retry_count=retry_count, updated_at=ago(seconds=1000))
+
+    assert counts(sweep()) == (0, 0, 1)
+
+    info = CedulaInfo.objects.get(user=user)
+    assert (info.status, info.retry_count) == (claimable, retry_count)
+    assert info.updated_at > ago(seconds=5)
+    assert recording_backend.jobs == [ValidationJob(user.pk, retry_count + 1)]
+    assert recording_backend.run_next() == Status.ACTIVE  # the job's claim accepts the moved-back row
+    assert FakeScraper.calls == [CEDULA]
+    assert counts(sweep()) == (0, 0, 0)
+
+
+def test_the_dead_workers_job_arriving_late_does_nothing(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    """Without delivery receipts the old job is lost; with them it may come back: one lookup only."""
+    user = registered()
+    set_row(user, status=Status.PROCESSING, updated_at=ago(seconds=1000))
+    sweep()
+    recording_backend.jobs.append(ValidationJob(user.pk, 1))  # the redelivery
+    assert recording_backend.run_next() == Status.ACTIVE
+    assert recording_backend.run_next() is None
+    assert FakeScraper.calls == [CEDULA]
+
+
+def test_a_dry_run_counts_and_changes_nothing(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    pending = set_row(registered(), updated_at=ago(seconds=700))
+    processing = set_row(
+        registered(cedula="79123456"), status=Status.PROCESSING, updated_at=ago(seconds=1000)
+    )
+    retrying = set_row(
+        registered(cedula="79123457"),
+        status=Status.RETRYING,
+        retry_count=1,
+        next_attempt_at=ago(seconds=700),
+        updated_at=ago(seconds=800),
+    )
+    before = {row.pk: (row.status, row.updated_at) for row in (pending, processing, retrying)}
+
+    report = sweep(dry_run=True)
+
+    assert report.dry_run
+    assert counts(report) == (1, 1, 1)
+    assert recording_backend.jobs == []
+    assert {row.pk: (row.status, row.updated_at) for row in CedulaInfo.objects.all()} == before
+
+
+def test_re_queues_back_off(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    """A row stuck behind a live backlog is queued again after 10 min, 20 min, 40 min..., not every sweep."""
+    user = registered()
+    start = timezone.now()
+    set_row(user, requested_at=start, updated_at=start)
+
+    def sweep_at(minutes: float) -> SweepReport:
+        return sweep(now=start + datetime.timedelta(minutes=minutes))
+
+    assert sweep_at(9).requeued == 0
+    assert sweep_at(10.5).requeued == 1  # waited 10.5 min: queued again
+    assert sweep_at(20).requeued == 0  # 9.5 min since: not stale yet
+    assert sweep_at(21.5).requeued == 1  # 11 min since, having waited 10.5 before
+    assert sweep_at(35).deferred == 1  # 13.5 min since, having waited 21.5 before
+    assert sweep_at(43.5).requeued == 1
+    assert len(recording_backend.jobs) == 3
+
+
+def test_a_row_that_changed_after_being_read_is_left_alone(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], monkeypatch: Any
+) -> None:
+    """The job finished (or a restart happened) between the sweep's read and its update."""
+    user = registered()
+    set_row(user, status=Status.PROCESSING, updated_at=ago(seconds=1000))
+    chunks = sweeper._chunks
+
+    def then_the_job_finishes(*args: Any) -> Any:
+        for chunk in chunks(*args):
+            set_row(user, status=Status.ACTIVE)
+            yield chunk
+
+    monkeypatch.setattr(sweeper, "_chunks", then_the_job_finishes)
+    report = sweep()
+    assert (report.processing, report.changed) == (0, 1)
+    assert CedulaInfo.objects.get(user=user).status == Status.ACTIVE
+    assert recording_backend.jobs == []
+
+
+def test_a_broker_still_down_is_counted_and_the_next_sweep_tries_again(
+    registered: Callable[..., Any], settings: Any
+) -> None:
+    user = registered()
+    set_row(user, updated_at=ago(seconds=700))
+    settings.CEDULA_TASK_BACKEND = "tests.ops.conftest.BrokenBackend"
+
+    report = sweep()
+    assert (report.pending, report.enqueue_failures) == (1, 1)
+    assert CedulaInfo.objects.get(user=user).status == Status.PENDING
+    assert sweep(now=timezone.now() + datetime.timedelta(seconds=601)).pending == 1
+
+
+def test_rows_are_read_in_chunks(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], django_assert_num_queries: Any
+) -> None:
+    users = [registered(cedula=f"7912345{index}") for index in range(5)]
+    for user in users:
+        set_row(user, updated_at=ago(seconds=700))
+    # processing: 1 empty chunk; pending: 3 chunks of 2, 2, 1 and an empty one, 5 updates; retrying: 1.
+    with django_assert_num_queries(1 + 4 + 5 + 1):
+        report = sweep(chunk_size=2)
+    assert report.pending == 5
+    assert sorted(job.user_id for job in recording_backend.jobs) == sorted(user.pk for user in users)
+
+
+def test_progress_is_reported_per_chunk(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    for index in range(3):
+        set_row(registered(cedula=f"7912345{index}"), updated_at=ago(seconds=700))
+    seen: list[int] = []
+    sweep(chunk_size=2, progress=seen.append)
+    assert seen == [2, 1]
+
+
+def test_the_log_names_users_never_numbers(
+    registered: Callable[..., Any],
+    recording_backend: type[RecordingBackend],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG", logger="django_cedula")
+    user = registered()
+    set_row(user, status=Status.PROCESSING, updated_at=ago(seconds=1000))
+    sweep()
+    assert f"user {user.pk} was processing" in caplog.text
+    assert CEDULA not in caplog.text
+
+
+def test_the_scheduled_function_sweeps(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    set_row(registered(), updated_at=ago(seconds=700))
+    result = run_scheduled_sweep()
+    assert result["pending"] == result["requeued"] == 1
+
+
+def test_the_schedule_follows_the_setting(settings: Any) -> None:
+    settings.CEDULA_SWEEP_SCHEDULE = True
+    ensure_schedule()
+    ensure_schedule()
+    (schedule,) = Schedule.objects.filter(name=sweeper.SCHEDULE_NAME)
+    assert schedule.func == "django_cedula.sweeper.run_scheduled_sweep"
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 10, -1)
+    assert schedule.next_run is not None
+
+    Schedule.objects.filter(pk=schedule.pk).update(minutes=60, func="somewhere.else")
+    Schedule.objects.create(
+        name=sweeper.SCHEDULE_NAME, func="copy", schedule_type=Schedule.MINUTES, minutes=1
+    )
+    ensure_schedule()
+    (repaired,) = Schedule.objects.filter(name=sweeper.SCHEDULE_NAME)
+    assert (repaired.pk, repaired.func, repaired.minutes) == (schedule.pk, schedule.func, 10)
+    assert repaired.next_run == schedule.next_run  # an update does not move the next run
+
+    settings.CEDULA_SWEEP_SCHEDULE = False
+    ensure_schedule()
+    assert not Schedule.objects.filter(name=sweeper.SCHEDULE_NAME).exists()
+
+
+def test_the_schedule_with_the_historical_models_migrate_passes(settings: Any) -> None:
+    settings.CEDULA_SWEEP_SCHEDULE = True
+    historical = MigrationLoader(connection).project_state().apps
+    ensure_schedule(apps=historical)
+    (schedule,) = Schedule.objects.filter(name=sweeper.SCHEDULE_NAME)
+    assert (schedule.func, schedule.minutes) == (sweeper.SCHEDULE_FUNC, 10)
+
+
+def test_migrate_installs_and_removes_the_schedule(settings: Any) -> None:
+    settings.CEDULA_SWEEP_SCHEDULE = True
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    assert Schedule.objects.filter(name=sweeper.SCHEDULE_NAME).count() == 1
+    settings.CEDULA_SWEEP_SCHEDULE = False
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    assert not Schedule.objects.filter(name=sweeper.SCHEDULE_NAME).exists()
