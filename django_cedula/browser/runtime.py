@@ -640,26 +640,9 @@ class _Engine:
         )
 
     async def _claim_reusable(self) -> _Spare | None:
+        """The page of the last lookup, scrubbed, if there is one and its browser still answers."""
         claimed, self._reusable = self._reusable, None
-        if claimed is None:
-            return None
-        browser, task = claimed
-        try:
-            slot = await self.guarded(browser, asyncio.shield(task))
-        except BrowserCrashed:
-            task.cancel()
-            return None
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        if slot is None:
-            return None
-        usable = slot.browser is self.browser and slot.browser.is_connected() and not slot.page.is_closed()
-        # A browser killed a moment ago may not have been noticed yet: one cheap round trip tells.
-        if usable and await self._browser_answers():
-            return slot
-        self.close_later(slot.context)
-        return None
+        return await self._claim(claimed)
 
     async def _discard_reusable(self) -> None:
         claimed, self._reusable = self._reusable, None
@@ -707,6 +690,10 @@ class _Engine:
     async def _claim_spare(self) -> _Spare | None:
         """The pre-warmed context and page, if there is one and its browser still answers."""
         claimed, self._spare = self._spare, None
+        return await self._claim(claimed)
+
+    async def _claim(self, claimed: tuple[Browser, asyncio.Task[_Spare | None]] | None) -> _Spare | None:
+        """Wait for a page being prepared in the background; None unless it can serve a lookup."""
         if claimed is None:
             return None
         browser, task = claimed
