@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.signals import setting_changed
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from ..browser import (
@@ -27,6 +27,7 @@ from ..conf import app_settings
 from ..exceptions import CaptchaError
 from ..results import ScrapeResult, ScrapeStatus
 from .base import BaseScraper
+from .parsing import is_block_page
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +163,19 @@ class BrowserScraper(BaseScraper, abc.ABC):
     @abc.abstractmethod
     async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         """Look ``cedula`` up on ``page`` (fresh context). Runs on the browser's event loop: no ORM here."""
+
+    @staticmethod
+    def page_failure(html: str, response: Response | None, page_name: str) -> ScrapeResult | None:
+        """The result for a loaded page that cannot serve a lookup: the firewall's block page, or a 5xx."""
+        if is_block_page(html):
+            return ScrapeResult(status=ScrapeStatus.BLOCKED, error="the firewall's block page", raw_html=html)
+        if response is not None and response.status >= 500:
+            return ScrapeResult(
+                status=ScrapeStatus.NETWORK_ERROR,
+                error=f"{page_name} answered HTTP {response.status}",
+                raw_html=html[:2000],
+            )
+        return None
 
     def remember_site_key(self, site_key: str | None) -> None:
         """Keep the page's site key so that the next lookup can start its solve before loading the page."""

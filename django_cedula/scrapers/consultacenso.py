@@ -11,7 +11,7 @@ from playwright.async_api import Page
 from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
 from .browser_scraper import BrowserScraper, CaptchaSolve
-from .parsing import is_block_page, parse_consultacenso_response
+from .parsing import parse_consultacenso_response
 
 DEFAULT_URL = "https://consultacenso.registraduria.gov.co/"
 
@@ -54,16 +54,9 @@ class ConsultaCensoScraper(BrowserScraper):
         for attempt in (1, 2):
             response = await page.goto(url, wait_until="domcontentloaded")
             html = await page.content()
-            if is_block_page(html):
-                return ScrapeResult(
-                    status=ScrapeStatus.BLOCKED, error="the firewall's block page", raw_html=html
-                )
-            if response is not None and response.status >= 500:
-                return ScrapeResult(
-                    status=ScrapeStatus.NETWORK_ERROR,
-                    error=f"the app's page answered HTTP {response.status}",
-                    raw_html=html[:2000],
-                )
+            failure = self.page_failure(html, response, "the app's page")
+            if failure is not None:
+                return failure
             site_key = await page.get_attribute(".g-recaptcha", "data-sitekey")
             if not site_key:
                 return ScrapeResult(

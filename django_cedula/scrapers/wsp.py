@@ -10,7 +10,7 @@ from playwright.async_api import Page, Response
 from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
 from .browser_scraper import BrowserScraper, CaptchaSolve
-from .parsing import ReloadRequested, is_block_page, parse_wsp_response
+from .parsing import ReloadRequested, parse_wsp_response
 
 DEFAULT_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
 
@@ -104,16 +104,9 @@ class WspScraper(BrowserScraper):
         if form["blockMarkers"] or not (form["hasForm"] and form["siteKey"]):
             # The rare paths: look at the whole page to say what it is.
             html = await page.content()
-            if is_block_page(html):
-                return ScrapeResult(
-                    status=ScrapeStatus.BLOCKED, error="the firewall's block page", raw_html=html
-                )
-            if response is not None and response.status >= 500:
-                return ScrapeResult(
-                    status=ScrapeStatus.NETWORK_ERROR,
-                    error=f"the form page answered HTTP {response.status} twice",
-                    raw_html=html[:2000],
-                )
+            failure = self.page_failure(html, response, "the form page (retried once)")
+            if failure is not None:
+                return failure
             missing = "#nuip field" if not form["hasForm"] else "reCAPTCHA site key"
             return ScrapeResult(
                 status=ScrapeStatus.PARSE_ERROR, error=f"the form page has no {missing}", raw_html=html[:2000]
