@@ -13,11 +13,14 @@ E007   ``CEDULA_USER_FIELD`` is not a field of ``AUTH_USER_MODEL``
 E008   ``CEDULA_CAPTCHA_SOLVER`` cannot be imported or is not a solver
 E009   another setting has a wrong type or value
 E010   ``CEDULA_BROWSER_EXECUTABLE`` does not exist or cannot be run
+E011   ``CEDULA_CACHE_ALIAS`` is not one of ``CACHES``
 W001   Django-Q2's ``Q_CLUSTER`` has no ``timeout``, or ``retry`` is not above it
 W002   Django-Q2 uses its Redis broker, which has no delivery receipts
 W003   Django-Q2 runs jobs synchronously (``sync=True``) with ``DEBUG`` off
 W004   retries are configured but the backend cannot defer jobs
 W005   no captcha solver: every lookup of the browser scrapers fails
+W006   ``CEDULA_RATE_LIMIT`` is set but the cache is not shared between processes
+W007   ``CEDULA_RATE_LIMIT`` is set but the backend cannot defer jobs
 =====  ==================================================================
 """
 
@@ -38,6 +41,7 @@ from django.utils.module_loading import import_string
 from .backends.base import BaseTaskBackend
 from .captcha.base import CaptchaSolver
 from .conf import DEFAULTS, app_settings
+from .throttle import parse_rate
 
 ID = "django_cedula.{}"
 
@@ -239,6 +243,16 @@ def _proxy(value: object) -> bool:
     return isinstance(value, dict) and isinstance(value.get("server"), str)
 
 
+def _rate(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        parse_rate(value) if isinstance(value, str) else parse_rate("")
+    except ValueError:
+        return False
+    return True
+
+
 # setting -> (is it valid?, what it must be)
 _VALUE_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "AUTO_VALIDATE": (lambda v: isinstance(v, bool), "True or False"),
@@ -264,6 +278,13 @@ _VALUE_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "BROWSER_USER_AGENT": (lambda v: v is None or isinstance(v, str), "a string or None"),
     "BROWSER_PROXY": (_proxy, 'a proxy URL or a dict with "server", or None'),
+    "REFRESH_COOLDOWN": (_non_negative, "a number of seconds, 0 or more"),
+    "REVALIDATE_ON_CHANGE": (lambda v: isinstance(v, bool), "True or False"),
+    "RATE_LIMIT": (_rate, 'a rate such as "12/m", "1/5s" or "100/h", or None for no limit'),
+    "BLOCK_COOLDOWN": (_non_negative, "a number of seconds, 0 or more (0: no pause)"),
+    "SWEEP_PENDING_AFTER": (_positive, "a positive number of seconds"),
+    "SWEEP_PROCESSING_AFTER": (_positive, "a positive number of seconds"),
+    "SWEEP_SCHEDULE": (lambda v: isinstance(v, bool), "True or False"),
 }
 
 
@@ -288,6 +309,56 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 f"{executable!r} is not an executable file",
                 "Install Chromium (apt-get install chromium) and point at it, "
                 "or set None to find one on PATH.",
+            )
+        )
+    return messages
+
+
+# Caches whose state other processes cannot see: the throttle would only pace one process.
+_PROCESS_LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register()
+def check_throttle(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E011, W006 and W007: the cache and backend behind ``CEDULA_RATE_LIMIT``."""
+    alias = _raw("CACHE_ALIAS")
+    caches_setting = getattr(settings, "CACHES", {}) or {}
+    if alias not in caches_setting:
+        return [
+            _error(
+                11,
+                "CACHE_ALIAS",
+                f"{alias!r} is not a cache in CACHES ({', '.join(map(repr, caches_setting)) or 'none'})",
+                "Name a cache that every worker shares, e.g. a Redis cache.",
+            )
+        ]
+    rate = _raw("RATE_LIMIT")
+    if rate is None or not _rate(rate):
+        return []
+    messages: list[CheckMessage] = []
+    if caches_setting[alias].get("BACKEND") in _PROCESS_LOCAL_CACHES:
+        messages.append(
+            _warning(
+                6,
+                f"CEDULA_RATE_LIMIT is enforced through the cache {alias!r}, which each process keeps to "
+                "itself: every worker process gets the whole rate, and a block pauses only the worker "
+                "that saw it.",
+                "Point CEDULA_CACHE_ALIAS at a cache all workers share "
+                "(Redis, Memcached, the database cache).",
+            )
+        )
+    backend_class, problem = _import(_raw("TASK_BACKEND"))
+    cannot_defer = isinstance(backend_class, type) and not getattr(backend_class, "supports_defer", True)
+    if problem is None and cannot_defer:
+        messages.append(
+            _warning(
+                7,
+                "CEDULA_RATE_LIMIT is set but the task backend cannot defer jobs: a job that must wait "
+                "is left PENDING for cedula_sweep to queue again.",
+                "Use a backend that supports delays (Django-Q2, Celery, django.tasks with db_worker).",
             )
         )
     return messages

@@ -89,12 +89,12 @@ def candidates(
     rows = CedulaInfo.objects.using(using or router.db_for_write(CedulaInfo))
     processing_cutoff = now - datetime.timedelta(seconds=app_settings.SWEEP_PROCESSING_AFTER)
     pending_cutoff = now - datetime.timedelta(seconds=app_settings.SWEEP_PENDING_AFTER)
+    due = Q(next_attempt_at__lt=pending_cutoff) | Q(next_attempt_at__isnull=True)
     return {
         "processing": rows.filter(status=Status.PROCESSING, updated_at__lt=processing_cutoff),
-        "pending": rows.filter(status=Status.PENDING, updated_at__lt=pending_cutoff),
-        "retrying": rows.filter(status=Status.RETRYING, updated_at__lt=pending_cutoff).filter(
-            Q(next_attempt_at__lt=pending_cutoff) | Q(next_attempt_at__isnull=True)
-        ),
+        # A job deferred by the throttle sets next_attempt_at: it is not lost until that has passed.
+        "pending": rows.filter(status=Status.PENDING, updated_at__lt=pending_cutoff).filter(due),
+        "retrying": rows.filter(status=Status.RETRYING, updated_at__lt=pending_cutoff).filter(due),
     }
 
 

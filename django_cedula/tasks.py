@@ -7,13 +7,17 @@ no ORM call inside the scraper, then the outcome is stored.
 
 from __future__ import annotations
 
+import datetime
 import logging
+import time
 from typing import Any
 
 from django.db import router, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from . import throttle
+from .backends import get_backend
 from .conf import app_settings
 from .exceptions import InvalidCedulaError
 from .models import CedulaInfo, CedulaStatus
@@ -36,7 +40,9 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     """Run attempt ``attempt`` of the validation of ``user_id``'s cédula.
 
     Returns the row's new status, or ``None`` when there was nothing to do: the user or
-    row is gone, or this attempt was already taken (a duplicate delivery).
+    row is gone, or this attempt was already taken (a duplicate delivery). A job that may not
+    look up yet (the cluster's rate limit, or the pause after a block) puts its row back, queues
+    itself again for later and returns the status it left the row in.
     """
     info = _claim(user_id, attempt)
     if info is None:
@@ -48,7 +54,12 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
         fields: dict[str, object] = {"status": Status.INVALID, "error_message": str(exc)}
         _store(info, attempt, fields, retry_delay=None, result=None)
         return Status.INVALID
+    deferred_to = _wait_for_turn(info, attempt)
+    if deferred_to is not None:
+        return deferred_to
     result = _look_up(cedula, user_id)
+    if result.status is ScrapeStatus.BLOCKED:
+        _report_block(user_id)
     raw = bounded_raw_response(
         result.raw_html,
         store=app_settings.STORE_RAW_RESPONSE,
@@ -96,6 +107,85 @@ def _claim(user_id: int | str, attempt: int) -> CedulaInfo | None:
             current[1],
         )
     return None
+
+
+def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
+    """Take a lookup slot from the cluster-wide throttle; ``None`` means go ahead.
+
+    A slot a moment away is slept for (up to the backend's ``defer_granularity``: a deferred job
+    could not come back sooner). Otherwise the job gives its row back, defers itself instead of
+    holding a worker, and returns the status it left the row in.
+    """
+    backend = get_backend()
+    if app_settings.RATE_LIMIT:
+        # Launching a browser takes a second or two: do it before taking a slot, not inside one.
+        prepare = getattr(get_scraper(), "prepare", None)
+        if prepare is not None:
+            prepare()
+    try:
+        permit = throttle.acquire(max_sleep=max(throttle.MAX_SLEEP, backend.defer_granularity))
+    except Exception as exc:
+        # Without the shared cache the cluster's pace is unknown: wait rather than risk a block.
+        logger.error(
+            "The throttle's cache (%r) failed: %s: %s", app_settings.CACHE_ALIAS, type(exc).__name__, exc
+        )
+        permit = throttle.Permit(granted=False, wait=throttle.CACHE_FAILURE_WAIT, reason="cache_error")
+    if permit.granted:
+        if permit.wait:
+            time.sleep(permit.wait)
+        return None
+    return _defer(info, attempt, permit, queue=backend.supports_defer)
+
+
+def _defer(info: CedulaInfo, attempt: int, permit: throttle.Permit, *, queue: bool) -> str | None:
+    """Give the claimed row back, unchanged but for ``next_attempt_at``, and queue this attempt again.
+
+    Not a retry: nothing was looked up, so ``retry_count`` stays and no signal is sent. A backend
+    that cannot delay a job (inline) would run it again at once, in the caller's process; there the
+    row is left for the sweeper (``cedula_sweep``) to queue once ``next_attempt_at`` has passed.
+    """
+    status = Status.PENDING if attempt == 1 else Status.RETRYING
+    using = router.db_for_write(CedulaInfo, instance=info)
+    now = timezone.now()
+    with transaction.atomic(using=using):
+        released = (
+            CedulaInfo.objects.using(using)
+            .filter(
+                pk=info.pk, status=Status.PROCESSING, retry_count=attempt - 1, requested_at=info.requested_at
+            )
+            .update(
+                status=status,
+                next_attempt_at=now + datetime.timedelta(seconds=permit.wait),
+                updated_at=now,
+            )
+        )
+        if released and queue:
+            enqueue_validation_on_commit(info.user_id, attempt, delay=permit.wait, using=using)
+    if not released:
+        return None
+    logger.info(
+        "Cédula validation for user %s, attempt %s, deferred %.1fs (%s)%s",
+        info.user_id,
+        attempt,
+        permit.wait,
+        permit.reason,
+        "" if queue else "; the backend cannot delay jobs, so it waits for cedula_sweep",
+    )
+    return status
+
+
+def _report_block(user_id: int | str) -> None:
+    try:
+        throttle.report_block()
+    except Exception as exc:
+        logger.error("Could not pause lookups after a block (%s: %s)", type(exc).__name__, exc)
+        return
+    if app_settings.BLOCK_COOLDOWN > 0:
+        logger.warning(
+            "The source blocked the lookup for user %s: every worker pauses lookups for %ss",
+            user_id,
+            app_settings.BLOCK_COOLDOWN,
+        )
 
 
 def _look_up(cedula: str, user_id: int | str) -> ScrapeResult:

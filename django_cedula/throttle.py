@@ -4,9 +4,14 @@ Both live in Django's cache (``CEDULA_CACHE_ALIAS``), so every worker of every m
 shares the cache obeys them. Use a cache that all workers share (Redis, Memcached, the
 database cache); the local-memory cache only coordinates the threads of one process.
 
-The rate limit hands out time slots: ``"12/m"`` means one lookup per 5-second slot across
-the cluster. A worker takes a slot with the cache's atomic ``add`` (one winner per slot), so
-lookups are spread evenly instead of bursting at the start of each minute.
+The rate limit spaces lookups: ``"12/m"`` means consecutive lookups anywhere in the cluster start
+at least 5 seconds apart (never a burst of 12 at the top of the minute). The cache holds the time
+the next lookup may start; a worker reads and advances it under a short lock taken with the
+cache's atomic ``add``.
+
+A job whose free slot is further away than the worker should sleep is deferred instead. Deferred
+jobs are lined up: each is told to come back one interval after the previous one, so a backlog of
+thousands returns at the pace of the limit rather than all at once.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.cache import BaseCache, caches
@@ -24,11 +30,18 @@ _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*")
 
 BLOCK_KEY = "django_cedula:blocked_until"
-SLOT_KEY = "django_cedula:slot:{}"
-#: How many slots ahead a worker looks for a free one before deferring.
-LOOKAHEAD = 50
-#: A free slot starting within this many seconds is worth sleeping for; a later one, deferring.
+NEXT_KEY = "django_cedula:next_lookup_at"
+LOCK_KEY = "django_cedula:next_lookup_lock"
+LINE_KEY = "django_cedula:line_ends_at"
+#: Seconds a crashed lock holder can block the others (the lock is held for two cache calls).
+LOCK_TIMEOUT = 2
+#: How long a worker tries to take the lock before giving up and deferring.
+LOCK_PATIENCE = 5.0
+#: A turn starting within this many seconds is worth sleeping for; a later one, deferring.
+#: Callers may allow more (a backend that cannot bring a job back sooner than its own tick).
 MAX_SLEEP = 2.0
+#: How long a job waits when the cache itself fails: the cluster's pace is then unknown.
+CACHE_FAILURE_WAIT = 60.0
 
 
 def parse_rate(rate: str) -> float:
@@ -75,26 +88,67 @@ def report_block(now: float | None = None) -> None:
     _cache().set(BLOCK_KEY, now + cooldown, timeout=math.ceil(cooldown) + 1)
 
 
-def acquire(now: float | None = None) -> Permit:
+def interval() -> float:
+    """Seconds between lookups under ``CEDULA_RATE_LIMIT`` (0 when there is no limit)."""
+    rate = app_settings.RATE_LIMIT
+    return parse_rate(rate) if rate else 0.0
+
+
+def acquire(now: float | None = None, *, max_sleep: float = MAX_SLEEP) -> Permit:
     """Take the right to make one lookup now, or learn how long to wait.
 
-    A pause after a block comes first; then the rate limit (``CEDULA_RATE_LIMIT``), when set.
+    A pause after a block comes first; then the rate limit (``CEDULA_RATE_LIMIT``), when set. A
+    turn starting within ``max_sleep`` seconds is reserved for the caller (``granted`` with a
+    ``wait`` to sleep first); otherwise the caller is given a place in the line of deferred jobs.
     """
-    now = time.time() if now is None else now
-    paused = blocked_for(now)
+    fixed = now
+    clock: Callable[[], float] = time.time if fixed is None else lambda: fixed
+    started = clock()
+    spacing = interval()
+    paused = blocked_for(started)
     if paused > 0:
-        return Permit(granted=False, wait=paused, reason="blocked")
-    rate = app_settings.RATE_LIMIT
-    if not rate:
+        return Permit(
+            granted=False, wait=_place_in_line(started, started + paused, spacing), reason="blocked"
+        )
+    if not spacing:
         return Permit()
-    interval = parse_rate(rate)
     cache = _cache()
-    slot = math.floor(now / interval)
-    for ahead in range(LOOKAHEAD):
-        candidate = slot + ahead
-        starts_in = max(candidate * interval - now, 0.0)
-        if starts_in > MAX_SLEEP:
-            return Permit(granted=False, wait=starts_in, reason="rate_limit")
-        if cache.add(SLOT_KEY.format(candidate), 1, timeout=math.ceil(interval * (ahead + 2)) + 1):
-            return Permit(wait=starts_in)
-    return Permit(granted=False, wait=LOOKAHEAD * interval, reason="rate_limit")
+    if not _lock(cache):
+        return Permit(
+            granted=False, wait=_place_in_line(started, started + spacing, spacing), reason="rate_limit"
+        )
+    try:
+        current = clock()  # the lock may have taken a moment
+        next_at = cache.get(NEXT_KEY)
+        starts_at = max(current, float(next_at)) if next_at is not None else current
+        wait = starts_at - current
+        if wait <= max_sleep:
+            cache.set(NEXT_KEY, starts_at + spacing, timeout=math.ceil(wait + spacing) + 1)
+            return Permit(wait=wait)
+    finally:
+        cache.delete(LOCK_KEY)
+    return Permit(granted=False, wait=_place_in_line(current, starts_at, spacing), reason="rate_limit")
+
+
+def _lock(cache: BaseCache) -> bool:
+    """Take the short lock around reading and advancing the next lookup's time."""
+    deadline = time.monotonic() + LOCK_PATIENCE
+    while not cache.add(LOCK_KEY, 1, timeout=LOCK_TIMEOUT):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _place_in_line(now: float, earliest: float, spacing: float) -> float:
+    """Seconds until a deferred job should come back: one ``spacing`` after the line's last job.
+
+    The read and the write are not atomic: two workers deferring at the same instant may get the
+    same time. That costs one of them another deferral when it comes back, never a faster pace;
+    the lock around the next lookup's time decides who looks up.
+    """
+    cache = _cache()
+    ends_at = cache.get(LINE_KEY)
+    due = max(earliest, float(ends_at) + spacing if ends_at is not None else earliest)
+    cache.set(LINE_KEY, due, timeout=math.ceil(due - now + spacing) + 1)
+    return due - now

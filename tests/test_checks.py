@@ -21,6 +21,7 @@ def all_messages() -> list[CheckMessage]:
         *checks.check_retry_delays(),
         *checks.check_user_field(),
         *checks.check_values(),
+        *checks.check_throttle(),
     ]
 
 
@@ -126,6 +127,13 @@ def test_e008_solver(good: Any, path: str) -> None:
         ("CEDULA_BROWSER_HEADLESS", "false"),
         ("CEDULA_ELECTION", "current"),
         ("CEDULA_CAPTCHA_SOLVER_OPTIONS", "key"),
+        ("CEDULA_RATE_LIMIT", "12 per minute"),
+        ("CEDULA_RATE_LIMIT", 12),
+        ("CEDULA_BLOCK_COOLDOWN", -1),
+        ("CEDULA_REFRESH_COOLDOWN", "1h"),
+        ("CEDULA_SWEEP_PENDING_AFTER", 0),
+        ("CEDULA_SWEEP_SCHEDULE", "yes"),
+        ("CEDULA_REVALIDATE_ON_CHANGE", None),
     ],
 )
 def test_e009_wrong_types_and_values(good: Any, name: str, value: object) -> None:
@@ -181,6 +189,7 @@ def test_w005_no_solver(good: Any) -> None:
     assert checks.check_scraper() == []
 
 
+@pytest.mark.django_db  # Django's own model checks ask the database what JSONField needs
 def test_manage_py_check_fails_with_the_id(good: Any) -> None:
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
@@ -188,3 +197,31 @@ def test_manage_py_check_fails_with_the_id(good: Any) -> None:
     good.CEDULA_RETRY_DELAYS = "60,300"
     with pytest.raises(SystemCheckError, match=r"django_cedula\.E006"):
         call_command("check")
+
+
+def test_e011_cache_alias_must_name_a_cache(good: Any) -> None:
+    good.CEDULA_CACHE_ALIAS = "throttle"
+    messages = checks.check_throttle()
+    assert ids(messages) == ["django_cedula.E011"]
+    assert "'throttle' is not a cache in CACHES ('default')" in messages[0].msg
+    assert messages[0].hint
+
+
+def test_w006_rate_limit_on_a_process_local_cache(good: Any) -> None:
+    good.CEDULA_RATE_LIMIT = "12/m"
+    good.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ids(checks.check_throttle()) == ["django_cedula.W006"]
+    good.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
+    }
+    assert checks.check_throttle() == []
+    good.CEDULA_RATE_LIMIT = None
+    good.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert checks.check_throttle() == []
+
+
+def test_w007_rate_limit_with_a_backend_that_cannot_defer(good: Any) -> None:
+    good.CEDULA_RATE_LIMIT = "12/m"
+    good.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"}}
+    good.CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
+    assert ids(checks.check_throttle()) == ["django_cedula.W007"]

@@ -63,3 +63,25 @@ def test_no_cooldown_means_no_pause(settings: Any) -> None:
     settings.CEDULA_BLOCK_COOLDOWN = 0
     throttle.report_block()
     assert throttle.blocked_for() == 0
+
+
+def test_turns_are_spaced_by_the_interval_not_a_grid(settings: Any) -> None:
+    settings.CEDULA_RATE_LIMIT = "1/s"
+    assert throttle.acquire(now=100.95) == throttle.Permit()
+    # Just past a whole second: a grid of slots would let this one go at once, 50 ms later.
+    second = throttle.acquire(now=101.0)
+    assert second.granted
+    assert second.wait == pytest.approx(0.95)
+
+
+def test_a_lock_left_by_a_crashed_worker_defers_rather_than_hangs(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.CEDULA_RATE_LIMIT = "12/m"
+    monkeypatch.setattr(throttle, "LOCK_PATIENCE", 0.05)
+    caches["default"].add(throttle.LOCK_KEY, 1, timeout=60)
+    permit = throttle.acquire()
+    assert not permit.granted
+    assert permit.reason == "rate_limit"
+    caches["default"].delete(throttle.LOCK_KEY)
+    assert throttle.acquire().granted

@@ -53,6 +53,9 @@ class BaseTaskBackend(abc.ABC):
 
     #: Whether ``job.delay`` is honoured by the queue (retries wait their delay).
     supports_defer: ClassVar[bool] = False
+    #: How late, in seconds, a delayed job may start: the queue's polling tick. The throttle lets
+    #: a job sleep up to this long for its slot, since deferring cannot be more precise.
+    defer_granularity: ClassVar[float] = 0.0
     #: Apps that must be in ``INSTALLED_APPS`` for the backend to work (checked by ``manage.py check``).
     required_apps: ClassVar[tuple[str, ...]] = ()
 

@@ -38,6 +38,8 @@ class DjangoQBackend(BaseTaskBackend):
     """
 
     supports_defer = True
+    # The scheduler that starts delayed jobs looks for due schedules every 30 seconds.
+    defer_granularity = 30.0
     required_apps = ("django_q",)
 
     def __init__(self, **options: Any) -> None:

@@ -31,6 +31,10 @@ class BaseScraper:
     def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]:
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """Get ready for a lookup without contacting the source (optional; called by the job when
+        ``CEDULA_RATE_LIMIT`` is set, before it waits for a slot, so that a slot is not spent starting up)."""
+
     def close(self) -> None:
         """Release what the scraper holds (a browser, connections). Called on reset and at exit."""
 

@@ -182,6 +182,17 @@ class BrowserScraper(BaseScraper, abc.ABC):
         if site_key:
             self._site_key = site_key
 
+    def prepare(self) -> None:
+        """Start the browser (and its page for the next lookup) if it is not running yet."""
+        runtime = get_browser_runtime()
+        if runtime.is_browser_running():
+            return
+        try:
+            runtime.run_page(_nothing, timeout=app_settings.LOOKUP_TIMEOUT)
+        except BrowserError as exc:
+            # The lookup itself will meet the same problem and report it as its result.
+            logger.warning("Could not start the browser ahead of a lookup: %s", _first_line(exc))
+
     def _pace(self) -> None:
         """Keep at least ``CEDULA_MIN_LOOKUP_INTERVAL`` seconds between this worker's lookups."""
         with self._pace_lock:
@@ -191,6 +202,10 @@ class BrowserScraper(BaseScraper, abc.ABC):
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _nothing(page: Page) -> None:
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,6 +19,8 @@ from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync
 from django_cedula.testing.replica import Replica
 from example_project.demo import ROOT, Stack
 
+from ..log_privacy import GUARD
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct-Horse-battery-9"
@@ -59,6 +61,8 @@ def example_site(cedula_replica_server: Replica, tmp_path_factory: pytest.TempPa
         yield stack
     finally:
         stack.stop()
+        for log in sorted(directory.glob("*.log")):
+            GUARD.scan(log.read_text(errors="replace"), f"example project [{log.name}]")
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from ..log_privacy import GUARD
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -75,8 +77,9 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
         return worker
 
     yield start
-    for worker in workers:
+    for number, worker in enumerate(workers):
         worker.stop()
+        GUARD.scan(worker.log(), f"{GUARD.where} [worker {number} log]")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:

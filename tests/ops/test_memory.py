@@ -21,7 +21,8 @@ from django.utils import timezone
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
 
-pytestmark = pytest.mark.django_db
+# 100,000 rows take ~25 s: measured once per database, in the integration-* environments.
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 Status = CedulaInfo.Status
 
 ROWS = 100_000
