@@ -152,13 +152,14 @@ else:
     CEDULA_BLOCK_COOLDOWN = 0
 
 # Django-Q2 with its ORM broker: the queue lives in the database, there is no server to install.
-# A job may run a little longer than a lookup; the broker hands it out again only after 'retry'.
+# A job may run longer than a lookup: under CEDULA_RATE_LIMIT it may first wait up to 30 s for its
+# turn (Django-Q2's scheduler tick). The broker hands a job out again only after 'retry'.
 Q_CLUSTER = {
     "name": "example",
     "orm": "default",
     "workers": 2,
-    "timeout": int(CEDULA_LOOKUP_TIMEOUT) + 30,
-    "retry": int(CEDULA_LOOKUP_TIMEOUT) + 60,
+    "timeout": int(CEDULA_LOOKUP_TIMEOUT) + 60,
+    "retry": int(CEDULA_LOOKUP_TIMEOUT) + 90,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
