@@ -14,7 +14,7 @@ E008   ``CEDULA_CAPTCHA_SOLVER`` cannot be imported or is not a solver
 E009   another setting has a wrong type or value
 E010   ``CEDULA_BROWSER_EXECUTABLE`` does not exist or cannot be run
 E011   ``CEDULA_CACHE_ALIAS`` is not one of ``CACHES``
-W001   Django-Q2's ``Q_CLUSTER`` has no ``timeout``, or ``retry`` is not above it
+W001   Django-Q2's ``Q_CLUSTER`` timeout: missing, not below ``retry``, or too short under a rate limit
 W002   Django-Q2 uses its Redis broker, which has no delivery receipts
 W003   Django-Q2 runs jobs synchronously (``sync=True``) with ``DEBUG`` off
 W004   retries are configured but the backend cannot defer jobs

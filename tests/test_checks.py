@@ -162,6 +162,20 @@ def test_w001_retry_not_above_timeout(good: Any) -> None:
     assert checks.check_task_backend() == []
 
 
+def test_w001_no_room_for_a_rate_limited_wait(good: Any) -> None:
+    good.CEDULA_LOOKUP_TIMEOUT = 20
+    good.CEDULA_RATE_LIMIT = "12/m"
+    good.Q_CLUSTER = {"orm": "default", "timeout": 40, "retry": 120}
+    messages = checks.check_task_backend()
+    assert ids(messages) == ["django_cedula.W001"]
+    assert "at least 50" in (messages[0].hint or "")
+    good.Q_CLUSTER = {"orm": "default", "timeout": 50, "retry": 120}
+    assert checks.check_task_backend() == []
+    good.CEDULA_RATE_LIMIT = None
+    good.Q_CLUSTER = {"orm": "default", "timeout": 40, "retry": 120}
+    assert checks.check_task_backend() == []
+
+
 def test_w002_redis_broker(good: Any) -> None:
     good.Q_CLUSTER = {"redis": {"host": "127.0.0.1"}, "timeout": 120, "retry": 180}
     assert ids(checks.check_task_backend()) == ["django_cedula.W002"]

@@ -11,6 +11,7 @@ from django.core.checks import CheckMessage, Warning
 from django.db import IntegrityError
 from django.utils import timezone
 
+from ..conf import app_settings
 from .base import TASK_PATH, BaseTaskBackend, ValidationJob
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,19 @@ class DjangoQBackend(BaseTaskBackend):
                     hint=(
                         "Set Q_CLUSTER['timeout'] above CEDULA_LOOKUP_TIMEOUT (e.g. 180) "
                         "and 'retry' above that."
+                    ),
+                    id="django_cedula.W001",
+                )
+            )
+        elif app_settings.RATE_LIMIT and timeout < app_settings.LOOKUP_TIMEOUT + self.defer_granularity:
+            messages.append(
+                Warning(
+                    f"Django-Q2's job timeout ({timeout}) leaves no room, under CEDULA_RATE_LIMIT, for a "
+                    f"wait of up to {self.defer_granularity:g} s for a turn plus a lookup "
+                    f"(CEDULA_LOOKUP_TIMEOUT {app_settings.LOOKUP_TIMEOUT:g} s).",
+                    hint=(
+                        f"Set Q_CLUSTER['timeout'] to at least "
+                        f"{app_settings.LOOKUP_TIMEOUT + self.defer_granularity:g} and 'retry' above that."
                     ),
                     id="django_cedula.W001",
                 )
