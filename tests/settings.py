@@ -125,6 +125,10 @@ SILENCED_SYSTEM_CHECKS = ["django_cedula.W004"]
 # Browser tests run against the local replica: short limits keep fault tests fast.
 CEDULA_PAGE_TIMEOUT = 4
 CEDULA_LOOKUP_TIMEOUT = 20
+# A block page is one of the replica's answers that many tests use as an ordinary transient
+# failure; the cluster-wide pause after one is tested where it is turned on (test_politeness,
+# test_throttled_jobs).
+CEDULA_BLOCK_COOLDOWN = 0
 
 # Worker processes started by integration tests take their overrides from the environment.
 if os.environ.get("CEDULA_TEST_WORKER_SETTINGS"):

@@ -99,7 +99,6 @@ def test_each_error_kind_ends_with_its_own_status(
     user: Any, recording_backend: type[RecordingBackend], settings: Any, kind: str, final: str
 ) -> None:
     settings.CEDULA_RETRY_DELAYS = [5]
-    settings.CEDULA_BLOCK_COOLDOWN = 0  # the cluster-wide pause is tests/test_throttled_jobs.py's
     FakeScraper.set_outcome(CEDULA, kind)
     assert recording_backend.run_next() == Status.RETRYING
     assert recording_backend.run_next() == final
