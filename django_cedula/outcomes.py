@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,11 +43,21 @@ class Outcome:
         return self.retry_delay is None
 
 
+# Control characters other than tab and line breaks: an answer cut short can carry binary noise,
+# and PostgreSQL refuses a NUL in a text column (the whole outcome would fail to store).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def storable(text: str) -> str:
+    """``text`` without the control characters a database may refuse."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 def bounded_raw_response(raw: str, *, store: bool, max_length: int) -> str:
     """The part of a raw answer that may be stored (``CEDULA_STORE_RAW_RESPONSE``, ``..._MAX_LENGTH``)."""
     if not store or max_length <= 0:
         return ""
-    return raw[:max_length]
+    return storable(raw[:max_length])
 
 
 def decide(
@@ -69,16 +80,16 @@ def decide(
         fields.update(fetched_at=now, error_code="", error_message="", next_attempt_at=None)
         if result.status is ScrapeStatus.FOUND:
             status = Status.ACTIVE
-            fields.update({name: getattr(result, name) for name in _PLACE_FIELDS})
+            fields.update({name: storable(getattr(result, name)) for name in _PLACE_FIELDS})
         elif result.status is ScrapeStatus.NOT_FOUND:
             status = Status.NOT_FOUND
         else:
             status = Status.CANCELLED_DECEASED if is_death_novedad(result.novedad) else Status.CANCELLED_OTHER
-            fields.update({name: getattr(result, name) for name in _NOVEDAD_FIELDS})
+            fields.update({name: storable(getattr(result, name)) for name in _NOVEDAD_FIELDS})
         return Outcome(status=status, fields={"status": status, **fields})
 
     error = f"{result.status.value}: {result.error}" if result.error else result.status.value
-    fields.update(error_code=result.status.value, error_message=error[:ERROR_MESSAGE_MAX_LENGTH])
+    fields.update(error_code=result.status.value, error_message=storable(error[:ERROR_MESSAGE_MAX_LENGTH]))
     if attempt <= len(retry_delays):
         delay = float(retry_delays[attempt - 1])
         fields.update(

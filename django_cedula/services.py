@@ -177,6 +177,28 @@ def request_validations(users: Iterable[Any], *, force: bool = False) -> int:
     return sum(request_validation_decision(user, force=force)[1] is RequestDecision.QUEUED for user in users)
 
 
-def start_validation(user: Any, *, using: str | None = None) -> CedulaInfo | None:
-    """What the receiver does for a new user: :func:`request_validation` on the user's database."""
-    return request_validation(user, using=using)
+def start_validation(user: Any, *, using: str | None = None) -> None:
+    """What the receivers do for a user who has no row yet: one INSERT, and the job queued on commit.
+
+    A user created a moment ago cannot have a row, so unlike :func:`request_validation` there is
+    nothing to read or lock first: a registration pays for a single statement. (On SQLite this also
+    matters for correctness: a read followed by a write in one deferred transaction is refused at
+    once, without waiting, while a worker writes.) Should a row exist after all (host code made one
+    in the same transaction), the insert is skipped rather than failing the registration; the job
+    then validates that row if it is waiting, and leaves it alone otherwise. Malformed numbers take
+    the general path, which marks them INVALID.
+    """
+    value = user_cedula(user)
+    if value is None or value == "":
+        return
+    try:
+        cedula = normalize_cedula(value)
+    except InvalidCedulaError:
+        request_validation(user, using=using)
+        return
+    using = using or router.db_for_write(CedulaInfo, instance=user)
+    fields = {**_CLEARED, "cedula": cedula, "status": CedulaStatus.PENDING, "requested_at": timezone.now()}
+    # By id, not instance: see request_validation_decision.
+    row = CedulaInfo(user_id=user.pk, **fields)
+    CedulaInfo.objects.using(using).bulk_create([row], ignore_conflicts=True)
+    enqueue_validation_on_commit(user.pk, 1, using=using)

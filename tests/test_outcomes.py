@@ -99,3 +99,17 @@ def test_raw_response_is_optional_and_bounded() -> None:
     assert bounded_raw_response("abcdef", store=True, max_length=3) == "abc"
     assert bounded_raw_response("abcdef", store=False, max_length=3) == ""
     assert bounded_raw_response("abcdef", store=True, max_length=0) == ""
+
+
+def test_control_characters_never_reach_the_database() -> None:
+    # PostgreSQL refuses a NUL in a text column: the whole outcome would fail to store.
+    result = ScrapeResult(
+        status=ScrapeStatus.PARSE_ERROR, error="cut short \x00\x1b here\n", raw_html="<p>\x00</p>"
+    )
+    raw = bounded_raw_response(result.raw_html, store=True, max_length=100)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    outcome = decide(result, attempt=1, retry_delays=[], now=now, raw_response=raw)
+    assert "\x00" not in outcome.fields["error_message"]
+    assert "\x1b" not in outcome.fields["error_message"]
+    assert outcome.fields["error_message"].endswith("here\n")
+    assert outcome.fields["raw_response"] == "<p>\ufffd</p>"

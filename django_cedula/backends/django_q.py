@@ -103,7 +103,11 @@ class DjangoQBackend(BaseTaskBackend):
                 Warning(
                     "Django-Q2 uses its Redis broker, which has no delivery receipts: a job whose worker "
                     "crashes is lost (its row stays PROCESSING until a sweep re-queues it).",
-                    hint="Use the ORM broker (Q_CLUSTER['orm'] = 'default') or run cedula_sweep regularly.",
+                    hint=(
+                        "Run the sweeper (CEDULA_SWEEP_SCHEDULE = True, or cedula_sweep from cron): it "
+                        "re-queues rows a dead worker left PROCESSING, on any broker. The ORM broker "
+                        "(Q_CLUSTER['orm'] = 'default') also keeps jobs that were never started."
+                    ),
                     id="django_cedula.W002",
                 )
             )
