@@ -1,0 +1,112 @@
+"""Every benchmark of the package, one table: ``.venv/bin/python -m benchmarks [--quick] [--only NAME]``.
+
+- ``registration``: milliseconds the package adds to creating a user (SQLite, PostgreSQL);
+- ``revalidate``: ``cedula_revalidate --all`` over 100,000 users, time and peak memory;
+- ``cluster``: validations per minute of a 2-worker Django-Q2 cluster with the real scraper;
+- ``memory``: a worker's memory over 1,000 validations through that cluster.
+
+Each runs in processes of its own, on databases it creates and drops, against the local replica;
+nothing leaves the machine. ``python -m benchmarks.scraper`` is the scraper's own benchmark
+(per-lookup time against its alternatives), not repeated here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import os
+import signal
+import sys
+import traceback
+import uuid
+from collections.abc import Callable
+
+from . import cluster, memory, registration, revalidate
+from .common import (
+    TAG_VAR,
+    Figure,
+    chromium_count,
+    failed_figure,
+    load,
+    machine,
+    print_figures,
+    progress,
+    tagged_processes,
+    write_json,
+)
+
+BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
+    "registration": registration.run,
+    "revalidate": revalidate.run,
+    "cluster": cluster.run,
+    "memory": memory.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and rows, for a smoke run")
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", metavar="NAME",
+                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")  # fmt: skip
+    parser.add_argument("--json", metavar="PATH", help="also write the figures and raw numbers as JSON")
+    options = parser.parse_args(argv)
+
+    # Everything this run starts inherits the tag: what is left at the end is ours, whatever else
+    # the machine is running (other test suites' browsers).
+    tag = uuid.uuid4().hex
+    os.environ[TAG_VAR] = tag
+    started = datetime.datetime.now().astimezone()
+    chromium_before = chromium_count()
+    loads = {"start": load()}
+    figures: list[Figure] = []
+    for name, run in BENCHMARKS.items():
+        if options.only and name not in options.only:
+            continue
+        loads[name] = load()
+        try:
+            figures += run(options.quick)
+        except Exception as exc:  # one benchmark failing must not lose the others' figures
+            traceback.print_exc()
+            figures.append(failed_figure(name, f"{type(exc).__name__}: {exc}"))
+    loads["end"] = load()
+    left = [pid for pid in tagged_processes(tag) if pid != os.getpid()]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    chromium_after = chromium_count()
+    finished = datetime.datetime.now().astimezone()
+
+    print(f"Machine: {machine()}")
+    print(
+        f"Date: {started:%Y-%m-%d %H:%M} to {finished:%H:%M %Z}; "
+        f"{'quick smoke run' if options.quick else 'full run'}"
+    )
+    print("Load average (1, 5, 15 min): " + "; ".join(f"{key} {value}" for key, value in loads.items()))
+    print_figures(
+        "django-cedula benchmarks (medians of repeated runs; details in docs/benchmarks.rst)", figures
+    )
+    print(
+        f"\nProcesses left by this run: {len(left) or 'none'}{' (killed)' if left else ''}; "
+        f"pgrep -f chromium, whole machine: {chromium_before} before, {chromium_after} after"
+    )
+    if options.json:
+        write_json(
+            options.json,
+            {
+                "machine": machine(),
+                "started": started.isoformat(),
+                "finished": finished.isoformat(),
+                "quick": options.quick,
+                "load": loads,
+                "processes_left": left,
+                "figures": [dataclasses.asdict(figure) for figure in figures],
+            },
+        )
+        progress(f"wrote {options.json}")
+    return 1 if left or any("error" in figure.data for figure in figures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
