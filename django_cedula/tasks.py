@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from django.db import router, transaction
+from django.db.models import QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -148,16 +149,10 @@ def _defer(info: CedulaInfo, attempt: int, permit: throttle.Permit, *, queue: bo
     using = router.db_for_write(CedulaInfo, instance=info)
     now = timezone.now()
     with transaction.atomic(using=using):
-        released = (
-            CedulaInfo.objects.using(using)
-            .filter(
-                pk=info.pk, status=Status.PROCESSING, retry_count=attempt - 1, requested_at=info.requested_at
-            )
-            .update(
-                status=status,
-                next_attempt_at=now + datetime.timedelta(seconds=permit.wait),
-                updated_at=now,
-            )
+        released = _still_ours(info, attempt, using).update(
+            status=status,
+            next_attempt_at=now + datetime.timedelta(seconds=permit.wait),
+            updated_at=now,
         )
         if released and queue:
             enqueue_validation_on_commit(info.user_id, attempt, delay=permit.wait, using=using)
@@ -219,17 +214,7 @@ def _store(
     using = router.db_for_write(CedulaInfo, instance=info)
     now = timezone.now()
     with transaction.atomic(using=using):
-        updated = (
-            CedulaInfo.objects.using(using)
-            .filter(
-                pk=info.pk,
-                status=Status.PROCESSING,
-                retry_count=attempt - 1,
-                # A restart while this lookup ran set a new requested_at: the answer is not ours.
-                requested_at=info.requested_at,
-            )
-            .update(**fields, updated_at=now)
-        )
+        updated = _still_ours(info, attempt, using).update(**fields, updated_at=now)
         if updated:
             # Keep the instance in step with the row, so that receivers see what was stored
             # without another query.
@@ -256,6 +241,14 @@ def _store(
             "Cédula validation for user %s: the row changed during the lookup; result discarded", info.user_id
         )
     return bool(updated)
+
+
+def _still_ours(info: CedulaInfo, attempt: int, using: str) -> QuerySet[CedulaInfo]:
+    """The claimed row, if this attempt still holds it: PROCESSING for this attempt, and not
+    restarted since the claim (a restart sets a new ``requested_at``; the user may be gone)."""
+    return CedulaInfo.objects.using(using).filter(
+        pk=info.pk, status=Status.PROCESSING, retry_count=attempt - 1, requested_at=info.requested_at
+    )
 
 
 def _send_on_commit(signal: Signal, info: CedulaInfo, using: str, **kwargs: Any) -> None:
