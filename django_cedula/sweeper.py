@@ -216,7 +216,7 @@ def _requeue_processing(row: _Row, report: SweepReport, *, now: datetime.datetim
         row.updated_at.isoformat(),
         row.retry_count + 1,
     )
-    _enqueue_on_commit(row, report, using=using)
+    _enqueue_on_commit(row, report, now=now, using=using)
 
 
 def _requeue_waiting(
@@ -250,17 +250,22 @@ def _requeue_waiting(
             report.changed += 1
             return
         logger.debug("Cédula sweep: user %s was %s since %s; re-queued", row.user_id, status, due.isoformat())
-        _enqueue_on_commit(row, report, using=using)
+        _enqueue_on_commit(row, report, now=now, using=using)
     if status == Status.PENDING:
         report.pending += 1
     else:
         report.retrying += 1
 
 
-def _enqueue_on_commit(row: _Row, report: SweepReport, *, using: str) -> None:
+def _enqueue_on_commit(row: _Row, report: SweepReport, *, now: datetime.datetime, using: str) -> None:
     def enqueue() -> None:
-        if not enqueue_validation(row.user_id, row.retry_count + 1):
-            report.enqueue_failures += 1
+        if enqueue_validation(row.user_id, row.retry_count + 1):
+            return
+        report.enqueue_failures += 1
+        # Not queued after all: give the row back its last-queued time, so that the next sweep
+        # tries again instead of backing off as if this one had queued it (after a long outage
+        # the back-off would otherwise hold rows for hours once the broker is back).
+        CedulaInfo.objects.using(using).filter(pk=row.pk, updated_at=now).update(updated_at=row.updated_at)
 
     # Outside a transaction this runs at once; inside one, the job must not reach a worker
     # before the row it claims is committed.

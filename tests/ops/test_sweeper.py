@@ -199,9 +199,15 @@ def test_a_broker_still_down_is_counted_and_the_next_sweep_tries_again(
     set_row(user, updated_at=ago(seconds=700))
     settings.CEDULA_TASK_BACKEND = "tests.ops.conftest.BrokenBackend"
 
+    before = CedulaInfo.objects.get(user=user).updated_at
     report = sweep()
     assert (report.pending, report.enqueue_failures) == (1, 1)
-    assert CedulaInfo.objects.get(user=user).status == Status.PENDING
+    info = CedulaInfo.objects.get(user=user)
+    assert info.status == Status.PENDING
+    # Nothing was queued, so no back-off: the row keeps its time and the very next sweep tries again.
+    assert info.updated_at == before
+    report = sweep()
+    assert (report.pending, report.deferred, report.enqueue_failures) == (1, 0, 1)
     assert sweep(now=timezone.now() + datetime.timedelta(seconds=601)).pending == 1
 
 
