@@ -1,9 +1,11 @@
 """Helpers of the browser runtime tests: a local site, process accounting, child-process targets.
 
 Every runtime a test starts runs with a unique ``CEDULA_TEST_TAG`` in its environment, which
-Playwright's driver, Chromium and all of Chromium's helpers inherit. Looking for that tag in
-``/proc/*/environ`` finds exactly the processes a runtime started, even while other
-Chromium instances run on the same machine.
+Playwright's driver and Chromium's main process inherit. Looking for that tag in
+``/proc/*/environ`` finds the processes a runtime started, even while other Chromium instances
+run on the same machine. Chromium's zygote, GPU, utility and renderer processes do not carry the
+tag (Debian's Chromium 156 starts them with a fresh environment); they share the browser's
+process group, which ``tests/reliability/support.py``'s ``ChromiumWatch`` follows as well.
 """
 
 from __future__ import annotations
