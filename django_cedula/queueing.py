@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 
 from django.db import transaction
 
@@ -42,3 +43,28 @@ def enqueue_validation_on_commit(
         functools.partial(enqueue_validation, user_id, attempt, delay=delay),
         using=using,
     )
+
+
+def enqueue_validations_on_commit(user_ids: Sequence[int | str], *, using: str | None = None) -> None:
+    """Queue the first attempt for each of ``user_ids`` once the transaction commits, in one go.
+
+    A failure is logged once for the batch and swallowed, as :func:`enqueue_validation` does:
+    the rows stay PENDING for a sweep.
+    """
+    jobs = [ValidationJob(user_id=user_id, attempt=1) for user_id in user_ids]
+
+    def enqueue() -> None:
+        try:
+            get_backend().enqueue_many(jobs)
+        except Exception as exc:
+            logger.error(
+                "Could not queue cédula validations for %s users (users %s to %s): %s: %s",
+                len(jobs),
+                jobs[0].user_id,
+                jobs[-1].user_id,
+                type(exc).__name__,
+                exc,
+            )
+
+    if jobs:
+        transaction.on_commit(enqueue, using=using)

@@ -85,3 +85,17 @@ def test_the_backend_is_cached_and_rebuilt_when_the_setting_changes(settings: An
     second = get_backend()
     assert second is not first
     assert second.options == {"group": "other"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_jobs_are_queued_in_one_transaction(
+    backend: DjangoQBackend, django_assert_max_num_queries: Any
+) -> None:
+    jobs = [ValidationJob(user_id=user_id, attempt=1) for user_id in range(1, 51)]
+    # Outside a transaction the ORM broker would reconnect per job; inside one it only inserts.
+    with django_assert_max_num_queries(len(jobs) + 4):
+        backend.enqueue_many([*jobs, ValidationJob(user_id=99, attempt=2, delay=60)])
+    tasks = [SignedPackage.loads(row.payload) for row in OrmQ.objects.order_by("id")]
+    assert [task["args"] for task in tasks] == [(user_id, 1) for user_id in range(1, 51)]
+    assert all(task["ack_failure"] is True for task in tasks)
+    assert Schedule.objects.get().name == "django_cedula:99:2"

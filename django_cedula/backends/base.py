@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.core.checks import CheckMessage
@@ -65,6 +66,15 @@ class BaseTaskBackend(abc.ABC):
     @abc.abstractmethod
     def enqueue(self, job: ValidationJob) -> None:
         """Hand ``job`` to the queue. Raises when the queue cannot take it (broker down)."""
+
+    def enqueue_many(self, jobs: Sequence[ValidationJob]) -> None:
+        """Hand several jobs to the queue; backends that can do it in one go override this.
+
+        Raises when the queue cannot take them; some may have been taken before the failure
+        (a job queued twice is harmless: the second finds its attempt taken).
+        """
+        for job in jobs:
+            self.enqueue(job)
 
     def check_options(self) -> list[str]:
         """Problems with ``self.options``, one sentence each; reported as ``django_cedula.E002``."""
