@@ -17,3 +17,15 @@ class CaptchaError(CedulaError):
 
 class EnqueueError(CedulaError):
     """A task backend could not queue a validation job."""
+
+
+class ConfigurationError(CedulaError):
+    """A setting names a class that cannot be built as configured (unknown or missing option).
+
+    Not transient: a job that meets it ends its row as ERROR with ``error_code`` ``config_error``
+    instead of retrying. ``hint`` says what to change; neither text carries a secret.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint

@@ -22,8 +22,13 @@ class CaptchaSolver(abc.ABC):
         self.options = options
 
     @abc.abstractmethod
-    def solve(self, site_key: str, page_url: str) -> str:
-        """Return a token for the reCAPTCHA with ``site_key`` on ``page_url``."""
+    def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
+        """Return a token for the reCAPTCHA with ``site_key`` on ``page_url``.
+
+        ``timeout`` is the time left for the lookup that asked, in seconds (``None``: no limit
+        known): a solve that would finish later is of no use, so give up by then and raise
+        :class:`~django_cedula.exceptions.CaptchaError`.
+        """
 
 
 _solver = ConfiguredInstance("CAPTCHA_SOLVER", "CAPTCHA_SOLVER_OPTIONS", CaptchaSolver)  # type: ignore[type-abstract]

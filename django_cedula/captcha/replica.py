@@ -35,12 +35,16 @@ class ReplicaCaptchaSolver(CaptchaSolver):
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def solve(self, site_key: str, page_url: str) -> str:
+    def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
         """Return the configured token (after the delay); no network call."""
         with self._lock:
             self.calls.append((site_key, page_url))
         if not site_key:
             raise CaptchaError("the page carries no reCAPTCHA site key")
+        if timeout is not None and self.delay > timeout:
+            # A real service's answer would come after the lookup gave up: of no use to it.
+            time.sleep(max(timeout, 0.0))
+            raise CaptchaError(f"no token within the {max(timeout, 0.0):.0f} s the lookup had left")
         if self.delay:
             time.sleep(self.delay)
         if self.fail:

@@ -44,7 +44,7 @@ class TwoCaptchaSolver(CaptchaSolver):
     def __repr__(self) -> str:
         return f"<TwoCaptchaSolver server={self.server!r} api_key=***>"
 
-    def solve(self, site_key: str, page_url: str) -> str:
+    def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
         try:
             from twocaptcha import TwoCaptcha
         except ImportError as exc:
