@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .models import CedulaStatus
+from django.core.exceptions import FieldDoesNotExist
+
+from .models import CedulaInfo, CedulaStatus
 from .results import ScrapeResult, ScrapeStatus, is_death_novedad
 
 Status = CedulaStatus
@@ -51,6 +54,33 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def storable(text: str) -> str:
     """``text`` without the control characters a database may refuse."""
     return _CONTROL.sub("\ufffd", text)
+
+
+@functools.cache
+def _column_length(name: str) -> int | None:
+    """The ``max_length`` of ``CedulaInfo``'s field ``name`` (``None``: unbounded or not a column)."""
+    try:
+        field = CedulaInfo._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    length = getattr(field, "max_length", None)
+    return length if isinstance(length, int) else None
+
+
+def fit_to_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` with every text cut to its column's ``max_length``, read from the model's fields.
+
+    SQLite ignores column lengths, PostgreSQL and MySQL refuse an over-long value and the whole
+    outcome with it. What a source answers is not ours to trust: a ``mesa`` of 21 characters
+    must not cost another paid lookup. A cut value ends in "…"; ``raw_response`` keeps the answer.
+    """
+    fitted: dict[str, Any] = {}
+    for name, value in fields.items():
+        limit = _column_length(name) if isinstance(value, str) else None
+        if limit is not None and len(value) > limit:
+            value = value[: limit - 1] + "…"
+        fitted[name] = value
+    return fitted
 
 
 def bounded_raw_response(raw: str, *, store: bool, max_length: int) -> str:

@@ -26,6 +26,9 @@ class ScrapeStatus(str, enum.Enum):
     BLOCKED = "blocked"
     CAPTCHA_FAILED = "captcha_failed"
     PARSE_ERROR = "parse_error"
+    #: The job failed after claiming the row, outside the lookup's own error handling (a
+    #: scraper's ``prepare()`` raised, a bug): retried like any other transient failure.
+    INTERNAL_ERROR = "internal_error"
 
     def __str__(self) -> str:
         return self.value

@@ -10,7 +10,14 @@ does not stop the others or change the stored row.
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from django.db import transaction
 from django.dispatch import Signal
+
+# Receivers run as part of the job (or the sweep): their failures are logged with the job's lines.
+logger = logging.getLogger("django_cedula.tasks")
 
 #: A validation ended: the row reached a final state (``CedulaInfo.FINAL_STATUSES``).
 #: Sent once per validation, never for an attempt that will be retried.
@@ -22,7 +29,10 @@ from django.dispatch import Signal
 #: - ``result``: the scraper's ``ScrapeResult``, or ``None`` when no lookup ran (malformed number).
 validation_finished = Signal()
 
-#: An attempt failed transiently and the next one was scheduled.
+#: An attempt failed transiently (or its worker was lost) and the next one was handed to the
+#: queue. Sent once the queue accepted it: when the broker refused the job, no signal is sent
+#: (the sweeper queues the row later, without a signal), so receivers see it at most once.
+#: With the inline backend, which runs the retry inside ``enqueue``, it is sent just before.
 #:
 #: Keyword arguments:
 #:
@@ -31,3 +41,26 @@ validation_finished = Signal()
 #: - ``delay``: seconds until it runs;
 #: - ``error_code``: the failure's kind (``timeout``, ``network_error``, ``blocked``, ...).
 retry_scheduled = Signal()
+
+
+def send_on_commit(signal: Signal, info: Any, *, using: str, **kwargs: Any) -> None:
+    """Send ``signal`` about ``info`` (a ``CedulaInfo``) once the transaction on ``using`` commits.
+
+    ``send_robust``: the row is already stored, so a failing receiver neither stops the other
+    receivers nor fails the job. Django logs its traceback (logger ``django.dispatch``); one
+    line here says which user it was about. Outside a transaction it is sent at once.
+    """
+    transaction.on_commit(lambda: send_now(signal, info, **kwargs), using=using)
+
+
+def send_now(signal: Signal, info: Any, **kwargs: Any) -> None:
+    """Send ``signal`` about ``info`` now, with ``sender=type(info)``, logging failing receivers."""
+    for receiver, response in signal.send_robust(sender=type(info), info=info, **kwargs):
+        if isinstance(response, Exception):
+            logger.error(
+                "A receiver of a django_cedula signal (%s) failed for user %s: %s: %s",
+                getattr(receiver, "__qualname__", receiver),
+                info.user_id,
+                type(response).__name__,
+                response,
+            )

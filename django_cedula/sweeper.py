@@ -5,12 +5,17 @@ A row can be left behind in three ways:
 * **pending** for too long: the queue never got its first job (the broker was down when the user
   registered; the failure was logged and swallowed so that the registration succeeded);
 * **retrying** long after ``next_attempt_at``: the delayed job was lost the same way;
-* **processing** for too long: the worker died mid-lookup (a crash, an OOM kill, a deploy), and
-  a broker without delivery receipts (Redis) will not deliver the job again.
+* **processing** for too long: the worker died mid-lookup (a crash, an OOM kill, a deploy, a job
+  timeout), and a broker without delivery receipts (Redis) will not deliver the job again.
 
 :func:`sweep` queues such rows again. Jobs claim their row with one conditional ``UPDATE``, so a
 job that was only late, not lost, and the re-queued one cannot both run: whichever comes second
 finds the attempt taken and does nothing.
+
+A lost PROCESSING attempt counts as spent (it may have cost a request and a captcha): the row
+goes on to its next attempt, counted in ``retry_count`` with ``error_code`` ``lost``, and ends as
+ERROR / ``lost`` when no attempt is left. So a row whose jobs keep dying ends instead of being
+looked up again for ever.
 
 Run it with ``manage.py cedula_sweep`` (cron), or let Django-Q2 run it every 10 minutes with
 ``CEDULA_SWEEP_SCHEDULE = True``.
@@ -29,10 +34,12 @@ from django.apps.registry import Apps
 from django.db import router, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .conf import app_settings
 from .models import CedulaInfo, CedulaStatus
 from .queueing import enqueue_validation
+from .signals import retry_scheduled, send_now, validation_finished
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +53,9 @@ SCHEDULE_MINUTES = 10
 #: Rows read per query; memory stays flat however many rows are stuck.
 CHUNK_SIZE = 1000
 
+#: ``error_code`` of an attempt whose worker was lost (it stayed PROCESSING too long).
+LOST = "lost"
+
 Status = CedulaStatus
 
 
@@ -58,8 +68,10 @@ class SweepReport:
     pending: int = 0
     #: RETRYING rows whose next attempt was queued again.
     retrying: int = 0
-    #: PROCESSING rows moved back to their claimable state and queued again.
+    #: PROCESSING rows whose lost attempt was counted and whose next attempt was queued.
     processing: int = 0
+    #: PROCESSING rows whose lost attempt was their last: ended as ERROR / ``lost``.
+    lost: int = 0
     #: Stale PENDING or RETRYING rows left alone this time: they were re-queued recently (back-off).
     deferred: int = 0
     #: Rows that changed between being read and being updated (a job or a request got there first).
@@ -146,14 +158,15 @@ def sweep(
             if progress:
                 progress(len(chunk))
 
-    if report.requeued or report.changed or report.enqueue_failures:
+    if report.requeued or report.lost or report.changed or report.enqueue_failures:
         logger.info(
             "Cédula sweep%s: %s pending, %s retrying and %s processing rows re-queued; "
-            "%s deferred, %s changed meanwhile, %s could not be queued",
+            "%s ended as lost, %s deferred, %s changed meanwhile, %s could not be queued",
             " (dry run)" if dry_run else "",
             report.pending,
             report.retrying,
             report.processing,
+            report.lost,
             report.deferred,
             report.changed,
             report.enqueue_failures,
@@ -191,32 +204,67 @@ def _chunks(
 
 
 def _requeue_processing(row: _Row, report: SweepReport, *, now: datetime.datetime, using: str) -> None:
+    # The attempt that was PROCESSING is spent: it may have cost a request and a captcha, and a
+    # job that keeps dying (an answer that crashes the worker, a job timeout shorter than the
+    # lookup) must run out of attempts like any other failure rather than repeat for ever.
+    lost_attempt = row.retry_count + 1
+    retries = app_settings.RETRY_DELAYS
+    final = lost_attempt > len(retries)
     if report.dry_run:
-        report.processing += 1
+        if final:
+            report.lost += 1
+        else:
+            report.processing += 1
         return
-    # Back to the state this attempt is claimed from, so that the re-queued job can claim it.
+    error = _("attempt %(attempt)s was lost: its worker stopped before storing an answer") % {
+        "attempt": lost_attempt
+    }
+    fields: dict[str, Any] = {"error_code": LOST, "error_message": str(error), "updated_at": now}
+    if final:
+        fields.update(status=Status.ERROR, next_attempt_at=None)
+    else:
+        fields.update(status=Status.RETRYING, retry_count=lost_attempt, next_attempt_at=now)
     # The WHERE repeats what we read: a job that finished meanwhile (or a restart) wins.
-    claimable = Status.PENDING if row.retry_count == 0 else Status.RETRYING
     moved = (
         CedulaInfo.objects.using(using)
         .filter(pk=row.pk, status=Status.PROCESSING, retry_count=row.retry_count, updated_at=row.updated_at)
-        .update(
-            status=claimable,
-            next_attempt_at=None if claimable == Status.PENDING else now,
-            updated_at=now,
-        )
+        .update(**fields)
     )
     if not moved:
         report.changed += 1
         return
-    report.processing += 1
     logger.info(
-        "Cédula sweep: user %s was processing since %s (attempt %s); its worker is presumed dead, re-queued",
+        "Cédula sweep: user %s was processing since %s (attempt %s); its worker is presumed dead, %s",
         row.user_id,
         row.updated_at.isoformat(),
-        row.retry_count + 1,
+        lost_attempt,
+        "no attempt is left: ended as error (lost)" if final else "next attempt queued",
     )
-    _enqueue_on_commit(row, report, now=now, using=using)
+    if final:
+        report.lost += 1
+        _send_after_commit(row, using, validation_finished, status=Status.ERROR, result=None)
+        return
+    report.processing += 1
+    _enqueue_on_commit(
+        dataclasses.replace(row, retry_count=lost_attempt),
+        report,
+        now=now,
+        using=using,
+        on_accepted=lambda: _send_after_commit(
+            row, using, retry_scheduled, attempt=lost_attempt + 1, delay=0.0, error_code=LOST
+        ),
+    )
+
+
+def _send_after_commit(row: _Row, using: str, signal: Any, **kwargs: Any) -> None:
+    """Send ``signal`` about the row as now stored, once the sweep's update has committed."""
+
+    def send() -> None:
+        info = CedulaInfo.objects.using(using).filter(pk=row.pk).first()
+        if info is not None:
+            send_now(signal, info, **kwargs)
+
+    transaction.on_commit(send, using=using)
 
 
 def _requeue_waiting(
@@ -257,9 +305,18 @@ def _requeue_waiting(
         report.retrying += 1
 
 
-def _enqueue_on_commit(row: _Row, report: SweepReport, *, now: datetime.datetime, using: str) -> None:
+def _enqueue_on_commit(
+    row: _Row,
+    report: SweepReport,
+    *,
+    now: datetime.datetime,
+    using: str,
+    on_accepted: Callable[[], None] | None = None,
+) -> None:
     def enqueue() -> None:
         if enqueue_validation(row.user_id, row.retry_count + 1):
+            if on_accepted is not None:
+                on_accepted()
             return
         report.enqueue_failures += 1
         # Not queued after all: give the row back its last-queued time, so that the next sweep

@@ -10,24 +10,25 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from typing import Any
+import traceback
 
-from django.db import router, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import QuerySet
-from django.dispatch import Signal
 from django.utils import timezone
 
 from . import throttle
 from .backends import get_backend
 from .conf import app_settings
-from .exceptions import InvalidCedulaError
+from .exceptions import ConfigurationError, InvalidCedulaError
 from .models import CedulaInfo, CedulaStatus
 from .numbers import normalize_cedula
-from .outcomes import bounded_raw_response, decide
-from .queueing import enqueue_validation_on_commit
+from .outcomes import ERROR_MESSAGE_MAX_LENGTH, bounded_raw_response, decide, fit_to_columns, storable
+from .privacy import mask_numbers
+from .queueing import enqueue_validation, enqueue_validation_on_commit
 from .results import ScrapeResult, ScrapeStatus
 from .scrapers import get_scraper
-from .signals import retry_scheduled, validation_finished
+from .signals import retry_scheduled, send_now, send_on_commit, validation_finished
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,12 @@ Status = CedulaStatus
 
 #: States a job may claim a row from: queued for its first attempt, or waiting for a retry.
 CLAIMABLE_STATUSES = (Status.PENDING, Status.RETRYING)
+
+#: ``error_code`` of a row ended by a configuration error (a setting names a class that cannot be
+#: built as configured): final at once, since every retry would fail the same way.
+CONFIG_ERROR = "config_error"
+#: ``error_code`` of a row whose outcome could not be stored, even on a fresh connection.
+STORE_ERROR = "store_error"
 
 
 def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
@@ -49,18 +56,43 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     if info is None:
         return None
     try:
+        return _run_claimed(info, attempt)
+    except (ConfigurationError, ImproperlyConfigured) as exc:
+        return _end_with_config_error(info, attempt, exc)
+    except Exception as exc:
+        # Whatever failed after the claim (a scraper's prepare(), the throttle, a bug) must not
+        # leave the row PROCESSING: the sweeper would queue it again without counting, for ever.
+        # It is a transient failure like a scraper's: counted, retried, final when none is left.
+        logger.error(
+            "Cédula validation for user %s, attempt %s, failed after its claim:\n%s",
+            user_id,
+            attempt,
+            _describe(exc, with_traceback=True),
+        )
+        failure = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR, error=_describe(exc))
+        return _store_result(info, attempt, failure)
+
+
+def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
+    """Attempt ``attempt`` of a row this job has claimed: check the number, wait for a turn,
+    look it up and store what it means."""
+    try:
         cedula = normalize_cedula(info.cedula)
     except InvalidCedulaError as exc:
         # Never reaches the network: mark it and stop.
         fields: dict[str, object] = {"status": Status.INVALID, "error_message": str(exc)}
-        _store(info, attempt, fields, retry_delay=None, result=None)
-        return Status.INVALID
+        return Status.INVALID if _store_safely(info, attempt, fields, retry_delay=None, result=None) else None
     deferred_to = _wait_for_turn(info, attempt)
     if deferred_to is not None:
         return deferred_to
-    result = _look_up(cedula, user_id)
+    result = _look_up(cedula, info.user_id)
     if result.status is ScrapeStatus.BLOCKED:
-        _report_block(user_id)
+        _report_block(info.user_id)
+    return _store_result(info, attempt, result)
+
+
+def _store_result(info: CedulaInfo, attempt: int, result: ScrapeResult) -> str | None:
+    """Decide what ``result`` means for the row (final, retry, or out of retries) and store it."""
     raw = bounded_raw_response(
         result.raw_html,
         store=app_settings.STORE_RAW_RESPONSE,
@@ -69,19 +101,45 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     outcome = decide(
         result, attempt=attempt, retry_delays=app_settings.RETRY_DELAYS, now=timezone.now(), raw_response=raw
     )
-    if not _store(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result):
+    if not _store_safely(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result):
         return None
     if outcome.retry_delay is not None:
         logger.info(
             "Cédula validation for user %s: attempt %s failed (%s); retry in %ss",
-            user_id,
+            info.user_id,
             attempt,
             result.status.value,
             outcome.retry_delay,
         )
     else:
-        logger.info("Cédula validation for user %s finished as %s", user_id, outcome.status)
+        logger.info("Cédula validation for user %s finished as %s", info.user_id, outcome.status)
     return outcome.status
+
+
+def _end_with_config_error(info: CedulaInfo, attempt: int, exc: Exception) -> str | None:
+    """End the row as ERROR / ``config_error`` at once: no retry could succeed."""
+    hint = getattr(exc, "hint", "") or "Run manage.py check and fix the setting it names."
+    logger.error(
+        "Cédula validation for user %s stopped: the configuration is wrong: %s (%s). Not retried.",
+        info.user_id,
+        _describe(exc),
+        hint,
+    )
+    fields: dict[str, object] = {
+        "status": Status.ERROR,
+        "error_code": CONFIG_ERROR,
+        "error_message": f"{_describe(exc)} ({hint})",
+        "next_attempt_at": None,
+    }
+    return Status.ERROR if _store_safely(info, attempt, fields, retry_delay=None, result=None) else None
+
+
+def _describe(exc: BaseException, *, with_traceback: bool = False) -> str:
+    """``exc`` as text fit to log or store: cédulas masked, cut to the stored error's length."""
+    if with_traceback:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return mask_numbers(text)
+    return storable(mask_numbers(f"{type(exc).__name__}: {exc}"))[:ERROR_MESSAGE_MAX_LENGTH]
 
 
 def _claim(user_id: int | str, attempt: int) -> CedulaInfo | None:
@@ -90,13 +148,16 @@ def _claim(user_id: int | str, attempt: int) -> CedulaInfo | None:
     One conditional UPDATE does it, so two workers racing for the same attempt cannot
     both win: the database serialises them and the loser's WHERE no longer matches.
     """
-    claimed = CedulaInfo.objects.filter(
-        user_id=user_id, status__in=CLAIMABLE_STATUSES, retry_count=attempt - 1
-    ).update(status=Status.PROCESSING, next_attempt_at=None, updated_at=timezone.now())
-    info = CedulaInfo.objects.filter(user_id=user_id).first() if claimed else None
+    # Every query here goes to the database the claim wrote to: a router that sends reads to a
+    # replica would otherwise not see the row just claimed (or a just-registered one at all).
+    rows = CedulaInfo.objects.using(router.db_for_write(CedulaInfo))
+    claimed = rows.filter(user_id=user_id, status__in=CLAIMABLE_STATUSES, retry_count=attempt - 1).update(
+        status=Status.PROCESSING, next_attempt_at=None, updated_at=timezone.now()
+    )
+    info = rows.filter(user_id=user_id).first() if claimed else None
     if info is not None:
         return info
-    current = CedulaInfo.objects.filter(user_id=user_id).values_list("status", "retry_count").first()
+    current = rows.filter(user_id=user_id).values_list("status", "retry_count").first()
     if current is None:
         logger.info("Cédula validation for user %s skipped: the user or the row is gone", user_id)
     else:
@@ -187,14 +248,73 @@ def _look_up(cedula: str, user_id: int | str) -> ScrapeResult:
     """Ask the configured scraper, turning anything it raises into a transient failure."""
     try:
         answer = get_scraper().scrape_cedula(cedula)
+    except (ConfigurationError, ImproperlyConfigured):
+        raise  # not transient: the job ends the row at once
     except Exception as exc:
-        logger.exception("The scraper raised for user %s", user_id)
-        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"{type(exc).__name__}: {exc}"[:500])
+        # A host's scraper may quote the number in its exception: masked in the log and the row.
+        logger.error("The scraper raised for user %s:\n%s", user_id, _describe(exc, with_traceback=True))
+        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_describe(exc)[:500])
     try:
         return ScrapeResult.coerce(answer)
     except ValueError as exc:
-        logger.error("The scraper gave an unusable result for user %s: %s", user_id, exc)
-        return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=str(exc)[:500])
+        error = mask_numbers(str(exc), cedula)[:500]
+        logger.error("The scraper gave an unusable result for user %s: %s", user_id, error)
+        return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=error)
+
+
+def _store_safely(
+    info: CedulaInfo,
+    attempt: int,
+    fields: dict[str, object],
+    *,
+    retry_delay: float | None,
+    result: ScrapeResult | None,
+) -> bool:
+    """:func:`_store`, cut to the columns, and robust to the database failing at that moment.
+
+    A lookup costs a request to the source and a paid captcha: a connection lost while it ran
+    must not throw its answer away. A ``DatabaseError`` is retried once on a fresh connection;
+    if that fails too (the answer itself cannot be stored), a minimal ERROR outcome is written
+    instead. If even that fails, the error propagates and the row stays PROCESSING, which the
+    sweeper recovers as a spent attempt.
+    """
+    fields = fit_to_columns(fields)
+    using = router.db_for_write(CedulaInfo, instance=info)
+    try:
+        return _store(info, attempt, fields, retry_delay=retry_delay, result=result)
+    except DatabaseError as exc:
+        logger.warning(
+            "Storing the outcome for user %s failed (%s); retrying on a fresh connection",
+            info.user_id,
+            _describe(exc),
+        )
+    _reconnect(using)
+    try:
+        return _store(info, attempt, fields, retry_delay=retry_delay, result=result)
+    except DatabaseError as exc:
+        logger.error(
+            "Storing the outcome for user %s failed again (%s); storing a minimal error instead",
+            info.user_id,
+            _describe(exc),
+        )
+        error = _describe(exc)
+    _reconnect(using)
+    minimal: dict[str, object] = {
+        "status": Status.ERROR,
+        "error_code": STORE_ERROR,
+        "error_message": f"the outcome could not be stored: {error}",
+        "raw_response": "",
+        "next_attempt_at": None,
+    }
+    return _store(info, attempt, fit_to_columns(minimal), retry_delay=None, result=None)
+
+
+def _reconnect(using: str) -> None:
+    """Drop the connection so that the next query opens a fresh one (not inside a transaction,
+    which would lose the caller's work)."""
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def _store(
@@ -225,17 +345,11 @@ def _store(
             # to the queue, so even with a backend that runs the retry at once (inline) a
             # receiver sees retry_scheduled before that retry's own signals.
             if retry_delay is None:
-                _send_on_commit(validation_finished, info, using, status=fields["status"], result=result)
+                send_on_commit(validation_finished, info, using=using, status=fields["status"], result=result)
             else:
-                _send_on_commit(
-                    retry_scheduled,
-                    info,
-                    using,
-                    attempt=attempt + 1,
-                    delay=retry_delay,
-                    error_code=fields["error_code"],
+                queue_retry_on_commit(
+                    info, attempt + 1, delay=retry_delay, error_code=str(fields["error_code"]), using=using
                 )
-                enqueue_validation_on_commit(info.user_id, attempt + 1, delay=retry_delay, using=using)
     if not updated:
         logger.info(
             "Cédula validation for user %s: the row changed during the lookup; result discarded", info.user_id
@@ -251,23 +365,25 @@ def _still_ours(info: CedulaInfo, attempt: int, using: str) -> QuerySet[CedulaIn
     )
 
 
-def _send_on_commit(signal: Signal, info: CedulaInfo, using: str, **kwargs: Any) -> None:
-    """Send ``signal`` for ``info`` once the current transaction commits (at once outside one).
+def queue_retry_on_commit(
+    info: CedulaInfo, attempt: int, *, delay: float, error_code: str, using: str
+) -> None:
+    """Once the transaction commits, hand attempt ``attempt`` to the queue and, if the queue took
+    it, send ``retry_scheduled``.
 
-    ``send_robust``: the row is already stored, so a failing receiver neither stops the other
-    receivers nor fails the job. Django logs its traceback (logger ``django.dispatch``); one
-    line here says which user it was about.
+    A broker that refuses the job leaves the row RETRYING for the sweeper and sends no signal.
+    The inline backend runs the retry inside ``enqueue``: there the signal goes first, so that a
+    receiver sees ``retry_scheduled`` before that retry's own signals (it never refuses a job).
     """
 
     def send() -> None:
-        for receiver, response in signal.send_robust(sender=CedulaInfo, info=info, **kwargs):
-            if isinstance(response, Exception):
-                logger.error(
-                    "A receiver of a django_cedula signal (%s) failed for user %s: %s: %s",
-                    getattr(receiver, "__qualname__", receiver),
-                    info.user_id,
-                    type(response).__name__,
-                    response,
-                )
+        send_now(retry_scheduled, info, attempt=attempt, delay=delay, error_code=error_code)
 
-    transaction.on_commit(send, using=using)
+    def queue() -> None:
+        if getattr(get_backend(), "runs_jobs_inline", False):
+            send()
+            enqueue_validation(info.user_id, attempt, delay=delay)
+        elif enqueue_validation(info.user_id, attempt, delay=delay):
+            send()
+
+    transaction.on_commit(queue, using=using)

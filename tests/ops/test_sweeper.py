@@ -92,13 +92,12 @@ def test_a_retry_the_queue_lost_is_queued_again(
     assert CedulaInfo.objects.get(user=user).retry_count == 2
 
 
-@pytest.mark.parametrize(("retry_count", "claimable"), [(0, Status.PENDING), (2, Status.RETRYING)])
-def test_a_row_whose_worker_died_is_moved_back_and_its_job_then_succeeds(
+@pytest.mark.parametrize("retry_count", [0, 2])
+def test_a_row_whose_worker_died_counts_the_lost_attempt_and_its_next_attempt_then_succeeds(
     registered: Callable[..., Any],
     recording_backend: type[RecordingBackend],
     settings: Any,
     retry_count: int,
-    claimable: str,
 ) -> None:
     settings.CEDULA_RETRY_DELAYS = [60, 60, 60]
     user = registered()
@@ -107,12 +106,69 @@ def test_a_row_whose_worker_died_is_moved_back_and_its_job_then_succeeds(
     assert counts(sweep()) == (0, 0, 1)
 
     info = CedulaInfo.objects.get(user=user)
-    assert (info.status, info.retry_count) == (claimable, retry_count)
+    assert (info.status, info.retry_count, info.error_code) == (Status.RETRYING, retry_count + 1, "lost")
+    assert f"attempt {retry_count + 1} was lost" in info.error_message
     assert info.updated_at > ago(seconds=5)
-    assert recording_backend.jobs == [ValidationJob(user.pk, retry_count + 1)]
-    assert recording_backend.run_next() == Status.ACTIVE  # the job's claim accepts the moved-back row
+    assert recording_backend.jobs == [ValidationJob(user.pk, retry_count + 2)]
+    assert recording_backend.run_next() == Status.ACTIVE  # the next attempt's claim accepts the row
     assert FakeScraper.calls == [CEDULA]
     assert counts(sweep()) == (0, 0, 0)
+
+
+def test_a_row_whose_jobs_keep_dying_ends_as_lost_when_its_attempts_run_out(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any
+) -> None:
+    """Every attempt dies (an answer that kills the worker, a job timeout below the lookup): the
+    sweeper counts each, and the fourth loss ends the row instead of a fifth paid lookup."""
+    settings.CEDULA_RETRY_DELAYS = [60, 300, 900]
+    user = registered()
+    finished: list[dict[str, Any]] = []
+    retried: list[dict[str, Any]] = []
+
+    def on_finished(**kwargs: Any) -> None:
+        finished.append(kwargs)
+
+    def on_retry(**kwargs: Any) -> None:
+        retried.append(kwargs)
+
+    sweeper.validation_finished.connect(on_finished)
+    sweeper.retry_scheduled.connect(on_retry)
+    try:
+        for attempt in (1, 2, 3, 4):
+            # The job for this attempt claims the row, then its worker dies.
+            set_row(user, status=Status.PROCESSING, retry_count=attempt - 1, updated_at=ago(seconds=1000))
+            recording_backend.jobs.clear()
+            report = sweep()
+            if attempt < 4:
+                assert (report.processing, report.lost) == (1, 0)
+                assert recording_backend.jobs == [ValidationJob(user.pk, attempt + 1)]
+            else:
+                assert (report.processing, report.lost) == (0, 1)
+                assert recording_backend.jobs == []
+    finally:
+        sweeper.validation_finished.disconnect(on_finished)
+        sweeper.retry_scheduled.disconnect(on_retry)
+
+    info = CedulaInfo.objects.get(user=user)
+    assert (info.status, info.error_code, info.next_attempt_at) == (Status.ERROR, "lost", None)
+    assert info.is_final
+    assert [kwargs["attempt"] for kwargs in retried] == [2, 3, 4]
+    assert [kwargs["status"] for kwargs in finished] == [Status.ERROR]
+    assert finished[0]["info"].error_code == "lost"
+    assert counts(sweep()) == (0, 0, 0)
+    assert FakeScraper.calls == []
+
+
+def test_a_dry_run_counts_a_lost_last_attempt_without_ending_it(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any
+) -> None:
+    settings.CEDULA_RETRY_DELAYS = []
+    user = registered()
+    set_row(user, status=Status.PROCESSING, updated_at=ago(seconds=1000))
+    report = sweep(dry_run=True)
+    assert (report.processing, report.lost) == (0, 1)
+    assert CedulaInfo.objects.get(user=user).status == Status.PROCESSING
+    assert recording_backend.jobs == []
 
 
 def test_the_dead_workers_job_arriving_late_does_nothing(

@@ -46,6 +46,10 @@ class Command(BaseCommand):
         self.stdout.write(f"  pending:    {report.pending}")
         self.stdout.write(f"  retrying:   {report.retrying}")
         self.stdout.write(f"  processing: {report.processing}")
+        if report.lost:
+            self.stdout.write(
+                f"  {report.lost} processing rows had no attempt left and ended as error (lost)"
+            )
         if report.deferred:
             self.stdout.write(f"  {report.deferred} stale rows deferred: re-queued recently, still waiting")
         if report.changed:
