@@ -14,7 +14,13 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .constants import DEFAULT_SLOW_SECONDS, DEFAULT_VALID_TOKEN
+from .constants import (
+    DEFAULT_BOMB_BYTES,
+    DEFAULT_DEEP_JSON_DEPTH,
+    DEFAULT_HUGE_BYTES,
+    DEFAULT_SLOW_SECONDS,
+    DEFAULT_VALID_TOKEN,
+)
 from .outcomes import FaultMode
 from .server import Replica
 
@@ -57,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--slow-seconds", type=float, default=DEFAULT_SLOW_SECONDS, help="seconds a slow answer takes"
     )
     parser.add_argument(
+        "--huge-bytes", type=int, default=DEFAULT_HUGE_BYTES, help="bytes of a huge answer (fault huge)"
+    )
+    parser.add_argument(
+        "--bomb-bytes",
+        type=int,
+        default=DEFAULT_BOMB_BYTES,
+        help="bytes a gzip bomb expands to (fault gzip_bomb)",
+    )
+    parser.add_argument(
+        "--deep-json-depth",
+        type=int,
+        default=DEFAULT_DEEP_JSON_DEPTH,
+        help="nesting of a deep JSON answer (fault deep_json)",
+    )
+    parser.add_argument(
         "--fault",
         type=_fault,
         action="append",
@@ -78,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         valid_token=args.valid_token,
         slow_seconds=args.slow_seconds,
         verbose=not args.quiet,
+        huge_bytes=args.huge_bytes,
+        bomb_bytes=args.bomb_bytes,
+        deep_json_depth=args.deep_json_depth,
     )
     for mode, cedula, times in args.fault:
         replica.set_fault(mode, cedula=cedula, times=times)

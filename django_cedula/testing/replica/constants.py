@@ -12,6 +12,16 @@ DEFAULT_SITE_KEY = "6LdReplicaLocalSiteKeyForTestsOnly000000"
 #: Seconds a "slow" answer takes unless told otherwise: longer than a typical client timeout.
 DEFAULT_SLOW_SECONDS = 30.0
 
+#: Bytes of a "huge" answer unless told otherwise (``Replica(huge_bytes=...)``).
+DEFAULT_HUGE_BYTES = 20 * 1024 * 1024
+
+#: Bytes a "gzip bomb" answer expands to unless told otherwise (``Replica(bomb_bytes=...)``); about a
+#: thousandth of it goes over the wire.
+DEFAULT_BOMB_BYTES = 100 * 1024 * 1024
+
+#: How deep a "deep JSON" answer nests unless told otherwise (``Replica(deep_json_depth=...)``).
+DEFAULT_DEEP_JSON_DEPTH = 50_000
+
 #: Paths of the two sources, keeping the real sites' relative structure under one local host.
 WSP_PATH = "/censo/consultar/"
 CENSO_PATH = "/consultacenso/"

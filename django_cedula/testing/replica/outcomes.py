@@ -40,6 +40,11 @@ OUTCOME TABLE (kept equal to :func:`outcome_table_markdown` by the replica's tes
 | 1000000052 | slow | the answer (found) comes after slow_seconds (default 30) |
 | 1000000053 | dropped connection | the server closes the socket without answering |
 | 1000000054 | garbage | an unparseable answer (A: broken markup in data.message; B: broken JSON) |
+| 1000000055 | huge answer | a found answer padded to huge_bytes (default 20 MiB) |
+| 1000000056 | gzip bomb | a found answer padded to bomb_bytes (default 100 MiB), sent gzip-compressed (about 100 KiB) |
+| 1000000057 | deep JSON | JSON nested deep_json_depth (default 50,000) levels deep |
+| 1000000060 | found | found with over-long fields: departamento of 130 characters, mesa of 41 |
+| 1000000061 | cancelled (other) | cancelled with over-long fields: novedad of 315 characters, fecha_novedad of 65 |
 | any other | found | a voting place derived from the number (same number, same place) |
 """
 
@@ -67,6 +72,9 @@ class OutcomeKind(str, enum.Enum):
     SLOW = "slow"
     DROP = "drop"
     GARBAGE = "garbage"
+    HUGE = "huge"
+    GZIP_BOMB = "gzip_bomb"
+    DEEP_JSON = "deep_json"
 
     def __str__(self) -> str:
         return self.value
@@ -79,6 +87,12 @@ class FaultMode(str, enum.Enum):
     ``back/api/consulta``); ``get500`` fires on the page GET (when set for a number, the
     lookup of that number answers reload and the reloaded page answers 500); ``block``
     fires on page GETs, lookups and the election list.
+
+    ``huge``, ``gzip_bomb`` and ``deep_json`` are oversized answers: a found answer padded to
+    :attr:`Replica.huge_bytes <django_cedula.testing.replica.Replica.huge_bytes>` (20 MiB by
+    default); the same padded to :attr:`~django_cedula.testing.replica.Replica.bomb_bytes`
+    (100 MiB) and sent gzip-compressed (``Content-Encoding: gzip``, about 100 KiB on the wire);
+    JSON nested :attr:`~django_cedula.testing.replica.Replica.deep_json_depth` (50,000) deep.
     """
 
     SLOW = "slow"
@@ -90,6 +104,9 @@ class FaultMode(str, enum.Enum):
     CAPTCHA_REJECT = "captcha_reject"
     RELOAD = "reload"
     UPDATING = "updating"
+    HUGE = "huge"
+    GZIP_BOMB = "gzip_bomb"
+    DEEP_JSON = "deep_json"
 
     def __str__(self) -> str:
         return self.value
@@ -156,11 +173,30 @@ _LABELS: Mapping[OutcomeKind, str] = {
     OutcomeKind.SLOW: "slow",
     OutcomeKind.DROP: "dropped connection",
     OutcomeKind.GARBAGE: "garbage",
+    OutcomeKind.HUGE: "huge answer",
+    OutcomeKind.GZIP_BOMB: "gzip bomb",
+    OutcomeKind.DEEP_JSON: "deep JSON",
 }
 
 NOT_FOUND_TEXT = "El documento consultado no se encuentra en el censo para esta elección."
 UPDATING_TEXT = "La información se encuentra en actualización. Por favor intente más tarde."
 CURL_ERROR_TEXT = "Curl error: Operation timed out after 15008 milliseconds with 0 bytes received"
+
+
+# Values longer than CedulaInfo's columns (departamento 100, mesa 20, novedad 255, fecha_novedad 50):
+# what storing an answer must survive (PostgreSQL refuses them; SQLite does not check).
+LONG_DEPARTAMENTO = (
+    "ARCHIPIÉLAGO DE SAN ANDRÉS, PROVIDENCIA Y SANTA CATALINA - CIRCUNSCRIPCIÓN ESPECIAL "
+    "DE LAS ISLAS No. 88 - DELEGACIÓN DEPARTAMENTAL"
+)
+LONG_MESA = "MESA 012 - ZONA 99 - PUESTO 01 - COMUNA 4"
+LONG_NOVEDAD = (
+    "Cancelada por Doble Cedulación según la Resolución 0877 de 2008 de la Registraduría Delegada "
+    "en lo Electoral; el documento fue retirado del censo electoral y su titular no podrá votar hasta "
+    "que la novedad se resuelva ante la Dirección Nacional de Identificación, previa verificación "
+    "de la información dactiloscópica"
+)
+LONG_FECHA = "02/11/2008 (fecha de la resolución; en firme desde el 15/12/2008)"
 
 
 def _found(
@@ -276,6 +312,34 @@ OUTCOMES: Mapping[str, Outcome] = {
     "1000000053": Outcome(OutcomeKind.DROP, "the server closes the socket without answering"),
     "1000000054": Outcome(
         OutcomeKind.GARBAGE, "an unparseable answer (A: broken markup in data.message; B: broken JSON)"
+    ),
+    "1000000055": Outcome(OutcomeKind.HUGE, "a found answer padded to huge_bytes (default 20 MiB)"),
+    "1000000056": Outcome(
+        OutcomeKind.GZIP_BOMB,
+        "a found answer padded to bomb_bytes (default 100 MiB), sent gzip-compressed (about 100 KiB)",
+    ),
+    "1000000057": Outcome(OutcomeKind.DEEP_JSON, "JSON nested deep_json_depth (default 50,000) levels deep"),
+    "1000000060": dataclasses.replace(
+        _found(
+            LONG_DEPARTAMENTO,
+            "SAN ANDRÉS",
+            "INSTITUCIÓN EDUCATIVA FLOWERS HILL BILINGUAL SCHOOL - SEDE No. 1",
+            "AVENIDA 20 DE JULIO # 1-23 SECTOR SARIE BAY",
+            LONG_MESA,
+            12.5847,
+            -81.7006,
+        ),
+        summary=(
+            f"found with over-long fields: departamento of {len(LONG_DEPARTAMENTO)} characters, "
+            f"mesa of {len(LONG_MESA)}"
+        ),
+    ),
+    "1000000061": dataclasses.replace(
+        _cancelled(LONG_NOVEDAD, "0877", LONG_FECHA),
+        summary=(
+            f"cancelled with over-long fields: novedad of {len(LONG_NOVEDAD)} characters, "
+            f"fecha_novedad of {len(LONG_FECHA)}"
+        ),
     ),
 }
 

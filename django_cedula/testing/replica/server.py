@@ -41,13 +41,16 @@ from .constants import (
     CENSO_ALT_PATH,
     CENSO_API_PATH,
     CENSO_PATH,
+    DEFAULT_BOMB_BYTES,
+    DEFAULT_DEEP_JSON_DEPTH,
+    DEFAULT_HUGE_BYTES,
     DEFAULT_SITE_KEY,
     DEFAULT_SLOW_SECONDS,
     DEFAULT_VALID_TOKEN,
     RECAPTCHA_PATH,
     WSP_PATH,
 )
-from .outcomes import FaultMode, Outcome, OutcomeKind, outcome_for, outcome_table_markdown
+from .outcomes import FaultMode, Outcome, OutcomeKind, derived_place, outcome_for, outcome_table_markdown
 
 _VALID_NUMBER = re.compile(r"[1-9][0-9]{2,9}")
 _SEPARATORS = re.compile(r"[.\s\-]")
@@ -58,6 +61,26 @@ _JSON = "application/json; charset=utf-8"
 
 WSP = "wsp"
 CENSO = "censo"
+
+# The application's own failures (answered after the captcha check), as faults and as table kinds.
+_APP_FAULTS = (
+    FaultMode.GARBAGE,
+    FaultMode.CURL_ERROR,
+    FaultMode.UPDATING,
+    FaultMode.HUGE,
+    FaultMode.GZIP_BOMB,
+    FaultMode.DEEP_JSON,
+)
+_APP_KINDS = frozenset(
+    {
+        OutcomeKind.GARBAGE,
+        OutcomeKind.CURL_ERROR,
+        OutcomeKind.UPDATING,
+        OutcomeKind.HUGE,
+        OutcomeKind.GZIP_BOMB,
+        OutcomeKind.DEEP_JSON,
+    }
+)
 
 
 class Answer(str, enum.Enum):
@@ -77,6 +100,9 @@ class Answer(str, enum.Enum):
     CAPTCHA = "captcha"
     INVALID = "invalid"
     GARBAGE = "garbage"
+    HUGE = "huge"
+    GZIP_BOMB = "gzip_bomb"
+    DEEP_JSON = "deep_json"
     DROPPED = "dropped"
     ELECCIONES = "elecciones"
     SCRIPT = "script"
@@ -90,6 +116,9 @@ class Answer(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+_OVERSIZED = frozenset({Answer.HUGE, Answer.GZIP_BOMB, Answer.DEEP_JSON})
 
 
 @dataclasses.dataclass
@@ -169,8 +198,9 @@ class Replica:
     ``Replica(port=0)`` picks a free port; :meth:`start` serves from a background thread and
     :meth:`stop` shuts down (also as a context manager). Knobs are plain attributes that tests
     may change at any time: :attr:`form_delay`, :attr:`valid_token`, :attr:`slow_seconds`,
-    :attr:`site_key`. Faults are switched with :meth:`set_fault`; :meth:`reset` restores
-    the state of a fresh replica (knobs back to the constructor's values).
+    :attr:`site_key`, :attr:`huge_bytes`, :attr:`bomb_bytes`, :attr:`deep_json_depth`. Faults are
+    switched with :meth:`set_fault`; :meth:`reset` restores the state of a fresh replica (knobs back
+    to the constructor's values).
     """
 
     def __init__(
@@ -184,6 +214,9 @@ class Replica:
         site_key: str = DEFAULT_SITE_KEY,
         verbose: bool = False,
         max_sessions: int = 10_000,
+        huge_bytes: int = DEFAULT_HUGE_BYTES,
+        bomb_bytes: int = DEFAULT_BOMB_BYTES,
+        deep_json_depth: int = DEFAULT_DEEP_JSON_DEPTH,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -198,7 +231,21 @@ class Replica:
         #: Log every request to stderr (the CLI turns this on).
         self.verbose = verbose
         self.max_sessions = max_sessions
-        self._defaults = (form_delay, valid_token, slow_seconds, site_key)
+        #: Bytes of a ``huge`` answer (fault or table number 1000000055).
+        self.huge_bytes = huge_bytes
+        #: Bytes a ``gzip_bomb`` answer expands to (fault or table number 1000000056).
+        self.bomb_bytes = bomb_bytes
+        #: Levels of nesting of a ``deep_json`` answer (fault or table number 1000000057).
+        self.deep_json_depth = deep_json_depth
+        self._defaults = (
+            form_delay,
+            valid_token,
+            slow_seconds,
+            site_key,
+            huge_bytes,
+            bomb_bytes,
+            deep_json_depth,
+        )
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._ids = itertools.count(1)
@@ -374,7 +421,15 @@ class Replica:
         Requests still sleeping (slow answers, form delay) are woken and dropped.
         """
         with self._lock:
-            self.form_delay, self.valid_token, self.slow_seconds, self.site_key = self._defaults
+            (
+                self.form_delay,
+                self.valid_token,
+                self.slow_seconds,
+                self.site_key,
+                self.huge_bytes,
+                self.bomb_bytes,
+                self.deep_json_depth,
+            ) = self._defaults
             self._faults = []
             self._records = []
             self._errors = []
@@ -817,7 +872,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._wsp_send(record, pages.wsp_answer(False, pages.INVALID_NUIP_TEXT), Answer.INVALID)
             return
         app = self._app_fault(record, nuip, outcome)
-        if app is Answer.GARBAGE:
+        if app in _OVERSIZED:
+            self._oversized(record, WSP, app, nuip, outcome)
+        elif app is Answer.GARBAGE:
             self._wsp_send(record, pages.wsp_answer(True, pages.wsp_garbage_message(nuip)), app)
         elif app is Answer.CURL_ERROR:
             self._wsp_send(record, pages.wsp_answer(False, pages.CURL_ERROR_TEXT), app)
@@ -902,7 +959,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _app_fault(self, record: RequestRecord, cedula: str, outcome: Outcome) -> Answer | None:
         """Garbage, curl error, "en actualización": the application's own failures, if one applies."""
         replica = self.server.replica
-        fault = replica._take_fault([FaultMode.GARBAGE, FaultMode.CURL_ERROR, FaultMode.UPDATING], cedula)
+        fault = replica._take_fault(_APP_FAULTS, cedula)
         if fault is not None:
             record.fault = fault.mode.value
             return Answer(fault.mode.value)
@@ -912,10 +969,31 @@ class _Handler(BaseHTTPRequestHandler):
                 record.detail = "table:curl_error_once"
                 return Answer.CURL_ERROR
             return None
-        if kind in (OutcomeKind.GARBAGE, OutcomeKind.CURL_ERROR, OutcomeKind.UPDATING):
+        if kind in _APP_KINDS:
             record.detail = f"table:{kind}"
             return Answer(kind.value)
         return None
+
+    def _oversized(
+        self, record: RequestRecord, source: str, answer: Answer, cedula: str, outcome: Outcome
+    ) -> None:
+        """A huge body, a gzip bomb or JSON nested very deep, as sized by the replica's knobs."""
+        replica = self.server.replica
+        place = outcome.place or derived_place(cedula)
+        headers: list[tuple[str, str]] = []
+        if answer is Answer.DEEP_JSON:
+            depth = replica.deep_json_depth
+            body = pages.wsp_deep_json(depth) if source == WSP else pages.censo_deep_json(depth)
+            record.detail = f"{record.detail} depth {depth}".strip()
+        else:
+            size = replica.huge_bytes if answer is Answer.HUGE else replica.bomb_bytes
+            padded = pages.wsp_huge_answer if source == WSP else pages.censo_huge_answer
+            body = padded(cedula, place, size, blank=answer is Answer.GZIP_BOMB)
+            if answer is Answer.GZIP_BOMB:
+                body = pages.gzip_bomb(body)
+                headers.append(("Content-Encoding", "gzip"))
+            record.detail = f"{record.detail} {size} bytes".strip()
+        self._send(record, 200, body, _JSON, answer, headers)
 
     # -- Source B ------------------------------------------------------------------------------
 
@@ -979,7 +1057,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._censo_send(record, 400, pages.censo_error(pages.CENSO_INVALID_TEXT), Answer.INVALID)
             return
         app = self._app_fault(record, cedula, outcome)
-        if app is Answer.GARBAGE:
+        if app in _OVERSIZED:
+            self._oversized(record, CENSO, app, cedula, outcome)
+        elif app is Answer.GARBAGE:
             self._send(record, 200, pages.CENSO_GARBAGE, _JSON, app)
         elif app is Answer.CURL_ERROR:
             self._censo_send(record, 502, pages.censo_curl_error(), app)
