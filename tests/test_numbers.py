@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from django_cedula import privacy
 from django_cedula.exceptions import InvalidCedulaError
 from django_cedula.numbers import is_valid_cedula, mask_cedula, normalize_cedula, validate_cedula_number
 
@@ -13,6 +14,13 @@ from django_cedula.numbers import is_valid_cedula, mask_cedula, normalize_cedula
         ("1020304050", "1020304050"),
         ("1.020.304.050", "1020304050"),
         (" 79 123-456 ", "79123456"),
+        ("1 020 304 050", "1020304050"),
+        ("1020-304-050", "1020304050"),
+        ("1.020.304-050", "1020304050"),
+        ("1020 - 304 - 050", "1020304050"),
+        ("1020  304", "1020304"),
+        ("1\u00a0020\u00a0304", "1020304"),  # non-breaking spaces, pasted from a spreadsheet
+        ("\t1020304050\n", "1020304050"),
         ("123", "123"),
         (52123456, "52123456"),
     ],
@@ -29,6 +37,43 @@ def test_normalize_rejects_malformed_numbers(value: object) -> None:
     with pytest.raises(InvalidCedulaError):
         normalize_cedula(value)
     assert not is_valid_cedula(value)
+
+
+AT_AN_END = "a cédula number does not start or end with a dot or a dash"
+TOGETHER = "a cédula number has at most one dot or dash between two digits"
+MISPLACED = {
+    "-1020304050": AT_AN_END,
+    "1020304050-": AT_AN_END,
+    ".123456": AT_AN_END,
+    "123456.": AT_AN_END,
+    " -1020304050 ": AT_AN_END,
+    "- 1020304050": AT_AN_END,
+    "12..34": TOGETHER,
+    "1020--304": TOGETHER,
+    "12.-34": TOGETHER,
+    "1020 . - 304": TOGETHER,
+}
+
+
+@pytest.mark.parametrize(("value", "reason"), MISPLACED.items(), ids=list(MISPLACED))
+def test_separators_stand_only_between_digits_one_mark_at_a_time(value: str, reason: str) -> None:
+    with pytest.raises(InvalidCedulaError) as excinfo:
+        normalize_cedula(value)
+    assert str(excinfo.value) == reason
+    assert not is_valid_cedula(value)
+    with pytest.raises(ValidationError) as invalid:
+        validate_cedula_number(value)
+    assert invalid.value.messages == [f"Enter a valid cédula number: {reason}."]
+
+
+def test_only_separators_is_no_number() -> None:
+    with pytest.raises(InvalidCedulaError, match="is required"):
+        normalize_cedula(" .-. ")
+
+
+def test_mask_cedula_is_the_privacy_modules() -> None:
+    # One masker for the whole package: numbers re-exports it, it does not keep a copy.
+    assert mask_cedula is privacy.mask_cedula
 
 
 def test_error_message_never_repeats_the_number() -> None:
