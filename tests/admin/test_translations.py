@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gettext
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +99,20 @@ def test_model_names_in_spanish() -> None:
 
 
 def test_validator_message_in_spanish() -> None:
-    with translation.override("es"), pytest.raises(ValidationError) as caught:
-        validate_cedula_number("12-AB")
-    assert caught.value.messages[0].startswith("Ingrese un número de cédula válido: ")
+    with translation.override("es"):
+        with pytest.raises(ValidationError) as caught:
+            validate_cedula_number("12-AB")
+        # Read in Spanish: the message is lazy, translated when it is read.
+        assert caught.value.messages[0].startswith("Ingrese un número de cédula válido: ")
 
 
 @pytest.fixture
-def spanish_client(settings: Any, staff_client: Client) -> Client:
-    """The staff client, with the language chosen from Accept-Language as a Colombian host would."""
+def spanish_client(settings: Any, staff_client: Client) -> Iterator[Client]:
+    """The staff client, with the language chosen from Accept-Language as a Colombian host would.
+
+    LocaleMiddleware activates the language in this thread and leaves it so after the response;
+    it is put back afterwards, or later tests would get Spanish messages.
+    """
     middleware = list(settings.MIDDLEWARE)
     middleware.insert(
         middleware.index("django.middleware.common.CommonMiddleware"),
@@ -114,7 +120,9 @@ def spanish_client(settings: Any, staff_client: Client) -> Client:
     )
     settings.MIDDLEWARE = middleware
     staff_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "es-CO,es;q=0.9"
-    return staff_client
+    language = translation.get_language()
+    yield staff_client
+    translation.activate(language)
 
 
 @pytest.mark.django_db
