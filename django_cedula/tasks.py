@@ -81,7 +81,7 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
     except InvalidCedulaError as exc:
         # Never reaches the network: mark it and stop.
         fields: dict[str, object] = {"status": Status.INVALID, "error_message": str(exc)}
-        return Status.INVALID if _store_safely(info, attempt, fields, retry_delay=None, result=None) else None
+        return _store_safely(info, attempt, fields, retry_delay=None, result=None)
     deferred_to = _wait_for_turn(info, attempt)
     if deferred_to is not None:
         return deferred_to
@@ -101,8 +101,9 @@ def _store_result(info: CedulaInfo, attempt: int, result: ScrapeResult) -> str |
     outcome = decide(
         result, attempt=attempt, retry_delays=app_settings.RETRY_DELAYS, now=timezone.now(), raw_response=raw
     )
-    if not _store_safely(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result):
-        return None
+    stored = _store_safely(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result)
+    if stored != outcome.status:
+        return stored  # discarded (None), or only a minimal error could be stored
     if outcome.retry_delay is not None:
         logger.info(
             "Cédula validation for user %s: attempt %s failed (%s); retry in %ss",
@@ -131,7 +132,7 @@ def _end_with_config_error(info: CedulaInfo, attempt: int, exc: Exception) -> st
         "error_message": f"{_describe(exc)} ({hint})",
         "next_attempt_at": None,
     }
-    return Status.ERROR if _store_safely(info, attempt, fields, retry_delay=None, result=None) else None
+    return _store_safely(info, attempt, fields, retry_delay=None, result=None)
 
 
 def _describe(exc: BaseException, *, with_traceback: bool = False) -> str:
@@ -269,8 +270,10 @@ def _store_safely(
     *,
     retry_delay: float | None,
     result: ScrapeResult | None,
-) -> bool:
+) -> str | None:
     """:func:`_store`, cut to the columns, and robust to the database failing at that moment.
+
+    Returns the status stored, or ``None`` when the row changed under us and nothing was stored.
 
     A lookup costs a request to the source and a paid captcha: a connection lost while it ran
     must not throw its answer away. A ``DatabaseError`` is retried once on a fresh connection;
@@ -281,7 +284,7 @@ def _store_safely(
     fields = fit_to_columns(fields)
     using = router.db_for_write(CedulaInfo, instance=info)
     try:
-        return _store(info, attempt, fields, retry_delay=retry_delay, result=result)
+        return _stored_status(_store(info, attempt, fields, retry_delay=retry_delay, result=result), fields)
     except DatabaseError as exc:
         logger.warning(
             "Storing the outcome for user %s failed (%s); retrying on a fresh connection",
@@ -290,7 +293,7 @@ def _store_safely(
         )
     _reconnect(using)
     try:
-        return _store(info, attempt, fields, retry_delay=retry_delay, result=result)
+        return _stored_status(_store(info, attempt, fields, retry_delay=retry_delay, result=result), fields)
     except DatabaseError as exc:
         logger.error(
             "Storing the outcome for user %s failed again (%s); storing a minimal error instead",
@@ -306,7 +309,13 @@ def _store_safely(
         "raw_response": "",
         "next_attempt_at": None,
     }
-    return _store(info, attempt, fit_to_columns(minimal), retry_delay=None, result=None)
+    return _stored_status(
+        _store(info, attempt, fit_to_columns(minimal), retry_delay=None, result=None), minimal
+    )
+
+
+def _stored_status(stored: bool, fields: dict[str, object]) -> str | None:
+    return str(fields["status"]) if stored else None
 
 
 def _reconnect(using: str) -> None:

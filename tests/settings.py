@@ -51,6 +51,19 @@ elif DATABASE_VENDOR == "sqlite":
 else:
     raise RuntimeError(f"CEDULA_TEST_DATABASE must be sqlite or postgres, not {DATABASE_VENDOR!r}")
 
+# A second database of the same kind, for the tests of a primary/replica router (tests/job/). Only
+# created for the tests that ask for it.
+DATABASES["replica"] = {
+    **DATABASES["default"],
+    "TEST": {
+        "NAME": (
+            f"{DATABASES['default']['TEST']['NAME']}_replica"
+            if DATABASE_VENDOR == "postgres"
+            else str(_sqlite_dir / f"django-cedula-test-replica-{os.getpid()}.sqlite3")
+        )
+    },
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
