@@ -1,4 +1,5 @@
-"""Helpers shared by the package's management commands: a progress bar and durations."""
+"""Helpers shared by the package's management commands: a progress bar, durations, and values
+shortened for messages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from types import TracebackType
 from django.core.management.base import OutputWrapper
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+# ASCII: ``\d`` would also match other scripts' digits, which int() reads ("３０d" as 30 days).
+_DURATION = re.compile(r"(\d+)\s*([smhdw])", re.ASCII)
 
 
 class ProgressBar:
@@ -59,6 +61,17 @@ class ProgressBar:
         self.close()
 
 
+def shorten(value: str, limit: int = 20) -> str:
+    """``value`` quoted for an error message, cut after ``limit`` characters.
+
+    A command's argument can be anything pasted on a command line, 10 KB or more; a message
+    repeats enough of it to recognise, and says how long the rest was.
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
 def parse_duration(text: str) -> datetime.timedelta:
     """``"30d"``, ``"12h"``, ``"1d12h"``, ``"90m"``, ``"2w"``, ``"45s"`` as a timedelta.
 
@@ -67,7 +80,7 @@ def parse_duration(text: str) -> datetime.timedelta:
     compact = text.strip().lower()
     parts = _DURATION.findall(compact)
     if not parts or _DURATION.sub("", compact).strip():
-        raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 90m or 1d12h")
+        raise ValueError(f"{shorten(text)} is not a duration such as 30d, 12h, 90m or 1d12h")
     seconds = sum(int(amount) * _UNITS[unit] for amount, unit in parts)
     if not seconds:
         raise ValueError("a duration must be longer than zero")

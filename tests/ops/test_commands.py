@@ -97,6 +97,48 @@ def test_revalidate_by_id_or_username(
         run("cedula_revalidate", "--user", "nobody")
 
 
+def _digits_in(script_zero: str, number: int) -> str:
+    """``number`` written with the digits of another script (``"\uff10"``: full-width)."""
+    return "".join(chr(ord(script_zero) + int(digit)) for digit in str(number))
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        pytest.param(lambda pk: _digits_in("\uff10", pk), id="full-width"),
+        pytest.param(lambda pk: _digits_in("\u0660", pk), id="arabic-indic"),
+        pytest.param(lambda pk: f"+{pk}", id="plus-sign"),
+        pytest.param(lambda pk: f" {pk}", id="leading-space"),
+        pytest.param(lambda pk: f"0_{pk}", id="underscore"),
+    ],
+)
+def test_revalidate_takes_ids_in_ascii_digits_only(
+    population: dict[str, Any], recording_backend: type[RecordingBackend], written: Callable[[int], str]
+) -> None:
+    # int() reads each of these as the id (int("１") == 1, int("0_1") == 1); none is how an id is written.
+    pk = population["active_old"].pk
+    with pytest.raises(CommandError, match="No user has the id or username"):
+        run("cedula_revalidate", "--user", written(pk))
+    assert recording_backend.jobs == []
+    run("cedula_revalidate", "--user", str(pk))  # the same id in ASCII digits
+    assert queued_users(recording_backend) == [pk]
+
+
+def test_revalidate_does_not_echo_a_long_user_back_whole(population: dict[str, Any]) -> None:
+    with pytest.raises(CommandError) as excinfo:
+        run("cedula_revalidate", "--user", "a" * 10_000)
+    message = str(excinfo.value)
+    assert message == "No user has the id or username 'aaaaaaaaaaaaaaaaaaaa'… (10000 characters)."
+
+
+def test_revalidate_does_not_echo_a_long_duration_back_whole() -> None:
+    with pytest.raises(CommandError) as excinfo:
+        run("cedula_revalidate", "--older-than", "9" * 10_000)
+    message = str(excinfo.value)
+    assert "'99999999999999999999'… (10000 characters) is not a duration" in message
+    assert len(message) < 200
+
+
 def test_revalidate_respects_the_cooldown_unless_forced(
     population: dict[str, Any], recording_backend: type[RecordingBackend]
 ) -> None:

@@ -1,4 +1,4 @@
-"""The commands' helpers: the progress bar and durations."""
+"""The commands' helpers: the progress bar, durations and shortened values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.management.base import OutputWrapper
 
-from django_cedula.management.utils import ProgressBar, format_duration, parse_duration
+from django_cedula.management.utils import ProgressBar, format_duration, parse_duration, shorten
 
 from .conftest import FakeTTY
 
@@ -37,10 +37,17 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text).total_seconds() == seconds
 
 
-@pytest.mark.parametrize("text", ["", "soon", "12", "0d", "3x", "1d soon"])
+@pytest.mark.parametrize("text", ["", "soon", "12", "0d", "3x", "1d soon", "\uff13\uff10d", "\u0663d"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_shorten_cuts_long_values_and_says_how_long() -> None:
+    assert shorten("ana") == "'ana'"
+    assert shorten("x" * 20) == repr("x" * 20)
+    assert shorten("x" * 21) == f"{'x' * 20!r}… (21 characters)"
+    assert shorten("\x1b[2J" + "y" * 30) == "'\\x1b[2J" + "y" * 16 + "'… (34 characters)"
 
 
 def test_format_duration() -> None:

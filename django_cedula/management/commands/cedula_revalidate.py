@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import datetime
 import logging
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from ...services import (
     request_validation_batch,
     request_validation_decision,
 )
-from ..utils import ProgressBar, parse_duration
+from ..utils import ProgressBar, parse_duration, shorten
 
 logger = logging.getLogger("django_cedula.management")
 
@@ -159,15 +158,15 @@ class Command(BaseCommand):
     def _users_named(self, user_model: type[Any], names: list[str]) -> list[Any]:
         """The primary keys of the users named by id or username; an unknown name is an error."""
         username = user_model.USERNAME_FIELD
-        pk_field = user_model._meta.pk
         found: list[Any] = []
         for name in names:
             match = models.Q(**{username: name})
-            with contextlib.suppress(ValidationError):  # not a primary key: a username only
-                match |= models.Q(pk=pk_field.to_python(name))
+            pk = _as_primary_key(user_model, name)
+            if pk is not None:
+                match |= models.Q(pk=pk)
             pks = list(user_model._default_manager.filter(match).values_list("pk", flat=True))
             if not pks:
-                raise CommandError(f"No user has the id or username {name!r}.")
+                raise CommandError(f"No user has the id or username {shorten(name)}.")
             found += pks
         return found
 
@@ -247,6 +246,23 @@ def _row_states(user_ids: list[Any], using: str) -> dict[Any, RowState]:
             "user_id", "cedula", "status", "requested_at"
         )
     }
+
+
+def _as_primary_key(model: type[Any], name: str) -> Any | None:
+    """``name`` as a value of ``model``'s primary key, or ``None`` when it is not one.
+
+    Written in ASCII only: Python's ``int()`` reads other scripts' digits (a full-width ``"１"`` is
+    1) and underscores (``"1_0"`` is 10), so an integer key must be plain ASCII digits.
+    """
+    pk_field = model._meta.pk
+    if not name.isascii() or pk_field is None:
+        return None
+    if isinstance(pk_field, models.IntegerField) and not name.isdigit():
+        return None
+    try:
+        return pk_field.to_python(name)
+    except ValidationError:  # not a primary key: a username only
+        return None
 
 
 def _concrete_field(model: type[Any], name: str) -> models.Field[Any, Any] | None:
