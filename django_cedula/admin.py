@@ -41,7 +41,7 @@ from django.utils.translation import ngettext
 from .exceptions import InvalidCedulaError
 from .models import CedulaInfo, CedulaStatus
 from .numbers import mask_cedula, normalize_cedula
-from .services import request_validation
+from .services import RequestDecision, request_validation_batches
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[CedulaInfo]
@@ -262,18 +262,19 @@ class CedulaInfoAdmin(_ModelAdmin):
 
     @admin.action(description=_("Validate again"), permissions=["revalidate"])
     def validate_again(self, request: HttpRequest, queryset: QuerySet[CedulaInfo]) -> None:
-        """Restart the validation of each selected row from the user's current number."""
-        requested = malformed = without_number = 0
-        for info in queryset.select_related("user"):
-            # force: restart even while a validation is under way or within the cooldown,
-            # which is what a person clicking this asks for.
-            result = request_validation(info.user, force=True)
-            if result is None:
-                without_number += 1
-            elif result.status == CedulaStatus.INVALID:
-                malformed += 1
-            else:
-                requested += 1
+        """Restart the validation of each selected row from the user's current number.
+
+        Through the batch path, not one transaction per row: per 500 rows, one locking read, one
+        ``UPDATE`` (one more per user whose number changed), and their jobs handed to the queue
+        together once that transaction commits.
+        """
+        users = [info.user for info in queryset.select_related("user").order_by("pk")]
+        # force: restart even while a validation is under way or within the cooldown,
+        # which is what a person clicking this asks for.
+        counts = request_validation_batches(users, force=True)
+        requested = counts[RequestDecision.QUEUED]
+        malformed = counts[RequestDecision.INVALID]
+        without_number = counts[RequestDecision.NO_CEDULA]
         if requested:
             self.message_user(
                 request,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime
 import enum
+import itertools
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
@@ -169,13 +170,33 @@ def request_validation_decision(
     return info, RequestDecision.QUEUED
 
 
+#: Users decided per transaction by :func:`request_validation_batches` (and so by
+#: :func:`request_validations` and the admin's *Validate again*).
+BATCH_SIZE = 500
+
+
 def request_validations(users: Iterable[Any], *, force: bool = False) -> int:
     """:func:`request_validation` for many users; returns how many validations were queued or restarted.
 
-    ``users`` is consumed once; pass an iterator (or chunks) rather than a whole queryset to keep
-    memory flat over many users.
+    ``users`` is consumed once, :data:`BATCH_SIZE` at a time, each batch through
+    :func:`request_validation_batch`; pass an iterator (or chunks) rather than a whole queryset to
+    keep memory flat over many users.
     """
-    return sum(request_validation_decision(user, force=force)[1] is RequestDecision.QUEUED for user in users)
+    return request_validation_batches(users, force=force)[RequestDecision.QUEUED]
+
+
+def request_validation_batches(
+    users: Iterable[Any], *, force: bool = False, batch_size: int = BATCH_SIZE, using: str | None = None
+) -> collections.Counter[RequestDecision]:
+    """:func:`request_validation_batch` over ``users``, ``batch_size`` at a time (one transaction
+    each); returns the decisions counted over all of them."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    counts: collections.Counter[RequestDecision] = collections.Counter()
+    remaining = iter(users)
+    while batch := list(itertools.islice(remaining, batch_size)):
+        counts.update(request_validation_batch(batch, force=force, using=using))
+    return counts
 
 
 def request_validation_batch(

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_cedula.admin import CedulaInfoAdmin, StatusCount
 from django_cedula.models import CedulaInfo
+from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.scrapers import FakeScraper
 
 from .conftest import grant
@@ -247,11 +250,18 @@ def test_raw_response_cannot_be_probed_through_url_filters(
 # "Validate again" ------------------------------------------------------------------------------
 
 
+def messages_of(response: Any) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def action_data(*rows: CedulaInfo) -> dict[str, Any]:
+    return {"action": "validate_again", "_selected_action": [row.pk for row in rows]}
+
+
 def run_action(client: Client, capture: Callable[..., Any], *rows: CedulaInfo) -> Any:
-    data = {"action": "validate_again", "_selected_action": [row.pk for row in rows]}
     # The admin's request commits in real life; here the queued jobs are run explicitly.
     with capture(execute=True):
-        return client.post(reverse(CHANGELIST), data, follow=True)
+        return client.post(reverse(CHANGELIST), action_data(*rows), follow=True)
 
 
 def test_validate_again_runs_the_selected_rows_again(
@@ -344,3 +354,46 @@ def test_the_action_is_offered_to_staff_with_the_change_permission(
 
     assert '<option value="validate_again">Validate again</option>' in html
     assert "delete_selected" not in html  # superusers only
+
+
+def test_validate_again_takes_a_bounded_number_of_queries_and_queues_the_rows_together(
+    staff_client: Client,
+    make_user: Callable[..., Any],
+    recording_backend: type[RecordingBackend],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    # Rows in the cooldown, finished or failed: "Validate again" restarts them all.
+    users = [make_user(cedula=str(1_020_304_000 + index)) for index in range(51)]
+    rows = list(CedulaInfo.objects.order_by("pk"))
+    for index, row in enumerate(rows):
+        status = (Status.ACTIVE, Status.ERROR, Status.TIMEOUT)[index % 3]
+        CedulaInfo.objects.filter(pk=row.pk).update(status=status, retry_count=index % 3)
+    recording_backend.reset()
+    one, fifty = rows[:1], rows[1:]
+
+    with CaptureQueriesContext(connection) as for_one, django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(reverse(CHANGELIST), action_data(*one))
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Validation requested again for 1 cédula."
+    ]
+    recording_backend.reset()
+    staff_client.cookies.pop("messages", None)  # shown; the next request starts without them
+
+    # Fifty rows cost no more queries than one: one locking read and one UPDATE for the lot.
+    with (
+        django_assert_max_num_queries(len(for_one)),
+        django_capture_on_commit_callbacks(execute=True) as handed_over,
+    ):
+        response = staff_client.post(reverse(CHANGELIST), action_data(*fifty))
+
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Validation requested again for 50 cédulas."
+    ]
+    assert len(handed_over) == 1  # the fifty jobs reach the queue in one go (enqueue_many)
+    assert sorted((job.user_id, job.attempt) for job in recording_backend.jobs) == [
+        (user.pk, 1) for user in users[1:]
+    ]
+    restarted = CedulaInfo.objects.filter(pk__in=[row.pk for row in fifty])
+    assert set(restarted.values_list("status", "retry_count")) == {(Status.PENDING, 0)}

@@ -1,4 +1,4 @@
-"""services.request_validation and request_validations: cooldown, force, restarts."""
+"""services.request_validation and request_validations: cooldown, force, restarts, batches."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from django_cedula import tasks
 from django_cedula.backends import ValidationJob
@@ -14,6 +16,7 @@ from django_cedula.services import (
     RequestDecision,
     plan_validation,
     request_validation,
+    request_validation_batches,
     request_validation_decision,
     request_validations,
 )
@@ -239,3 +242,24 @@ def test_request_validations_counts_what_it_started(
     assert sorted(job.user_id for job in recording_backend.jobs) == sorted([never.pk, stale.pk])
     assert CedulaInfo.objects.get(user=malformed).status == Status.INVALID
     assert request_validations([fresh, busy], force=True) == 2
+
+
+def test_request_validation_batches_decide_a_batch_per_transaction(
+    make_user: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    users = [make_user(cedula=str(1_000_000_010 + index)) for index in range(5)]
+    blank = make_user(cedula="")
+    for user in users:
+        set_row(user, status=Status.ACTIVE, requested_at=ago(days=2))
+    recording_backend.reset()
+
+    with CaptureQueriesContext(connection) as queries:
+        counts = request_validation_batches(iter([*users, blank]), batch_size=2)
+
+    assert counts == {RequestDecision.QUEUED: 5, RequestDecision.NO_CEDULA: 1}
+    restarts = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "django_cedula_cedulainfo"')]
+    assert len(restarts) == 3  # users 1-2, 3-4, 5 (and the blank one): one UPDATE per batch
+    assert sorted(job.user_id for job in recording_backend.jobs) == sorted(user.pk for user in users)
+    assert set(CedulaInfo.objects.filter(user__in=users).values_list("status", flat=True)) == {Status.PENDING}
+    with pytest.raises(ValueError, match="at least 1"):
+        request_validation_batches(users, batch_size=0)
