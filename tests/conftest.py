@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,8 +28,29 @@ def pytest_configure(config: pytest.Config) -> None:
     GUARD.remember(OUTCOMES)
 
 
+#: The Chromium the browser tests drive; ``CEDULA_TEST_CHROMIUM`` names another (or a missing one,
+#: to see what the suite does without it).
+CHROMIUM = os.environ.get("CEDULA_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def require_chromium(item: pytest.Item) -> None:
+    """A test marked ``browser`` needs Chromium: without it the test is skipped, with its reason,
+    on a developer's machine, and fails when ``CI`` is set (non-empty), so that a CI image without
+    Chromium cannot turn the browser, integration, reliability and end-to-end suites green by
+    skipping them."""
+    if item.get_closest_marker("browser") is None or os.access(CHROMIUM, os.X_OK):
+        return
+    reason = f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install -y chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI is set, so browser tests fail instead of skipping", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     GUARD.where = item.nodeid
+    # Before any fixture: a module's browser or example site is never started without Chromium.
+    require_chromium(item)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,20 +9,11 @@ import pytest
 
 from django_cedula.browser import BrowserOptions, BrowserRuntime, reset_browser_runtime
 
+from ..conftest import CHROMIUM
 from .helpers import TAG_VAR, Site, assert_no_tagged_processes, new_tag
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if not os.access(CHROMIUM, os.X_OK):
-        skip = pytest.mark.skip(reason="no Chromium on this machine (apt-get install chromium)")
-        for item in items:
-            if "browser" in item.keywords and str(item.path).startswith(HERE):
-                item.add_marker(skip)
+# Without Chromium these tests are skipped, or fail when CI is set: tests/conftest.py's
+# require_chromium, shared with every other suite that drives a browser.
 
 
 @pytest.fixture(scope="session")
