@@ -5,11 +5,18 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.core.checks import CheckMessage
 
-from ..loading import ConfiguredInstance
+from .. import throttle
+from ..conf import app_settings
+from ..loading import Configurable, ConfiguredInstance
+
+#: Seconds a job spends besides its lookup and its waits: claiming the row, starting the browser
+#: when no earlier lookup has (under a rate limit the job starts it before taking its turn), and
+#: storing the outcome. A margin, not a measurement: a cold Chromium start takes a few seconds.
+JOB_OVERHEAD = 15.0
 
 #: The job every backend runs, named by a dotted path so that any queue can import it.
 TASK_PATH = "django_cedula.tasks.validate_cedula"
@@ -44,12 +51,14 @@ class ValidationJob:
         return f"django_cedula:{self.user_id}:{self.attempt}"
 
 
-class BaseTaskBackend(abc.ABC):
+class BaseTaskBackend(Configurable, abc.ABC):
     """Queues validation jobs.
 
     Subclasses implement :meth:`enqueue` and declare what they can do, as Django's own
     tasks framework does: ``supports_defer`` says whether a delayed job really waits.
-    Options come from ``CEDULA_TASK_BACKEND_OPTIONS`` as keyword arguments.
+    Options come from ``CEDULA_TASK_BACKEND_OPTIONS`` as keyword arguments, declared by the
+    subclass's ``__init__``; an option none declares is refused, at run time and by
+    ``manage.py check`` (``django_cedula.E002``).
     """
 
     #: Whether ``job.delay`` is honoured by the queue (retries wait their delay).
@@ -59,9 +68,6 @@ class BaseTaskBackend(abc.ABC):
     defer_granularity: ClassVar[float] = 0.0
     #: Apps that must be in ``INSTALLED_APPS`` for the backend to work (checked by ``manage.py check``).
     required_apps: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
 
     @abc.abstractmethod
     def enqueue(self, job: ValidationJob) -> None:
@@ -84,8 +90,42 @@ class BaseTaskBackend(abc.ABC):
         """Warnings about how the queue itself is configured (its broker, its worker settings)."""
         return []
 
-    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+    def close(self) -> None:
         """Release connections; called when the backend is replaced."""
+
+    def job_time_limit(self) -> float | None:
+        """Seconds after which the queue stops a running job; ``None`` when it never does."""
+        return None
+
+    def job_run_parts(self) -> list[tuple[str, float]] | None:
+        """What one job may spend, as (what, seconds), when nothing stops it; ``None`` if the
+        settings it depends on are invalid (``manage.py check`` reports those as E009).
+
+        The lookup itself (``CEDULA_LOOKUP_TIMEOUT``); under ``CEDULA_RATE_LIMIT``, the wait for a
+        turn (the throttle's lock, then a sleep of up to ``defer_granularity``: a deferred job could
+        not come back sooner); a browser scraper's pause between its lookups
+        (``CEDULA_MIN_LOOKUP_INTERVAL``); and :data:`JOB_OVERHEAD`.
+        """
+        try:
+            parts = [("CEDULA_LOOKUP_TIMEOUT", app_settings.LOOKUP_TIMEOUT)]
+            if app_settings.RATE_LIMIT:
+                wait = throttle.LOCK_PATIENCE + max(throttle.MAX_SLEEP, self.defer_granularity)
+                parts.append(("a wait for a turn under CEDULA_RATE_LIMIT", wait))
+            parts.append(("CEDULA_MIN_LOOKUP_INTERVAL", app_settings.MIN_LOOKUP_INTERVAL))
+        except (TypeError, ValueError):
+            return None
+        parts.append(("starting the browser and storing the outcome", JOB_OVERHEAD))
+        return [(what, seconds) for what, seconds in parts if seconds > 0]
+
+    def longest_job_run(self) -> float | None:
+        """Seconds one job may run when nothing stops it: the sum of :meth:`job_run_parts`."""
+        parts = self.job_run_parts()
+        return None if parts is None else sum(seconds for _, seconds in parts)
+
+
+def describe_job_run(parts: Sequence[tuple[str, float]] | None) -> str:
+    """``parts`` (from :meth:`BaseTaskBackend.job_run_parts`) as text for a check's message."""
+    return " + ".join(f"{seconds:g} s {what}" for what, seconds in parts or ())
 
 
 _backend = ConfiguredInstance("TASK_BACKEND", "TASK_BACKEND_OPTIONS", BaseTaskBackend)  # type: ignore[type-abstract]

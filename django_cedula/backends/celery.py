@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .base import BaseTaskBackend, ValidationJob
-
-_OPTIONS = ("queue",)
 
 
 class CeleryBackend(BaseTaskBackend):
@@ -23,11 +19,8 @@ class CeleryBackend(BaseTaskBackend):
 
     supports_defer = True
 
-    def __init__(self, **options: Any) -> None:
-        unknown = set(options) - set(_OPTIONS)
-        if unknown:
-            raise TypeError(f"unknown CeleryBackend options: {', '.join(sorted(unknown))}")
-        super().__init__(**options)
+    def __init__(self, *, queue: str | None = None) -> None:
+        super().__init__(**({} if queue is None else {"queue": queue}))
 
     def enqueue(self, job: ValidationJob) -> None:
         from ..tasks_celery import validate_cedula_task

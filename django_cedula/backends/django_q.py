@@ -13,14 +13,17 @@ from django.core.checks import CheckMessage, Warning
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..conf import app_settings
-from .base import TASK_PATH, BaseTaskBackend, ValidationJob
+from .base import TASK_PATH, BaseTaskBackend, ValidationJob, describe_job_run
 
 logger = logging.getLogger(__name__)
 
-_TASK_OPTIONS = ("cluster", "timeout", "group")
 # Q_CLUSTER keys that choose a broker other than Redis, Django-Q2's default.
 _OTHER_BROKERS = ("orm", "sqs", "mongo", "iron_mq", "disque_nodes", "broker_class")
+
+
+def _round_up(seconds: float) -> float:
+    """``seconds`` rounded up to a multiple of 10, for a hint's example value."""
+    return float(-(-seconds // 10) * 10)
 
 
 def _orm_broker_transaction() -> contextlib.AbstractContextManager[Any]:
@@ -59,10 +62,12 @@ class DjangoQBackend(BaseTaskBackend):
     defer_granularity = 30.0
     required_apps = ("django_q",)
 
-    def __init__(self, **options: Any) -> None:
-        unknown = set(options) - set(_TASK_OPTIONS)
-        if unknown:
-            raise TypeError(f"unknown DjangoQBackend options: {', '.join(sorted(unknown))}")
+    def __init__(
+        self, *, cluster: str | None = None, timeout: float | None = None, group: str | None = None
+    ) -> None:
+        # Only the options given are kept: an absent timeout means the cluster's own.
+        given = {"cluster": cluster, "timeout": timeout, "group": group}
+        options = {name: value for name, value in given.items() if value is not None}
         super().__init__(**options)
         self.q_options: dict[str, Any] = {"ack_failure": True, "group": "django_cedula", **options}
 
@@ -72,48 +77,24 @@ class DjangoQBackend(BaseTaskBackend):
             return [f"timeout must be a positive number of seconds, not {timeout!r}"]
         return []
 
-    def check_environment(self) -> list[CheckMessage]:
+    def _cluster_settings(self) -> dict[str, Any]:
         # Read the setting itself: django_q.conf.Conf is frozen when Django-Q2 is first imported.
         cluster: dict[str, Any] = getattr(settings, "Q_CLUSTER", {}) or {}
         name = self.options.get("cluster")
         if name and isinstance(cluster.get("ALT_CLUSTERS"), dict):
             cluster = {**cluster, **cluster["ALT_CLUSTERS"].get(name, {})}
-        messages: list[CheckMessage] = []
-        timeout = self.options.get("timeout", cluster.get("timeout"))
-        retry = cluster.get("retry", 60)
-        if timeout is None:
-            messages.append(
-                Warning(
-                    "Django-Q2's Q_CLUSTER sets no 'timeout': a lookup that hangs holds its worker for ever.",
-                    hint=(
-                        "Set Q_CLUSTER['timeout'] above CEDULA_LOOKUP_TIMEOUT (e.g. 180) "
-                        "and 'retry' above that."
-                    ),
-                    id="django_cedula.W001",
-                )
-            )
-        elif app_settings.RATE_LIMIT and timeout < app_settings.LOOKUP_TIMEOUT + self.defer_granularity:
-            messages.append(
-                Warning(
-                    f"Django-Q2's job timeout ({timeout}) leaves no room, under CEDULA_RATE_LIMIT, for a "
-                    f"wait of up to {self.defer_granularity:g} s for a turn plus a lookup "
-                    f"(CEDULA_LOOKUP_TIMEOUT {app_settings.LOOKUP_TIMEOUT:g} s).",
-                    hint=(
-                        f"Set Q_CLUSTER['timeout'] to at least "
-                        f"{app_settings.LOOKUP_TIMEOUT + self.defer_granularity:g} and 'retry' above that."
-                    ),
-                    id="django_cedula.W001",
-                )
-            )
-        elif retry <= timeout:
-            messages.append(
-                Warning(
-                    f"Django-Q2's Q_CLUSTER 'retry' ({retry}) is not above the job timeout ({timeout}): "
-                    "a slow lookup is delivered again while it still runs.",
-                    hint="Set Q_CLUSTER['retry'] a little above the timeout, e.g. timeout + 60.",
-                    id="django_cedula.W001",
-                )
-            )
+        return cluster
+
+    def job_time_limit(self) -> float | None:
+        """The job's ``timeout`` option, else the cluster's: Django-Q2 kills a job that runs longer."""
+        timeout = self.options.get("timeout", self._cluster_settings().get("timeout"))
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+            return float(timeout)
+        return None
+
+    def check_environment(self) -> list[CheckMessage]:
+        cluster = self._cluster_settings()
+        messages = self._timeout_warnings(cluster)
         if "redis" in cluster or not any(key in cluster for key in _OTHER_BROKERS):
             messages.append(
                 Warning(
@@ -137,6 +118,48 @@ class DjangoQBackend(BaseTaskBackend):
                 )
             )
         return messages
+
+    def _timeout_warnings(self, cluster: dict[str, Any]) -> list[CheckMessage]:
+        """W001: Django-Q2 must let a job run its whole course, and hand it out again only after."""
+        needed = self.longest_job_run()
+        example = f"{_round_up(needed + 20):g}" if needed is not None else "180"
+        if self.options.get("timeout", cluster.get("timeout")) is None:
+            return [
+                Warning(
+                    "Django-Q2's Q_CLUSTER sets no 'timeout': a lookup that hangs holds its worker for ever.",
+                    hint=f"Set Q_CLUSTER['timeout'] (e.g. {example}) and 'retry' above that.",
+                    id="django_cedula.W001",
+                )
+            ]
+        timeout = self.job_time_limit()
+        if timeout is None:
+            return []  # not a positive number: E002 reports the option (Django-Q2 its own setting)
+        if needed is not None and timeout <= needed:
+            # Django-Q2 would kill a job still within its lookup's time: the attempt is lost, and
+            # the row stays PROCESSING until a sweep queues it again, to be killed again.
+            return [
+                Warning(
+                    f"Django-Q2's job timeout ({timeout:g} s) is not above the longest a job may run "
+                    f"({needed:g} s: {describe_job_run(self.job_run_parts())}): Django-Q2 would kill "
+                    "lookups that are still within their time.",
+                    hint=(
+                        f"Set Q_CLUSTER['timeout'] (or the backend's 'timeout' option) above {needed:g}, "
+                        f"e.g. {example}, and Q_CLUSTER['retry'] above that."
+                    ),
+                    id="django_cedula.W001",
+                )
+            ]
+        retry = cluster.get("retry", 60)
+        if isinstance(retry, (int, float)) and retry <= timeout:
+            return [
+                Warning(
+                    f"Django-Q2's Q_CLUSTER 'retry' ({retry}) is not above the job timeout ({timeout:g}): "
+                    "a slow lookup is delivered again while it still runs.",
+                    hint="Set Q_CLUSTER['retry'] a little above the timeout, e.g. timeout + 60.",
+                    id="django_cedula.W001",
+                )
+            ]
+        return []
 
     def enqueue(self, job: ValidationJob) -> None:
         # Imported here so that projects on another backend need not configure Django-Q2.

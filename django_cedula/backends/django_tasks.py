@@ -9,8 +9,6 @@ from django.utils import timezone
 
 from .base import BaseTaskBackend, ValidationJob
 
-_OPTIONS = ("backend", "queue_name", "priority")
-
 
 class DjangoTasksBackend(BaseTaskBackend):
     """Enqueues :func:`django_cedula.tasks_django.validate_cedula_task` on a Django tasks backend.
@@ -27,11 +25,12 @@ class DjangoTasksBackend(BaseTaskBackend):
     can.
     """
 
-    def __init__(self, **options: Any) -> None:
-        unknown = set(options) - set(_OPTIONS)
-        if unknown:
-            raise TypeError(f"unknown DjangoTasksBackend options: {', '.join(sorted(unknown))}")
-        super().__init__(**options)
+    def __init__(
+        self, *, backend: str | None = None, queue_name: str | None = None, priority: int | None = None
+    ) -> None:
+        # Only the options given are kept; the methods below read them with their defaults.
+        given = {"backend": backend, "queue_name": queue_name, "priority": priority}
+        super().__init__(**{name: value for name, value in given.items() if value is not None})
 
     def _tasks_backend(self) -> Any:
         from .._tasks_compat import task_backends

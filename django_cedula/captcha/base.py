@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import abc
-from typing import Any
 
 from ..conf import app_settings
-from ..loading import ConfiguredInstance
+from ..loading import Configurable, ConfiguredInstance
 
 
-class CaptchaSolver(abc.ABC):
+class CaptchaSolver(Configurable, abc.ABC):
     """Turns a reCAPTCHA v2 challenge into a response token.
 
-    Subclasses take their options as keyword arguments (``CEDULA_CAPTCHA_SOLVER_OPTIONS``).
+    Subclasses take their options as keyword arguments (``CEDULA_CAPTCHA_SOLVER_OPTIONS``),
+    declared in their ``__init__``; an option none declares is refused, at run time and by
+    ``manage.py check`` (``django_cedula.E012``).
     ``solve`` is called from a plain thread, never from an event loop; it may block for
     as long as the solve takes and raises :class:`~django_cedula.exceptions.CaptchaError`
     when it cannot produce a token.
     """
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
 
     @abc.abstractmethod
     def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from ..loading import ConfiguredInstance
+from ..loading import Configurable, ConfiguredInstance
 from ..results import ScrapeResult
 
 
@@ -22,11 +22,13 @@ class Scraper(Protocol):
     def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]: ...
 
 
-class BaseScraper:
-    """A convenient base for scrapers: keeps options and offers a no-op :meth:`close`."""
+class BaseScraper(Configurable):
+    """A convenient base for scrapers: keeps options and offers a no-op :meth:`close`.
 
-    def __init__(self, **options: Any) -> None:
-        self.options = options
+    Declare a scraper's options as keyword parameters of its ``__init__`` and pass the rest up
+    (``super().__init__(**options)``): an option no ``__init__`` declares is refused, at run time
+    and by ``manage.py check`` (``django_cedula.E005``).
+    """
 
     def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]:
         raise NotImplementedError
