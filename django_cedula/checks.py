@@ -7,21 +7,26 @@ E001   ``CEDULA_TASK_BACKEND`` cannot be imported or is not a task backend
 E002   ``CEDULA_TASK_BACKEND_OPTIONS`` is not a dict, or the backend refuses it
 E003   the backend's app is missing from ``INSTALLED_APPS``
 E004   ``CEDULA_SCRAPER`` cannot be imported or has no ``scrape_cedula``
-E005   ``CEDULA_SCRAPER_OPTIONS`` is not a dict
+E005   ``CEDULA_SCRAPER_OPTIONS`` is not a dict, has an option the scraper does not take, or lacks one
 E006   ``CEDULA_RETRY_DELAYS`` is not a list of non-negative numbers
 E007   ``CEDULA_USER_FIELD`` is not a field of ``AUTH_USER_MODEL``
 E008   ``CEDULA_CAPTCHA_SOLVER`` cannot be imported or is not a solver
 E009   another setting has a wrong type or value
 E010   ``CEDULA_BROWSER_EXECUTABLE`` does not exist or cannot be run
 E011   ``CEDULA_CACHE_ALIAS`` is not one of ``CACHES``
-W001   Django-Q2's ``Q_CLUSTER`` timeout: missing, not below ``retry``, or too short under a rate limit
+E012   ``CEDULA_CAPTCHA_SOLVER_OPTIONS`` has an option the solver does not take, or lacks one it needs
+W001   Django-Q2's job timeout: missing, not above the longest a job may run, or not below ``retry``
 W002   Django-Q2 uses its Redis broker, which has no delivery receipts
 W003   Django-Q2 runs jobs synchronously (``sync=True``) with ``DEBUG`` off
 W004   retries are configured but the backend cannot defer jobs
 W005   no captcha solver: every lookup of the browser scrapers fails
 W006   ``CEDULA_RATE_LIMIT`` is set but the cache is not shared between processes
 W007   ``CEDULA_RATE_LIMIT`` is set but the backend cannot defer jobs
+W008   ``CEDULA_SWEEP_PROCESSING_AFTER`` is shorter than the longest a job may run
 =====  ==================================================================
+
+E002, E005 and E012 read the options against the ``__init__`` signatures of the class they
+configure (:func:`~django_cedula.loading.option_problems`); the hint names the options it takes.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.module_loading import import_string
 
-from .backends.base import BaseTaskBackend
+from .backends.base import BaseTaskBackend, describe_job_run
 from .captcha.base import CaptchaSolver
 from .conf import DEFAULTS, app_settings
+from .loading import option_problems
 from .throttle import parse_rate
 
 ID = "django_cedula.{}"
@@ -67,10 +73,21 @@ def _import(path: object) -> tuple[Any, str | None]:
         return None, f"{path!r} cannot be imported ({exc})"
 
 
-@register()
-def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E001, E002, E003, W004."""
-    messages: list[CheckMessage] = []
+def _options_error(number: int, name: str, cls: type, options: dict[str, Any]) -> Error | None:
+    """The error for options ``cls`` does not take, or lacks; by name only (values may be secrets)."""
+    problems = option_problems(cls, options)
+    if not problems:
+        return None
+    return _error(number, name, problems.describe(), problems.hint(app_settings.setting_name(name)))
+
+
+def _load_backend() -> tuple[BaseTaskBackend | None, list[CheckMessage]]:
+    """A fresh instance of the configured backend, or ``None`` with the errors (E001, E002) that stop it.
+
+    Backends are the package's own classes or thin adapters of a queue; building one touches no
+    queue. Its instance is what the checks ask: ``supports_defer`` may be a property that depends
+    on its options (the django.tasks backend asks the tasks backend it is given).
+    """
     path = _raw("TASK_BACKEND")
     backend_class, problem = _import(path)
     if problem is None and not (
@@ -81,14 +98,31 @@ def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         hint = (
             "Use one of django_cedula.backends.django_q.DjangoQBackend, ...inline.InlineBackend, or your own."
         )
-        return [_error(1, "TASK_BACKEND", problem, hint)]
+        return None, [_error(1, "TASK_BACKEND", problem, hint)]
     options = _raw("TASK_BACKEND_OPTIONS")
     if not isinstance(options, dict):
-        return [_error(2, "TASK_BACKEND_OPTIONS", "must be a dict", "For example {} or {'timeout': 120}.")]
+        return None, [
+            _error(2, "TASK_BACKEND_OPTIONS", "must be a dict", "For example {} or {'timeout': 120}.")
+        ]
+    refused = _options_error(2, "TASK_BACKEND_OPTIONS", backend_class, options)
+    if refused is not None:
+        return None, [refused]
     try:
-        backend = backend_class(**options)
+        backend: BaseTaskBackend = backend_class(**options)
     except (TypeError, ValueError) as exc:
-        return [_error(2, "TASK_BACKEND_OPTIONS", f"refused by {backend_class.__name__}: {exc}", _doc_hint())]
+        # The class's own words may quote a value: name the exception only.
+        message = f"refused by {backend_class.__name__} ({type(exc).__name__})"
+        return None, [_error(2, "TASK_BACKEND_OPTIONS", message, _doc_hint())]
+    return backend, []
+
+
+@register()
+def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E001, E002, E003, W004."""
+    backend, messages = _load_backend()
+    if backend is None:
+        return messages
+    backend_name = type(backend).__name__
     messages += [
         _error(2, "TASK_BACKEND_OPTIONS", problem, _doc_hint()) for problem in backend.check_options()
     ]
@@ -98,7 +132,7 @@ def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                 _error(
                     3,
                     "TASK_BACKEND",
-                    f"{backend_class.__name__} needs the app {app!r}, which is not in INSTALLED_APPS",
+                    f"{backend_name} needs the app {app!r}, which is not in INSTALLED_APPS",
                     f"Add {app!r} to INSTALLED_APPS and run migrate.",
                 )
             )
@@ -107,7 +141,7 @@ def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         messages.append(
             _warning(
                 4,
-                f"CEDULA_RETRY_DELAYS asks for delayed retries, but {backend_class.__name__} cannot defer "
+                f"CEDULA_RETRY_DELAYS asks for delayed retries, but {backend_name} cannot defer "
                 "jobs: retries run without waiting.",
                 "Use a backend that supports deferred jobs, or set CEDULA_RETRY_DELAYS = [0, 0, 0] "
                 "to say that immediate retries are intended.",
@@ -119,7 +153,7 @@ def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
 
 @register()
 def check_scraper(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E004, E005, E008, W005."""
+    """E004, E005, E008, E012, W005. The classes are not instantiated (a scraper may own a browser)."""
     messages: list[CheckMessage] = []
     path = _raw("SCRAPER")
     scraper_class, problem = _import(path)
@@ -129,8 +163,12 @@ def check_scraper(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         messages.append(
             _error(4, "SCRAPER", problem, "Use django_cedula.scrapers.wsp.WspScraper or a class of your own.")
         )
-    if not isinstance(_raw("SCRAPER_OPTIONS"), dict):
+    scraper_options = _raw("SCRAPER_OPTIONS")
+    if not isinstance(scraper_options, dict):
         messages.append(_error(5, "SCRAPER_OPTIONS", "must be a dict", "For example {}."))
+    elif problem is None and isinstance(scraper_class, type):
+        refused = _options_error(5, "SCRAPER_OPTIONS", scraper_class, scraper_options)
+        messages += [refused] if refused is not None else []
     solver_path = _raw("CAPTCHA_SOLVER")
     if solver_path is not None:
         solver_class, solver_problem = _import(solver_path)
@@ -148,10 +186,14 @@ def check_scraper(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     "or your own.",
                 )
             )
-        if not isinstance(_raw("CAPTCHA_SOLVER_OPTIONS"), dict):
+        solver_options = _raw("CAPTCHA_SOLVER_OPTIONS")
+        if not isinstance(solver_options, dict):
             messages.append(
                 _error(9, "CAPTCHA_SOLVER_OPTIONS", "must be a dict", "For example {'api_key': '...'}.")
             )
+        elif solver_problem is None:
+            refused = _options_error(12, "CAPTCHA_SOLVER_OPTIONS", solver_class, solver_options)
+            messages += [refused] if refused is not None else []
     elif problem is None and _is_browser_scraper(scraper_class):
         messages.append(
             _warning(
@@ -266,9 +308,10 @@ _VALUE_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
         "a whole number of characters, 0 or more",
     ),
+    # A string, as documented and as the page's <select> holds it; a number is refused, not converted.
     "ELECTION": (
-        lambda v: isinstance(v, (str, int)) and str(v).lstrip("-").isdigit(),
-        'an election id such as "-1"',
+        lambda v: isinstance(v, str) and v.removeprefix("-").isdigit(),
+        'an election id as a string, such as "-1"',
     ),
     "SOURCE_URL": (_url(("http", "https")), "an http(s) URL, or None for the real site"),
     "BROWSER_ENDPOINT": (_url(("ws", "wss", "http", "https")), "a ws(s):// or http(s):// URL, or None"),
@@ -350,9 +393,8 @@ def check_throttle(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 "(Redis, Memcached, the database cache).",
             )
         )
-    backend_class, problem = _import(_raw("TASK_BACKEND"))
-    cannot_defer = isinstance(backend_class, type) and not getattr(backend_class, "supports_defer", True)
-    if problem is None and cannot_defer:
+    backend, _ = _load_backend()  # its errors are check_task_backend's to report
+    if backend is not None and not backend.supports_defer:
         messages.append(
             _warning(
                 7,
@@ -362,6 +404,35 @@ def check_throttle(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+@register()
+def check_sweep(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W008: the sweeper must not take a job that still runs for one whose worker died."""
+    after = _raw("SWEEP_PROCESSING_AFTER")
+    backend, _ = _load_backend()
+    if backend is None or not _positive(after):
+        return []  # E001, E002 or E009 says why
+    limit = backend.job_time_limit()
+    if limit is not None:
+        # The queue kills a job at its limit: no job of this backend runs longer.
+        longest: float | None = limit
+        why = f"{type(backend).__name__}'s job timeout"
+    else:
+        longest = backend.longest_job_run()
+        why = describe_job_run(backend.job_run_parts())
+    if longest is None or after >= longest:
+        return []
+    return [
+        _warning(
+            8,
+            f"CEDULA_SWEEP_PROCESSING_AFTER ({after:g} s) is shorter than the longest a job may run "
+            f"({longest:g} s: {why}): cedula_sweep would queue again a lookup that is still running, "
+            "and pay for it twice.",
+            f"Set CEDULA_SWEEP_PROCESSING_AFTER to at least {longest:g}, e.g. {max(900.0, 2 * longest):g} "
+            "(the default is 900).",
+        )
+    ]
 
 
 def _doc_hint() -> str:

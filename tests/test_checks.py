@@ -22,6 +22,7 @@ def all_messages() -> list[CheckMessage]:
         *checks.check_user_field(),
         *checks.check_values(),
         *checks.check_throttle(),
+        *checks.check_sweep(),
     ]
 
 
@@ -168,8 +169,9 @@ def test_w001_no_room_for_a_rate_limited_wait(good: Any) -> None:
     good.Q_CLUSTER = {"orm": "default", "timeout": 40, "retry": 120}
     messages = checks.check_task_backend()
     assert ids(messages) == ["django_cedula.W001"]
-    assert "at least 50" in (messages[0].hint or "")
-    good.Q_CLUSTER = {"orm": "default", "timeout": 50, "retry": 120}
+    # 20 s lookup + 5 s for the throttle's lock + 30 s sleep for a turn + 15 s overhead
+    assert "above 70" in (messages[0].hint or "")
+    good.Q_CLUSTER = {"orm": "default", "timeout": 71, "retry": 120}
     assert checks.check_task_backend() == []
     good.CEDULA_RATE_LIMIT = None
     good.Q_CLUSTER = {"orm": "default", "timeout": 40, "retry": 120}
@@ -203,7 +205,8 @@ def test_w005_no_solver(good: Any) -> None:
     assert checks.check_scraper() == []
 
 
-@pytest.mark.django_db  # Django's own model checks ask the database what JSONField needs
+# Django's own model checks ask every database what JSONField needs.
+@pytest.mark.django_db(databases="__all__")
 def test_manage_py_check_fails_with_the_id(good: Any) -> None:
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
@@ -239,3 +242,160 @@ def test_w007_rate_limit_with_a_backend_that_cannot_defer(good: Any) -> None:
     good.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"}}
     good.CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
     assert ids(checks.check_throttle()) == ["django_cedula.W007"]
+
+
+# Options checked against the class they configure (issue 11): unknown and missing names are
+# errors with a hint naming what the class takes, and no option's value is ever quoted.
+
+
+def test_e005_an_unknown_scraper_option(good: Any) -> None:
+    good.CEDULA_SCRAPER_OPTIONS = {"bogus": 1}
+    (message,) = checks.check_scraper()
+    assert message.id == "django_cedula.E005"
+    assert message.msg == (
+        "CEDULA_SCRAPER_OPTIONS: django_cedula.scrapers.wsp.WspScraper does not take option 'bogus'"
+    )
+    assert message.hint == "WspScraper takes no options: set CEDULA_SCRAPER_OPTIONS = {}."
+
+
+def test_e005_names_the_options_a_scraper_takes(good: Any) -> None:
+    good.CEDULA_SCRAPER = "django_cedula.testing.scrapers.FakeScraper"
+    good.CEDULA_SCRAPER_OPTIONS = {"outcome": {}, "state_dir": "/tmp/x"}
+    (message,) = checks.check_scraper()
+    assert message.id == "django_cedula.E005"
+    assert "'outcome'" in message.msg
+    assert "FakeScraper takes: outcomes, state_dir." in (message.hint or "")
+    good.CEDULA_SCRAPER_OPTIONS = {"outcomes": {}, "state_dir": "/tmp/x"}
+    assert checks.check_scraper() == []
+
+
+def test_e012_an_unknown_replica_solver_option(good: Any) -> None:
+    good.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"tokn": "x"}
+    (message,) = checks.check_scraper()
+    assert message.id == "django_cedula.E012"
+    assert "ReplicaCaptchaSolver does not take option 'tokn'" in message.msg
+    assert "ReplicaCaptchaSolver takes: token, delay, fail." in (message.hint or "")
+    good.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"token": "x", "delay": 0}
+    assert checks.check_scraper() == []
+
+
+def test_e012_twocaptcha_without_its_api_key(good: Any) -> None:
+    good.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.twocaptcha.TwoCaptchaSolver"
+    good.CEDULA_CAPTCHA_SOLVER_OPTIONS = {}
+    (message,) = checks.check_scraper()
+    assert message.id == "django_cedula.E012"
+    assert "TwoCaptchaSolver needs option 'api_key'" in message.msg
+    assert "add 'api_key'" in (message.hint or "")
+    good.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"api_key": "k"}
+    assert checks.check_scraper() == []
+
+
+def test_e012_never_quotes_an_option_value(good: Any) -> None:
+    good.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.twocaptcha.TwoCaptchaSolver"
+    good.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"api_key": "SECRET-KEY-1234", "servr": "SECRET-KEY-1234"}
+    (message,) = checks.check_scraper()
+    assert "'servr'" in message.msg
+    assert "SECRET" not in f"{message.msg} {message.hint}"
+
+
+@pytest.mark.parametrize(
+    ("backend", "options", "takes"),
+    [
+        ("django_cedula.backends.inline.InlineBackend", {"wait_for_delay": True}, "wait_for_delays"),
+        ("django_cedula.backends.django_tasks.DjangoTasksBackend", {"queue": "x"}, "queue_name"),
+        ("django_cedula.backends.celery.CeleryBackend", {"queue_name": "x"}, "queue."),
+        ("django_cedula.backends.django_q.DjangoQBackend", {"retries": 3}, "cluster, timeout, group"),
+    ],
+)
+def test_e002_an_unknown_backend_option(good: Any, backend: str, options: object, takes: str) -> None:
+    good.CEDULA_TASK_BACKEND = backend
+    good.CEDULA_TASK_BACKEND_OPTIONS = options
+    (message,) = checks.check_task_backend()
+    assert message.id == "django_cedula.E002"
+    assert "does not take option" in message.msg
+    assert takes in (message.hint or "")
+
+
+def test_e009_the_election_must_be_a_string(good: Any) -> None:
+    good.CEDULA_ELECTION = -1
+    (message,) = checks.check_values()
+    assert message.id == "django_cedula.E009"
+    assert "CEDULA_ELECTION" in message.msg
+    good.CEDULA_ELECTION = "-1"
+    assert checks.check_values() == []
+
+
+def test_w001_a_job_timeout_below_the_lookup_without_a_rate_limit(good: Any) -> None:
+    good.CEDULA_LOOKUP_TIMEOUT = 120
+    good.CEDULA_MIN_LOOKUP_INTERVAL = 5
+    good.CEDULA_RATE_LIMIT = None
+    good.Q_CLUSTER = {"orm": "default", "timeout": 30, "retry": 180}
+    (message,) = checks.check_task_backend()
+    assert message.id == "django_cedula.W001"
+    assert "job timeout (30 s) is not above the longest a job may run (140 s" in message.msg
+    assert "above 140" in (message.hint or "")
+    good.Q_CLUSTER = {"orm": "default", "timeout": 140, "retry": 180}  # not above: still too short
+    assert ids(checks.check_task_backend()) == ["django_cedula.W001"]
+    good.Q_CLUSTER = {"orm": "default", "timeout": 160, "retry": 220}
+    assert checks.check_task_backend() == []
+
+
+def test_w001_counts_the_backend_timeout_option(good: Any) -> None:
+    good.CEDULA_LOOKUP_TIMEOUT = 120
+    good.CEDULA_TASK_BACKEND_OPTIONS = {"timeout": 100}  # overrides the cluster's 200
+    good.Q_CLUSTER = {"orm": "default", "timeout": 200, "retry": 260}
+    assert ids(checks.check_task_backend()) == ["django_cedula.W001"]
+
+
+def test_w008_sweep_shorter_than_a_django_q_job_timeout(good: Any) -> None:
+    good.Q_CLUSTER = {"orm": "default", "timeout": 300, "retry": 360}
+    good.CEDULA_SWEEP_PROCESSING_AFTER = 240
+    (message,) = checks.check_sweep()
+    assert message.id == "django_cedula.W008"
+    assert "(240 s) is shorter than the longest a job may run (300 s" in message.msg
+    assert "at least 300" in (message.hint or "")
+    good.CEDULA_SWEEP_PROCESSING_AFTER = 300
+    assert checks.check_sweep() == []
+
+
+def test_w008_sweep_shorter_than_a_lookup_on_a_queue_without_a_time_limit(good: Any) -> None:
+    good.CEDULA_TASK_BACKEND = "django_cedula.backends.celery.CeleryBackend"
+    good.CEDULA_LOOKUP_TIMEOUT = 120
+    good.CEDULA_MIN_LOOKUP_INTERVAL = 0
+    good.CEDULA_RATE_LIMIT = "12/m"
+    good.CEDULA_SWEEP_PROCESSING_AFTER = 130
+    (message,) = checks.check_sweep()
+    assert message.id == "django_cedula.W008"
+    # 120 s lookup + 7 s for a turn (the throttle's lock and its 2 s sleep) + 15 s overhead
+    assert "longest a job may run (142 s" in message.msg
+    good.CEDULA_SWEEP_PROCESSING_AFTER = 900
+    assert checks.check_sweep() == []
+
+
+def test_w007_reads_supports_defer_from_the_django_tasks_backend_instance(good: Any) -> None:
+    # DjangoTasksBackend.supports_defer is a property: the class attribute is always truthy.
+    good.CEDULA_RATE_LIMIT = "12/m"
+    good.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"}}
+    good.CEDULA_TASK_BACKEND = "django_cedula.backends.django_tasks.DjangoTasksBackend"
+    good.CEDULA_TASK_BACKEND_OPTIONS = {"backend": "immediate"}  # runs at once: cannot defer
+    assert ids(checks.check_throttle()) == ["django_cedula.W007"]
+    good.CEDULA_TASK_BACKEND_OPTIONS = {"backend": "default"}  # django-tasks-db: defers
+    assert checks.check_throttle() == []
+
+
+def test_w004_reads_supports_defer_from_the_django_tasks_backend_instance(good: Any) -> None:
+    good.CEDULA_TASK_BACKEND = "django_cedula.backends.django_tasks.DjangoTasksBackend"
+    good.CEDULA_TASK_BACKEND_OPTIONS = {"backend": "immediate"}
+    assert ids(checks.check_task_backend()) == ["django_cedula.W004"]
+    good.CEDULA_TASK_BACKEND_OPTIONS = {"backend": "default"}
+    assert checks.check_task_backend() == []
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_manage_py_check_fails_on_an_unknown_scraper_option(good: Any) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    good.CEDULA_SCRAPER_OPTIONS = {"bogus": 1}
+    with pytest.raises(SystemCheckError, match=r"django_cedula\.E005"):
+        call_command("check")
