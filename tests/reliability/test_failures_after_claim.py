@@ -157,3 +157,40 @@ def test_a_job_timeout_shorter_than_the_lookup_ends_as_lost_after_the_attempts(
     cedula_replica.clear_faults()
     cluster.stop()
     chromium.assert_none_left()
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "long_fields"),
+    [
+        ("1000000060", Status.ACTIVE, ("departamento", "mesa")),
+        ("1000000061", Status.CANCELLED_OTHER, ("novedad", "fecha_novedad")),
+    ],
+)
+def test_an_answer_with_over_long_fields_is_stored_cut_after_one_lookup(
+    start_worker: Callable[..., Worker],
+    make_user: Callable[..., Any],
+    configure: Callable[..., dict[str, Any]],
+    cedula_replica: Replica,
+    chromium: ChromiumWatch,
+    number: str,
+    status: str,
+    long_fields: tuple[str, ...],
+) -> None:
+    """The replica answers fields longer than their columns (a mesa of 41 characters, a novedad of
+    315). On PostgreSQL storing them raised DataError and the row stayed PROCESSING: each sweep
+    then repeated the paid lookup. Now the values are cut to the columns: final after one lookup."""
+    overrides = configure(CEDULA_RETRY_DELAYS=[0, 0])
+    cluster = start_worker(["qcluster"], overrides)
+    wait_for_cluster(cluster)
+    user = make_user(cedula=number)
+
+    assert wait_until(lambda: rows_final([user.pk]), timeout=60), cluster.log()
+    info = CedulaInfo.objects.get(user=user)
+    assert (info.status, info.retry_count, info.error_code) == (status, 0, ""), info.error_message
+    for name in long_fields:
+        value = getattr(info, name)
+        assert len(value) == CedulaInfo._meta.get_field(name).max_length, name
+        assert value.endswith("…"), name
+    assert len(cedula_replica.lookups(number)) == 1
+    assert job_failures() == []
+    cluster.stop()
