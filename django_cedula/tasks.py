@@ -389,7 +389,7 @@ def queue_retry_on_commit(
         send_now(retry_scheduled, info, attempt=attempt, delay=delay, error_code=error_code)
 
     def queue() -> None:
-        if getattr(get_backend(), "runs_jobs_inline", False):
+        if get_backend().runs_jobs_inline:
             send()
             enqueue_validation(info.user_id, attempt, delay=delay)
         elif enqueue_validation(info.user_id, attempt, delay=delay):

@@ -66,6 +66,10 @@ class BaseTaskBackend(Configurable, abc.ABC):
     #: How late, in seconds, a delayed job may start: the queue's polling tick. The throttle lets
     #: a job sleep up to this long for its slot, since deferring cannot be more precise.
     defer_granularity: ClassVar[float] = 0.0
+    #: Whether ``enqueue`` runs the job itself, in the caller's process, before it returns (the
+    #: inline backend). The job then sends ``retry_scheduled`` before queuing the retry, so that
+    #: receivers see it before that retry's own signals; and no token supply is kept for it.
+    runs_jobs_inline: ClassVar[bool] = False
     #: Apps that must be in ``INSTALLED_APPS`` for the backend to work (checked by ``manage.py check``).
     required_apps: ClassVar[tuple[str, ...]] = ()
 

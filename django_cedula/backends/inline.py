@@ -26,6 +26,7 @@ class InlineBackend(BaseTaskBackend):
     """
 
     supports_defer = False
+    runs_jobs_inline = True
 
     def __init__(self, *, wait_for_delays: bool = False, **options: Any) -> None:
         super().__init__(wait_for_delays=wait_for_delays, **options)
