@@ -1,6 +1,7 @@
-"""Scraper benchmark: per-lookup time against its alternatives, memory over many lookups, overlap.
+"""Scraper benchmark: per-lookup time against its alternatives, the browser runtime's cost per page
+against a new browser per page, memory over many lookups, overlap.
 
-    .venv/bin/python -m benchmarks.scraper [--lookups 50] [--long 1000]
+    .venv/bin/python -m benchmarks.scraper [--lookups 50] [--runtime-pages 20] [--long 1000]
 
 Runs against the local replica with Debian's Chromium; nothing leaves the machine.
 """
@@ -18,9 +19,16 @@ from typing import Any
 import django
 from django.conf import settings
 
-from .common import machine, median, print_table, tree_pss
+from .common import Figure, machine, median, print_figures, print_table, tree_pss
 
 IDLE_TIMEOUT = 3.0
+#: A worker does some database work between lookups; a pause this long lets pre-warming finish.
+RUNTIME_PAUSE = 0.5
+#: How many times faster than a new browser per page the runtime's ``run_page`` should be: lookups
+#: spaced like a worker's find their page ready; back to back they wait for a renderer to start,
+#: still far from a browser. (tests/browser/test_speed.py used to assert these ratios; a speed
+#: figure depends on the machine's load and belongs here, with its verdict, not in the tests.)
+RUNTIME_GOALS = {"back to back": 1.3, f"{RUNTIME_PAUSE} s apart": 2.0}
 
 
 def configure(replica_url: str, solver_options: dict[str, Any]) -> None:
@@ -130,9 +138,92 @@ def run_alternatives(url: str, token: str, executable: str, cedulas: list[str]) 
     return asyncio.run(main())
 
 
+def runtime_figures(runtime: Any, url: str, executable: str, pages: int) -> list[Figure]:
+    """``BrowserRuntime.run_page`` loading one page, back to back and spaced like a worker's lookups,
+    against a new browser per page and a page kept open (the floor), each the median of ``pages``."""
+    from playwright.async_api import async_playwright
+
+    from django_cedula.browser import BrowserOptions
+
+    async def title(page: Any) -> str:
+        await page.goto(url)
+        return str(await page.title())
+
+    expected = runtime.run_page(title)  # launch and warm up
+
+    def check(got: str) -> None:
+        if got != expected:
+            raise RuntimeError(f"the page's title was {got!r}, not {expected!r}")
+
+    async def reused_page() -> list[float]:
+        times = []
+        async with runtime.page() as page:
+            for _ in range(pages):
+                started = time.perf_counter()
+                check(await title(page))
+                times.append(time.perf_counter() - started)
+        return times
+
+    def timed_calls(pause: float) -> list[float]:
+        times = []
+        for _ in range(pages):
+            time.sleep(pause)
+            started = time.perf_counter()
+            check(runtime.run_page(title))
+            times.append(time.perf_counter() - started)
+        return times
+
+    async def new_browser_each() -> list[float]:
+        options = BrowserOptions.from_settings()
+        times = []
+        async with async_playwright() as playwright:
+            for _ in range(pages):
+                started = time.perf_counter()
+                browser = await playwright.chromium.launch(
+                    executable_path=executable, args=options.launch_args(), headless=True
+                )
+                try:
+                    page = await (await browser.new_context(**options.context_options())).new_page()
+                    check(await title(page))
+                finally:
+                    await browser.close()
+                times.append(time.perf_counter() - started)
+        return times
+
+    floor = median(runtime.run(reused_page))
+    measured = {
+        "back to back": median(timed_calls(0.0)),
+        f"{RUNTIME_PAUSE} s apart": median(timed_calls(RUNTIME_PAUSE)),
+    }
+    fresh = median(asyncio.run(new_browser_each()))
+    name = f"browser runtime, {pages} pages"
+    figures = [
+        Figure(name, "new browser per page", f"{fresh * 1000:.0f} ms", data={"median_s": fresh}),
+        Figure(name, "floor: one page kept open", f"{floor * 1000:.0f} ms", data={"median_s": floor}),
+    ]
+    for variant, value in measured.items():
+        goal = RUNTIME_GOALS[variant]
+        figures.append(
+            Figure(
+                name,
+                f"run_page, {variant}",
+                f"{value * 1000:.0f} ms",
+                reference=f"{fresh * 1000:.0f} ms, new browser per page",
+                ratio=f"{fresh / value:.2f}x faster",
+                goal=f">= {goal}x faster",
+                met=fresh >= goal * value,
+                data={"median_s": value, "new_browser_median_s": fresh, "floor_median_s": floor},
+            )
+        )
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lookups", type=int, default=50, help="lookups per variant (default 50)")
+    parser.add_argument(
+        "--runtime-pages", type=int, default=20, help="pages per variant for the runtime figure (default 20)"
+    )
     parser.add_argument("--long", type=int, default=1000, help="lookups for the memory figure (default 1000)")
     options = parser.parse_args(argv)
 
@@ -212,6 +303,19 @@ def main(argv: list[str] | None = None) -> int:
             f"  goals: growth under 25%: {(rss_after_long / rss_after_short - 1) * 100:+.0f}%; "
             f"after idle back near no-browser: {rss_after_idle / mib:.0f} MiB vs {baseline_rss / mib:.0f} MiB"
         )
+
+        # After the memory figures, which it must not disturb, and on a runtime of its own that
+        # the idle timeout does not close between its variants.
+        from django_cedula.browser import BrowserOptions, BrowserRuntime
+
+        own_runtime = BrowserRuntime(BrowserOptions.from_settings(idle_timeout=None))
+        try:
+            print_figures(
+                "Browser runtime: one page load per call, median (goal: far cheaper than a new browser)",
+                runtime_figures(own_runtime, replica.wsp_url, executable, options.runtime_pages),
+            )
+        finally:
+            own_runtime.close()
 
         # Overlap: a slow form page (1 s) and a slow solver (2 s).
         from django_cedula.loading import reset_all
