@@ -23,8 +23,12 @@ Classification principles:
 * F5 block pages are recognised by their structure (class/id attributes, a support ID
   number), never by words such as "blocked" in ordinary text.
 * ``error`` texts are short, in English, and never carry a full cédula: digit runs that
-  could be one are masked. ``raw_html`` always holds the whole body as received; bounding
-  what gets stored is the caller's business.
+  could be one are masked. ``raw_html`` holds the body as received (up to
+  :data:`MAX_ANSWER_BYTES`); bounding what gets stored is the caller's business.
+* Total: the public parse functions return a :class:`ScrapeResult` for any input (deep
+  nesting, huge or binary bodies, NUL bytes, wrong types anywhere in the JSON, absurd
+  markup); whatever cannot be read is ``parse_error`` with a short masked excerpt. The one
+  exception is deliberate: :func:`parse_wsp_response` raises :class:`ReloadRequested`.
 """
 
 from __future__ import annotations
@@ -39,14 +43,17 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from ..privacy import mask_cedula, mask_numbers
 from ..results import ScrapeResult, ScrapeStatus, is_death_novedad
 
 __all__ = [
     "ERROR_EXCERPT_CHARS",
+    "MAX_ANSWER_BYTES",
     "ReloadRequested",
     "html_to_text",
     "is_block_page",
     "is_death_novedad",
+    "oversized_answer",
     "parse_consultacenso_response",
     "parse_wsp_message",
     "parse_wsp_response",
@@ -54,6 +61,13 @@ __all__ = [
 
 #: How many characters of the site's own text an ``error`` may quote.
 ERROR_EXCERPT_CHARS = 200
+
+#: The largest answer body read, in bytes (UTF-8), and the most characters of a page's HTML read.
+#: Real answers are a few KiB. Both scrapers cut the body inside the page (the page's script stops
+#: reading after this many bytes and cancels the rest), so no more than this crosses into Python; a
+#: longer answer ends as ``parse_error`` ("answer larger than N bytes"), and so does one handed to
+#: the parsers directly.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class ReloadRequested(Exception):
@@ -102,35 +116,13 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
-def _mask(digits: str) -> str:
-    # Same shape as django_cedula.numbers.mask_cedula, which cannot be imported here
-    # because that module needs Django.
-    visible = min(4, len(digits) // 2)
-    return "*" * (len(digits) - visible) + digits[len(digits) - visible :]
-
-
-# A digit run, possibly written with thousands separators ("1.020.304.050").
-_NUMBER_RE = re.compile(r"(?<!\d)\d(?:[\d.,]*\d)?(?!\d)")
-# Cédulas have 3–10 digits; shorter runs are masked only when they are the looked-up one,
-# so that figures like "15008 milliseconds" stay readable.
-_MASK_MIN_DIGITS = 6
-
-
-def _mask_numbers(text: str, cedula: str | None) -> str:
-    wanted = _digits(cedula or "")
-
-    def replace(match: re.Match[str]) -> str:
-        digits = _digits(match.group(0))
-        if len(digits) >= _MASK_MIN_DIGITS or (wanted and digits == wanted):
-            return _mask(digits)
-        return match.group(0)
-
-    return _NUMBER_RE.sub(replace, text)
-
-
 def _excerpt(text: str, cedula: str | None, limit: int = ERROR_EXCERPT_CHARS) -> str:
     """A short, masked, one-line quote of the site's text for an ``error`` message."""
-    flat = _mask_numbers(_collapse(text), cedula)
+    # Cut before masking (the text may be long), dropping a number the cut went through: masking
+    # must see whole numbers, or a cut one could show more digits than a masked one does.
+    head = limit * 4 + 40
+    flat = _collapse(text[:head].rstrip("0123456789.,") if text[head : head + 1].isdigit() else text[:head])
+    flat = mask_numbers(flat[: limit + 40], cedula)
     if len(flat) > limit:
         flat = flat[: limit - 1].rstrip() + "…"
     return f'"{flat}"'
@@ -285,12 +277,7 @@ def _lines_text(parts: Iterable[str]) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def html_to_text(html: str) -> str:
-    """The visible text of ``html``: one line per block element, whitespace collapsed.
-
-    Entities are decoded, ``script``/``style`` contents dropped, inline markup such as
-    ``<b>`` joins its text to its neighbours without a space.
-    """
+def _html_to_text(html: str) -> str:
     return _lines_text(_parse_html(html).text_parts)
 
 
@@ -303,16 +290,6 @@ def _is_block_document(document: _DocumentParser) -> bool:
     if document.markers & _BLOCK_MARKERS:
         return True
     return bool(_SUPPORT_ID_RE.search(_fold(_collapse("".join(document.text_parts)))))
-
-
-def is_block_page(html: str) -> bool:
-    """Whether ``html`` is the F5 firewall's block page rather than an answer.
-
-    Decided by structure: an element whose ``class`` (or ``id``) token is ``blocked`` or
-    ``authenticate``, or a "support ID" followed by a long number. Words such as "blocked"
-    or "challenge" in ordinary text do not count.
-    """
-    return _is_block_document(_parse_html(html))
 
 
 # --------------------------------------------------------------------------- vocabulary
@@ -458,7 +435,7 @@ def _record_problem(record: Mapping[str, str], cedula: str | None) -> str:
     answered = _digits(record.get("nuip", ""))
     wanted = _digits(cedula or "")
     if answered and wanted and answered != wanted:
-        return f"the answer is for another number ({_mask(answered)}, asked for {_mask(wanted)})"
+        return f"the answer is for another number ({mask_cedula(answered)}, asked for {mask_cedula(wanted)})"
     return ""
 
 
@@ -553,21 +530,8 @@ def _table_records(table: _Table) -> list[dict[str, str]]:
     return records
 
 
-def parse_wsp_message(html: str, *, cedula: str | None = None) -> ScrapeResult:
-    """Classify the HTML fragment the wsp page shows in its ``#success`` container.
-
-    * An answer table (``table#consulta`` preferred) whose row has a non-empty NOVEDAD is
-      ``cancelled`` with novedad, resolución and fecha as given; one with DEPARTAMENTO,
-      MUNICIPIO and PUESTO is ``found`` (plus DIRECCIÓN and MESA).
-    * Otherwise the text decides: "en actualización" is a transient ``network_error``, a
-      known novedad wording ("Cancelada por Muerte", "no se encuentra habilitado para
-      votar", ...) is ``cancelled``, "no se encuentra en el censo" is ``not_found``.
-    * Anything else is ``parse_error``.
-
-    With ``cedula`` given, a table whose NUIP is another number is a ``parse_error`` (for
-    instance a previous answer still on screen). The fragment is not checked for F5 block
-    pages: those never reach ``#success``; :func:`parse_wsp_response` checks raw bodies.
-    """
+def _parse_wsp_message(html: str, *, cedula: str | None = None) -> ScrapeResult:
+    """See :func:`parse_wsp_message` (this one may raise)."""
     document = _parse_html(html)
     problem = ""
     tables = sorted(document.tables, key=lambda table: table.element_id != "consulta")
@@ -606,17 +570,23 @@ def _as_bool(value: object) -> bool | None:
     return None
 
 
+class _TooDeep(Exception):
+    """JSON nested deeper than the reader follows."""
+
+
 def _load_json(body: str) -> tuple[bool, Any]:
     try:
         return True, json.loads(body)
+    except RecursionError:
+        raise _TooDeep from None
     except ValueError:
         return False, None
 
 
 def _status_note(http_status: int, content_type: str | None) -> str:
     note = f"HTTP {http_status}"
-    if content_type:
-        note += f", {_collapse(content_type.split(';')[0])}"
+    if content_type and isinstance(content_type, str):
+        note += f", {mask_numbers(_collapse(content_type[:200].split(';')[0])[:60])}"
     return note
 
 
@@ -634,7 +604,7 @@ def _non_json_answer(body: str, raw: str, http_status: int, source: str) -> Scra
 
 def _wsp_failure(message: str, raw: str, cedula: str | None) -> ScrapeResult:
     """Classify the message of a ``success: false`` answer."""
-    text = html_to_text(message)
+    text = _html_to_text(message)
     folded = _fold(text)
     if _CAPTCHA_RE.search(folded):
         return _result(
@@ -644,7 +614,7 @@ def _wsp_failure(message: str, raw: str, cedula: str | None) -> ScrapeResult:
         status = ScrapeStatus.TIMEOUT if _TIMED_OUT_RE.search(folded) else ScrapeStatus.NETWORK_ERROR
         return _result(status, raw, f"the site's upstream failed: {_excerpt(text, cedula)}")
     # Unverified shapes: an ordinary answer sent with success=false.
-    answer = parse_wsp_message(message, cedula=cedula)
+    answer = _parse_wsp_message(message, cedula=cedula)
     if answer.status is not ScrapeStatus.PARSE_ERROR:
         return dataclasses.replace(answer, raw_html=raw)
     if not text:
@@ -662,32 +632,14 @@ def _wsp_message(payload: Mapping[str, Any]) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def parse_wsp_response(
+def _parse_wsp_response(
     body: str,
     *,
     http_status: int = 200,
     content_type: str | None = None,
     cedula: str | None = None,
 ) -> ScrapeResult:
-    """Classify the body of the wsp page's answer to the lookup POST.
-
-    Returns a :class:`ScrapeResult` whose ``raw_html`` is ``body`` as given:
-
-    * ``{"success": true, "data": {"message": html}}``: see :func:`parse_wsp_message`
-      (found / not_found / cancelled / transient "en actualización" / parse_error).
-    * ``success: false`` with "Marque el cuadro de verificación o captcha": ``captcha_failed``;
-      with "Curl error: ... timed out": ``timeout``; other "Curl error"s: ``network_error``.
-    * A non-JSON page with the F5 block structure (see :func:`is_block_page`): ``blocked``;
-      HTTP 429 also ``blocked``; HTTP >= 500: ``network_error``.
-    * A non-JSON answer that is not a block page is read as an answer fragment, so the
-      rendered ``#success`` HTML may be passed too.
-    * Empty, garbage or oddly shaped JSON: ``parse_error`` with a short masked excerpt.
-
-    Raises :class:`ReloadRequested` for ``{"success": false, "reload": true}``.
-
-    ``cedula`` (optional, the number looked up) is used to mask it in ``error`` texts and to
-    reject an answer table about another number.
-    """
+    """See :func:`parse_wsp_response` (this one may raise)."""
     text = body.lstrip("\ufeff").strip()
     if not text:
         if http_status >= 500:
@@ -704,7 +656,7 @@ def parse_wsp_response(
         failure = _non_json_answer(text, body, http_status, "site")
         if failure is not None:
             return failure
-        answer = parse_wsp_message(text, cedula=cedula)
+        answer = _parse_wsp_message(text, cedula=cedula)
         if answer.status is ScrapeStatus.PARSE_ERROR:
             return _result(
                 ScrapeStatus.PARSE_ERROR,
@@ -742,7 +694,7 @@ def parse_wsp_response(
         )
     if not success:
         return _wsp_failure(message, body, cedula)
-    answer = parse_wsp_message(message, cedula=cedula)
+    answer = _parse_wsp_message(message, cedula=cedula)
     return dataclasses.replace(answer, raw_html=body)
 
 
@@ -782,42 +734,29 @@ def _pick(sources: Iterable[Mapping[str, Any]], keys: tuple[str, ...]) -> str:
     return ""
 
 
-def _as_text(value: object) -> str:
-    """A message field that may be a string, a list of strings or a nested object."""
+_MAX_TEXT_DEPTH = 8
+
+
+def _as_text(value: object, depth: int = 0) -> str:
+    """A message field that may be a string, a list of strings or a nested object (8 levels read)."""
     if isinstance(value, str):
         return value
+    if depth >= _MAX_TEXT_DEPTH:
+        return ""
     if isinstance(value, Mapping):
-        return " ".join(_as_text(item) for item in value.values())
+        return " ".join(_as_text(item, depth + 1) for item in value.values())
     if isinstance(value, list):
-        return " ".join(_as_text(item) for item in value)
+        return " ".join(_as_text(item, depth + 1) for item in value)
     return "" if value is None or isinstance(value, bool) else str(value)
 
 
-def parse_consultacenso_response(
+def _parse_consultacenso_response(
     payload: Mapping[str, Any] | str,
     *,
     http_status: int = 200,
     cedula: str | None = None,
 ) -> ScrapeResult:
-    """Classify the answer of consultacenso's ``POST /back/api/consulta``.
-
-    ``payload`` is the decoded JSON object or the raw body. Keys are matched case-
-    insensitively (``OK``/``ok``, ``NOM_DEPTO``/``nom_depto``, ...). In this order:
-
-    * ``data.nuip`` differing from ``cedula`` (when given) is ``parse_error``;
-    * unless ``ok`` is false, a non-empty ``novedad`` (text, or an object with
-      novedad/resolucion/fecha keys) is ``cancelled`` ("en actualización" there is a
-      transient ``network_error``);
-    * unless ``ok`` is false, ``encontrado: true`` (or ``ok: true`` without ``encontrado``) with
-      ``data`` naming departamento, municipio and puesto is ``found``;
-    * ``error``/``mensaje`` about the captcha is ``captcha_failed``, about a timeout ``timeout``;
-    * ``mensaje`` with a novedad wording is ``cancelled``, with "no se encuentra en el censo"
-      ``not_found``;
-    * ``ok: false`` or an ``error`` otherwise is a transient ``network_error``;
-    * ``encontrado: false`` is ``not_found``;
-    * an HTML block page is ``blocked``, HTTP 429 ``blocked``, HTTP >= 500 ``network_error``;
-    * anything else is ``parse_error``. ``raw_html`` holds the body (a mapping is re-encoded).
-    """
+    """See :func:`parse_consultacenso_response` (this one may raise)."""
     if isinstance(payload, str):
         raw = payload
         text = payload.lstrip("\ufeff").strip()
@@ -831,7 +770,7 @@ def parse_consultacenso_response(
             return _result(
                 ScrapeStatus.PARSE_ERROR,
                 raw,
-                f"not a JSON answer (HTTP {http_status}): {_excerpt(html_to_text(text) or text, cedula)}",
+                f"not a JSON answer (HTTP {http_status}): {_excerpt(_html_to_text(text) or text, cedula)}",
             )
     else:
         decoded = payload
@@ -916,3 +855,212 @@ def parse_consultacenso_response(
         missing = ", ".join(name for name in _REQUIRED_PLACE_FIELDS if not record[name])
         return _result(ScrapeStatus.PARSE_ERROR, raw, f"'encontrado' is true but the data lacks {missing}")
     return _result(ScrapeStatus.PARSE_ERROR, raw, f"unrecognised JSON answer: {_excerpt(raw, cedula)}")
+
+
+# --------------------------------------------------------------------------- the public, total readers
+
+
+def oversized_answer(raw: str = "", limit: int = MAX_ANSWER_BYTES) -> ScrapeResult:
+    """The result for an answer longer than ``limit`` bytes (``raw``: the part that was read)."""
+    return _result(ScrapeStatus.PARSE_ERROR, raw[:limit], f"answer larger than {limit} bytes")
+
+
+def _text_of(value: object) -> str | None:
+    """An answer body as text: bytes are decoded as UTF-8 (bad bytes replaced); other types are not text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value[: MAX_ANSWER_BYTES + 1]).decode("utf-8", "replace")
+    return None
+
+
+def _too_large(text: str) -> bool:
+    if len(text) > MAX_ANSWER_BYTES:
+        return True
+    # Only a text of more than a quarter of the limit can take more than the limit in UTF-8.
+    return len(text) * 4 > MAX_ANSWER_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_ANSWER_BYTES
+
+
+def _http_status(value: object) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (float, str)):
+        try:
+            return int(value)
+        except (ValueError, OverflowError):
+            return 0
+    return 0
+
+
+def _optional_text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _unreadable(exc: BaseException, raw: str, cedula: str | None) -> ScrapeResult:
+    """What a reader's failure becomes: ``parse_error`` with a short masked excerpt of the answer."""
+    raw = raw[:MAX_ANSWER_BYTES]
+    what = "JSON nested too deep" if isinstance(exc, (_TooDeep, RecursionError)) else type(exc).__name__
+    try:
+        excerpt = _excerpt(raw, cedula) if raw.strip() else "(empty)"
+    except Exception:  # pragma: no cover - the excerpt of a plain string does not fail
+        excerpt = "(no excerpt)"
+    return _result(ScrapeStatus.PARSE_ERROR, raw, f"unreadable answer ({what}): {excerpt}")
+
+
+def _not_text(value: object) -> ScrapeResult:
+    return _result(ScrapeStatus.PARSE_ERROR, "", f"the answer is not text ({type(value).__name__})")
+
+
+def parse_wsp_message(html: str, *, cedula: str | None = None) -> ScrapeResult:
+    """Classify the HTML fragment the wsp page shows in its ``#success`` container.
+
+    * An answer table (``table#consulta`` preferred) whose row has a non-empty NOVEDAD is
+      ``cancelled`` with novedad, resolución and fecha as given; one with DEPARTAMENTO,
+      MUNICIPIO and PUESTO is ``found`` (plus DIRECCIÓN and MESA).
+    * Otherwise the text decides: "en actualización" is a transient ``network_error``, a
+      known novedad wording ("Cancelada por Muerte", "no se encuentra habilitado para
+      votar", ...) is ``cancelled``, "no se encuentra en el censo" is ``not_found``.
+    * Anything else (a fragment over :data:`MAX_ANSWER_BYTES` included) is ``parse_error``.
+
+    With ``cedula`` given, a table whose NUIP is another number is a ``parse_error`` (for
+    instance a previous answer still on screen). The fragment is not checked for F5 block
+    pages: those never reach ``#success``; :func:`parse_wsp_response` checks raw bodies.
+    Never raises.
+    """
+    text = _text_of(html)
+    if text is None:
+        return _not_text(html)
+    if _too_large(text):
+        return oversized_answer(text)
+    wanted = _optional_text(cedula)
+    try:
+        return _parse_wsp_message(text, cedula=wanted)
+    except Exception as exc:
+        return _unreadable(exc, text, wanted)
+
+
+def parse_wsp_response(
+    body: str,
+    *,
+    http_status: int = 200,
+    content_type: str | None = None,
+    cedula: str | None = None,
+) -> ScrapeResult:
+    """Classify the body of the wsp page's answer to the lookup POST.
+
+    Returns a :class:`ScrapeResult` whose ``raw_html`` is ``body`` as given:
+
+    * ``{"success": true, "data": {"message": html}}``: see :func:`parse_wsp_message`
+      (found / not_found / cancelled / transient "en actualización" / parse_error).
+    * ``success: false`` with "Marque el cuadro de verificación o captcha": ``captcha_failed``;
+      with "Curl error: ... timed out": ``timeout``; other "Curl error"s: ``network_error``.
+    * A non-JSON page with the F5 block structure (see :func:`is_block_page`): ``blocked``;
+      HTTP 429 also ``blocked``; HTTP >= 500: ``network_error``.
+    * A non-JSON answer that is not a block page is read as an answer fragment, so the
+      rendered ``#success`` HTML may be passed too.
+    * Empty, garbage, oddly shaped or too deeply nested JSON, a body over
+      :data:`MAX_ANSWER_BYTES`, anything unreadable: ``parse_error`` with a short masked
+      excerpt.
+
+    Raises :class:`ReloadRequested` for ``{"success": false, "reload": true}``, and nothing else.
+
+    ``cedula`` (optional, the number looked up) is used to mask it in ``error`` texts and to
+    reject an answer table about another number.
+    """
+    text = _text_of(body)
+    if text is None:
+        return _not_text(body)
+    if _too_large(text):
+        return oversized_answer(text)
+    wanted = _optional_text(cedula)
+    try:
+        return _parse_wsp_response(
+            text,
+            http_status=_http_status(http_status),
+            content_type=_optional_text(content_type),
+            cedula=wanted,
+        )
+    except ReloadRequested:
+        raise
+    except Exception as exc:
+        return _unreadable(exc, text, wanted)
+
+
+def parse_consultacenso_response(
+    payload: Mapping[str, Any] | str,
+    *,
+    http_status: int = 200,
+    cedula: str | None = None,
+) -> ScrapeResult:
+    """Classify the answer of consultacenso's ``POST /back/api/consulta``.
+
+    ``payload`` is the decoded JSON object or the raw body. Keys are matched case-
+    insensitively (``OK``/``ok``, ``NOM_DEPTO``/``nom_depto``, ...). In this order:
+
+    * ``data.nuip`` differing from ``cedula`` (when given) is ``parse_error``;
+    * unless ``ok`` is false, a non-empty ``novedad`` (text, or an object with
+      novedad/resolucion/fecha keys) is ``cancelled`` ("en actualización" there is a
+      transient ``network_error``);
+    * unless ``ok`` is false, ``encontrado: true`` (or ``ok: true`` without ``encontrado``) with
+      ``data`` naming departamento, municipio and puesto is ``found``;
+    * ``error``/``mensaje`` about the captcha is ``captcha_failed``, about a timeout ``timeout``;
+    * ``mensaje`` with a novedad wording is ``cancelled``, with "no se encuentra en el censo"
+      ``not_found``;
+    * ``ok: false`` or an ``error`` otherwise is a transient ``network_error``;
+    * ``encontrado: false`` is ``not_found``;
+    * an HTML block page is ``blocked``, HTTP 429 ``blocked``, HTTP >= 500 ``network_error``;
+    * a body over :data:`MAX_ANSWER_BYTES`, JSON nested too deep and anything else that cannot
+      be read is ``parse_error`` with a short masked excerpt. ``raw_html`` holds the body (a
+      mapping is re-encoded). Never raises.
+    """
+    wanted = _optional_text(cedula)
+    status = _http_status(http_status)
+    if isinstance(payload, Mapping):
+        try:
+            return _parse_consultacenso_response(payload, http_status=status, cedula=wanted)
+        except Exception as exc:
+            return _unreadable(exc, "", wanted)
+    text = _text_of(payload)
+    if text is None:
+        return _not_text(payload)
+    if _too_large(text):
+        return oversized_answer(text)
+    try:
+        return _parse_consultacenso_response(text, http_status=status, cedula=wanted)
+    except Exception as exc:
+        return _unreadable(exc, text, wanted)
+
+
+def is_block_page(html: str) -> bool:
+    """Whether ``html`` is the F5 firewall's block page rather than an answer.
+
+    Decided by structure: an element whose ``class`` (or ``id``) token is ``blocked`` or
+    ``authenticate``, or a "support ID" followed by a long number. Words such as "blocked"
+    or "challenge" in ordinary text do not count. Reads the first :data:`MAX_ANSWER_BYTES`
+    characters; never raises (what cannot be read is not a block page).
+    """
+    text = _text_of(html)
+    if text is None:
+        return False
+    try:
+        return _is_block_document(_parse_html(text[:MAX_ANSWER_BYTES]))
+    except Exception:
+        return False
+
+
+def html_to_text(html: str) -> str:
+    """The visible text of ``html``: one line per block element, whitespace collapsed.
+
+    Entities are decoded, ``script``/``style`` contents dropped, inline markup such as
+    ``<b>`` joins its text to its neighbours without a space. Reads the first
+    :data:`MAX_ANSWER_BYTES` characters; never raises (``""`` for what cannot be read).
+    """
+    text = _text_of(html)
+    if text is None:
+        return ""
+    try:
+        return _html_to_text(text[:MAX_ANSWER_BYTES])
+    except Exception:
+        return ""
