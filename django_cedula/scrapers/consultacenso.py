@@ -11,20 +11,26 @@ from playwright.async_api import Page
 from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
 from .browser_scraper import BrowserScraper, CaptchaSolve
-from .parsing import parse_consultacenso_response
+from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_response
+from .wsp import PAGE_HTML_JS, READ_ANSWER_JS
 
 DEFAULT_URL = "https://consultacenso.registraduria.gov.co/"
 
-_POST_JSON = """
-async ({url, payload}) => {
+# The app's lookup, from inside its page; the answer is read up to ``limit`` bytes (``MAX_ANSWER_BYTES``).
+_POST_JSON = (
+    """
+async ({url, payload, limit}) => {"""
+    + READ_ANSWER_JS
+    + """
     const answer = await fetch(url, {
         method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json", "Accept": "application/json"},
         body: JSON.stringify(payload),
     });
-    return {status: answer.status, body: await answer.text()};
+    return await readAnswer(answer, limit);
 }
 """
+)
 
 
 def api_base(page_url: str) -> str:
@@ -53,7 +59,7 @@ class ConsultaCensoScraper(BrowserScraper):
     async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         for attempt in (1, 2):
             response = await page.goto(url, wait_until="domcontentloaded")
-            html = await page.content()
+            html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
             failure = self.page_failure(html, response, "the app's page")
             if failure is not None:
                 return failure
@@ -74,10 +80,13 @@ class ConsultaCensoScraper(BrowserScraper):
                     {
                         "url": urljoin(api_base(page.url), "consulta"),
                         "payload": {"documento": cedula, "eleccionId": election_id(), "captchaToken": token},
+                        "limit": MAX_ANSWER_BYTES,
                     },
                 ),
                 timeout=app_settings.PAGE_TIMEOUT,
             )
+            if answer.get("truncated"):
+                return oversized_answer(answer["body"])
             if attempt == 1 and _asks_for_reload(answer["body"]):
                 captcha.restart(url)
                 continue
@@ -88,6 +97,6 @@ class ConsultaCensoScraper(BrowserScraper):
 def _asks_for_reload(body: str) -> bool:
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # the parser says what an unreadable answer is
         return False
     return isinstance(payload, dict) and any(k.lower() == "reload" and v for k, v in payload.items())

@@ -10,14 +10,52 @@ from playwright.async_api import Page, Response
 from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
 from .browser_scraper import BrowserScraper, CaptchaSolve
-from .parsing import ReloadRequested, parse_wsp_response
+from .parsing import MAX_ANSWER_BYTES, ReloadRequested, oversized_answer, parse_wsp_response
 
 DEFAULT_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
 
+#: A page-side function (JavaScript source) that reads a ``fetch()`` answer as text, at most ``limit``
+#: bytes of it (after any ``Content-Encoding`` is undone): the reader is cancelled past the limit, so
+#: the rest is neither downloaded, decompressed nor handed to Python. Shared by both sources.
+READ_ANSWER_JS = """
+async function readAnswer(answer, limit) {
+    const decoder = new TextDecoder("utf-8");
+    let body = "", bytes = 0, truncated = false;
+    const reader = answer.body ? answer.body.getReader() : null;
+    while (reader) {
+        const {done, value} = await reader.read();
+        if (done) break;
+        if (bytes + value.byteLength > limit) {
+            body += decoder.decode(value.subarray(0, limit - bytes), {stream: true});
+            bytes = limit;
+            truncated = true;
+            try { await reader.cancel(); } catch (error) { /* the rest is dropped either way */ }
+            break;
+        }
+        bytes += value.byteLength;
+        body += decoder.decode(value, {stream: true});
+    }
+    body += decoder.decode();
+    return {status: answer.status, contentType: answer.headers.get("content-type"), body, truncated, bytes};
+}
+"""
+
+#: The loaded page's HTML, at most ``limit`` characters of it (for telling a block page from the form).
+PAGE_HTML_JS = """
+(limit) => {
+    const root = document.documentElement;
+    return root ? root.outerHTML.slice(0, limit) : "";
+}
+"""
+
 # The page's own script posts the form as multipart data with AJAX; this does the same from
-# inside the page, so the session cookie and the origin are the page's.
-_POST_FORM = """
-async ({url, fields}) => {
+# inside the page, so the session cookie and the origin are the page's. The answer is read up
+# to ``limit`` bytes (``MAX_ANSWER_BYTES``).
+_POST_FORM = (
+    """
+async ({url, fields, limit}) => {"""
+    + READ_ANSWER_JS
+    + """
     // The token also goes where Google's widget keeps it, as a solved checkbox would leave it.
     const response = document.getElementById("g-recaptcha-response");
     if (response) response.value = fields["g-recaptcha-response"];
@@ -27,10 +65,10 @@ async ({url, fields}) => {
         method: "POST", body: data, credentials: "same-origin",
         headers: {"X-Requested-With": "XMLHttpRequest"},
     });
-    const body = await answer.text();
-    return {status: answer.status, contentType: answer.headers.get("content-type"), body};
+    return await readAnswer(answer, limit);
 }
 """
+)
 
 # What the lookup needs from the loaded page, read in one round trip.
 _READ_FORM = """
@@ -76,10 +114,13 @@ class WspScraper(BrowserScraper):
                             "token": form["token"],
                             "g-recaptcha-response": captcha_token,
                         },
+                        "limit": MAX_ANSWER_BYTES,
                     },
                 ),
                 timeout=app_settings.PAGE_TIMEOUT,
             )
+            if answer.get("truncated"):
+                return oversized_answer(answer["body"])
             try:
                 return parse_wsp_response(
                     answer["body"],
@@ -102,8 +143,8 @@ class WspScraper(BrowserScraper):
                 break
         form: dict[str, Any] = await page.evaluate(_READ_FORM)
         if form["blockMarkers"] or not (form["hasForm"] and form["siteKey"]):
-            # The rare paths: look at the whole page to say what it is.
-            html = await page.content()
+            # The rare paths: look at the page (its first MAX_ANSWER_BYTES characters) to say what it is.
+            html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
             failure = self.page_failure(html, response, "the form page (retried once)")
             if failure is not None:
                 return failure
