@@ -49,3 +49,25 @@ def test_an_invalid_number_is_refused_before_any_traffic(replica_settings: Repli
         call_command("cedula_lookup", number)
     assert excinfo.value.returncode == 2
     assert replica_settings.requests() == []
+
+
+@pytest.mark.parametrize("source", ["wsp", "censo"])
+def test_json_nested_50000_deep_prints_a_parse_error(replica_settings: Replica) -> None:
+    out = StringIO()
+    with pytest.raises(CommandError, match="Lookup failed: parse_error") as excinfo:
+        call_command("cedula_lookup", "1000000057", stdout=out)
+    assert excinfo.value.returncode == 1
+    text = out.getvalue()
+    assert "status: parse_error" in text
+    assert "error: unreadable answer (JSON nested too deep)" in text
+    assert "1000000057" not in text
+
+
+@pytest.mark.parametrize("source", ["wsp"])
+def test_a_huge_answer_prints_a_parse_error(replica_settings: Replica) -> None:
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("cedula_lookup", "1000000055", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["status"] == "parse_error"
+    assert data["error"].startswith("answer larger than ")

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...exceptions import InvalidCedulaError
 from ...numbers import normalize_cedula
+from ...privacy import mask_numbers
 from ...results import ScrapeResult, ScrapeStatus
 from ...scrapers import get_scraper
 
@@ -35,18 +36,28 @@ class Command(BaseCommand):
             cedula = normalize_cedula(options["number"])
         except InvalidCedulaError as exc:
             raise CommandError(f"Invalid cédula: {exc}.", returncode=EXIT_INVALID) from exc
-        result = ScrapeResult.coerce(get_scraper().scrape_cedula(cedula))
+        try:
+            result = ScrapeResult.coerce(get_scraper().scrape_cedula(cedula))
+        except Exception as exc:
+            # A scraper should return failures as results; one that raises still gets a clear
+            # message and exit status, never a traceback (and never the full number).
+            first = (str(exc).strip().splitlines() or [""])[0]
+            detail = mask_numbers(first, cedula)[:300]
+            raise CommandError(
+                f"Lookup failed: the scraper raised {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                returncode=EXIT_FAILURE,
+            ) from exc
         if options["json"]:
             data = result.as_dict()
             if not options["raw"]:
                 del data["raw_html"]
             self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
         else:
-            self.stdout.write(self._describe(result))
+            self.stdout.write(self._describe(result, cedula))
         if not result.status.is_final:
             raise CommandError(f"Lookup failed: {result.status.value}.", returncode=EXIT_FAILURE)
 
-    def _describe(self, result: ScrapeResult) -> str:
+    def _describe(self, result: ScrapeResult, cedula: str) -> str:
         lines = [f"status: {result.status.value}"]
         fields = {
             ScrapeStatus.FOUND: ("departamento", "municipio", "puesto", "direccion", "mesa"),
@@ -54,5 +65,5 @@ class Command(BaseCommand):
         }.get(result.status, ())
         lines += [f"{name}: {getattr(result, name)}" for name in fields]
         if result.error:
-            lines.append(f"error: {result.error}")
+            lines.append(f"error: {mask_numbers(result.error, cedula)}")
         return "\n".join(lines)
