@@ -3,7 +3,8 @@
 - ``registration``: milliseconds the package adds to creating a user (SQLite, PostgreSQL);
 - ``revalidate``: ``cedula_revalidate --all`` over 100,000 users, time and peak memory;
 - ``cluster``: validations per minute of a 2-worker Django-Q2 cluster with the real scraper;
-- ``memory``: a worker's memory over 1,000 validations through that cluster.
+- ``memory``: a worker's memory over 1,000 validations through that cluster;
+- ``answers``: a worker's memory for one oversized answer (20 MiB body, gzip bomb), before, peak, after.
 
 Each runs in processes of its own, on databases it creates and drops, against the local replica;
 nothing leaves the machine. ``python -m benchmarks.scraper`` is the scraper's own benchmark
@@ -22,7 +23,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import cluster, memory, registration, revalidate
+from . import answers, cluster, memory, registration, revalidate
 from .common import (
     TAG_VAR,
     Figure,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "revalidate": revalidate.run,
     "cluster": cluster.run,
     "memory": memory.run,
+    "answers": answers.run,
 }
 
 
