@@ -46,10 +46,20 @@ DEFAULTS: Mapping[str, Any] = {
     # The captcha solver; None means lookups end as captcha_failed at once.
     "CAPTCHA_SOLVER": None,
     "CAPTCHA_SOLVER_OPTIONS": {},
+    # The cluster's shared supply of solved tokens (docs/captcha-supply.rst).
+    "CAPTCHA_POOL": True,
+    # Seconds a solved token is kept for a lookup at most (Google's tokens live 120 s).
+    "CAPTCHA_TOKEN_MAX_AGE": 100.0,
+    # Tokens kept ready even when nothing is due: a fast first answer, at a cost.
+    "CAPTCHA_POOL_MIN_TOKENS": 0,
+    # What 1,000 solves cost, in the currency you count in (2Captcha: about 3 USD).
+    "CAPTCHA_PRICE_PER_1000": 3.0,
     # Operations.
     "REFRESH_COOLDOWN": 3600.0,
     "REVALIDATE_ON_CHANGE": True,
-    "RATE_LIMIT": None,
+    # Lookups for the whole cluster. This default applies where CEDULA_CACHE_ALIAS is a cache the
+    # workers share; with a process-local cache there is none unless set (see RATE_LIMIT below).
+    "RATE_LIMIT": "1/5s",
     "BLOCK_COOLDOWN": 900.0,
     "CACHE_ALIAS": "default",
     "SWEEP_PENDING_AFTER": 600.0,
@@ -172,8 +182,30 @@ class AppSettings:
 
     @property
     def RATE_LIMIT(self) -> str | None:
-        value = self._get("RATE_LIMIT")
-        return None if value is None else str(value)
+        """The cluster-wide rate limit: the setting when given (``None`` turns it off); otherwise
+        one lookup per 5 s where the cache is shared between processes, and none where it is not
+        (a limit kept in one process's memory would not hold for the cluster)."""
+        name = PREFIX + "RATE_LIMIT"
+        if hasattr(settings, name):
+            value = getattr(settings, name)
+            return None if value is None else str(value)
+        return str(DEFAULTS["RATE_LIMIT"]) if is_shared_cache(self.CACHE_ALIAS) else None
+
+    @property
+    def CAPTCHA_POOL(self) -> bool:
+        return bool(self._get("CAPTCHA_POOL"))
+
+    @property
+    def CAPTCHA_TOKEN_MAX_AGE(self) -> float:
+        return float(self._get("CAPTCHA_TOKEN_MAX_AGE"))
+
+    @property
+    def CAPTCHA_POOL_MIN_TOKENS(self) -> int:
+        return int(self._get("CAPTCHA_POOL_MIN_TOKENS"))
+
+    @property
+    def CAPTCHA_PRICE_PER_1000(self) -> float:
+        return float(self._get("CAPTCHA_PRICE_PER_1000"))
 
     @property
     def BLOCK_COOLDOWN(self) -> float:
@@ -202,6 +234,21 @@ class AppSettings:
     @property
     def RAW_RESPONSE_MAX_LENGTH(self) -> int:
         return int(self._get("RAW_RESPONSE_MAX_LENGTH"))
+
+
+#: Cache backends whose contents live in one process: no use for coordinating a cluster.
+PROCESS_LOCAL_CACHES = frozenset(
+    {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
+)
+
+
+def is_shared_cache(alias: str) -> bool:
+    """Whether cache ``alias`` is shared between processes (Redis, Memcached, the database, files),
+    read from ``CACHES`` without connecting. An alias not in ``CACHES`` is not."""
+    config = getattr(settings, "CACHES", {}).get(alias)
+    if config is None:
+        return False
+    return str(config.get("BACKEND", "")) not in PROCESS_LOCAL_CACHES
 
 
 app_settings = AppSettings()

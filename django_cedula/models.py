@@ -95,3 +95,32 @@ class CedulaInfo(models.Model):
     def is_final(self) -> bool:
         """Whether validation has ended (successfully or not); no job will change the row again."""
         return self.status in self.FINAL_STATUSES
+
+
+class CaptchaSpend(models.Model):
+    """What the captcha solves of one day (UTC) came to: one row a day, counters only.
+
+    Written by :mod:`django_cedula.captcha.spend`; read by ``cedula_stats`` and the admin.
+    """
+
+    day = models.DateField(_("day"), unique=True)
+    #: Solves asked of the service (by the token supply or by a lookup for itself).
+    requested = models.PositiveIntegerField(_("solves requested"), default=0)
+    #: Solves that came back with a token.
+    delivered = models.PositiveIntegerField(_("tokens delivered"), default=0)
+    #: Tokens a lookup sent to the site.
+    used = models.PositiveIntegerField(_("tokens used"), default=0)
+    #: Tokens thrown away unused once older than CEDULA_CAPTCHA_TOKEN_MAX_AGE.
+    expired = models.PositiveIntegerField(_("tokens expired unused"), default=0)
+    #: Tokens the site refused (reported to the service as incorrect where it supports it).
+    refused = models.PositiveIntegerField(_("tokens refused by the site"), default=0)
+    #: Solves that failed or gave up (no token).
+    failed = models.PositiveIntegerField(_("solves failed"), default=0)
+
+    class Meta:
+        verbose_name = _("captcha spend")
+        verbose_name_plural = _("captcha spend")
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.requested} solves"

@@ -133,6 +133,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
 CEDULA_SCRAPER = "django_cedula.testing.scrapers.FakeScraper"
 CEDULA_MIN_LOOKUP_INTERVAL = 0
+# No cluster-wide rate limit unless a test sets one (the default, one lookup per 5 s with a shared
+# cache, would slow every real-process test down to the real site's pace).
+CEDULA_RATE_LIMIT = None
 # Unit tests want retries at once with the inline backend; the chain tests record the delays instead.
 SILENCED_SYSTEM_CHECKS = ["django_cedula.W004"]
 # Browser tests run against the local replica: short limits keep fault tests fast.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
+import time
+from typing import ClassVar
 
 from ..conf import app_settings
 from ..loading import Configurable, ConfiguredInstance
@@ -17,7 +20,21 @@ class CaptchaSolver(Configurable, abc.ABC):
     ``solve`` is called from a plain thread, never from an event loop; it may block for
     as long as the solve takes and raises :class:`~django_cedula.exceptions.CaptchaError`
     when it cannot produce a token.
+
+    Optional abilities, declared on the class as Django's tasks backends do:
+
+    * ``supports_reports``: :meth:`report` tells the service whether the site accepted a token
+      (2Captcha refunds refused ones);
+    * ``supports_submit``: :meth:`submit` and :meth:`poll` keep many solves in flight without a
+      thread each; the token supply uses them when present.
     """
+
+    #: Whether :meth:`report` reaches the service (otherwise it does nothing).
+    supports_reports: ClassVar[bool] = False
+    #: Whether :meth:`submit` / :meth:`poll` are implemented.
+    supports_submit: ClassVar[bool] = False
+    #: Seconds between two :meth:`poll` calls for the same solve (the service's own advice).
+    poll_interval: ClassVar[float] = 5.0
 
     @abc.abstractmethod
     def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
@@ -27,6 +44,44 @@ class CaptchaSolver(Configurable, abc.ABC):
         known): a solve that would finish later is of no use, so give up by then and raise
         :class:`~django_cedula.exceptions.CaptchaError`.
         """
+
+    def solve_token(self, site_key: str, page_url: str, *, timeout: float | None = None) -> SolvedToken:
+        """:meth:`solve`, with what a report needs: the service's id of the solve, and its duration.
+
+        Solvers whose service names its solves override this (the default has no ``ref``)."""
+        started = time.monotonic()
+        value = self.solve(site_key, page_url, timeout=timeout)
+        return SolvedToken(value=value, seconds=time.monotonic() - started)
+
+    def report(self, ref: str, *, accepted: bool) -> None:
+        """Tell the service whether the site accepted the token of solve ``ref`` (optional).
+
+        Called from a plain thread once the site has answered. Must not raise for a service
+        error: log it instead (a report is worth a refund, never a failed lookup)."""
+
+    def submit(self, site_key: str, page_url: str) -> str:
+        """Start a solve and return its ``ref`` at once (with ``supports_submit``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot submit solves")
+
+    def poll(self, ref: str) -> SolvedToken | None:
+        """The token of solve ``ref`` if it is ready, ``None`` if not yet (with ``supports_submit``);
+        raises :class:`~django_cedula.exceptions.CaptchaError` when the solve failed."""
+        raise NotImplementedError(f"{type(self).__name__} cannot poll solves")
+
+
+@dataclasses.dataclass(frozen=True)
+class SolvedToken:
+    """A solved reCAPTCHA response token."""
+
+    value: str
+    #: The service's id of the solve, for :meth:`CaptchaSolver.report`; ``""`` when it has none.
+    ref: str = ""
+    #: How long the solve took, in seconds.
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        # A live token is a credential for one submission: never in a repr or a log line.
+        return f"SolvedToken(ref={self.ref!r}, seconds={self.seconds:.1f}, value=<{len(self.value)} chars>)"
 
 
 _solver = ConfiguredInstance("CAPTCHA_SOLVER", "CAPTCHA_SOLVER_OPTIONS", CaptchaSolver)  # type: ignore[type-abstract]

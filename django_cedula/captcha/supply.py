@@ -1,0 +1,528 @@
+"""One shared, demand-driven supply of solved reCAPTCHA tokens for the whole cluster.
+
+On the real site a solve takes 10–150 s and the page's own work a fifth of a second: a lookup that
+waits for its own solve spends nearly all its time, and its worker's, waiting. The supply solves
+ahead of demand and off the job's path, so that a lookup finds a token ready when it posts its form.
+
+* **Shared**: tokens live in Django's cache (``CEDULA_CACHE_ALIAS``, the one the throttle uses), so
+  every worker of every machine draws on the same stock. Taking a token is one atomic ``add`` of
+  a claim key (Redis ``SET NX``, an ``INSERT`` on the database cache): a token goes to one lookup.
+* **Fresh**: a token is kept at most ``CEDULA_CAPTCHA_TOKEN_MAX_AGE`` seconds (100 of Google's 120)
+  and a lookup takes the freshest. Older ones are thrown away and counted as expired.
+* **Demand-driven**: one worker process at a time (the leader, by a lease in the cache) runs the
+  filler, a daemon thread that starts solves for what is due: rows waiting for a first attempt or a
+  retry within the next solve's time, plus what recent registrations predict, capped by what the
+  politeness limits let run in that window; ``CEDULA_CAPTCHA_POOL_MIN_TOKENS`` keeps a standing
+  stock. Nothing due and no arrival for a token's lifetime: no solve starts.
+* **No extra process**: the filler starts in whichever worker process runs a validation job
+  (Django-Q2, Celery and django.tasks workers alike); if the leader dies, its lease runs out and
+  another worker takes over.
+
+Without a shared cache, with the inline backend, or with ``CEDULA_CAPTCHA_POOL = False``, there is
+no supply: each lookup solves for itself (:func:`get_token_supply` returns ``None``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime
+import hashlib
+import logging
+import math
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+from django.db import close_old_connections, connection
+from django.db.models import Q
+from django.utils import timezone
+
+from ..conf import app_settings, is_shared_cache
+from ..exceptions import CaptchaError
+from . import spend
+from .base import CaptchaSolver, SolvedToken, get_captcha_solver
+
+logger = logging.getLogger(__name__)
+
+#: How long Google accepts a token after its solve, in seconds.
+TOKEN_LIFETIME = 120.0
+#: Seconds between two rounds of the filler.
+TICK = 1.0
+#: Seconds a leader's lease lasts without renewal; another worker takes over after that.
+LEASE = 15.0
+#: Solves the filler keeps in flight at the most (a solve latency of 90 s at 12 lookups a minute
+#: needs 18).
+MAX_IN_FLIGHT = 32
+#: The solve latency assumed before any solve was measured, in seconds.
+INITIAL_LATENCY = 30.0
+#: A solve of the filler's is abandoned after this long (the slowest first solves reported).
+SOLVE_TIMEOUT = 150.0
+#: Seconds a target (site key and page URL) is kept after its last lookup.
+TARGET_IDLE = 3600.0
+#: Solve latencies remembered for the estimate.
+LATENCY_SAMPLES = 20
+
+_PREFIX = "django_cedula:captcha:"
+LEADER_KEY = _PREFIX + "leader"
+TARGETS_KEY = _PREFIX + "targets"
+LATENCY_KEY = _PREFIX + "latency"
+STATUS_KEY = _PREFIX + "status"
+
+
+def _cache() -> BaseCache:
+    return caches[app_settings.CACHE_ALIAS]
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where tokens are good: Google binds a token to its site key and host name."""
+
+    site_key: str
+    page_url: str
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(f"{self.site_key}\n{self.page_url}".encode()).hexdigest()[:16]
+        return f"{_PREFIX}t:{digest}"
+
+
+@dataclasses.dataclass(frozen=True)
+class PooledToken:
+    """A token taken from the supply, for one submission."""
+
+    value: str
+    #: The solving service's id of the solve (for reports), ``""`` when it has none.
+    ref: str
+    #: ``time.time()`` when the solve came back.
+    solved_at: float
+
+    def age(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.solved_at
+
+    def __repr__(self) -> str:
+        return f"PooledToken(ref={self.ref!r}, age={self.age():.0f}s)"
+
+
+class TokenStore:
+    """The tokens kept for one target, in a cache.
+
+    An index (id -> solved_at) names the tokens; each token sits under its own key, with the cache's
+    timeout as a second guard on its age; a claim key, added atomically, decides who gets it.
+    Only the index is written under a short lock; taking a token needs none.
+    """
+
+    def __init__(self, cache: BaseCache, target: Target, max_age: float) -> None:
+        self.cache = cache
+        self.target = target
+        self.max_age = max_age
+        self._index_key = target.key + ":index"
+        self._lock_key = target.key + ":lock"
+
+    def _token_key(self, token_id: str) -> str:
+        return f"{self.target.key}:token:{token_id}"
+
+    def _claim_key(self, token_id: str) -> str:
+        return f"{self.target.key}:claim:{token_id}"
+
+    def put(self, token: SolvedToken, solved_at: float | None = None) -> None:
+        """Add a freshly solved token."""
+        solved_at = time.time() if solved_at is None else solved_at
+        token_id = secrets.token_hex(8)
+        life = max(math.ceil(self.max_age - (time.time() - solved_at)), 1)
+        self.cache.set(self._token_key(token_id), {"value": token.value, "ref": token.ref}, timeout=life)
+        with self._locked():
+            index = self._index()
+            index[token_id] = solved_at
+            self.cache.set(self._index_key, index, timeout=math.ceil(self.max_age) + 60)
+
+    def take(self, now: float | None = None) -> PooledToken | None:
+        """The freshest unexpired token, now this caller's alone; ``None`` when there is none."""
+        now = time.time() if now is None else now
+        for token_id, solved_at in sorted(self._index().items(), key=lambda item: -item[1]):
+            if now - solved_at >= self.max_age:
+                break  # sorted freshest first: the rest are older still
+            if not self.cache.add(self._claim_key(token_id), "taken", timeout=math.ceil(self.max_age) + 60):
+                continue  # another lookup has it
+            stored = self.cache.get(self._token_key(token_id))
+            self.cache.delete(self._token_key(token_id))
+            if stored:
+                return PooledToken(value=stored["value"], ref=stored.get("ref", ""), solved_at=solved_at)
+        return None
+
+    def stock(self, now: float | None = None) -> int:
+        """Unexpired tokens nobody has taken yet."""
+        now = time.time() if now is None else now
+        fresh = [token_id for token_id, solved_at in self._index().items() if now - solved_at < self.max_age]
+        if not fresh:
+            return 0
+        claimed = self.cache.get_many([self._claim_key(token_id) for token_id in fresh])
+        return len(fresh) - len(claimed)
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop taken and expired tokens from the index; return how many expired unused.
+
+        An expired token is claimed first, like a take, so that a lookup taking it at that moment
+        and the pruning cannot both have it (or count it)."""
+        now = time.time() if now is None else now
+        expired = 0
+        with self._locked():
+            index = self._index()
+            keep: dict[str, float] = {}
+            for token_id, solved_at in index.items():
+                claim = self._claim_key(token_id)
+                if now - solved_at >= self.max_age:
+                    if self.cache.add(claim, "expired", timeout=60):
+                        expired += 1
+                        self.cache.delete(self._token_key(token_id))
+                elif self.cache.get(claim) is None:
+                    keep[token_id] = solved_at
+            if keep != index:
+                self.cache.set(self._index_key, keep, timeout=math.ceil(self.max_age) + 60)
+        return expired
+
+    def _index(self) -> dict[str, float]:
+        index = self.cache.get(self._index_key)
+        return dict(index) if isinstance(index, dict) else {}
+
+    @contextmanager
+    def _locked(self, patience: float = 2.0) -> Iterator[None]:
+        """A short lock around the index's read-modify-write, released only by its holder."""
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + patience
+        while not self.cache.add(self._lock_key, token, timeout=5):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the token supply's index is locked")
+            time.sleep(0.01)
+        try:
+            yield
+        finally:
+            if self.cache.get(self._lock_key) == token:
+                self.cache.delete(self._lock_key)
+
+
+def plan_solves(
+    *,
+    due: int,
+    arrivals: int,
+    stock: int,
+    in_flight: int,
+    latency: float,
+    interval: float,
+    min_tokens: int,
+    lifetime: float = TOKEN_LIFETIME,
+) -> int:
+    """How many solves to start now (a pure function: the filler's whole sizing rule).
+
+    A token started now is ready ``latency`` seconds from now; the window ``lead`` adds a margin
+    of two lookup intervals. Within it the politeness limit lets at most ``lead / interval``
+    lookups run, so no more tokens than that are worth having ready or in flight (more would
+    expire). Of those, the supply wants one for each row ``due`` within the window, plus what the
+    recent ``arrivals`` (registrations in the last token lifetime) predict for it, and never fewer
+    than ``min_tokens``.
+    """
+    lead = latency + max(2 * interval, 5.0)
+    capacity = math.ceil(lead / interval) if interval > 0 else MAX_IN_FLIGHT
+    arriving = math.ceil(arrivals * lead / lifetime) if arrivals else 0
+    wanted = max(min(due + arriving, capacity), min_tokens)
+    return max(0, min(wanted - stock - in_flight, MAX_IN_FLIGHT - in_flight))
+
+
+@dataclasses.dataclass
+class _Solve:
+    target: Target
+    started: float
+    ref: str = ""
+    future: concurrent.futures.Future[SolvedToken] | None = None
+    next_poll: float = 0.0
+
+
+class Filler:
+    """Starts solves for what is due and puts their tokens in the store (runs in the leader)."""
+
+    def __init__(self, solver_getter: Callable[[], CaptchaSolver | None] = get_captcha_solver) -> None:
+        self._solver_getter = solver_getter
+        self.identity = f"{os.getpid()}:{secrets.token_hex(4)}"
+        self.in_flight: list[_Solve] = []
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._last_error_log = 0.0
+
+    # -- leadership
+    def lead(self) -> bool:
+        """Take or renew the cluster's lease; whether this process leads the filling now."""
+        cache = _cache()
+        if cache.add(LEADER_KEY, self.identity, timeout=LEASE):
+            return True
+        if cache.get(LEADER_KEY) == self.identity:
+            cache.touch(LEADER_KEY, LEASE)
+            return True
+        return False
+
+    # -- one round
+    def tick(self, now: float | None = None) -> int:
+        """One round: collect finished solves, prune, and start what the plan says; return the
+        number of solves started."""
+        now = time.time() if now is None else now
+        solver = self._solver_getter()
+        if solver is None:
+            return 0
+        self._collect(solver, now)
+        if not self.lead():
+            return 0
+        started = 0
+        max_age = app_settings.CAPTCHA_TOKEN_MAX_AGE
+        for target in active_targets(now):
+            store = TokenStore(_cache(), target, max_age)
+            spend.count("expired", store.prune(now))
+            flying = sum(1 for solve in self.in_flight if solve.target == target)
+            latency = latency_estimate()
+            interval = lookup_interval()
+            lead = latency + max(2 * interval, 5.0)
+            due, arrivals = demand(lead)
+            count = plan_solves(
+                due=due,
+                arrivals=arrivals,
+                stock=store.stock(now),
+                in_flight=flying,
+                latency=latency,
+                interval=interval,
+                min_tokens=app_settings.CAPTCHA_POOL_MIN_TOKENS,
+            )
+            for _ in range(count):
+                self._start(solver, target, now)
+                started += 1
+        _cache().set(STATUS_KEY, {"leader": self.identity, "in_flight": len(self.in_flight), "at": now}, 60)
+        spend.flush()
+        return started
+
+    def _start(self, solver: CaptchaSolver, target: Target, now: float) -> None:
+        spend.count("requested")
+        solve = _Solve(target=target, started=now)
+        if solver.supports_submit:
+            try:
+                solve.ref = solver.submit(target.site_key, target.page_url)
+            except CaptchaError as exc:
+                spend.count("failed")
+                self._log_error("A solve could not be submitted: %s", exc)
+                return
+            solve.next_poll = now + solver.poll_interval
+        else:
+            solve.future = self._pool().submit(
+                solver.solve_token, target.site_key, target.page_url, timeout=SOLVE_TIMEOUT
+            )
+        self.in_flight.append(solve)
+
+    def _collect(self, solver: CaptchaSolver, now: float) -> None:
+        still: list[_Solve] = []
+        for solve in self.in_flight:
+            try:
+                token = self._result(solver, solve, now)
+            except (CaptchaError, concurrent.futures.CancelledError) as exc:
+                spend.count("failed")
+                self._log_error("A solve for the supply failed: %s", exc)
+                continue
+            if token is None:
+                if now - solve.started > SOLVE_TIMEOUT:
+                    spend.count("failed")  # abandoned: its token would come too late to trust
+                    continue
+                still.append(solve)
+                continue
+            spend.count("delivered")
+            record_latency(token.seconds or (now - solve.started))
+            TokenStore(_cache(), solve.target, app_settings.CAPTCHA_TOKEN_MAX_AGE).put(token)
+        self.in_flight = still
+
+    def _result(self, solver: CaptchaSolver, solve: _Solve, now: float) -> SolvedToken | None:
+        if solve.future is not None:
+            if not solve.future.done():
+                return None
+            return solve.future.result()
+        if now < solve.next_poll:
+            return None
+        solve.next_poll = now + solver.poll_interval
+        token = solver.poll(solve.ref)
+        if token is not None and not token.seconds:
+            token = dataclasses.replace(token, seconds=now - solve.started)
+        return token
+
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=MAX_IN_FLIGHT, thread_name_prefix="cedula-supply-solve"
+            )
+        return self._executor
+
+    def _log_error(self, message: str, exc: BaseException) -> None:
+        # One line a minute at the most: a service that is down must not flood the log.
+        if time.monotonic() - self._last_error_log > 60:
+            self._last_error_log = time.monotonic()
+            logger.warning(message, exc)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def active_targets(now: float | None = None) -> list[Target]:
+    """The targets lookups used within the last hour."""
+    now = time.time() if now is None else now
+    seen = _cache().get(TARGETS_KEY) or {}
+    return [Target(*pair) for pair, last in seen.items() if now - last < TARGET_IDLE]
+
+
+def note_target(target: Target, now: float | None = None) -> None:
+    """Remember that lookups want tokens for ``target`` (at most one write a minute per target)."""
+    now = time.time() if now is None else now
+    cache = _cache()
+    seen = dict(cache.get(TARGETS_KEY) or {})
+    pair = (target.site_key, target.page_url)
+    if now - seen.get(pair, 0.0) < 60:
+        return
+    seen = {key: last for key, last in seen.items() if now - last < TARGET_IDLE}
+    seen[pair] = now
+    cache.set(TARGETS_KEY, seen, timeout=int(TARGET_IDLE) + 60)
+
+
+def record_latency(seconds: float) -> None:
+    samples = list(_cache().get(LATENCY_KEY) or [])[-(LATENCY_SAMPLES - 1) :]
+    samples.append(float(seconds))
+    _cache().set(LATENCY_KEY, samples, timeout=int(TARGET_IDLE))
+
+
+def latency_estimate() -> float:
+    """The mean of the recent solves' durations (what Little's law wants for the solves in flight)."""
+    samples = _cache().get(LATENCY_KEY) or []
+    return sum(samples) / len(samples) if samples else INITIAL_LATENCY
+
+
+def lookup_interval() -> float:
+    """Seconds between lookups the cluster's politeness allows (the rate limit, else the pacing)."""
+    from .. import throttle
+
+    return throttle.interval() or app_settings.MIN_LOOKUP_INTERVAL
+
+
+def demand(lead: float) -> tuple[int, int]:
+    """``(due, arrivals)``: rows whose attempt falls within ``lead`` seconds, and validations asked
+    for within the last token lifetime.
+
+    Rows not touched for ``CEDULA_SWEEP_PENDING_AFTER`` are left out: their job may be lost (a broker
+    outage) and nothing would take their tokens until the sweeper queues them again.
+    """
+    from ..models import CedulaInfo, CedulaStatus
+
+    now = timezone.now()
+    recent = now - datetime.timedelta(seconds=app_settings.SWEEP_PENDING_AFTER)
+    horizon = now + datetime.timedelta(seconds=lead)
+    waiting = CedulaInfo.objects.filter(
+        status__in=(CedulaStatus.PENDING, CedulaStatus.RETRYING), updated_at__gte=recent
+    ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=horizon))
+    due = waiting.count()
+    arrivals = CedulaInfo.objects.filter(
+        requested_at__gte=now - datetime.timedelta(seconds=TOKEN_LIFETIME)
+    ).count()
+    return due, arrivals
+
+
+class TokenSupply:
+    """What lookups use: take a token, give one back, and keep the filler running in this process."""
+
+    def take(self, site_key: str, page_url: str) -> PooledToken | None:
+        target = Target(site_key, page_url)
+        note_target(target)
+        self.ensure_filler()
+        token = TokenStore(_cache(), target, app_settings.CAPTCHA_TOKEN_MAX_AGE).take()
+        if token is not None:
+            spend.count("used")
+        return token
+
+    def stock(self, site_key: str, page_url: str) -> int:
+        return TokenStore(_cache(), Target(site_key, page_url), app_settings.CAPTCHA_TOKEN_MAX_AGE).stock()
+
+    def donate(self, site_key: str, page_url: str, token: SolvedToken) -> None:
+        """Keep a token a lookup solved but did not need (it took one from the supply meanwhile)."""
+        TokenStore(_cache(), Target(site_key, page_url), app_settings.CAPTCHA_TOKEN_MAX_AGE).put(token)
+
+    def ensure_filler(self) -> None:
+        _FillerThread.ensure()
+
+
+class _FillerThread(threading.Thread):
+    """The daemon thread that runs :class:`Filler` rounds in this process (one per process)."""
+
+    _current: _FillerThread | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        super().__init__(name="cedula-token-supply", daemon=True)
+        self.pid = os.getpid()
+        self.filler = Filler()
+        self.stopping = threading.Event()
+
+    @classmethod
+    def ensure(cls) -> None:
+        with cls._lock:
+            current = cls._current
+            # A forked worker inherits the object but not the thread: start its own.
+            if current is not None and current.pid == os.getpid() and current.is_alive():
+                return
+            cls._current = cls()
+            cls._current.start()
+
+    @classmethod
+    def stop_current(cls) -> None:
+        with cls._lock:
+            current, cls._current = cls._current, None
+        if current is not None:
+            current.stopping.set()
+            current.join(timeout=5)
+            current.filler.close()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.wait(TICK):
+                try:
+                    close_old_connections()
+                    self.filler.tick()
+                except Exception as exc:
+                    self.filler._log_error("The token supply's round failed: %s", exc)
+        finally:
+            connection.close()
+
+
+_supply = TokenSupply()
+
+
+def get_token_supply() -> TokenSupply | None:
+    """The cluster's token supply, or ``None`` when lookups solve for themselves: the pool is off
+    (``CEDULA_CAPTCHA_POOL``), the cache is not shared between processes, or the backend runs jobs
+    in the caller's process (inline)."""
+    if not app_settings.CAPTCHA_POOL or app_settings.CAPTCHA_SOLVER is None:
+        return None
+    if not is_shared_cache(app_settings.CACHE_ALIAS):
+        return None
+    from ..backends import get_backend
+
+    if get_backend().runs_jobs_inline:
+        return None
+    return _supply
+
+
+def supply_status() -> dict[str, Any]:
+    """What the supply holds now, for ``cedula_stats`` and monitoring."""
+    now = time.time()
+    max_age = app_settings.CAPTCHA_TOKEN_MAX_AGE
+    targets = active_targets(now)
+    status = _cache().get(STATUS_KEY) or {}
+    return {
+        "enabled": get_token_supply() is not None,
+        "stock": sum(TokenStore(_cache(), target, max_age).stock(now) for target in targets),
+        "in_flight": int(status.get("in_flight", 0)) if now - float(status.get("at", 0)) < 60 else 0,
+        "latency_estimate": round(latency_estimate(), 1),
+        "targets": len(targets),
+    }
