@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import re
 
-# A digit run, possibly written with thousands separators ("1.020.304.050").
-_NUMBER_RE = re.compile(r"(?<!\d)\d(?:[\d.,]*\d)?(?!\d)")
+# A number as people write one: digit groups joined by a dot or comma ("1.020.304.050"), by
+# spaces ("1 020 304 050") or by a dash with optional spaces around it ("1020-304-050"), the forms
+# django_cedula.numbers accepts. Digits and separators are disjoint classes and the repetition may
+# stop anywhere, so a match never backtracks more than one separator: linear whatever the text.
+_SPACE = r"[ \t\u00a0\u202f]"
+_STRONG_SEP = rf"{_SPACE}*-{_SPACE}*|{_SPACE}+"
+_NUMBER_RE = re.compile(rf"(?<!\d)\d+(?:(?:[.,]|{_STRONG_SEP})\d+)*")
+_STRONG_SPLIT_RE = re.compile(rf"({_STRONG_SEP})")
+# A dotted quad that reads as an IPv4 address (each part 0-255, no leading zero), kept readable
+# in error texts; unless it also has a cédula's shape, one digit and three groups of three.
+_IPV4_RE = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+_CEDULA_SHAPED_RE = re.compile(r"\d\.\d{3}\.\d{3}\.\d{3}")
+_THOUSANDS_GROUP_RE = re.compile(r"\d{3}")
 #: Cédulas have 3–10 digits; shorter runs are masked only when they are the looked-up number, so
 #: that figures like "15008 milliseconds" stay readable.
 MASK_MIN_DIGITS = 6
@@ -27,13 +38,97 @@ def mask_cedula(value: object) -> str:
 
 
 def mask_numbers(text: str, cedula: str | None = None) -> str:
-    """``text`` with every run of six or more digits masked, and ``cedula`` masked whatever its length."""
+    """``text`` with every number of six or more digits masked, and ``cedula`` masked whatever its length.
+
+    A number may be written with dots or commas (``1.020.304.050``), or in groups of three after
+    spaces or dashes (``1 020 304 050``, ``1020-304-050``); ``cedula`` is recognised in any of
+    these forms. Other numbers a space or a dash apart stay separate (``2024-01-15``, ``12 34``),
+    and so do IPv4 addresses (``127.0.0.1``).
+    """
     wanted = re.sub(r"\D", "", cedula or "")
+    shortest = min(MASK_MIN_DIGITS, len(wanted)) if wanted else MASK_MIN_DIGITS
+
+    def masked(written: str) -> str:
+        if len(written) < shortest:
+            return written  # too short to be masked: most numbers in a text, so spare the work
+        digits = re.sub(r"\D", "", written)
+        if wanted and digits == wanted:
+            return mask_cedula(digits)
+        if len(digits) < MASK_MIN_DIGITS:
+            return written
+        if _IPV4_RE.fullmatch(written) and not _CEDULA_SHAPED_RE.fullmatch(written):
+            return written
+        return mask_cedula(digits)
 
     def replace(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        if len(digits) >= MASK_MIN_DIGITS or (wanted and digits == wanted):
-            return mask_cedula(digits)
-        return match.group(0)
+        whole = match.group(0)
+        if wanted and re.sub(r"\D", "", whole) == wanted:
+            return mask_cedula(wanted)
+        # Groups a space or a dash apart are one number only when each later group has exactly
+        # three digits (thousands); any other group starts a number of its own.
+        parts = _STRONG_SPLIT_RE.split(whole)
+        out: list[str] = []
+        chain = parts[0]
+        for separator, group in zip(parts[1::2], parts[2::2], strict=True):
+            if _THOUSANDS_GROUP_RE.fullmatch(group):
+                chain += separator + group
+            else:
+                out += [masked(chain), separator]
+                chain = group
+        out.append(masked(chain))
+        return "".join(out)
 
     return _NUMBER_RE.sub(replace, text)
+
+
+# Every part of this pattern is one greedy run of a character class, with no quantifier nested in
+# another and nothing after them that can fail, so a match never backtracks: the cost is linear in
+# the text whatever it holds (an error text may quote a whole page). The look-behind lets a scheme
+# start only where a word starts; without it, a long run of letters with no "://" would be
+# rescanned from every position.
+_URL_CHARS = r"[^\s'\"<>`"
+_URL_RE = re.compile(
+    r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]{0,31}://)"
+    rf"(?P<authority>{_URL_CHARS}/?#]*)"
+    rf"(?P<path>{_URL_CHARS}?#]*)"
+    rf"(?P<query>\?{_URL_CHARS}#]*)?"
+    rf"(?P<fragment>#{_URL_CHARS}]*)?"
+)
+# A scheme-less proxy address with credentials ("user:secret@proxy:3128"), which
+# CEDULA_BROWSER_PROXY accepts. A colon before the "@" tells it from an e-mail address.
+_BARE_USERINFO_RE = re.compile(r"(?<![^\s'\"<>`(\[=,;])[^\s'\"<>`/?#@:]+:[^\s'\"<>`/?#@]*@")
+#: What replaces a secret.
+REDACTED = "***"
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the user-info, query string and fragment of every URL in it replaced by ``***``.
+
+    ``ws://browser:3000/?token=abc`` becomes ``ws://browser:3000/?***`` and
+    ``http://user:secret@proxy:3128`` becomes ``http://***@proxy:3128``: scheme, host, port and
+    path stay readable, which is what a reader of an error needs.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        authority = match.group("authority")
+        if "@" in authority:
+            authority = REDACTED + authority[authority.rindex("@") :]
+        parts = [match.group("scheme"), authority, match.group("path")]
+        if match.group("query") is not None:
+            parts.append("?" + REDACTED)
+        if match.group("fragment") is not None:
+            parts.append("#" + REDACTED)
+        return "".join(parts)
+
+    text = _URL_RE.sub(replace, text)
+    return _BARE_USERINFO_RE.sub(REDACTED + "@", text)
+
+
+def redact(text: object, cedula: str | None = None) -> str:
+    """The one cleaning of an error text before it is stored or logged.
+
+    URL secrets are removed (:func:`redact_urls`), then numbers masked (:func:`mask_numbers`;
+    ``cedula`` masked whatever its length). Takes any object (an exception, say) and returns its
+    cleaned ``str``.
+    """
+    return mask_numbers(redact_urls("" if text is None else str(text)), cedula)
