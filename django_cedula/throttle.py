@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from .conf import app_settings
 
@@ -103,9 +105,13 @@ def acquire(now: float | None = None, *, max_sleep: float = MAX_SLEEP) -> Permit
     """
     fixed = now
     clock: Callable[[], float] = time.time if fixed is None else lambda: fixed
-    started = clock()
     spacing = interval()
-    paused = blocked_for(started)
+    if not spacing and app_settings.BLOCK_COOLDOWN <= 0:
+        # Neither feature is on: the cache is not needed, so a cache that is down must not stop
+        # lookups (the caller defers on any error raised here).
+        return Permit()
+    started = clock()
+    paused = blocked_for(started) if app_settings.BLOCK_COOLDOWN > 0 else 0.0
     if paused > 0:
         return Permit(
             granted=False, wait=_place_in_line(started, started + paused, spacing), reason="blocked"
@@ -113,7 +119,8 @@ def acquire(now: float | None = None, *, max_sleep: float = MAX_SLEEP) -> Permit
     if not spacing:
         return Permit()
     cache = _cache()
-    if not _lock(cache):
+    token = _lock(cache)
+    if token is None:
         return Permit(
             granted=False, wait=_place_in_line(started, started + spacing, spacing), reason="rate_limit"
         )
@@ -123,21 +130,60 @@ def acquire(now: float | None = None, *, max_sleep: float = MAX_SLEEP) -> Permit
         starts_at = max(current, float(next_at)) if next_at is not None else current
         wait = starts_at - current
         if wait <= max_sleep:
-            cache.set(NEXT_KEY, starts_at + spacing, timeout=math.ceil(wait + spacing) + 1)
-            return Permit(wait=wait)
+            # A holder that stalled past LOCK_TIMEOUT may have lost the lock to another worker,
+            # which read the same next time: writing now would hand both the same slot. Not a
+            # guarantee (the lock can still run out between this read and the write), but it
+            # shrinks the window from the whole stall to one cache call.
+            if cache.get(LOCK_KEY) == token:
+                cache.set(NEXT_KEY, starts_at + spacing, timeout=math.ceil(wait + spacing) + 1)
+                return Permit(wait=wait)
+            starts_at = max(starts_at, current + spacing)  # the slot went to the new holder
     finally:
-        cache.delete(LOCK_KEY)
+        _unlock(cache, token)
     return Permit(granted=False, wait=_place_in_line(current, starts_at, spacing), reason="rate_limit")
 
 
-def _lock(cache: BaseCache) -> bool:
-    """Take the short lock around reading and advancing the next lookup's time."""
+def _lock(cache: BaseCache) -> int | None:
+    """Take the short lock around reading and advancing the next lookup's time.
+
+    Returns the holder's token (``None`` if the lock could not be had within ``LOCK_PATIENCE``):
+    only the holder of the token may release the lock. An integer, so that Django's Redis cache
+    stores it as plain digits that :data:`_RELEASE_SCRIPT` can compare.
+    """
+    token = secrets.randbits(62) + 1
     deadline = time.monotonic() + LOCK_PATIENCE
-    while not cache.add(LOCK_KEY, 1, timeout=LOCK_TIMEOUT):
+    while not cache.add(LOCK_KEY, token, timeout=LOCK_TIMEOUT):
         if time.monotonic() > deadline:
-            return False
+            return None
         time.sleep(0.01)
-    return True
+    return token
+
+
+# Compare and delete in one step, inside Redis.
+_RELEASE_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+def _unlock(cache: BaseCache, token: int) -> None:
+    """Release the lock if ``token`` still holds it; a lock that ran out and was taken since is left alone.
+
+    Django's cache API has no compare-and-delete. On Django's own Redis cache the comparison and
+    the delete run as one script in Redis, so no other worker can come between them. Elsewhere
+    (Memcached, the database, local memory) it is a read then a delete: another worker could take
+    the lock in between only if ours ran out in that instant, after a stall of ``LOCK_TIMEOUT``.
+    """
+    if isinstance(cache, RedisCache):
+        key = cache.make_and_validate_key(LOCK_KEY)
+        # Django's internals (stable since 4.0): the client of the server that holds the key.
+        client = cache._cache.get_client(key, write=True)
+        client.eval(_RELEASE_SCRIPT, 1, key, str(token))
+        return
+    if cache.get(LOCK_KEY) == token:
+        cache.delete(LOCK_KEY)
 
 
 def _place_in_line(now: float, earliest: float, spacing: float) -> float:

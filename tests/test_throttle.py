@@ -3,6 +3,10 @@ two-worker test)."""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -85,3 +89,119 @@ def test_a_lock_left_by_a_crashed_worker_defers_rather_than_hangs(
     assert permit.reason == "rate_limit"
     caches["default"].delete(throttle.LOCK_KEY)
     assert throttle.acquire().granted
+
+
+# --------------------------------------------------------------------------- the cache only where needed
+
+DEAD_REDIS = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:9",  # nothing listens there: every call fails
+}
+
+
+def test_a_dead_cache_does_not_stop_lookups_when_neither_feature_is_on(settings: Any) -> None:
+    settings.CACHES = {**settings.CACHES, "dead": DEAD_REDIS}
+    settings.CEDULA_CACHE_ALIAS = "dead"
+    settings.CEDULA_RATE_LIMIT = None
+    settings.CEDULA_BLOCK_COOLDOWN = 0
+    assert throttle.acquire() == throttle.Permit()
+    throttle.report_block()  # a block with no cooldown has nothing to record
+
+
+def test_a_dead_cache_still_fails_loudly_when_the_block_pause_is_on(settings: Any) -> None:
+    # The caller (the job) defers on this error: the cluster's state is unknown.
+    settings.CACHES = {**settings.CACHES, "dead": DEAD_REDIS}
+    settings.CEDULA_CACHE_ALIAS = "dead"
+    settings.CEDULA_RATE_LIMIT = None
+    settings.CEDULA_BLOCK_COOLDOWN = 600
+    with pytest.raises(Exception, match=r"(?i)connect"):
+        throttle.acquire()
+
+
+def test_a_pause_left_from_before_the_cooldown_was_turned_off_is_ignored(settings: Any) -> None:
+    settings.CEDULA_BLOCK_COOLDOWN = 600
+    throttle.report_block()
+    settings.CEDULA_BLOCK_COOLDOWN = 0
+    assert throttle.acquire().granted
+
+
+# --------------------------------------------------------------------------- the lock is its holder's
+
+
+class StallingCache:
+    """A real cache whose first read of the next lookup's time waits until told to go on.
+
+    That read happens while the caller holds the lock: the caller stalls inside it, as a worker
+    starved of CPU or slowed by its cache would.
+    """
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+        self.inside = threading.Event()
+        self.go_on = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cache, name)
+
+    def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        if key == throttle.NEXT_KEY and not self.inside.is_set():
+            self.inside.set()
+            assert self.go_on.wait(30)
+        return self.cache.get(key, *args, **kwargs)
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def lock_cache(request: pytest.FixtureRequest, settings: Any) -> Iterator[Any]:
+    """The throttle's cache: local memory, or the real Redis under a key prefix of this test's own."""
+    if request.param == "redis":
+        config = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/0",
+            "KEY_PREFIX": f"h_secrets_throttle_{uuid.uuid4().hex}",
+        }
+    else:
+        config = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "lock-test"}
+    settings.CACHES = {**settings.CACHES, "throttle": config}
+    settings.CEDULA_CACHE_ALIAS = "throttle"
+    settings.CEDULA_RATE_LIMIT = "1/10s"
+    cache = caches["throttle"]
+    yield cache
+    cache.delete_many([throttle.LOCK_KEY, throttle.NEXT_KEY, throttle.LINE_KEY, throttle.BLOCK_KEY])
+
+
+def test_a_holder_that_stalled_past_the_lock_s_life_leaves_the_next_holder_s_lock(
+    lock_cache: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throttle, "LOCK_TIMEOUT", 1)  # whole seconds: Redis expiries are
+    stalling = StallingCache(lock_cache)
+    monkeypatch.setattr(throttle, "_cache", lambda: stalling)
+    results: list[throttle.Permit] = []
+    holder = threading.Thread(target=lambda: results.append(throttle.acquire()))
+    holder.start()
+    assert stalling.inside.wait(10)
+    # The stalled holder's lock runs out (polled: Redis expires keys on its own clock)...
+    deadline = time.monotonic() + 10
+    while lock_cache.get(throttle.LOCK_KEY) is not None:
+        assert time.monotonic() < deadline, "the lock never ran out"
+        time.sleep(0.05)
+    # ... and the next worker takes it.
+    assert lock_cache.add(throttle.LOCK_KEY, "next holder", timeout=30)
+    stalling.go_on.set()
+    holder.join(10)
+    assert not holder.is_alive()
+    assert lock_cache.get(throttle.LOCK_KEY) == "next holder", (
+        "the stalled holder released a lock not its own"
+    )
+    # Nor did it take the slot the new holder is about to give out.
+    (permit,) = results
+    assert not permit.granted
+    assert lock_cache.get(throttle.NEXT_KEY) is None
+
+
+def test_the_holder_releases_its_own_lock(lock_cache: Any) -> None:
+    assert throttle.acquire().granted
+    assert lock_cache.get(throttle.LOCK_KEY) is None
+    assert lock_cache.get(throttle.NEXT_KEY) is not None  # the next slot was pushed back
+    second = throttle.acquire()
+    assert not second.granted
+    assert lock_cache.get(throttle.LOCK_KEY) is None  # released on the deferral path as well
