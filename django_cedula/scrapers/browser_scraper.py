@@ -56,11 +56,23 @@ class CaptchaSolve:
     the page work overlaps it.
     """
 
-    def __init__(self, solver: CaptchaSolver, executor: concurrent.futures.Executor) -> None:
+    def __init__(
+        self,
+        solver: CaptchaSolver,
+        executor: concurrent.futures.Executor,
+        *,
+        deadline: float | None = None,
+    ) -> None:
         self.solver = solver
         self.executor = executor
+        #: ``time.monotonic()`` when the lookup times out; by default ``CEDULA_LOOKUP_TIMEOUT``
+        #: from now, the lookup being created with its solve.
+        self.deadline = time.monotonic() + app_settings.LOOKUP_TIMEOUT if deadline is None else deadline
         self.site_key: str | None = None
         self.future: concurrent.futures.Future[str] | None = None
+
+    def time_left(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.0)
 
     def start(self, site_key: str, page_url: str) -> None:
         """Start solving for ``site_key`` unless a solve for it is already under way."""
@@ -69,7 +81,13 @@ class CaptchaSolve:
         if self.future is not None:
             self.future.cancel()
         self.site_key = site_key
-        self.future = self.executor.submit(self.solver.solve, site_key, page_url)
+        # A token that comes after the lookup has timed out is of no use, and a solve that runs on
+        # past it holds one of the scraper's two solve threads from the next lookups.
+        self.future = self.executor.submit(self._solve, site_key, page_url)
+
+    def _solve(self, site_key: str, page_url: str) -> str:
+        # The time left is measured when the thread starts the solve, not when it was queued.
+        return self.solver.solve(site_key, page_url, timeout=self.time_left())
 
     def restart(self, page_url: str) -> None:
         """Start a new solve for the same site key (a token is good for one submission only)."""
@@ -119,7 +137,10 @@ class BrowserScraper(BaseScraper, abc.ABC):
         if solver is None:
             return ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error="no captcha solver is configured")
         self._pace()
-        captcha = CaptchaSolve(solver, self._executor)
+        # The lookup's clock starts here, before the browser work that run_page times.
+        captcha = CaptchaSolve(
+            solver, self._executor, deadline=time.monotonic() + app_settings.LOOKUP_TIMEOUT
+        )
         url = self.url
         if self._site_key:
             captcha.start(self._site_key, url)
