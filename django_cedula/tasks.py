@@ -24,7 +24,7 @@ from .exceptions import ConfigurationError, InvalidCedulaError
 from .models import CedulaInfo, CedulaStatus
 from .numbers import normalize_cedula
 from .outcomes import ERROR_MESSAGE_MAX_LENGTH, bounded_raw_response, decide, fit_to_columns, storable
-from .privacy import mask_numbers
+from .privacy import redact
 from .queueing import enqueue_validation, enqueue_validation_on_commit
 from .results import ScrapeResult, ScrapeStatus
 from .scrapers import get_scraper
@@ -136,11 +136,12 @@ def _end_with_config_error(info: CedulaInfo, attempt: int, exc: Exception) -> st
 
 
 def _describe(exc: BaseException, *, with_traceback: bool = False) -> str:
-    """``exc`` as text fit to log or store: cédulas masked, cut to the stored error's length."""
+    """``exc`` as text fit to log or store: cédulas masked, URL secrets (user-info, query strings)
+    removed, cut to the stored error's length."""
     if with_traceback:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return mask_numbers(text)
-    return storable(mask_numbers(f"{type(exc).__name__}: {exc}"))[:ERROR_MESSAGE_MAX_LENGTH]
+        return redact(text)
+    return storable(redact(f"{type(exc).__name__}: {exc}"))[:ERROR_MESSAGE_MAX_LENGTH]
 
 
 def _claim(user_id: int | str, attempt: int) -> CedulaInfo | None:
@@ -258,7 +259,7 @@ def _look_up(cedula: str, user_id: int | str) -> ScrapeResult:
     try:
         return ScrapeResult.coerce(answer)
     except ValueError as exc:
-        error = mask_numbers(str(exc), cedula)[:500]
+        error = redact(exc, cedula)[:500]
         logger.error("The scraper gave an unusable result for user %s: %s", user_id, error)
         return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=error)
 

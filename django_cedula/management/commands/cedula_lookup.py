@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...exceptions import InvalidCedulaError
 from ...numbers import normalize_cedula
-from ...privacy import mask_numbers
+from ...privacy import redact
 from ...results import ScrapeResult, ScrapeStatus
 from ...scrapers import get_scraper
 
@@ -42,7 +42,7 @@ class Command(BaseCommand):
             # A scraper should return failures as results; one that raises still gets a clear
             # message and exit status, never a traceback (and never the full number).
             first = (str(exc).strip().splitlines() or [""])[0]
-            detail = mask_numbers(first, cedula)[:300]
+            detail = redact(first, cedula)[:300]
             raise CommandError(
                 f"Lookup failed: the scraper raised {type(exc).__name__}" + (f": {detail}" if detail else ""),
                 returncode=EXIT_FAILURE,
@@ -65,5 +65,5 @@ class Command(BaseCommand):
         }.get(result.status, ())
         lines += [f"{name}: {getattr(result, name)}" for name in fields]
         if result.error:
-            lines.append(f"error: {mask_numbers(result.error, cedula)}")
+            lines.append(f"error: {redact(result.error, cedula)}")
         return "\n".join(lines)
