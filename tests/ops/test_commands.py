@@ -299,7 +299,7 @@ def test_stats_on_an_empty_table() -> None:
     [
         ("cedula_revalidate", ["--status", "--older-than", "--user", "--all", "--force", "--dry-run"]),
         ("cedula_sweep", ["--dry-run", "CEDULA_SWEEP_PENDING_AFTER"]),
-        ("cedula_stats", ["--json", "last 24 hours"]),
+        ("cedula_stats", ["--json", "last 24 hours", "last 7 days", "UTC", "CEDULA_CAPTCHA_PRICE_PER_1000"]),
     ],
 )
 def test_help(name: str, phrases: list[str]) -> None:

@@ -1,23 +1,39 @@
-"""``manage.py cedula_stats [--json]``: where validations stand."""
+"""``manage.py cedula_stats [--json]``: where validations stand, and what the captcha solves cost.
+
+The captcha figures come from :class:`~django_cedula.models.CaptchaSpend`, one row per UTC day, so
+their periods are days: *today* (the UTC day so far), the *last 7 days* (today and the six days
+before) and *all time*. :func:`collect_captcha_stats` and :func:`spend_figures` are also what the
+admin shows above the list of validations.
+"""
 
 from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from ...models import CedulaInfo, CedulaStatus
+from ...captcha import spend
+from ...captcha.supply import supply_status
+from ...conf import app_settings
+from ...models import FINAL_STATUSES, CaptchaSpend, CedulaInfo, CedulaStatus
 from ..utils import format_duration
 
 #: Final states that mean the validation gave up.
 FAILED_STATUSES = (CedulaStatus.ERROR, CedulaStatus.TIMEOUT, CedulaStatus.BLOCKED)
 #: The window of the failure counts.
 RECENT = datetime.timedelta(hours=24)
+#: The periods of the captcha figures: their JSON key, and how many days before today (UTC) they
+#: reach back (``None``: every day).
+CAPTCHA_PERIODS: dict[str, int | None] = {"today": 0, "last_7_days": 6, "all_time": None}
 
 
 class Command(BaseCommand):
@@ -25,6 +41,13 @@ class Command(BaseCommand):
         "Count validations per status (every status, zeros included), give the age of the oldest "
         "pending one, and count failures of the last 24 hours: rows that ended as error, timeout or "
         "blocked, and rows with an error kind set (including those still retrying), by their last change. "
+        "Then the captcha spend, from its day rows (days in UTC): today (the UTC day so far), the last "
+        "7 days (today and the 6 days before) and all time: solves requested, tokens delivered, used, "
+        "expired unused and refused by the site, solves failed, solves per final validation (solves "
+        "requested / validations whose row reached a final status in the period, by its last change), "
+        "the expired share of solves and an estimated cost (solves x CEDULA_CAPTCHA_PRICE_PER_1000 / "
+        "1000, in that price's currency); and the token supply's live status, read from the cache "
+        "('unavailable' when the cache cannot be read). "
         "A few aggregate queries: fast and constant in memory on any number of rows."
     )
 
@@ -33,6 +56,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         stats = collect_stats()
+        stats["captcha"] = collect_captcha_stats()
         if options["json"]:
             self.stdout.write(json.dumps(stats, indent=2))
         else:
@@ -60,6 +84,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  with an error kind: {recent['with_error_code']}" + (f" ({codes})" if codes else "")
         )
+        self.stdout.write("")
+        for line in format_captcha(stats["captcha"]):
+            self.stdout.write(line)
 
 
 def collect_stats(*, now: datetime.datetime | None = None) -> dict[str, Any]:
@@ -104,3 +131,175 @@ def collect_stats(*, now: datetime.datetime | None = None) -> dict[str, Any]:
             "error_codes": dict(sorted(codes.items())),
         },
     }
+
+
+# Captcha spend ------------------------------------------------------------------------------
+
+
+def start_of_day(day: datetime.date) -> datetime.datetime:
+    """Midnight UTC at the start of ``day`` (the spend's days are UTC days)."""
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.timezone.utc)
+
+
+def estimated_cost(requested: int, price_per_1000: float) -> float:
+    """``requested`` solves at ``price_per_1000``, rounded half up to cents."""
+    cost = Decimal(requested) * Decimal(str(price_per_1000)) / 1000
+    return float(cost.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def spend_figures(
+    counters: Mapping[str, int], final_validations: int, price_per_1000: float
+) -> dict[str, Any]:
+    """One period's figures: the six counters, the validations that ended in it, and the ratios.
+
+    ``solves_per_final_validation`` is solves requested / final validations (``None`` without any
+    final validation); ``expired_share`` is tokens expired unused / solves requested (``None``
+    without any solve). Both can be read against the goals: at most 1.10 solves per final
+    validation, and few tokens expired.
+    """
+    requested = int(counters.get("requested", 0))
+    expired = int(counters.get("expired", 0))
+    return {
+        **{event: int(counters.get(event, 0)) for event in spend.EVENTS},
+        "final_validations": final_validations,
+        "solves_per_final_validation": round(requested / final_validations, 2) if final_validations else None,
+        "expired_share": round(expired / requested, 4) if requested else None,
+        "estimated_cost": estimated_cost(requested, price_per_1000),
+    }
+
+
+def final_validations(starts: Mapping[str, datetime.date | None]) -> dict[str, int]:
+    """How many rows reached a final status in each period (one query): rows whose status is final
+    and whose last change (``updated_at``) falls on or after the period's first UTC midnight."""
+    counts = CedulaInfo.objects.filter(status__in=FINAL_STATUSES).aggregate(
+        **{
+            name: Count("pk") if day is None else Count("pk", filter=Q(updated_at__gte=start_of_day(day)))
+            for name, day in starts.items()
+        }
+    )
+    return {name: int(counts[name] or 0) for name in starts}
+
+
+def read_supply_status() -> dict[str, Any]:
+    """The token supply's live status, with ``available``; ``{"available": False, "error": kind}``
+    when it cannot be read (the cache is down or refuses), so that a report never fails for it."""
+    try:
+        status = supply_status()
+    except Exception as exc:  # a cache that is down raises its client's own errors (redis, pymemcache...)
+        return {"available": False, "error": type(exc).__name__}
+    return {"available": True, **status}
+
+
+def collect_captcha_stats(
+    *,
+    now: datetime.datetime | None = None,
+    periods: Mapping[str, int | None] = CAPTCHA_PERIODS,
+    supply: bool = True,
+) -> dict[str, Any]:
+    """The captcha section of ``cedula_stats``, JSON-ready: the price, each period's figures (its
+    first UTC day as ``since``, ``None`` for all time) and, with ``supply``, the supply's status.
+
+    Counts not yet written by this process (:func:`~django_cedula.captcha.spend.pending`) are
+    included. Two queries per period and one for the validations."""
+    now = now or timezone.now()
+    today = now.astimezone(datetime.timezone.utc).date()
+    price = app_settings.CAPTCHA_PRICE_PER_1000
+    starts = {
+        name: None if back is None else today - datetime.timedelta(days=back)
+        for name, back in periods.items()
+    }
+    finals = final_validations(starts)
+    stats: dict[str, Any] = {"price_per_1000": price, "days": "UTC"}
+    for name, since in starts.items():
+        stats[name] = {
+            "since": None if since is None else since.isoformat(),
+            **spend_figures(spend.totals(since), finals[name], price),
+        }
+    if supply:
+        stats["supply"] = read_supply_status()
+    return stats
+
+
+def format_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def format_share(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def format_cost(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def format_price(price: float) -> str:
+    return f"CEDULA_CAPTCHA_PRICE_PER_1000 = {price}"
+
+
+def format_supply(supply: Mapping[str, Any]) -> str:
+    """The supply's status as one line of text."""
+    if not supply.get("available"):
+        return _("Token supply: unavailable (%(error)s: the cache could not be read).") % {
+            "error": supply.get("error", "?")
+        }
+    state = _("on") if supply["enabled"] else _("off: each lookup solves for itself")
+    details = ", ".join(
+        [
+            ngettext("%(count)d token ready", "%(count)d tokens ready", supply["stock"])
+            % {"count": supply["stock"]},
+            ngettext("%(count)d solve in flight", "%(count)d solves in flight", supply["in_flight"])
+            % {"count": supply["in_flight"]},
+            _("solve latency about %(seconds)s s") % {"seconds": supply["latency_estimate"]},
+            ngettext("%(count)d target", "%(count)d targets", supply["targets"])
+            % {"count": supply["targets"]},
+        ]
+    )
+    return _("Token supply: %(state)s; %(details)s.") % {"state": state, "details": details}
+
+
+def counter_label(event: str) -> str:
+    """The name of counter ``event``: its field's verbose name ("tokens expired unused")."""
+    field = CaptchaSpend._meta.get_field(event)
+    return str(getattr(field, "verbose_name", event))
+
+
+def format_captcha(captcha: Mapping[str, Any]) -> list[str]:
+    """The captcha section of ``cedula_stats`` as lines of text: a table of the periods, the price
+    the costs were estimated at, and the supply's status."""
+    titles = {"today": _("today"), "last_7_days": _("last 7 days"), "all_time": _("all time")}
+    periods = [name for name in titles if name in captcha]
+    rows: list[tuple[str, list[str]]] = [
+        (counter_label(event), [str(captcha[p][event]) for p in periods]) for event in spend.EVENTS
+    ]
+    rows += [
+        (_("final validations"), [str(captcha[p]["final_validations"]) for p in periods]),
+        (
+            _("solves per final validation"),
+            [format_ratio(captcha[p]["solves_per_final_validation"]) for p in periods],
+        ),
+        (_("expired share of solves"), [format_share(captcha[p]["expired_share"]) for p in periods]),
+        (_("estimated cost"), [format_cost(captcha[p]["estimated_cost"]) for p in periods]),
+    ]
+    label_width = max(len(label) for label, _cells in rows)
+    widths = [max(len(titles[p]), *(len(cells[i]) for _label, cells in rows)) for i, p in enumerate(periods)]
+    lines = [
+        _("Captcha solves (days in UTC; today since 00:00 UTC):"),
+        "  "
+        + " " * label_width
+        + "".join(f"  {titles[p]:>{w}}" for p, w in zip(periods, widths, strict=True)),
+    ]
+    for label, cells in rows:
+        lines.append(
+            f"  {label:<{label_width}}" + "".join(f"  {c:>{w}}" for c, w in zip(cells, widths, strict=True))
+        )
+    lines.append(
+        "  "
+        + _("Estimated cost today: %(cost)s at %(price)s (in that price's currency).")
+        % {
+            "cost": format_cost(captcha["today"]["estimated_cost"]),
+            "price": format_price(captcha["price_per_1000"]),
+        }
+    )
+    if "supply" in captcha:
+        lines.append(format_supply(captcha["supply"]))
+    return lines
