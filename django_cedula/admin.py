@@ -20,6 +20,10 @@ To show a user's validation on the host's own user admin, add the read-only inli
 
 To replace the package's admin, ``admin.site.unregister(CedulaInfo)`` and register your own,
 for instance a subclass of :class:`CedulaInfoAdmin`.
+
+Above the list, a line gives today's captcha spend (UTC day): solves, tokens used, expired and
+refused, solves per final validation and the estimated cost. :class:`CaptchaSpendAdmin` lists the
+spend day by day, read-only (the counters are written by the package, never by hand).
 """
 
 from __future__ import annotations
@@ -32,24 +36,30 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
+from .captcha import spend
+from .conf import app_settings
 from .exceptions import InvalidCedulaError
-from .models import CedulaInfo, CedulaStatus
+from .management.commands import cedula_stats
+from .models import CaptchaSpend, CedulaInfo, CedulaStatus
 from .numbers import mask_cedula, normalize_cedula
 from .services import RequestDecision, request_validation_batches
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[CedulaInfo]
+    _SpendAdmin = admin.ModelAdmin[CaptchaSpend]
     _StackedInline = admin.StackedInline[CedulaInfo, Any]
 else:
     # Django's admin classes are not subscriptable at run time (only with django-stubs-ext's
     # monkeypatch, which a host project need not install).
     _ModelAdmin = admin.ModelAdmin
+    _SpendAdmin = admin.ModelAdmin
     _StackedInline = admin.StackedInline
 
 if TYPE_CHECKING:
@@ -89,6 +99,35 @@ class StatusCount:
     count: int
     query: str
     selected: bool
+
+
+@dataclass(frozen=True)
+class SpendSummary:
+    """Today's captcha spend for the changelist: its figures as short texts, and a link to the
+    spend by day (``None`` for staff who may not see it)."""
+
+    figures: list[str]
+    url: str | None
+
+
+def spend_summary_figures(today: dict[str, Any], price_per_1000: float) -> list[str]:
+    """The figures of one period (as :func:`~django_cedula.management.commands.cedula_stats.spend_figures`
+    gives them) as short translated texts."""
+    ratio = today["solves_per_final_validation"]
+    return [
+        ngettext("%(count)d solve", "%(count)d solves", today["requested"]) % {"count": today["requested"]},
+        ngettext("%(count)d token used", "%(count)d tokens used", today["used"]) % {"count": today["used"]},
+        ngettext("%(count)d expired", "%(count)d expired", today["expired"]) % {"count": today["expired"]},
+        ngettext("%(count)d refused", "%(count)d refused", today["refused"]) % {"count": today["refused"]},
+        gettext("no final validation yet")
+        if ratio is None
+        else gettext("%(ratio)s solves per final validation") % {"ratio": cedula_stats.format_ratio(ratio)},
+        gettext("estimated cost %(cost)s at %(price)s")
+        % {
+            "cost": cedula_stats.format_cost(today["estimated_cost"]),
+            "price": cedula_stats.format_price(price_per_1000),
+        },
+    ]
 
 
 class DepartamentoFilter(admin.AllValuesFieldListFilter):
@@ -247,6 +286,19 @@ class CedulaInfoAdmin(_ModelAdmin):
             if counts.get(status.value)
         ]
 
+    def spend_summary(self, request: HttpRequest) -> SpendSummary:
+        """Today's (UTC) captcha spend: three small queries (the day's row, the validations that
+        ended today), no cache call."""
+        stats = cedula_stats.collect_captcha_stats(periods={"today": 0}, supply=False)
+        url = None
+        spend_admin = self.admin_site._registry.get(CaptchaSpend)
+        if spend_admin is not None and spend_admin.has_view_permission(request):
+            url = reverse(
+                f"{self.admin_site.name}:django_cedula_captchaspend_changelist",
+                current_app=self.admin_site.name,
+            )
+        return SpendSummary(figures=spend_summary_figures(stats["today"], stats["price_per_1000"]), url=url)
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -254,6 +306,7 @@ class CedulaInfoAdmin(_ModelAdmin):
         context = {
             "cedula_status_counts": counts,
             "cedula_total": sum(item.count for item in counts),
+            "cedula_spend_today": self.spend_summary(request),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)
@@ -309,6 +362,44 @@ class CedulaInfoAdmin(_ModelAdmin):
                 % {"count": without_number},
                 messages.WARNING,
             )
+
+
+@admin.register(CaptchaSpend)
+class CaptchaSpendAdmin(_SpendAdmin):
+    """The captcha spend, one row per UTC day, newest first, read-only: its counters are written
+    by the package (:mod:`django_cedula.captcha.spend`), never by hand."""
+
+    list_display = ("day", *spend.EVENTS, "estimated_cost")
+    date_hierarchy = "day"
+    ordering = ("-day",)
+    fields = readonly_fields = ("day", *spend.EVENTS, "estimated_cost")
+
+    @admin.display(description=_("estimated cost"))
+    def estimated_cost(self, obj: CaptchaSpend) -> str:
+        """The day's solves at ``CEDULA_CAPTCHA_PRICE_PER_1000``, in that price's currency."""
+        return cedula_stats.format_cost(
+            cedula_stats.estimated_cost(obj.requested, app_settings.CAPTCHA_PRICE_PER_1000)
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CaptchaSpend | None = None) -> bool:
+        # A hand edit would falsify the accounting, and a form saving a stale copy would undo the
+        # counts written meanwhile (they are added with UPDATE ... SET n = n + k).
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CaptchaSpend | None = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {
+            "cedula_price": cedula_stats.format_price(app_settings.CAPTCHA_PRICE_PER_1000),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
 
 
 class CedulaInfoInline(_StackedInline):

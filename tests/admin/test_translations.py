@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gettext
 import re
 from collections.abc import Callable, Iterator
@@ -12,10 +13,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 import django_cedula
-from django_cedula.models import CedulaInfo
+from django_cedula.models import CaptchaSpend, CedulaInfo
 from django_cedula.numbers import validate_cedula_number
 
 CATALOGUE = Path(django_cedula.__file__).parent / "locale" / "es" / "LC_MESSAGES"
@@ -155,3 +156,26 @@ def test_action_message_in_spanish(
         )
 
     assert "Se solicitó de nuevo la validación de 1 cédula." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_spend_in_spanish(spanish_client: Client, make_row: Callable[..., CedulaInfo]) -> None:
+    today = timezone.now().astimezone(datetime.timezone.utc).date()
+    CaptchaSpend.objects.create(day=today, requested=3, used=1, expired=1, refused=0)
+    make_row("1020304050")
+
+    html = spanish_client.get(reverse("admin:django_cedula_cedulainfo_changelist")).content.decode()
+
+    assert "Captchas hoy (UTC):" in html
+    for figure in (
+        "3 resoluciones",
+        "1 token usado",
+        "1 vencido",
+        "0 rechazados",
+        "3.00 resoluciones por validación terminada",
+        "costo estimado 0.01 a CEDULA_CAPTCHA_PRICE_PER_1000 = 3.0",
+    ):
+        assert f'<span class="cedula-spend-figure">{figure}</span>' in html, figure
+    with translation.override("es"):
+        assert str(CaptchaSpend._meta.verbose_name) == "gasto en captchas"
+        assert str(CaptchaSpend._meta.get_field("expired").verbose_name) == "tokens vencidos sin usar"
