@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from playwright.async_api import ProxySettings
 
+from ..privacy import REDACTED, redact_urls
 from .errors import BrowserError
 
 #: Always passed to a launched Chromium. Without them Chromium keeps trying to reach Google's
@@ -59,6 +60,26 @@ class BrowserOptions:
     #: time (same clean state, a fraction of the cost). Pages are replaced after ``recycle_after`` uses.
     reuse_pages: bool = True
     recycle_after: int = 200
+
+    def __repr__(self) -> str:
+        # Options end up in logs and error pages: the proxy's credentials, the endpoint's token
+        # and the endpoint headers' values (an auth token, say) are not shown.
+        shown: list[str] = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "proxy" and value:
+                value = {
+                    key: redact_urls(str(item)) if key in ("server", "bypass") else REDACTED
+                    for key, item in value.items()
+                }
+            elif field.name == "endpoint_headers" and value:
+                value = dict.fromkeys(value, REDACTED)
+            elif field.name == "endpoint" and value:
+                value = redact_urls(value)
+            elif field.name == "args":
+                value = tuple(redact_urls(arg) for arg in value)
+            shown.append(f"{field.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> BrowserOptions:
@@ -138,10 +159,16 @@ def parse_proxy(value: str | Mapping[str, str] | None) -> ProxySettings | None:
             proxy["password"] = str(value["password"])
         return proxy
     url = urlsplit(str(value) if "://" in str(value) else f"http://{value}")
+    # The value carries the proxy's password: an error quotes it cleaned.
+    not_a_url = BrowserError(f"CEDULA_BROWSER_PROXY is not a proxy URL: {redact_urls(repr(value))}")
     if not url.hostname:
-        raise BrowserError(f"CEDULA_BROWSER_PROXY is not a proxy URL: {value!r}")
+        raise not_a_url
+    try:
+        port = url.port
+    except ValueError:  # "host:notaport"
+        raise not_a_url from None
     host = url.hostname if ":" not in url.hostname else f"[{url.hostname}]"
-    netloc = host if url.port is None else f"{host}:{url.port}"
+    netloc = host if port is None else f"{host}:{port}"
     proxy = ProxySettings(server=urlunsplit((url.scheme, netloc, "", "", "")))
     if url.username:
         proxy["username"] = unquote(url.username)

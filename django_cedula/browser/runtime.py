@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
+from ..privacy import redact
 from . import procfs
 from .discovery import find_browser_executable
 from .errors import BrowserCrashed, BrowserError, BrowserLaunchError, BrowserTimeout
@@ -283,7 +284,10 @@ class _Engine:
                 hint = (
                     " If Chromium cannot start its sandbox here, add '--no-sandbox' to CEDULA_BROWSER_ARGS."
                 )
-            raise BrowserLaunchError(f"could not start the browser: {exc}{hint}") from exc
+            # Playwright's message quotes the endpoint it tried, credentials and token included: the
+            # cleaned text replaces it, and the original is not chained, where a logged traceback
+            # would show it.
+            raise BrowserLaunchError(f"could not start the browser: {redact(exc)}{hint}") from None
         self.browser = browser
         self.launch_count += 1
         gone: asyncio.Future[None] = self.loop.create_future()
@@ -344,7 +348,8 @@ class _Engine:
         if scheme in ("ws", "wss"):
             return await playwright.chromium.connect(endpoint, headers=headers, timeout=timeout)
         raise BrowserError(
-            f"CEDULA_BROWSER_ENDPOINT must be a ws://, wss://, http:// or https:// URL, not {endpoint!r}"
+            "CEDULA_BROWSER_ENDPOINT must be a ws://, wss://, http:// or https:// URL, "
+            f"not {redact(repr(endpoint))}"
         )
 
     async def _find_browser_pid(self) -> int | None:
@@ -389,7 +394,7 @@ class _Engine:
             try:
                 await asyncio.wait_for(browser.close(), CLOSE_GRACE if graceful else 1.0)
             except (PlaywrightError, asyncio.TimeoutError) as exc:
-                logger.warning("the browser did not close cleanly (%s); killing it", exc)
+                logger.warning("the browser did not close cleanly (%s); killing it", redact(exc))
         self._contexts.clear()
         if pgid is not None:
             await self._reap_group(pgid)
@@ -412,7 +417,7 @@ class _Engine:
         try:
             await asyncio.wait_for(playwright.stop(), CLOSE_GRACE)
         except Exception as exc:
-            logger.warning("the Playwright driver did not stop cleanly (%s); killing it", exc)
+            logger.warning("the Playwright driver did not stop cleanly (%s); killing it", redact(exc))
         if driver is not None:
             _kill_child(driver)
             self.owned_drivers.discard(driver)
@@ -447,7 +452,8 @@ class _Engine:
                 clean = True
             except Exception as exc:
                 logger.warning(
-                    "the browser runtime did not shut down cleanly (%r); killing its processes", exc
+                    "the browser runtime did not shut down cleanly (%s); killing its processes",
+                    redact(repr(exc)),
                 )
                 future.cancel()
             with contextlib.suppress(RuntimeError):
@@ -509,7 +515,7 @@ class _Engine:
             except (PlaywrightError, BrowserCrashed) as exc:
                 if attempt == 2 or not _is_disconnect(exc, browser):
                     raise
-                logger.warning("the browser went away (%s); starting a new one", exc)
+                logger.warning("the browser went away (%s); starting a new one", redact(exc))
                 async with self._lock:
                     if self.browser is browser:
                         await self._drop_browser(graceful=False)
@@ -528,7 +534,7 @@ class _Engine:
         try:
             await asyncio.wait_for(context.close(), CLOSE_GRACE)
         except (PlaywrightError, asyncio.TimeoutError) as exc:
-            logger.debug("closing a browser context failed: %s", exc)
+            logger.debug("closing a browser context failed: %s", redact(exc))
         finally:
             self._contexts.discard(context)
 
@@ -613,7 +619,7 @@ class _Engine:
         try:
             await asyncio.wait_for(self.guarded(slot.browser, self._clear_state(slot)), CLOSE_GRACE)
         except (PlaywrightError, BrowserCrashed, asyncio.TimeoutError) as exc:
-            logger.debug("scrubbing a reused page failed (%s); it will be replaced", exc)
+            logger.debug("scrubbing a reused page failed (%s); it will be replaced", redact(exc))
             self.close_later(slot.context)
             return None
         return slot
@@ -681,7 +687,7 @@ class _Engine:
                 self.close_later(context)
             raise
         except (PlaywrightError, BrowserCrashed) as exc:
-            logger.debug("pre-warming a browser context failed: %s", exc)
+            logger.debug("pre-warming a browser context failed: %s", redact(exc))
             if context is not None:
                 self.close_later(context)
             return None

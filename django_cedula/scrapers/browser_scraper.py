@@ -25,6 +25,7 @@ from ..browser import (
 from ..captcha import CaptchaSolver, get_captcha_solver
 from ..conf import app_settings
 from ..exceptions import CaptchaError
+from ..privacy import redact
 from ..results import ScrapeResult, ScrapeStatus
 from .base import BaseScraper
 from .parsing import is_block_page
@@ -156,9 +157,12 @@ class BrowserScraper(BaseScraper, abc.ABC):
                 error=f"the lookup took longer than {app_settings.LOOKUP_TIMEOUT:g} s",
             )
         except BrowserUnavailable as exc:
-            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"no browser: {exc}")
+            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"no browser: {redact(exc, cedula)}")
         except BrowserError as exc:
-            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"browser failure: {exc}")
+            # Its text may quote the endpoint (token and all) or a proxy URL: it is stored and shown.
+            return ScrapeResult(
+                status=ScrapeStatus.NETWORK_ERROR, error=f"browser failure: {redact(exc, cedula)}"
+            )
         finally:
             captcha.cancel()
             self._last_lookup = time.monotonic()
@@ -168,18 +172,20 @@ class BrowserScraper(BaseScraper, abc.ABC):
         try:
             return await self.lookup(page, url, cedula, captcha)
         except PlaywrightTimeoutError as exc:
-            return ScrapeResult(status=ScrapeStatus.TIMEOUT, error=_first_line(exc))
+            return ScrapeResult(status=ScrapeStatus.TIMEOUT, error=_first_line(exc, cedula))
         except asyncio.TimeoutError:
             return ScrapeResult(
                 status=ScrapeStatus.TIMEOUT,
                 error=f"the source did not answer within {app_settings.PAGE_TIMEOUT:g} s",
             )
         except CaptchaError as exc:
-            return ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error=f"captcha not solved: {exc}")
+            return ScrapeResult(
+                status=ScrapeStatus.CAPTCHA_FAILED, error=f"captcha not solved: {redact(exc, cedula)}"
+            )
         except PlaywrightError as exc:
             if "Target" in type(exc).__name__ or "has been closed" in str(exc):
                 raise  # the browser died: let the runtime notice and relaunch it next time
-            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_first_line(exc))
+            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_first_line(exc, cedula))
 
     @abc.abstractmethod
     async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
@@ -229,8 +235,13 @@ async def _nothing(page: Page) -> None:
     return None
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+def _first_line(exc: BaseException, cedula: str | None = None) -> str:
+    """The first line of ``exc``'s text, cleaned (:func:`~django_cedula.privacy.redact`), for a result.
+
+    Cleaned before it is cut: a cut through a URL could leave a password without the ``@`` that
+    marks it, or a number too short to be masked.
+    """
+    return (redact(exc, cedula).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

@@ -7,17 +7,18 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 from playwright.async_api import Page
 
-from django_cedula.browser import BASE_ARGS, BrowserRuntime
+from django_cedula.browser import BASE_ARGS, BrowserRuntime, reset_browser_runtime
 
 from .conftest import CHROMIUM
 from .helpers import Site, page_title
@@ -198,3 +199,69 @@ def test_an_unknown_endpoint_scheme_is_an_error(make_runtime: Callable[..., Brow
     runtime = make_runtime(endpoint="ftp://browser:21")
     with pytest.raises(BrowserError, match="CEDULA_BROWSER_ENDPOINT"):
         runtime.run_page(lambda page: page_title(page, "about:blank"))
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (taken from the system, then let go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+SECRETS = ("hunter2", "SECRET-TOKEN")
+
+
+@pytest.mark.parametrize("scheme", ["http", "ws"])
+def test_an_unreachable_endpoint_s_error_quotes_no_credentials_or_token(
+    make_runtime: Callable[..., BrowserRuntime], scheme: str
+) -> None:
+    from django_cedula.browser import BrowserLaunchError
+
+    endpoint = f"{scheme}://agent:hunter2@127.0.0.1:{closed_port()}/devtools/browser/x?token=SECRET-TOKEN"
+    runtime = make_runtime(endpoint=endpoint, launch_timeout=10)
+    with pytest.raises(BrowserLaunchError) as excinfo:
+        runtime.run_page(lambda page: page_title(page, "about:blank"))
+    message = str(excinfo.value)
+    assert "ECONNREFUSED" in message  # still says what went wrong
+    assert not [secret for secret in SECRETS if secret in message]
+    # Nor in a traceback: the original error, which quotes the endpoint, is not chained.
+    assert excinfo.value.__cause__ is None
+
+
+def test_an_unknown_endpoint_scheme_is_refused_without_its_secrets(
+    make_runtime: Callable[..., BrowserRuntime],
+) -> None:
+    from django_cedula.browser import BrowserError
+
+    runtime = make_runtime(endpoint="ftp://agent:hunter2@browser:21/?token=SECRET-TOKEN")
+    with pytest.raises(BrowserError, match="CEDULA_BROWSER_ENDPOINT") as excinfo:
+        runtime.run_page(lambda page: page_title(page, "about:blank"))
+    assert "ftp://***@browser:21/?***" in str(excinfo.value)
+
+
+def test_a_lookup_s_stored_error_quotes_no_endpoint_secret(
+    settings: Any, process_runtime: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path to the stored ``error_message``: a real scraper, the process's runtime."""
+    from django_cedula.results import ScrapeStatus
+    from django_cedula.scrapers.wsp import WspScraper
+
+    from .helpers import TAG_VAR, assert_no_tagged_processes, new_tag
+
+    tag = new_tag()
+    monkeypatch.setenv(TAG_VAR, tag)
+    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    settings.CEDULA_BROWSER_ENDPOINT = (
+        f"http://agent:hunter2@127.0.0.1:{closed_port()}/?token=SECRET-TOKEN&cedula=1020304050"
+    )
+    scraper = WspScraper()
+    try:
+        result = scraper.scrape_cedula("1020304050")
+    finally:
+        scraper.close()
+        reset_browser_runtime()
+    assert result.status is ScrapeStatus.NETWORK_ERROR
+    assert result.error.startswith("browser failure: could not start the browser")
+    assert "127.0.0.1" in result.error
+    assert not [secret for secret in (*SECRETS, "1020304050") if secret in result.error]
+    assert_no_tagged_processes(tag)

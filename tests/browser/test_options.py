@@ -95,3 +95,33 @@ def test_context_options() -> None:
         "user_agent": "UA",
         "proxy": {"server": "http://p:1"},
     }
+
+
+def test_the_repr_shows_no_credentials_tokens_or_header_values() -> None:
+    options = BrowserOptions(
+        proxy=parse_proxy("http://proxyman:hunter2@proxy.example:3128"),
+        endpoint="wss://browser.example:3000/playwright?token=SECRET-TOKEN",
+        endpoint_headers={"Authorization": "Bearer SECRET-HEADER"},
+        args=("--proxy-server=http://proxyman:hunter2@other:1",),
+    )
+    shown = repr(options)
+    for secret in ("hunter2", "proxyman", "SECRET-TOKEN", "SECRET-HEADER"):
+        assert secret not in shown
+    # What a reader needs stays: where the proxy and the endpoint are, which headers are sent.
+    assert "'server': 'http://proxy.example:3128'" in shown
+    assert "'username': '***'" in shown
+    assert "endpoint='wss://browser.example:3000/playwright?***'" in shown
+    assert "endpoint_headers={'Authorization': '***'}" in shown
+    assert "--proxy-server=http://***@other:1" in shown
+    assert str(options) == shown
+    assert repr(BrowserOptions()).startswith(
+        "BrowserOptions(executable=None, headless=True, args=(), proxy=None"
+    )
+
+
+@pytest.mark.parametrize("value", ["http://proxyman:hunter2@", "http://proxyman:hunter2@proxy:notaport"])
+def test_a_bad_proxy_url_is_refused_without_quoting_its_password(value: str) -> None:
+    with pytest.raises(BrowserError, match="not a proxy URL") as excinfo:
+        parse_proxy(value)
+    assert "hunter2" not in str(excinfo.value)
+    assert excinfo.value.__cause__ is None
