@@ -148,6 +148,7 @@ def test_a_failing_cache_defers_rather_than_looking_up(
         },
     }
     settings.CEDULA_CACHE_ALIAS = "broken"
+    settings.CEDULA_BLOCK_COOLDOWN = 600  # the pause after a block needs the cache
     with caplog.at_level(logging.ERROR, logger="django_cedula"):
         assert recording_backend.run_next() == Status.PENDING
     assert FakeScraper.calls == []
@@ -167,3 +168,23 @@ def test_the_sweeper_leaves_a_deferred_row_alone_until_it_is_due(
     assert users[0].pk not in {info.user_id for info in found}
     found = sweeper.candidates(now=later + datetime.timedelta(minutes=2))["pending"]
     assert users[0].pk in {info.user_id for info in found}
+
+
+def test_a_dead_cache_does_not_stop_lookups_when_neither_limit_needs_it(
+    settings: Any, users: list[Any], recording_backend: type[RecordingBackend]
+) -> None:
+    """No rate limit and no block pause: nothing needs the cache, so a dead one must not defer every
+    job for ever (it did: each deferred 60 s, again and again)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "broken": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9",
+        },
+    }
+    settings.CEDULA_CACHE_ALIAS = "broken"
+    settings.CEDULA_RATE_LIMIT = None
+    settings.CEDULA_BLOCK_COOLDOWN = 0
+    settings.CEDULA_CAPTCHA_POOL = False
+    assert recording_backend.run_next() == Status.ACTIVE
+    assert len(FakeScraper.calls) == 1
