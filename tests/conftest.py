@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db.models.signals import post_save
 
+from django_cedula.captcha import spend
 from django_cedula.conf import app_settings
 from django_cedula.loading import reset_all
 from django_cedula.models import CedulaInfo
@@ -84,6 +85,7 @@ def _clean_package_state() -> Iterator[None]:
     reset_all()
     FakeScraper.reset()
     RecordingBackend.reset()
+    spend.reset()
     caches["default"].clear()
     yield
     GUARD.remember(FakeScraper.calls)
@@ -91,6 +93,7 @@ def _clean_package_state() -> Iterator[None]:
     reset_all()
     FakeScraper.reset()
     RecordingBackend.reset()
+    spend.reset()
 
 
 @pytest.fixture

@@ -80,3 +80,9 @@ def totals(since: datetime.date | None = None) -> dict[str, int]:
     summed = rows.aggregate(**{event: Sum(event) for event in EVENTS})
     waiting = pending()
     return {event: int(summed[event] or 0) + waiting.get(event, 0) for event in EVENTS}
+
+
+def reset() -> None:
+    """Forget this process's unwritten counts (for tests)."""
+    with _lock:
+        _pending.clear()

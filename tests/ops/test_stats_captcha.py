@@ -36,16 +36,6 @@ DEAD_REDIS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_pending_counts() -> Iterator[None]:
-    """Counts another test of this process left unwritten would be added to the figures."""
-    with spend._lock:
-        spend._pending.clear()
-    yield
-    with spend._lock:
-        spend._pending.clear()
-
-
 def run(*args: str) -> str:
     out = io.StringIO()
     call_command("cedula_stats", *args, stdout=out, stderr=io.StringIO())
