@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from . import throttle
 from .backends import get_backend
+from .captcha import spend
 from .conf import app_settings
 from .exceptions import ConfigurationError, InvalidCedulaError
 from .models import CedulaInfo, CedulaStatus
@@ -85,7 +86,10 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
     deferred_to = _wait_for_turn(info, attempt)
     if deferred_to is not None:
         return deferred_to
-    result = _look_up(cedula, info.user_id)
+    try:
+        result = _look_up(cedula, info.user_id)
+    finally:
+        spend.flush()  # what the lookup's captcha cost, written from this thread (no ORM in the scraper)
     if result.status is ScrapeStatus.BLOCKED:
         _report_block(info.user_id)
     return _store_result(info, attempt, result)

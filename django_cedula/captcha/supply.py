@@ -441,8 +441,12 @@ class TokenSupply:
             spend.count("used")
         return token
 
-    def stock(self, site_key: str, page_url: str) -> int:
-        return TokenStore(_cache(), Target(site_key, page_url), app_settings.CAPTCHA_TOKEN_MAX_AGE).stock()
+    def available(self, site_key: str, page_url: str) -> int:
+        """Tokens ready for ``site_key`` on ``page_url`` now (and the filler told they are wanted)."""
+        target = Target(site_key, page_url)
+        note_target(target)
+        self.ensure_filler()
+        return TokenStore(_cache(), target, app_settings.CAPTCHA_TOKEN_MAX_AGE).stock()
 
     def donate(self, site_key: str, page_url: str, token: SolvedToken) -> None:
         """Keep a token a lookup solved but did not need (it took one from the supply meanwhile)."""

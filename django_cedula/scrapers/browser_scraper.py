@@ -22,7 +22,8 @@ from ..browser import (
     get_browser_runtime,
     reset_browser_runtime,
 )
-from ..captcha import CaptchaSolver, get_captcha_solver
+from ..captcha import CaptchaSolver, SolvedToken, get_captcha_solver, spend
+from ..captcha.supply import TokenSupply, get_token_supply
 from ..conf import app_settings
 from ..exceptions import CaptchaError
 from ..privacy import redact
@@ -50,11 +51,15 @@ BROWSER_SETTINGS = frozenset(
 
 
 class CaptchaSolve:
-    """One solve running on a plain thread while the browser loads and fills the page.
+    """The reCAPTCHA token(s) of one lookup: from the cluster's token supply when it has one ready,
+    otherwise from a solve of the lookup's own, running on a plain thread while the browser loads
+    and fills the page.
 
-    Solving services take tens of seconds, far longer than the browser work, so the solve
-    starts as early as the site key is known (from an earlier page of the same source) and
-    the page work overlaps it.
+    Solving services take tens of seconds, far longer than the browser work. With a supply
+    (:mod:`django_cedula.captcha.supply`) the token is taken at the moment the form is posted, the
+    freshest there is; an own solve starts only when the supply is empty at the lookup's start (as
+    early as the site key is known) or at posting time. An own token the lookup did not need, because
+    the supply had one after all, goes to the supply for the next lookup.
     """
 
     def __init__(
@@ -63,48 +68,132 @@ class CaptchaSolve:
         executor: concurrent.futures.Executor,
         *,
         deadline: float | None = None,
+        supply: TokenSupply | None = None,
     ) -> None:
         self.solver = solver
         self.executor = executor
+        self.supply = supply
         #: ``time.monotonic()`` when the lookup times out; by default ``CEDULA_LOOKUP_TIMEOUT``
         #: from now, the lookup being created with its solve.
         self.deadline = time.monotonic() + app_settings.LOOKUP_TIMEOUT if deadline is None else deadline
         self.site_key: str | None = None
-        self.future: concurrent.futures.Future[str] | None = None
+        self.page_url = ""
+        self.future: concurrent.futures.Future[SolvedToken] | None = None
+        #: The ``ref`` of every token handed to a submission, in order (for reports).
+        self.used: list[str] = []
 
     def time_left(self) -> float:
         return max(self.deadline - time.monotonic(), 0.0)
 
     def start(self, site_key: str, page_url: str) -> None:
-        """Start solving for ``site_key`` unless a solve for it is already under way."""
-        if self.future is not None and self.site_key == site_key:
+        """Get ready to give a token for ``site_key``: an own solve, unless the supply has stock or a
+        solve for it is already under way. Called from the job's thread or the browser's loop: it
+        touches no database (the supply's stock is read from the cache on a plain thread later)."""
+        if self.site_key == site_key and (self.future is not None or self.supply is not None):
             return
         if self.future is not None:
             self.future.cancel()
-        self.site_key = site_key
+            self.future = None
+        self.site_key, self.page_url = site_key, page_url
+        if self.supply is None:
+            self._start_own()
+
+    def prefetch(self) -> None:
+        """With a supply: start an own solve now if the supply has nothing ready for this lookup
+        (call from a plain thread, before the page loads, so the solve overlaps the page work)."""
+        if (
+            self.supply is not None
+            and self.site_key
+            and self.future is None
+            and self.supply.available(self.site_key, self.page_url) == 0
+        ):
+            self._start_own()
+
+    def _start_own(self) -> None:
+        assert self.site_key is not None
+        spend.count("requested")
         # A token that comes after the lookup has timed out is of no use, and a solve that runs on
         # past it holds one of the scraper's two solve threads from the next lookups.
-        self.future = self.executor.submit(self._solve, site_key, page_url)
+        self.future = self.executor.submit(self._solve, self.site_key, self.page_url)
 
-    def _solve(self, site_key: str, page_url: str) -> str:
+    def _solve(self, site_key: str, page_url: str) -> SolvedToken:
         # The time left is measured when the thread starts the solve, not when it was queued.
-        return self.solver.solve(site_key, page_url, timeout=self.time_left())
+        try:
+            token = self.solver.solve_token(site_key, page_url, timeout=self.time_left())
+        except BaseException:
+            spend.count("failed")
+            raise
+        spend.count("delivered")
+        return token
 
     def restart(self, page_url: str) -> None:
-        """Start a new solve for the same site key (a token is good for one submission only)."""
-        site_key, self.site_key, self.future = self.site_key, None, None
+        """Get a new token for the same site key (a token is good for one submission only)."""
+        site_key, self.site_key = self.site_key, None
+        self.future = None
         if site_key:
             self.start(site_key, page_url)
 
     async def token(self) -> str:
-        """Wait for the token without blocking the browser's event loop."""
-        if self.future is None:
+        """The token for the submission about to be made, without blocking the browser's loop."""
+        if self.site_key is None:
             raise CaptchaError("the page carries no reCAPTCHA site key")
-        return await asyncio.wrap_future(self.future)
+        if self.supply is not None:
+            # The cache may be the database's: read it on a plain thread, never on the event loop.
+            pooled = await asyncio.get_running_loop().run_in_executor(
+                None, self.supply.take, self.site_key, self.page_url
+            )
+            if pooled is not None:
+                self._donate_own()
+                self.used.append(pooled.ref)
+                return pooled.value
+        if self.future is None:
+            self._start_own()
+        assert self.future is not None
+        future, self.future = self.future, None
+        own = await asyncio.wrap_future(future)
+        spend.count("used")
+        self.used.append(own.ref)
+        return own.value
+
+    def _donate_own(self) -> None:
+        """The supply served this submission: an own solve under way goes to the supply when done."""
+        future, self.future = self.future, None
+        supply, site_key, page_url = self.supply, self.site_key, self.page_url
+        if future is None or supply is None or site_key is None:
+            return
+
+        def donate(done: concurrent.futures.Future[SolvedToken]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            try:
+                supply.donate(site_key, page_url, done.result())
+            except Exception as exc:  # the cache failing: the token is lost, the lookup is not
+                logger.warning("Could not give an unused token to the supply: %s", type(exc).__name__)
+
+        future.add_done_callback(donate)
+
+    def report(self, result: ScrapeResult) -> None:
+        """Tell the solver how the site took the tokens this lookup sent (from a plain thread).
+
+        Every token but the last was refused (the site asked for a new one); the last was refused
+        if the lookup ended ``captcha_failed``, accepted if the site gave an answer."""
+        if not self.used:
+            return
+        last_refused = result.status is ScrapeStatus.CAPTCHA_FAILED
+        verdicts = [False] * (len(self.used) - 1) + [not last_refused]
+        spend.count("refused", verdicts.count(False))
+        if not self.solver.supports_reports:
+            return
+        for ref, accepted in zip(self.used, verdicts, strict=True):
+            if ref and (not accepted or result.status.is_final):
+                self.executor.submit(self.solver.report, ref, accepted=accepted)
 
     def cancel(self) -> None:
         if self.future is not None:
-            self.future.cancel()
+            if self.supply is not None:
+                self._donate_own()  # a paid solve still in flight: let the next lookup have it
+            else:
+                self.future.cancel()
 
 
 class BrowserScraper(BaseScraper, abc.ABC):
@@ -137,20 +226,26 @@ class BrowserScraper(BaseScraper, abc.ABC):
         solver = get_captcha_solver()
         if solver is None:
             return ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error="no captcha solver is configured")
-        self._pace()
-        # The lookup's clock starts here, before the browser work that run_page times.
-        captcha = CaptchaSolve(
-            solver, self._executor, deadline=time.monotonic() + app_settings.LOOKUP_TIMEOUT
-        )
         url = self.url
+        captcha = CaptchaSolve(
+            solver,
+            self._executor,
+            deadline=time.monotonic() + app_settings.LOOKUP_TIMEOUT + self._pace_wait(),
+            supply=get_token_supply(),
+        )
         if self._site_key:
+            # Before the pacing sleep, so that the solve overlaps it instead of adding to it.
             captcha.start(self._site_key, url)
+            captcha.prefetch()
+        self._pace()
+        result: ScrapeResult | None = None
         try:
             runtime = get_browser_runtime()
-            return runtime.run_page(
+            result = runtime.run_page(
                 lambda page: self._guarded_lookup(page, url, cedula, captcha),
                 timeout=app_settings.LOOKUP_TIMEOUT,
             )
+            return result
         except BrowserTimeout:
             return ScrapeResult(
                 status=ScrapeStatus.TIMEOUT,
@@ -165,6 +260,8 @@ class BrowserScraper(BaseScraper, abc.ABC):
             )
         finally:
             captcha.cancel()
+            if result is not None:
+                captcha.report(result)
             self._last_lookup = time.monotonic()
 
     async def _guarded_lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
@@ -220,10 +317,13 @@ class BrowserScraper(BaseScraper, abc.ABC):
             # The lookup itself will meet the same problem and report it as its result.
             logger.warning("Could not start the browser ahead of a lookup: %s", _first_line(exc))
 
+    def _pace_wait(self) -> float:
+        return max(self._last_lookup + app_settings.MIN_LOOKUP_INTERVAL - time.monotonic(), 0.0)
+
     def _pace(self) -> None:
         """Keep at least ``CEDULA_MIN_LOOKUP_INTERVAL`` seconds between this worker's lookups."""
         with self._pace_lock:
-            wait = self._last_lookup + app_settings.MIN_LOOKUP_INTERVAL - time.monotonic()
+            wait = self._pace_wait()
             if wait > 0:
                 time.sleep(wait)
 
