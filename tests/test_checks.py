@@ -274,7 +274,10 @@ def test_e012_an_unknown_replica_solver_option(good: Any) -> None:
     (message,) = checks.check_scraper()
     assert message.id == "django_cedula.E012"
     assert "ReplicaCaptchaSolver does not take option 'tokn'" in message.msg
-    assert "ReplicaCaptchaSolver takes: token, delay, fail." in (message.hint or "")
+    assert (
+        "ReplicaCaptchaSolver takes: token, delay, latency_median, latency_p90, seed, fail, poll_interval."
+        in (message.hint or "")
+    )
     good.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"token": "x", "delay": 0}
     assert checks.check_scraper() == []
 

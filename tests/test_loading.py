@@ -90,7 +90,15 @@ def test_self_options_keeps_what_the_subclass_passed_up() -> None:
     assert InlineBackend(wait_for_delays=True).options == {"wait_for_delays": True}
     assert Closed(depth=3).options == {"depth": 3}
     assert Keyed(api_key="k", region="co").options == {}
-    assert ReplicaCaptchaSolver(token="t").options == {"token": "t", "delay": 0.0, "fail": False}
+    assert ReplicaCaptchaSolver(token="t").options == {
+        "token": "t",
+        "delay": 0.0,
+        "latency_median": None,
+        "latency_p90": None,
+        "seed": 0,
+        "fail": False,
+        "poll_interval": 0.25,
+    }
 
 
 def test_get_raises_configuration_error_for_an_unknown_option(settings: Any) -> None:

@@ -12,6 +12,9 @@ from html.parser import HTMLParser
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
+from django_cedula.captcha.replica_tokens import issue_token
+from django_cedula.testing.replica import DEFAULT_SITE_KEY
+
 
 class Target(Protocol):
     """Where the clients send requests: a :class:`Replica`, or :class:`Remote` for one in another process."""
@@ -26,7 +29,7 @@ class Target(Protocol):
     def censo_api_url(self) -> str: ...
 
     @property
-    def valid_token(self) -> str: ...
+    def site_key(self) -> str: ...
 
 
 @dataclasses.dataclass
@@ -34,7 +37,7 @@ class Remote:
     """The URLs of a replica running elsewhere (the CLI in a subprocess)."""
 
     url: str
-    valid_token: str
+    site_key: str = DEFAULT_SITE_KEY
 
     @property
     def wsp_url(self) -> str:
@@ -87,6 +90,13 @@ class Client:
         self.replica = replica
         self.timeout = timeout
         self.cookies: dict[str, str] = {}
+        #: The captcha response the last lookup sent.
+        self.captcha: str | None = None
+
+    def fresh_captcha(self, captcha: str | None) -> str:
+        """``captcha``, or a new token for the replica's site key, as a solver would give; remembered."""
+        self.captcha = issue_token(self.replica.site_key) if captcha is None else captcha
+        return self.captcha
 
     def request(
         self, method: str, url: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
@@ -97,7 +107,8 @@ class Client:
             all_headers = dict(headers or {})
             if self.cookies:
                 all_headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-            connection.request(method, parts.path or "/", body=body, headers=all_headers)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request(method, target, body=body, headers=all_headers)
             answer = connection.getresponse()
             response = Response(answer.status, answer.getheaders(), answer.read())
         finally:
@@ -134,12 +145,12 @@ class WspClient(Client):
         tipo: str = "-1",
         multipart: bool = True,
     ) -> Response:
-        """POST a lookup with the current token (or ``token``) and the valid captcha (or ``captcha``)."""
+        """POST a lookup with the current token (or ``token``) and a fresh captcha token (or ``captcha``)."""
         fields = {
             "nuip": nuip,
             "tipo": tipo,
             "token": (self.token or "") if token is None else token,
-            "g-recaptcha-response": self.replica.valid_token if captcha is None else captcha,
+            "g-recaptcha-response": self.fresh_captcha(captcha),
         }
         if multipart:
             boundary = "----replica" + uuid.uuid4().hex
@@ -173,7 +184,7 @@ class CensoClient(Client):
         payload = {
             "documento": documento,
             "eleccionId": eleccion,
-            "captchaToken": self.replica.valid_token if captcha is None else captcha,
+            "captchaToken": self.fresh_captcha(captcha),
         }
         return self.request(
             "POST",

@@ -53,11 +53,12 @@ def test_wsp_page_in_a_browser(page: Any, replica: Replica) -> None:
         page.click("#enviar")
     page.wait_for_selector("textarea#g-recaptcha-response", state="attached")
     page.fill("#nuip", "1000000020")
-    page.evaluate(f"document.getElementById('g-recaptcha-response').value = '{replica.valid_token}'")
+    token = replica.issue_token()
+    page.evaluate("token => { document.getElementById('g-recaptcha-response').value = token; }", token)
     page.click("#enviar")
     page.wait_for_selector("#success table#consulta")
     assert "Cancelada por Muerte" in page.inner_text("#success td[data-th=NOVEDAD]")
-    assert replica.lookups()[-1].captcha == replica.valid_token
+    assert (replica.lookups()[-1].captcha, replica.lookups()[-1].captcha_check) == (token, "accepted")
 
 
 def test_checkbox_click_solves_and_block_page_shows(page: Any, replica: Replica) -> None:
@@ -69,6 +70,29 @@ def test_checkbox_click_solves_and_block_page_shows(page: Any, replica: Replica)
     page.click("#enviar")
     page.wait_for_selector("#success .blocked")
     assert "support ID" in page.inner_text("#success .authenticate")
+
+
+def test_each_checkbox_click_issues_a_fresh_token_used_once(page: Any, replica: Replica) -> None:
+    page.goto(replica.wsp_url)
+    page.click("#recaptcha-anchor")
+    page.wait_for_function("grecaptcha.getResponse() !== ''")
+    first = page.evaluate("grecaptcha.getResponse()")
+    page.fill("#nuip", "1000000001")
+    page.click("#enviar")
+    page.wait_for_selector("#success table#consulta")
+
+    page.reload()  # the form token is single use: a new visit of the page
+    page.click("#recaptcha-anchor")
+    page.wait_for_function("grecaptcha.getResponse() !== ''")
+    assert page.evaluate("grecaptcha.getResponse()") != first
+    # Replaying the first token, as a solver that handed it out twice would: the captcha answer.
+    page.evaluate("token => { document.getElementById('g-recaptcha-response').value = token; }", first)
+    page.fill("#nuip", "1000000001")
+    page.click("#enviar")
+    page.wait_for_selector("#success .alert")
+    assert page.inner_text("#success").startswith("Marque el cuadro")
+    assert [r.captcha_check for r in replica.lookups()] == ["accepted", "reused"]
+    assert replica.captcha_counts()["reused"] == 1
 
 
 def test_censo_app_in_a_browser(page: Any, replica: Replica) -> None:

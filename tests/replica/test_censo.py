@@ -55,7 +55,8 @@ def test_found_lower_case_keys(censo: CensoClient, replica: Replica) -> None:
     }
     assert answer["mapa"]["url"].endswith(f"query={place.lat},{place.lng}")
     (record,) = replica.lookups("1000000001", source="censo")
-    assert (record.answer, record.election, record.captcha) == ("found", "0", replica.valid_token)
+    assert (record.answer, record.election, record.captcha) == ("found", "0", censo.captcha)
+    assert record.captcha_check == "accepted"
 
 
 def test_found_upper_case_keys(censo: CensoClient) -> None:

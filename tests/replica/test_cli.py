@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from django_cedula.captcha.replica_tokens import issue_token
+from django_cedula.testing.replica import DEFAULT_SITE_KEY
 from django_cedula.testing.replica.__main__ import build_parser
 
 from .helpers import Remote, WspClient
@@ -60,8 +63,8 @@ def cli() -> Iterator[Running]:
         "--port",
         "0",
         "--quiet",
-        "--valid-token",
-        "cli-token",
+        "--token-max-age",
+        "30",
         "--fault",
         "get500::1",
         "--slow-seconds",
@@ -77,13 +80,18 @@ def test_cli_serves_and_stops_on_sigterm(cli: Running) -> None:
     url = first.rsplit(" ", 1)[1]
     printed = [cli.line() for _ in range(6)]
     assert f"  Source A (wsp):           {url}censo/consultar/" in printed
-    assert "  captcha token accepted:   cli-token" in printed
+    assert "  captcha tokens:           the solver stand-ins', once each, 30 s" in printed
     assert "  fault: get500 for every request, 1 time(s)" in printed
 
-    client = WspClient(Remote(url, "cli-token"))
+    client = WspClient(Remote(url))
     assert client.load().status == 500, "the --fault from the command line fired"
     assert client.load().status == 200
+    # A token issued in this process is accepted by the replica in the other one, once.
     assert client.post("1000000001").json()["success"] is True
+    used = client.captcha
+    assert client.lookup("1000000001", captcha=used).json()["data"]["message"].startswith("Marque el cuadro")
+    stale = issue_token(DEFAULT_SITE_KEY, issued_at=time.time() - 31)
+    assert client.lookup("1000000001", captcha=stale).json()["success"] is False, "--token-max-age 30"
     assert client.lookup("1000000052").json()["success"] is True, "--slow-seconds 0.1 keeps it quick"
     assert cli.stop() == 0
 
@@ -97,7 +105,7 @@ def test_cli_stops_on_ctrl_c() -> None:
 def test_cli_logs_requests_unless_quiet() -> None:
     running = Running("--port", "0")
     url = running.line().rsplit(" ", 1)[1]
-    WspClient(Remote(url, "x")).load()
+    WspClient(Remote(url)).load()
     assert running.stop() == 0
     assert running.process.stderr is not None
     assert '"GET /censo/consultar/ HTTP/1.1" 200' in running.process.stderr.read()
@@ -138,4 +146,18 @@ def test_fault_spec_errors(spec: str) -> None:
 
 def test_defaults_bind_loopback() -> None:
     args = build_parser().parse_args([])
-    assert (args.host, args.port, args.valid_token) == ("127.0.0.1", 8765, "replica-valid-token")
+    assert (args.host, args.port, args.valid_token, args.token_max_age) == ("127.0.0.1", 8765, None, 120.0)
+
+
+def test_cli_fixed_token_only_when_asked() -> None:
+    running = Running("--port", "0", "--quiet", "--valid-token", "cli-token")
+    try:
+        url = running.line().rsplit(" ", 1)[1]
+        printed = [running.line() for _ in range(6)]
+        assert "  fixed captcha token:      the --valid-token string, on every use" in printed
+        assert not any("cli-token" in line for line in printed), "the token's value is not printed"
+        client = WspClient(Remote(url))
+        assert client.lookup("1000000001", captcha="cli-token").json()["success"] is True
+        assert client.lookup("1000000001", captcha="cli-token").json()["success"] is True
+    finally:
+        assert running.stop() == 0

@@ -210,13 +210,15 @@ def test_reset_restores_everything(wsp: WspClient, replica: Replica) -> None:
     wsp.load()
     replica.form_delay = 1
     replica.valid_token = "x"
+    replica.token_max_age = 1
     replica.site_key = "y"
     replica.slow_seconds = 99
     replica.set_fault("drop")
     replica.reset()
-    assert (replica.form_delay, replica.valid_token, replica.slow_seconds) == (
+    assert (replica.form_delay, replica.valid_token, replica.token_max_age, replica.slow_seconds) == (
         0.0,
-        "replica-valid-token",
+        None,
+        120.0,
         30.0,
     )
     assert replica.faults == []

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from django_cedula.captcha.replica_tokens import TokenCheck, check_token
 from django_cedula.testing.replica import DEFAULT_SITE_KEY, Replica
 
 from .helpers import Client, Elements, WspClient
@@ -95,10 +96,15 @@ def test_recaptcha_stand_in_is_local(replica: Replica) -> None:
     assert "google.com" not in text
     assert "gstatic" not in text
 
-    token = client.get(replica.url + "recaptcha/replica/solve?k=x").json()
-    assert token == {"success": True, "token": replica.valid_token}
-    replica.valid_token = "changed"
-    assert client.get(replica.url + "recaptcha/replica/solve").json()["token"] == "changed"
+    # The checkbox's endpoint issues a fresh token each time, for the site key the widget asks about.
+    first = client.get(replica.url + "recaptcha/replica/solve?k=" + replica.site_key).json()
+    second = client.get(replica.url + "recaptcha/replica/solve").json()
+    foreign = client.get(replica.url + "recaptcha/replica/solve?k=6Lother").json()
+    assert first["success"] is True
+    assert len({first["token"], second["token"], foreign["token"]}) == 3
+    assert check_token(first["token"], replica.site_key) == TokenCheck.ACCEPTED
+    assert check_token(second["token"], replica.site_key) == TokenCheck.ACCEPTED
+    assert check_token(foreign["token"], replica.site_key) == TokenCheck.FOREIGN_SITE_KEY
 
 
 def test_form_delay_slows_the_get_only(wsp: WspClient, replica: Replica) -> None:
@@ -143,7 +149,8 @@ def test_urls(replica: Replica) -> None:
     assert replica.censo_api_url == replica.url + "consultacenso/back/api/"
     settings = replica.django_settings()
     assert settings["CEDULA_SOURCE_URL"] == replica.wsp_url
-    assert settings["CEDULA_CAPTCHA_SOLVER_OPTIONS"] == {"token": replica.valid_token}
+    assert settings["CEDULA_CAPTCHA_SOLVER"] == "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    assert settings["CEDULA_CAPTCHA_SOLVER_OPTIONS"] == {}, "the solver's own tokens are accepted"
     assert replica.django_settings("censo")["CEDULA_SOURCE_URL"] == replica.censo_url
 
 

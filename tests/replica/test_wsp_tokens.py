@@ -19,7 +19,7 @@ def test_valid_lookup_is_found(wsp: WspClient, replica: Replica) -> None:
     assert answer.json()["success"] is True
     (record,) = replica.lookups("1000000001")
     assert (record.source, record.answer, record.election, record.token) == ("wsp", "found", "-1", wsp.token)
-    assert record.captcha == replica.valid_token
+    assert (record.captcha, record.captcha_check) == (wsp.captcha, "accepted")
 
 
 def test_answer_is_encoded_like_php(wsp: WspClient) -> None:
@@ -79,12 +79,14 @@ def test_expired_sessions_answer_reload(wsp: WspClient, replica: Replica) -> Non
     assert wsp.post("1000000001").json() == RELOAD
 
 
-@pytest.mark.parametrize("captcha", ["", "wrong-token", "REPLICA-VALID-TOKEN"])
+@pytest.mark.parametrize("captcha", ["", "wrong-token", "replica-valid-token", "replica1.forged.signature"])
 def test_captcha_missing_or_wrong(wsp: WspClient, replica: Replica, captcha: str) -> None:
     answer = wsp.lookup("1000000001", captcha=captcha).json()
     assert answer == {"success": False, "data": {"message": CAPTCHA_TEXT}}
     assert answer["data"]["message"].startswith("Marque el cuadro de verificación o captcha!")
-    assert replica.lookups()[-1].answer == "captcha"
+    record = replica.lookups()[-1]
+    assert (record.answer, record.captcha_check) == ("captcha", "unknown")
+    assert record.detail == ("unknown" if captcha else "no token")
 
 
 def test_captcha_failure_uses_up_the_token(wsp: WspClient) -> None:
@@ -93,10 +95,15 @@ def test_captcha_failure_uses_up_the_token(wsp: WspClient) -> None:
     assert wsp.post("1000000001").json() == RELOAD
 
 
-def test_valid_token_knob(wsp: WspClient, replica: Replica) -> None:
+def test_valid_token_knob_accepts_a_fixed_token_on_every_use(wsp: WspClient, replica: Replica) -> None:
+    assert replica.valid_token is None, "off by default"
+    assert wsp.lookup("1000000001", captcha="another-token").json()["data"]["message"] == CAPTCHA_TEXT
     replica.valid_token = "another-token"
-    assert wsp.lookup("1000000001", captcha="replica-valid-token").json()["data"]["message"] == CAPTCHA_TEXT
     assert wsp.lookup("1000000001", captcha="another-token").json()["success"] is True
+    assert wsp.lookup("1000000001", captcha="another-token").json()["success"] is True
+    assert wsp.lookup("1000000001", captcha="replica-valid-token").json()["data"]["message"] == CAPTCHA_TEXT
+    assert wsp.lookup("1000000001").json()["success"] is True, "issued tokens still work beside it"
+    assert replica.captcha_counts()["accepted"] == 3
 
 
 @pytest.mark.parametrize("nuip", ["", "12", "0123456", "12345678901", "12a45", "1.000.000"])

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from ...captcha.replica_tokens import TOKEN_MAX_AGE
 from .constants import (
     DEFAULT_BOMB_BYTES,
     DEFAULT_DEEP_JSON_DEPTH,
     DEFAULT_HUGE_BYTES,
     DEFAULT_SLOW_SECONDS,
-    DEFAULT_VALID_TOKEN,
 )
 from .outcomes import FaultMode
 from .server import Replica
@@ -58,7 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--form-delay", type=float, default=0.0, help="seconds each page GET takes")
-    parser.add_argument("--valid-token", default=DEFAULT_VALID_TOKEN, help="the captcha token to accept")
+    parser.add_argument(
+        "--token-max-age",
+        type=float,
+        default=TOKEN_MAX_AGE,
+        help="seconds a captcha token is accepted after its solve (default: Google's 120)",
+    )
+    parser.add_argument(
+        "--valid-token",
+        default=None,
+        help="also accept this fixed captcha token, on every use (default: only the solver stand-ins' "
+        "tokens, once each)",
+    )
     parser.add_argument(
         "--slow-seconds", type=float, default=DEFAULT_SLOW_SECONDS, help="seconds a slow answer takes"
     )
@@ -96,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         host=args.host,
         form_delay=args.form_delay,
+        token_max_age=args.token_max_age,
         valid_token=args.valid_token,
         slow_seconds=args.slow_seconds,
         verbose=not args.quiet,
@@ -119,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  Source A (wsp):           {replica.wsp_url}")
         print(f"  Source B (consultacenso): {replica.censo_url}")
         print(f"  Source B API:             {replica.censo_api_url}")
-        print(f"  captcha token accepted:   {replica.valid_token}")
+        print(f"  captcha tokens:           the solver stand-ins', once each, {replica.token_max_age:g} s")
+        if replica.valid_token is not None:
+            print("  fixed captcha token:      the --valid-token string, on every use")
         for fault in replica.faults:
             target = f"number {fault.cedula}" if fault.cedula else "every request"
             count = "until stopped" if fault.remaining is None else f"{fault.remaining} time(s)"

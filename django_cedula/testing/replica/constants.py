@@ -1,8 +1,11 @@
-"""Names and defaults shared by the replica, its captcha solver and its fixtures (no imports)."""
+"""Names and defaults of the replica and its fixtures (no imports; the captcha tokens' format and
+defaults live in :mod:`django_cedula.captcha.replica_tokens`)."""
 
 from __future__ import annotations
 
-#: The captcha token the replica accepts unless told otherwise (``Replica(valid_token=...)``).
+#: A fixed string for ``Replica(valid_token=DEFAULT_VALID_TOKEN)`` / ``--valid-token``: only when so
+#: configured does the replica accept a fixed token (on every use). By default it accepts only the tokens
+#: its solver stand-ins issue, once each (:mod:`django_cedula.captcha.replica_tokens`).
 DEFAULT_VALID_TOKEN = "replica-valid-token"
 
 #: The reCAPTCHA site key the replica's pages carry. Shaped like a real v2 key (40 characters, ``6L...``)

@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ...captcha.replica_tokens import TOKEN_MAX_AGE, TokenCheck, TokenVerifier, issue_token
 from . import pages
 from .constants import (
     CENSO_ALT_PATH,
@@ -46,7 +47,6 @@ from .constants import (
     DEFAULT_HUGE_BYTES,
     DEFAULT_SITE_KEY,
     DEFAULT_SLOW_SECONDS,
-    DEFAULT_VALID_TOKEN,
     RECAPTCHA_PATH,
     WSP_PATH,
 )
@@ -144,6 +144,9 @@ class RequestRecord:
     token: str | None = None
     #: The captcha response a lookup sent.
     captcha: str | None = None
+    #: The token check's verdict on ``captcha``: ``accepted``, ``reused``, ``expired``,
+    #: ``foreign_site_key`` or ``unknown`` (``""``: the lookup did not reach the captcha check).
+    captcha_check: str = ""
     #: The fault (set with :meth:`Replica.set_fault`) that shaped the answer, if any.
     fault: str | None = None
     answer: str = Answer.PENDING.value
@@ -197,10 +200,16 @@ class Replica:
 
     ``Replica(port=0)`` picks a free port; :meth:`start` serves from a background thread and
     :meth:`stop` shuts down (also as a context manager). Knobs are plain attributes that tests
-    may change at any time: :attr:`form_delay`, :attr:`valid_token`, :attr:`slow_seconds`,
-    :attr:`site_key`, :attr:`huge_bytes`, :attr:`bomb_bytes`, :attr:`deep_json_depth`. Faults are
-    switched with :meth:`set_fault`; :meth:`reset` restores the state of a fresh replica (knobs back
-    to the constructor's values).
+    may change at any time: :attr:`form_delay`, :attr:`token_max_age`, :attr:`valid_token`,
+    :attr:`slow_seconds`, :attr:`site_key`, :attr:`huge_bytes`, :attr:`bomb_bytes`,
+    :attr:`deep_json_depth`. Faults are switched with :meth:`set_fault`; :meth:`reset` restores the
+    state of a fresh replica (knobs back to the constructor's values).
+
+    Captcha tokens are checked as Google's verification checks them
+    (:mod:`django_cedula.captcha.replica_tokens`): a token must come from one of the replica's solver
+    stand-ins, be for :attr:`site_key`, be at most :attr:`token_max_age` seconds old and not have been
+    accepted before; otherwise the lookup gets the page's captcha answer. :meth:`captcha_counts` counts
+    the verdicts and each lookup's :attr:`RequestRecord.captcha_check` says which it got.
     """
 
     def __init__(
@@ -209,7 +218,8 @@ class Replica:
         host: str = "127.0.0.1",
         *,
         form_delay: float = 0.0,
-        valid_token: str = DEFAULT_VALID_TOKEN,
+        token_max_age: float = TOKEN_MAX_AGE,
+        valid_token: str | None = None,
         slow_seconds: float = DEFAULT_SLOW_SECONDS,
         site_key: str = DEFAULT_SITE_KEY,
         verbose: bool = False,
@@ -222,7 +232,10 @@ class Replica:
         self.requested_port = port
         #: Seconds every GET of a source's page takes before it answers.
         self.form_delay = form_delay
-        #: The only captcha response the replica accepts.
+        #: Seconds a captcha token is accepted after its solve (Google: 120).
+        self.token_max_age = token_max_age
+        #: A fixed captcha response accepted on every use, besides the stand-ins' tokens; ``None``
+        #: (the default) accepts only tokens issued by the stand-ins, once each, as Google does.
         self.valid_token = valid_token
         #: Seconds a slow answer takes.
         self.slow_seconds = slow_seconds
@@ -239,6 +252,7 @@ class Replica:
         self.deep_json_depth = deep_json_depth
         self._defaults = (
             form_delay,
+            token_max_age,
             valid_token,
             slow_seconds,
             site_key,
@@ -253,6 +267,7 @@ class Replica:
         self._records: list[RequestRecord] = []
         self._sessions: dict[str, OrderedDict[str, _Session]] = {WSP: OrderedDict(), CENSO: OrderedDict()}
         self._once_fired: set[str] = set()
+        self._tokens = TokenVerifier()
         self._interrupt = threading.Event()
         self._errors: list[str] = []
         self._server: _Server | None = None
@@ -351,8 +366,32 @@ class Replica:
             ),
             "CEDULA_SOURCE_URL": self.wsp_url if source == WSP else self.censo_url,
             "CEDULA_CAPTCHA_SOLVER": "django_cedula.captcha.replica.ReplicaCaptchaSolver",
-            "CEDULA_CAPTCHA_SOLVER_OPTIONS": {"token": self.valid_token},
+            # The solver issues a fresh token for the page's site key: the replica accepts each once.
+            "CEDULA_CAPTCHA_SOLVER_OPTIONS": {},
         }
+
+    # -- captcha tokens ----------------------------------------------------------------------
+
+    def issue_token(self, site_key: str | None = None) -> str:
+        """A fresh token for :attr:`site_key` (or ``site_key``), as the solver stand-ins issue them."""
+        return issue_token(site_key or self.site_key)
+
+    def captcha_counts(self) -> dict[str, int]:
+        """The token checks' verdicts since the last :meth:`reset`.
+
+        ``{"accepted": n, "reused": n, "expired": n, "foreign_site_key": n, "unknown": n}``; a lookup
+        counts once it reaches the captcha check (after the network faults and, on Source A, the form
+        token), whatever a ``captcha_reject`` fault then answers.
+        """
+        return self._tokens.counts()
+
+    def _check_captcha(self, captcha: str | None) -> TokenCheck:
+        with self._lock:
+            fixed, site_key, max_age = self.valid_token, self.site_key, self.token_max_age
+        if fixed is not None and captcha == fixed:
+            self._tokens.count(TokenCheck.ACCEPTED)
+            return TokenCheck.ACCEPTED
+        return self._tokens.verify(captcha or "", site_key, max_age=max_age)
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -423,6 +462,7 @@ class Replica:
         with self._lock:
             (
                 self.form_delay,
+                self.token_max_age,
                 self.valid_token,
                 self.slow_seconds,
                 self.site_key,
@@ -436,6 +476,7 @@ class Replica:
             for sessions in self._sessions.values():
                 sessions.clear()
             self._once_fired.clear()
+            self._tokens.reset()
             self._interrupt.set()
             self._interrupt = threading.Event()
             self._changed.notify_all()
@@ -751,8 +792,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(record, 200, _recaptcha_script(), "text/javascript; charset=utf-8", Answer.SCRIPT)
 
     def _recaptcha_token(self, record: RequestRecord) -> None:
-        # The widget's checkbox asks here: a click "solves" the captcha with the valid token.
-        body = json.dumps({"success": True, "token": self.server.replica.valid_token}).encode()
+        # The widget's checkbox asks here: each click "solves" the captcha with a fresh token, for the
+        # site key the widget was rendered with (``k``, as Google's own frame sends it).
+        site_key = parse_qs(urlsplit(self.path).query).get("k", [""])[0]
+        token = self.server.replica.issue_token(site_key or None)
+        body = json.dumps({"success": True, "token": token}).encode()
         self._send(record, 200, body, _JSON, Answer.CAPTCHA_TOKEN)
 
     def _page_get(
@@ -944,6 +988,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _captcha_rejected(self, record: RequestRecord, cedula: str, outcome: Outcome | None) -> bool:
         replica = self.server.replica
+        # The site verifies the token first (which uses it up), then may refuse for its own reasons.
+        check = replica._check_captcha(record.captcha)
+        record.captcha_check = check.value
         fault = replica._take_fault([FaultMode.CAPTCHA_REJECT], cedula or None)
         if fault is not None:
             record.fault = fault.mode.value
@@ -951,8 +998,8 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome is not None and outcome.kind is OutcomeKind.CAPTCHA_REJECT:
             record.detail = "table:captcha_reject"
             return True
-        if record.captcha != replica.valid_token:
-            record.detail = "wrong token" if record.captcha else "no token"
+        if check is not TokenCheck.ACCEPTED:
+            record.detail = check.value if record.captcha else "no token"
             return True
         return False
 

@@ -4,8 +4,9 @@
  * It renders a checkbox-like widget into every ".g-recaptcha" element (unless loaded with
  * ?render=explicit), creates the hidden textarea#g-recaptcha-response that solving services
  * fill in, and exposes the usual grecaptcha.render / getResponse / reset / ready calls.
- * Nothing here talks to Google: clicking the checkbox asks the replica itself for its valid
- * token, and grecaptcha.replicaSolve(token) marks a widget solved from a script.
+ * Nothing here talks to Google: clicking the checkbox asks the replica itself for a fresh token
+ * (accepted once, for two minutes, like Google's), and grecaptcha.replicaSolve(token) marks a widget
+ * solved from a script.
  */
 (function () {
   'use strict';
@@ -133,7 +134,7 @@
         window.setTimeout(callback, 0);
       }
     },
-    // Replica only: mark a widget solved with ``token``, or with the replica's valid token when omitted.
+    // Replica only: mark a widget solved with ``token``, or with a fresh token from the replica when omitted.
     replicaSolve: function (token, id) {
       var widget = widgetFor(id);
       if (!widget) { return Promise.reject(new Error('no reCAPTCHA widget rendered')); }
