@@ -12,6 +12,7 @@ from django.core.cache import caches
 from django.db.models.signals import post_save
 
 from django_cedula.captcha import spend
+from django_cedula.captcha.supply import stop_filler
 from django_cedula.conf import app_settings
 from django_cedula.loading import reset_all
 from django_cedula.models import CedulaInfo
@@ -93,6 +94,7 @@ def _clean_package_state() -> Iterator[None]:
     reset_all()
     FakeScraper.reset()
     RecordingBackend.reset()
+    stop_filler()  # a test that used the token supply started its filler thread in this process
     spend.reset()
 
 

@@ -502,6 +502,11 @@ class _FillerThread(threading.Thread):
 _supply = TokenSupply()
 
 
+def stop_filler() -> None:
+    """Stop this process's filler thread, if it runs (tests; a process about to exit)."""
+    _FillerThread.stop_current()
+
+
 def get_token_supply() -> TokenSupply | None:
     """The cluster's token supply, or ``None`` when lookups solve for themselves: the pool is off
     (``CEDULA_CAPTCHA_POOL``), the cache is not shared between processes, or the backend runs jobs

@@ -1,0 +1,276 @@
+"""The token supply: the store on real shared caches (Redis, the database), its sizing rule, the filler
+with a solver stand-in, and when there is no supply at all."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import pytest
+from django.core.cache import caches
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from django_cedula.captcha import spend, supply
+from django_cedula.captcha.base import CaptchaSolver, SolvedToken
+from django_cedula.captcha.supply import Filler, Target, TokenStore, get_token_supply, plan_solves
+from django_cedula.models import CaptchaSpend, CedulaInfo
+
+Status = CedulaInfo.Status
+TARGET = Target("6LdSiteKeyForTheSupplyTests0000000000000", "http://127.0.0.1:1/censo/consultar/")
+
+
+def shared_caches(request: pytest.FixtureRequest) -> dict[str, Any]:
+    prefix = f"supply-{uuid.uuid4().hex[:8]}"
+    return {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/3",
+            "KEY_PREFIX": prefix,
+        },
+        "db": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cedula_supply_cache"},
+    }
+
+
+@pytest.fixture(params=["redis", "db"])
+def shared_cache(request: pytest.FixtureRequest, settings: Any, transactional_db: None) -> Iterator[str]:
+    """A cache shared between processes: Redis, or Django's database cache (its table created)."""
+    settings.CACHES = shared_caches(request)
+    settings.CEDULA_CACHE_ALIAS = request.param
+    if request.param == "db":
+        call_command("createcachetable", "cedula_supply_cache", verbosity=0)
+    yield request.param
+    caches[request.param].clear()
+
+
+def token(n: int = 0, ref: str = "") -> SolvedToken:
+    return SolvedToken(value=f"token-{n}-{uuid.uuid4().hex}", ref=ref or f"ref-{n}", seconds=1.0)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def test_a_token_is_taken_once_and_the_freshest_first(shared_cache: str) -> None:
+    store = TokenStore(caches[shared_cache], TARGET, max_age=100)
+    now = time.time()
+    older, fresher = token(1), token(2)
+    store.put(older, solved_at=now - 50)
+    store.put(fresher, solved_at=now - 5)
+    assert store.stock(now) == 2
+
+    first = store.take(now)
+    assert first is not None
+    assert first.value == fresher.value
+    assert first.ref == "ref-2"
+    second = store.take(now)
+    assert second is not None
+    assert second.value == older.value
+    assert store.take(now) is None
+    assert store.stock(now) == 0
+
+
+def test_an_expired_token_is_never_handed_out_and_is_counted_once(shared_cache: str) -> None:
+    store = TokenStore(caches[shared_cache], TARGET, max_age=100)
+    now = time.time()
+    store.put(token(1), solved_at=now - 99)
+    later = now + 2  # now 101 s old
+    assert store.stock(later) == 0
+    assert store.take(later) is None
+    assert store.prune(later) == 1
+    assert store.prune(later) == 0, "counted once"
+
+
+def test_tokens_are_bound_to_their_target(shared_cache: str) -> None:
+    TokenStore(caches[shared_cache], TARGET, max_age=100).put(token(1))
+    other = Target(TARGET.site_key, "http://127.0.0.1:1/consultacenso/")
+    assert TokenStore(caches[shared_cache], other, max_age=100).take() is None
+
+
+def test_racing_takers_never_share_a_token(shared_cache: str) -> None:
+    """Eight threads take from 20 tokens at once: each token goes to exactly one of them."""
+    store = TokenStore(caches[shared_cache], TARGET, max_age=100)
+    for n in range(20):
+        store.put(token(n))
+    taken: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def take_all() -> None:
+        mine = TokenStore(caches[shared_cache], TARGET, max_age=100)
+        barrier.wait()
+        try:
+            while (got := mine.take()) is not None:
+                with lock:
+                    taken.append(got.value)
+        finally:
+            connection.close()  # the database cache's connection of this thread
+
+    threads = [threading.Thread(target=take_all) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(taken) == 20
+    assert len(set(taken)) == 20
+
+
+# --------------------------------------------------------------------------- the sizing rule
+
+
+def test_an_idle_site_starts_no_solve() -> None:
+    assert plan_solves(due=0, arrivals=0, stock=0, in_flight=0, latency=30, interval=5, min_tokens=0) == 0
+
+
+def test_a_standing_stock_is_kept_when_asked_for() -> None:
+    assert plan_solves(due=0, arrivals=0, stock=0, in_flight=0, latency=30, interval=5, min_tokens=1) == 1
+    assert plan_solves(due=0, arrivals=0, stock=1, in_flight=0, latency=30, interval=5, min_tokens=1) == 0
+
+
+def test_a_backlog_is_capped_by_what_politeness_lets_run_while_a_solve_runs() -> None:
+    """1,000 rows due, one lookup per 5 s, 30 s solves: lead 40 s, so 8 tokens are worth having."""
+    assert plan_solves(due=1000, arrivals=0, stock=0, in_flight=0, latency=30, interval=5, min_tokens=0) == 8
+    assert plan_solves(due=1000, arrivals=0, stock=3, in_flight=5, latency=30, interval=5, min_tokens=0) == 0
+    slow = plan_solves(due=1000, arrivals=0, stock=0, in_flight=0, latency=90, interval=5, min_tokens=0)
+    assert slow == 20, "in flight follows the solve latency (Little's law)"
+
+
+def test_arrivals_keep_tokens_ready_in_proportion_to_their_rate() -> None:
+    """Six registrations in the last 120 s (one per 20 s), 30 s solves: 2 tokens in the pipeline."""
+    assert plan_solves(due=0, arrivals=6, stock=0, in_flight=0, latency=30, interval=5, min_tokens=0) == 2
+
+
+def test_never_more_in_flight_than_the_cap() -> None:
+    assert (
+        plan_solves(
+            due=10_000,
+            arrivals=0,
+            stock=0,
+            in_flight=supply.MAX_IN_FLIGHT,
+            latency=900,
+            interval=1,
+            min_tokens=0,
+        )
+        == 0
+    )
+
+
+# --------------------------------------------------------------------------- the filler
+
+
+class CountingSolver(CaptchaSolver):
+    """Solves at once when polled, through submit/poll; counts what it was asked."""
+
+    supports_submit = True
+    poll_interval = 0.0
+    submitted: ClassVar[list[str]] = []
+
+    def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
+        raise AssertionError("the filler submits, it does not block")
+
+    def submit(self, site_key: str, page_url: str) -> str:
+        ref = f"job-{len(self.submitted)}"
+        self.submitted.append(ref)
+        return ref
+
+    def poll(self, ref: str) -> SolvedToken | None:
+        return SolvedToken(value=f"tok-{ref}-{uuid.uuid4().hex}", ref=ref, seconds=2.0)
+
+
+@pytest.fixture
+def filler(settings: Any, shared_cache: str) -> Iterator[Filler]:
+    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.CountingSolver"
+    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    settings.CEDULA_RATE_LIMIT = "1/5s"
+    CountingSolver.submitted = []
+    supply.note_target(TARGET)
+    made = Filler()
+    yield made
+    made.close()
+
+
+def add_rows(make_user: Callable[..., Any], count: int, **fields: Any) -> list[Any]:
+    users = [make_user(cedula=str(1_000_000_100 + n)) for n in range(count)]
+    if fields:
+        CedulaInfo.objects.filter(user__in=users).update(**fields)
+    return users
+
+
+def test_an_idle_site_spends_nothing_once_arrivals_are_a_lifetime_old(
+    filler: Filler, make_user: Callable[..., Any]
+) -> None:
+    long_ago = timezone.now() - datetime.timedelta(seconds=supply.TOKEN_LIFETIME + 10)
+    add_rows(make_user, 3, status=Status.ACTIVE, requested_at=long_ago)
+    for _ in range(5):
+        assert filler.tick() == 0
+    assert CountingSolver.submitted == []
+
+
+def test_due_rows_start_solves_and_their_tokens_reach_the_store(
+    filler: Filler, make_user: Callable[..., Any], shared_cache: str
+) -> None:
+    add_rows(make_user, 30)  # PENDING, just registered: due now
+    started = filler.tick()
+    # 30 due, but in a 40 s window at one lookup per 5 s only 8 are worth having.
+    assert started == 8
+    assert len(filler.in_flight) == 8
+    filler.tick()  # collects the ready ones
+    store = TokenStore(caches[shared_cache], TARGET, max_age=100)
+    assert store.stock() == 8
+    assert filler.tick() == 0, "stock + in flight already cover the window"
+    spend.flush()
+    row = CaptchaSpend.objects.get()
+    assert (row.requested, row.delivered) == (8, 8)
+
+
+def test_only_one_process_leads_the_filling(filler: Filler, make_user: Callable[..., Any]) -> None:
+    add_rows(make_user, 5)
+    other = Filler()
+    try:
+        assert filler.tick() > 0
+        assert other.tick() == 0, "the lease is held"
+        assert not other.lead()
+    finally:
+        other.close()
+
+
+def test_the_supply_serves_a_lookup_and_counts_it_used(
+    filler: Filler, make_user: Callable[..., Any], settings: Any
+) -> None:
+    add_rows(make_user, 2)
+    filler.tick()
+    filler.tick()
+    served = get_token_supply()
+    assert served is not None
+    got = served.take(TARGET.site_key, TARGET.page_url)
+    assert got is not None
+    assert got.ref.startswith("job-")
+    assert spend.pending().get("used") == 1
+
+
+# --------------------------------------------------------------------------- no supply
+
+
+def test_no_supply_with_a_process_local_cache(settings: Any) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.CountingSolver"
+    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    assert get_token_supply() is None
+
+
+def test_no_supply_with_the_inline_backend_or_when_turned_off(
+    settings: Any, request: pytest.FixtureRequest
+) -> None:
+    settings.CACHES = shared_caches(request)
+    settings.CEDULA_CACHE_ALIAS = "redis"
+    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.CountingSolver"
+    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
+    assert get_token_supply() is None
+    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    assert get_token_supply() is not None
+    settings.CEDULA_CAPTCHA_POOL = False
+    assert get_token_supply() is None
