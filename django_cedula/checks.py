@@ -22,6 +22,7 @@ W004   retries are configured but the backend cannot defer jobs
 W005   no captcha solver: every lookup of the browser scrapers fails
 W006   ``CEDULA_RATE_LIMIT`` is set but the cache is not shared between processes
 W007   ``CEDULA_RATE_LIMIT`` is set but the backend cannot defer jobs
+W009   no cache shared between processes: no token supply, no cluster-wide rate limit
 W008   ``CEDULA_SWEEP_PROCESSING_AFTER`` is shorter than the longest a job may run
 =====  ==================================================================
 
@@ -45,7 +46,7 @@ from django.utils.module_loading import import_string
 
 from .backends.base import BaseTaskBackend, describe_job_run
 from .captcha.base import CaptchaSolver
-from .conf import DEFAULTS, app_settings
+from .conf import DEFAULTS, app_settings, is_shared_cache
 from .loading import option_problems
 from .throttle import parse_rate
 
@@ -328,6 +329,16 @@ _VALUE_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "SWEEP_PENDING_AFTER": (_positive, "a positive number of seconds"),
     "SWEEP_PROCESSING_AFTER": (_positive, "a positive number of seconds"),
     "SWEEP_SCHEDULE": (lambda v: isinstance(v, bool), "True or False"),
+    "CAPTCHA_POOL": (lambda v: isinstance(v, bool), "True or False"),
+    "CAPTCHA_TOKEN_MAX_AGE": (
+        lambda v: _positive(v) and float(v) <= 120,  # type: ignore[arg-type]
+        "a positive number of seconds, at most 120 (Google refuses older tokens)",
+    ),
+    "CAPTCHA_POOL_MIN_TOKENS": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 32,
+        "a whole number of tokens from 0 to 32",
+    ),
+    "CAPTCHA_PRICE_PER_1000": (_non_negative, "a price, 0 or more"),
 }
 
 
@@ -357,13 +368,6 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
-# Caches whose state other processes cannot see: the throttle would only pace one process.
-_PROCESS_LOCAL_CACHES = (
-    "django.core.cache.backends.locmem.LocMemCache",
-    "django.core.cache.backends.dummy.DummyCache",
-)
-
-
 @register()
 def check_throttle(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E011, W006 and W007: the cache and backend behind ``CEDULA_RATE_LIMIT``."""
@@ -378,11 +382,25 @@ def check_throttle(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 "Name a cache that every worker shares, e.g. a Redis cache.",
             )
         ]
-    rate = _raw("RATE_LIMIT")
-    if rate is None or not _rate(rate):
-        return []
     messages: list[CheckMessage] = []
-    if caches_setting[alias].get("BACKEND") in _PROCESS_LOCAL_CACHES:
+    if not is_shared_cache(alias) and _raw("CAPTCHA_POOL") and _raw("CAPTCHA_SOLVER") is not None:
+        messages.append(
+            _warning(
+                9,
+                f"The cache {alias!r} (CEDULA_CACHE_ALIAS) is kept by each process to itself: there is no "
+                "shared token supply, so every lookup waits for a captcha solve of its own, and no "
+                "cluster-wide rate limit unless CEDULA_RATE_LIMIT is set (each worker then paces only "
+                "itself with CEDULA_MIN_LOOKUP_INTERVAL).",
+                "Point CEDULA_CACHE_ALIAS at a cache all workers share (Redis, Memcached, the database "
+                "cache), or set CEDULA_CAPTCHA_POOL = False to say per-lookup solves are intended.",
+            )
+        )
+    if not _rate(_raw("RATE_LIMIT")):
+        return messages  # E009 says why
+    rate = app_settings.RATE_LIMIT  # unset: one per 5 s with a shared cache, none without
+    if rate is None:
+        return messages
+    if not is_shared_cache(alias):
         messages.append(
             _warning(
                 6,

@@ -33,6 +33,7 @@ def good(settings: Any) -> Any:
     settings.CEDULA_SCRAPER = "django_cedula.scrapers.wsp.WspScraper"
     settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
     settings.Q_CLUSTER = {"name": "t", "orm": "default", "timeout": 120, "retry": 180}
+    settings.CEDULA_CAPTCHA_POOL = False  # the supply wants a shared cache (W009's tests turn it on)
     return settings
 
 
@@ -402,3 +403,61 @@ def test_manage_py_check_fails_on_an_unknown_scraper_option(good: Any) -> None:
     good.CEDULA_SCRAPER_OPTIONS = {"bogus": 1}
     with pytest.raises(SystemCheckError, match=r"django_cedula\.E005"):
         call_command("check")
+
+
+# --------------------------------------------------------------------------- the token supply (W009)
+
+REDIS_CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/3",
+    }
+}
+
+
+def test_w009_a_solver_without_a_shared_cache_means_no_token_supply(good: Any) -> None:
+    good.CEDULA_CAPTCHA_POOL = True
+    good.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    (message,) = [m for m in all_messages() if m.id == "django_cedula.W009"]
+    assert "every lookup waits for a captcha solve of its own" in message.msg
+    assert "CEDULA_CAPTCHA_POOL = False" in (message.hint or "")
+
+
+def test_w009_is_silent_with_a_shared_cache_or_the_pool_off(good: Any) -> None:
+    good.CEDULA_CAPTCHA_POOL = True
+    good.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    good.CACHES = REDIS_CACHES
+    assert "django_cedula.W009" not in ids(all_messages())
+    good.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    good.CEDULA_CAPTCHA_POOL = False
+    assert "django_cedula.W009" not in ids(all_messages())
+
+
+def test_the_default_rate_limit_follows_the_cache(good: Any) -> None:
+    """Unset, CEDULA_RATE_LIMIT is one lookup per 5 s with a shared cache and none with a local one;
+    W006 (a limit on a process-local cache) is about a limit a host set, not this default."""
+    from django_cedula.conf import app_settings
+
+    del good.CEDULA_RATE_LIMIT
+    assert app_settings.RATE_LIMIT is None
+    assert "django_cedula.W006" not in ids(all_messages())
+    good.CACHES = REDIS_CACHES
+    assert app_settings.RATE_LIMIT == "1/5s"
+    good.CEDULA_RATE_LIMIT = None
+    assert app_settings.RATE_LIMIT is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CEDULA_CAPTCHA_TOKEN_MAX_AGE", 200),
+        ("CEDULA_CAPTCHA_TOKEN_MAX_AGE", 0),
+        ("CEDULA_CAPTCHA_POOL_MIN_TOKENS", -1),
+        ("CEDULA_CAPTCHA_POOL_MIN_TOKENS", 1.5),
+        ("CEDULA_CAPTCHA_POOL", "yes"),
+        ("CEDULA_CAPTCHA_PRICE_PER_1000", -3),
+    ],
+)
+def test_e009_the_supply_settings(good: Any, name: str, value: Any) -> None:
+    setattr(good, name, value)
+    assert any(m.id == "django_cedula.E009" and name in m.msg for m in all_messages())
