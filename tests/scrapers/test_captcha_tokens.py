@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from django_cedula.captcha.base import get_captcha_solver
+from django_cedula.captcha.replica import ReplicaCaptchaSolver
 from django_cedula.captcha.replica_tokens import issue_token
 from django_cedula.results import ScrapeResult, ScrapeStatus
 from django_cedula.scrapers import get_scraper
@@ -41,6 +43,14 @@ def test_a_reused_token_is_a_captcha_failure(replica_settings: Replica, source: 
     assert [r.captcha_check for r in replica_settings.lookups()] == ["accepted", "reused"]
     assert replica_settings.lookups()[-1].answer == "captcha"
     assert replica_settings.captcha_counts() == {**NOTHING, "accepted": 1, "reused": 1}
+    # The scraper told the solver how the site took each token (reports go out from a plain thread).
+    solver = get_captcha_solver()
+    assert isinstance(solver, ReplicaCaptchaSolver)
+    deadline = time.monotonic() + 10
+    while len(solver.reports) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [accepted for _, accepted in solver.reports] == [True, False]
+    assert len({ref for ref, _ in solver.reports}) == 2
 
 
 def test_an_expired_token_is_a_captcha_failure(replica_settings: Replica, source: str, settings: Any) -> None:
