@@ -4,22 +4,53 @@
     CEDULA_CAPTCHA_SOLVER_OPTIONS = {"api_key": os.environ["TWOCAPTCHA_API_KEY"]}
 
 A solve takes tens of seconds; the scrapers start it before the page loads so that it
-overlaps the browser work. The API key never appears in a log line, a message or a repr.
+overlaps the browser work. The token supply keeps many solves in flight from one thread with
+:meth:`~TwoCaptchaSolver.submit` / :meth:`~TwoCaptchaSolver.poll` (``in.php`` once, then one
+``res.php?action=get`` per poll), and tokens the site refused are reported (``reportbad``, which
+2Captcha reviews and refunds) as accepted ones are (``reportgood``). The API key never appears in a log line,
+a message or a repr.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 import time
 from typing import Any
 
 from .. import log_redaction
 from ..exceptions import CaptchaError
-from .base import CaptchaSolver
+from .base import CaptchaSolver, SolvedToken
+
+logger = logging.getLogger(__name__)
 
 #: The longest one HTTP request to the service may take (the client sets no timeout of its own:
 #: a request to a server that stops answering would wait for ever).
 REQUEST_TIMEOUT = 30.0
+#: The longest a request of :meth:`~TwoCaptchaSolver.submit`, :meth:`~TwoCaptchaSolver.poll` or
+#: :meth:`~TwoCaptchaSolver.report` may take: the supply's one thread polls every solve in turn.
+QUICK_REQUEST_TIMEOUT = 10.0
+#: A solve started with :meth:`~TwoCaptchaSolver.submit` is given up after this many seconds at the
+#: most (the slowest first solves reported): a later token would no longer be worth waiting for.
+SUBMITTED_SOLVE_LIMIT = 150.0
+#: Seconds between two warnings that the service could not be polled.
+POLL_WARNING_INTERVAL = 60.0
+
+
+class _Unreachable(Exception):
+    """The service did not answer a poll (network, HTTP status, or the request's time ran out)."""
+
+
+def _recaptcha_params(site_key: str, page_url: str) -> dict[str, Any]:
+    # What the client's own ``recaptcha()`` sends for a reCAPTCHA v2 checkbox.
+    return {
+        "googlekey": site_key,
+        "url": page_url,
+        "method": "userrecaptcha",
+        "version": "v2",
+        "enterprise": 0,
+    }
 
 
 class TwoCaptchaSolver(CaptchaSolver):
@@ -27,10 +58,17 @@ class TwoCaptchaSolver(CaptchaSolver):
 
     Options: ``api_key`` (required), ``server`` (``"2captcha.com"``; ``"rucaptcha.com"`` for
     accounts registered there), ``timeout`` (seconds to wait for a solve, 180) and
-    ``polling_interval`` (seconds between polls, 5). A solve gives up after ``timeout`` seconds,
-    or sooner when its lookup has less time left (``solve(..., timeout=)``), and so does every
-    request it makes.
+    ``polling_interval`` (seconds between polls of a blocking solve, 5). A blocking solve gives up
+    after ``timeout`` seconds, or sooner when its lookup has less time left
+    (``solve(..., timeout=)``), and so does every request it makes.
+
+    A solve started with :meth:`submit` is polled by its caller (:meth:`poll` asks once and never
+    sleeps), so one thread keeps any number in flight; it is given up, and forgotten, after
+    ``timeout`` or :data:`SUBMITTED_SOLVE_LIMIT` seconds, whichever is shorter.
     """
+
+    supports_reports = True
+    supports_submit = True
 
     def __init__(
         self,
@@ -51,28 +89,28 @@ class TwoCaptchaSolver(CaptchaSolver):
         self.server = server
         self.timeout = timeout
         self.polling_interval = polling_interval
+        #: Seconds after which a submitted solve is given up.
+        self.submitted_limit = min(float(timeout), SUBMITTED_SOLVE_LIMIT)
+        self._lock = threading.Lock()
+        # id -> time.monotonic() of its submit, for the solves in flight.
+        self._submitted: dict[str, float] = {}
+        self._last_poll_warning = float("-inf")
 
     def __repr__(self) -> str:
         return f"<TwoCaptchaSolver server={self.server!r} api_key=***>"
 
+    # -- a blocking solve
     def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
+        return self.solve_token(site_key, page_url, timeout=timeout).value
+
+    def solve_token(self, site_key: str, page_url: str, *, timeout: float | None = None) -> SolvedToken:
+        """A blocking solve; ``ref`` is 2Captcha's id of it, for :meth:`report`."""
         limit = self.timeout if timeout is None else min(self.timeout, timeout)
         if limit <= 0:
             raise CaptchaError("no time left for a 2Captcha solve")
-        deadline = time.monotonic() + limit
-        try:
-            client_class = _bounded_client_class()
-        except ImportError as exc:
-            raise CaptchaError(
-                "the 2captcha-python package is missing: pip install django-cedula[2captcha]"
-            ) from exc
-        client = client_class(
-            self._api_key,
-            server=self.server,
-            recaptchaTimeout=limit,
-            pollingInterval=self.polling_interval,
-            deadline=deadline,
-        )
+        started = time.monotonic()
+        deadline = started + limit
+        client = self._client(deadline, limit=limit)
         try:
             answer = client.recaptcha(sitekey=site_key, url=page_url)
         except Exception as exc:
@@ -84,7 +122,121 @@ class TwoCaptchaSolver(CaptchaSolver):
         token = answer.get("code") if isinstance(answer, dict) else None
         if not token:
             raise CaptchaError("2Captcha answered without a token")
-        return str(token)
+        ref = answer.get("captchaId") or ""
+        return SolvedToken(value=str(token), ref=str(ref), seconds=time.monotonic() - started)
+
+    # -- many solves in flight
+    def submit(self, site_key: str, page_url: str) -> str:
+        """Send one solve (``in.php``) and return 2Captcha's id of it at once."""
+        if self.submitted_limit <= 0:
+            raise CaptchaError("no time left for a 2Captcha solve")
+        now = time.monotonic()
+        client = self._client(now + QUICK_REQUEST_TIMEOUT)
+        try:
+            ref = str(client.send(**_recaptcha_params(site_key, page_url)))
+        except Exception as exc:
+            raise CaptchaError(
+                f"2Captcha did not take the solve: {type(exc).__name__}: {self._scrub(str(exc))}"
+            ) from None
+        with self._lock:
+            # What was never polled to its end is forgotten here, so that the state does not grow.
+            cutoff = now - self.submitted_limit
+            self._submitted = {id_: at for id_, at in self._submitted.items() if at > cutoff}
+            self._submitted[ref] = now
+        return ref
+
+    def poll(self, ref: str) -> SolvedToken | None:
+        """Ask once (``res.php?action=get``) for the token of solve ``ref``; never sleeps.
+
+        ``None`` while 2Captcha works on it, or when the service did not answer this time;
+        :class:`~django_cedula.exceptions.CaptchaError` when the solve failed, was given up after
+        :attr:`submitted_limit` seconds, or is not one this solver submitted."""
+        now = time.monotonic()
+        with self._lock:
+            started = self._submitted.get(ref)
+        if started is None:
+            raise CaptchaError(f"2Captcha solve {ref} is not in flight (never submitted here, or given up)")
+        if now - started >= self.submitted_limit:
+            self._forget(ref)
+            raise CaptchaError(f"2Captcha did not solve it within {self.submitted_limit:g} s")
+        client = self._client(min(started + self.submitted_limit, now + QUICK_REQUEST_TIMEOUT))
+        try:
+            value = client.result_or_none(ref)
+        except _Unreachable as exc:
+            self._warn_poll(ref, exc)
+            return None
+        except Exception as exc:
+            self._forget(ref)
+            raise CaptchaError(
+                f"2Captcha did not solve it: {type(exc).__name__}: {self._scrub(str(exc))}"
+            ) from None
+        if value is None:
+            return None
+        self._forget(ref)
+        if not value:
+            raise CaptchaError("2Captcha answered without a token")
+        return SolvedToken(value=str(value), ref=ref, seconds=time.monotonic() - started)
+
+    def solves_in_flight(self) -> int:
+        """How many submitted solves the solver remembers (not yet delivered, failed or given up)."""
+        with self._lock:
+            return len(self._submitted)
+
+    # -- reports
+    def report(self, ref: str, *, accepted: bool) -> None:
+        """``reportgood`` for a token the site accepted, ``reportbad`` (refunded) for one it refused.
+
+        A failure is logged (one line, without the key) and never raised."""
+        if not ref:
+            return
+        verdict = "good" if accepted else "bad"
+        try:
+            answer = self._client(time.monotonic() + QUICK_REQUEST_TIMEOUT).report(ref, accepted)
+        except Exception as exc:
+            logger.warning(
+                "2Captcha did not take the report on solve %s (%s): %s: %s",
+                ref,
+                verdict,
+                type(exc).__name__,
+                self._scrub(str(exc)),
+            )
+            return
+        if str(answer).strip() != "OK_REPORT_RECORDED":
+            logger.warning(
+                "2Captcha answered the report on solve %s (%s) with %s",
+                ref,
+                verdict,
+                self._scrub(str(answer)),
+            )
+
+    # -- helpers
+    def _client(self, deadline: float, *, limit: float | None = None) -> Any:
+        try:
+            client_class = _bounded_client_class()
+        except ImportError as exc:
+            raise CaptchaError(
+                "the 2captcha-python package is missing: pip install django-cedula[2captcha]"
+            ) from exc
+        return client_class(
+            self._api_key,
+            server=self.server,
+            recaptchaTimeout=self.timeout if limit is None else limit,
+            pollingInterval=self.polling_interval,
+            deadline=deadline,
+        )
+
+    def _forget(self, ref: str) -> None:
+        with self._lock:
+            self._submitted.pop(ref, None)
+
+    def _warn_poll(self, ref: str, exc: BaseException) -> None:
+        # One line a minute at the most: a service that is down must not flood the log.
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_poll_warning < POLL_WARNING_INTERVAL:
+                return
+            self._last_poll_warning = now
+        logger.warning("2Captcha could not be polled for solve %s: %s", ref, self._scrub(str(exc)))
 
     def _scrub(self, text: str) -> str:
         # The client's errors can quote request URLs, which carry the key.
@@ -155,5 +307,15 @@ def _bounded_client_class() -> type[Any]:
                 if left <= 0:
                     raise TimeoutException(f"timeout {timeout:g} exceeded")
                 time.sleep(min(polling_interval, left))
+
+        def result_or_none(self, id_: str) -> str | None:
+            """One ``get_result``: the token, ``None`` if not ready; :class:`_Unreachable` when the
+            service did not answer."""
+            try:
+                return str(self.get_result(id_))
+            except NetworkException:  # "not ready yet"
+                return None
+            except (ApiNetworkException, TimeoutException) as exc:
+                raise _Unreachable(str(exc)) from None
 
     return BoundedTwoCaptcha

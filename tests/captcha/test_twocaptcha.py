@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,24 +25,46 @@ from django_cedula.scrapers.browser_scraper import CaptchaSolve
 API_KEY = "0123456789abcdef0123456789abcdef"
 
 
+def _replica_token_issuer() -> Callable[[str], str] | None:
+    """The issuer of signed tokens the local replica accepts, where that module exists."""
+    try:
+        from django_cedula.captcha.replica_tokens import issue_token
+    except ImportError:  # pragma: no cover
+        return None
+    return issue_token
+
+
+ISSUE_TOKEN = _replica_token_issuer()
+
+
 class FakeTwoCaptcha(BaseHTTPRequestHandler):
-    """in.php takes a job, res.php answers "not ready" once, then the token (or an error).
+    """2Captcha's ``in.php`` / ``res.php`` API, every call recorded in :attr:`calls`.
+
+    in.php takes a job and answers its id (4242, 4243, ...); res.php ``action=get`` answers "not
+    ready" on a job's first poll, then its token (or an error); ``reportbad`` / ``reportgood`` answer
+    ``OK_REPORT_RECORDED``.
 
     Modes: ``ok``; ``unsolvable``; ``never`` (res.php is never ready); ``hang`` (res.php does not
-    answer until the test ends, as a service that stopped responding).
+    answer until the test ends, as a service that stopped responding); ``down`` (res.php answers
+    HTTP 503); ``report_refused`` (reports answer ``ERROR_REPORT_NOT_RECORDED``).
     """
 
     jobs: ClassVar[list[dict[str, Any]]] = []
+    calls: ClassVar[list[dict[str, str]]] = []
+    #: Job id -> the token its solve gives, and the polls it had.
+    tokens: ClassVar[dict[str, str]] = {}
+    job_polls: ClassVar[dict[str, int]] = {}
     polls: ClassVar[int] = 0
     mode: ClassVar[str] = "ok"
     release: ClassVar[threading.Event] = threading.Event()
+    lock: ClassVar[threading.Lock] = threading.Lock()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _reply(self, text: str) -> None:
+    def _reply(self, text: str, status: int = 200) -> None:
         body = text.encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -50,27 +72,75 @@ class FakeTwoCaptcha(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         fields = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-        type(self).jobs.append(fields)
-        if fields.get("key") != API_KEY:
-            self._reply("ERROR_KEY_DOES_NOT_EXIST")
-        else:
-            self._reply("OK|4242")
+        cls = type(self)
+        with cls.lock:
+            cls.calls.append({"path": urlsplit(self.path).path, **fields})
+            cls.jobs.append(fields)
+            if fields.get("key") != API_KEY:
+                self._reply("ERROR_KEY_DOES_NOT_EXIST")
+                return
+            id_ = str(4241 + len(cls.jobs))
+            site_key = fields.get("googlekey", "")
+            cls.tokens[id_] = ISSUE_TOKEN(site_key) if ISSUE_TOKEN else f"solved-token-{id_}-{API_KEY[-4:]}"
+            cls.job_polls[id_] = 0
+        self._reply(f"OK|{id_}")
 
     def do_GET(self) -> None:
         query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-        assert query["id"] == "4242"
-        type(self).polls += 1
-        if type(self).mode == "hang":
-            type(self).release.wait(60)
-        if type(self).polls == 1 or type(self).mode == "never":
+        cls = type(self)
+        with cls.lock:
+            cls.calls.append({"path": urlsplit(self.path).path, **query})
+        if query.get("key") != API_KEY:
+            self._reply("ERROR_KEY_DOES_NOT_EXIST")
+            return
+        action, id_ = query.get("action"), query.get("id", "")
+        if cls.mode == "down":
+            self._reply("<html>503 Service Unavailable</html>", status=503)
+            return
+        if action in ("reportbad", "reportgood"):
+            known = id_ in cls.tokens
+            if cls.mode == "report_refused":
+                self._reply("ERROR_REPORT_NOT_RECORDED")
+            else:
+                self._reply("OK_REPORT_RECORDED" if known else "ERROR_WRONG_CAPTCHA_ID")
+            return
+        assert action == "get"
+        if id_ not in cls.tokens:
+            self._reply("ERROR_WRONG_CAPTCHA_ID")
+            return
+        with cls.lock:
+            cls.polls += 1
+            cls.job_polls[id_] += 1
+            first = cls.job_polls[id_] == 1
+        if cls.mode == "hang":
+            cls.release.wait(60)
+        if first or cls.mode == "never":
             self._reply("CAPCHA_NOT_READY")
-        elif type(self).mode == "unsolvable":
+        elif cls.mode == "unsolvable":
             self._reply("ERROR_CAPTCHA_UNSOLVABLE")
         else:
-            self._reply("OK|solved-token-" + query["key"][-4:])
+            self._reply("OK|" + cls.tokens[id_])
+
+    @classmethod
+    def reports(cls) -> list[tuple[str, str]]:
+        """``(action, id)`` of every report received."""
+        return [(c["action"], c["id"]) for c in cls.calls if c.get("action", "").startswith("report")]
+
+
+#: The name of the stand-in's request threads (told apart from the client's in thread counts).
+STAND_IN_THREAD = "2captcha-stand-in"
 
 
 class StandInServer(ThreadingHTTPServer):
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=STAND_IN_THREAD,
+            daemon=True,
+        )
+        thread.start()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up on a hanging request has closed its end: nothing to report.
         if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
@@ -88,7 +158,8 @@ def fake_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         check=True, capture_output=True,
     )  # fmt: skip
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    FakeTwoCaptcha.jobs, FakeTwoCaptcha.polls, FakeTwoCaptcha.mode = [], 0, "ok"
+    FakeTwoCaptcha.jobs, FakeTwoCaptcha.calls, FakeTwoCaptcha.polls, FakeTwoCaptcha.mode = [], [], 0, "ok"
+    FakeTwoCaptcha.tokens, FakeTwoCaptcha.job_polls = {}, {}
     FakeTwoCaptcha.release = threading.Event()
     server = StandInServer(("127.0.0.1", 0), FakeTwoCaptcha)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -104,7 +175,10 @@ def fake_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_solves_through_the_api(fake_api: str) -> None:
     solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=1)
-    assert solver.solve("site-key-123", "https://wsp.example/censo/") == "solved-token-cdef"
+    token = solver.solve_token("site-key-123", "https://wsp.example/censo/")
+    assert token.ref == "4242"  # 2Captcha's id of the solve, for a report
+    assert token.value == FakeTwoCaptcha.tokens["4242"]
+    assert token.seconds > 0
     (job,) = FakeTwoCaptcha.jobs
     assert job["method"] == "userrecaptcha"
     assert job["googlekey"] == "site-key-123"
@@ -263,3 +337,190 @@ def test_the_scraper_s_solve_threads_are_freed_by_the_lookup_s_end(fake_api: str
     finally:
         FakeTwoCaptcha.release.set()
         executor.shutdown(wait=False, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- many in flight, one thread
+
+
+def client_threads() -> set[threading.Thread]:
+    """The live threads but the stand-in's own request threads."""
+    return {thread for thread in threading.enumerate() if thread.name != STAND_IN_THREAD}
+
+
+def forbid_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    def sleep(seconds: float) -> None:
+        raise AssertionError(f"slept {seconds} s")
+
+    monkeypatch.setattr(time, "sleep", sleep)
+
+
+def test_twenty_solves_in_flight_from_one_thread_without_a_thread_each(
+    fake_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api)
+    assert solver.supports_submit
+    # threading.active_count(), less the stand-in's own request threads, which come and go.
+    before = client_threads()
+    forbid_sleep(monkeypatch)  # submit and poll return at once: the caller decides when to ask again
+
+    refs = [solver.submit("site-key", f"https://wsp.example/{n}") for n in range(20)]
+    assert len(set(refs)) == 20
+    assert [job["pageurl"] for job in FakeTwoCaptcha.jobs] == [f"https://wsp.example/{n}" for n in range(20)]
+    assert all(
+        job["method"] == "userrecaptcha" and job["googlekey"] == "site-key" for job in FakeTwoCaptcha.jobs
+    )
+    assert solver.solves_in_flight() == 20
+    assert client_threads() == before  # twenty solves in flight, not one thread more
+
+    assert [solver.poll(ref) for ref in refs] == [None] * 20  # not ready yet
+    assert solver.solves_in_flight() == 20
+    tokens = [solver.poll(ref) for ref in refs]
+    assert all(token is not None for token in tokens)
+    assert [(t.ref, t.value) for t in tokens if t] == [(ref, FakeTwoCaptcha.tokens[ref]) for ref in refs]
+    assert all(t.seconds > 0 for t in tokens if t)
+    assert FakeTwoCaptcha.polls == 40  # one request a poll
+    assert solver.solves_in_flight() == 0  # delivered solves are forgotten
+
+    assert client_threads() == before
+
+    with pytest.raises(CaptchaError, match="not in flight"):
+        solver.poll(refs[0])  # a delivered solve is not polled again
+    assert FakeTwoCaptcha.polls == 40
+
+
+@pytest.mark.skipif(ISSUE_TOKEN is None, reason="no signed replica tokens in this tree")
+def test_the_stand_in_s_tokens_are_ones_the_replica_accepts(fake_api: str) -> None:
+    from django_cedula.captcha.replica_tokens import TokenCheck, check_token
+
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api)
+    ref = solver.submit("replica-site-key", "https://wsp.example/")
+    solver.poll(ref)
+    token = solver.poll(ref)
+    assert token is not None
+    assert check_token(token.value, "replica-site-key") is TokenCheck.ACCEPTED
+    assert check_token(token.value, "another-site-key") is TokenCheck.FOREIGN_SITE_KEY
+
+
+def test_an_unsolvable_submitted_solve_is_a_captcha_error_and_forgotten(fake_api: str) -> None:
+    FakeTwoCaptcha.mode = "unsolvable"
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api)
+    ref = solver.submit("site-key", "https://wsp.example/")
+    assert solver.poll(ref) is None
+    with pytest.raises(CaptchaError, match="ERROR_CAPTCHA_UNSOLVABLE") as excinfo:
+        solver.poll(ref)
+    assert API_KEY not in str(excinfo.value)
+    assert solver.solves_in_flight() == 0
+
+
+def test_a_refused_submit_is_a_captcha_error_without_the_key(fake_api: str) -> None:
+    solver = TwoCaptchaSolver(api_key="wrong-key-wrong-key", server=fake_api)
+    with pytest.raises(CaptchaError, match="ERROR_KEY_DOES_NOT_EXIST") as excinfo:
+        solver.submit("site-key", "https://wsp.example/")
+    assert "wrong-key-wrong-key" not in str(excinfo.value)
+    assert solver.solves_in_flight() == 0
+
+
+def test_a_poll_the_service_does_not_answer_is_not_ready_with_one_warning(
+    fake_api: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api)
+    ref = solver.submit("site-key", "https://wsp.example/")
+    FakeTwoCaptcha.mode = "down"
+    with caplog.at_level(logging.WARNING, logger="django_cedula.captcha.twocaptcha"):
+        assert solver.poll(ref) is None
+        assert solver.poll(ref) is None
+    warnings = [r for r in caplog.records if r.name == "django_cedula.captcha.twocaptcha"]
+    assert len(warnings) == 1  # a service that is down does not flood the log
+    assert "503" in warnings[0].getMessage()
+    assert API_KEY not in warnings[0].getMessage()
+    FakeTwoCaptcha.mode = "ok"
+    # The paid solve was kept: once the service answers again, its token comes.
+    assert solver.poll(ref) is None
+    token = solver.poll(ref)
+    assert token is not None
+    assert token.value == FakeTwoCaptcha.tokens[ref]
+
+
+def test_submitted_solves_are_given_up_and_forgotten_after_the_bound(fake_api: str) -> None:
+    assert TwoCaptchaSolver(api_key=API_KEY).submitted_limit == 150  # the slowest first solves
+    assert TwoCaptchaSolver(api_key=API_KEY, timeout=60).submitted_limit == 60
+    FakeTwoCaptcha.mode = "never"
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, timeout=0.5)
+    first, second = (solver.submit("site-key", "https://wsp.example/") for _ in range(2))
+    assert solver.poll(first) is None
+    time.sleep(0.6)
+    polls = FakeTwoCaptcha.polls
+    with pytest.raises(CaptchaError, match=r"within 0\.5 s"):
+        solver.poll(first)
+    assert FakeTwoCaptcha.polls == polls  # given up without asking the service
+    assert solver.solves_in_flight() == 1
+    # The one never polled again is forgotten by the next submit: the state does not grow.
+    third = solver.submit("site-key", "https://wsp.example/")
+    assert solver.solves_in_flight() == 1
+    with pytest.raises(CaptchaError, match="not in flight"):
+        solver.poll(second)
+    assert solver.poll(third) is None
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def solved(solver: TwoCaptchaSolver) -> str:
+    ref = solver.submit("site-key", "https://wsp.example/")
+    while (token := solver.poll(ref)) is None:
+        pass
+    return token.ref
+
+
+def test_reports_reach_the_service_with_the_solve_s_id(fake_api: str) -> None:
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=1)
+    assert solver.supports_reports
+    refused, accepted = solved(solver), solved(solver)
+    blocking = solver.solve_token("site-key", "https://wsp.example/").ref
+    solver.report(refused, accepted=False)
+    solver.report(accepted, accepted=True)
+    solver.report(blocking, accepted=False)
+    assert FakeTwoCaptcha.reports() == [
+        ("reportbad", refused),
+        ("reportgood", accepted),
+        ("reportbad", blocking),
+    ]
+    assert len({refused, accepted, blocking}) == 3
+    solver.report("", accepted=False)  # a token without an id: nothing to report
+    assert len(FakeTwoCaptcha.reports()) == 3
+
+
+@pytest.mark.parametrize("failure", ["report_refused", "down", "unreachable", "unknown_id"])
+def test_a_report_the_service_does_not_take_is_logged_once_and_never_raised(
+    fake_api: str, every_record: EveryRecord, failure: str
+) -> None:
+    server = "127.0.0.1:9" if failure == "unreachable" else fake_api
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=server)
+    FakeTwoCaptcha.tokens["4242"] = "a token"
+    FakeTwoCaptcha.mode = failure
+    solver.report("999" if failure == "unknown_id" else "4242", accepted=False)  # no exception
+    warnings = [line for name, line in every_record.lines if name == "django_cedula.captcha.twocaptcha"]
+    assert len(warnings) == 1
+    assert "(bad)" in warnings[0]
+    if failure != "unreachable":
+        assert FakeTwoCaptcha.reports() == [("reportbad", "999" if failure == "unknown_id" else "4242")]
+    assert not [line for _, line in every_record.lines if API_KEY in line]
+
+
+def test_the_key_is_in_no_log_line_of_submit_poll_or_report(fake_api: str, every_record: EveryRecord) -> None:
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api)
+    ref = solved(solver)
+    solver.report(ref, accepted=False)
+    solver.report(ref, accepted=True)
+    FakeTwoCaptcha.mode = "unsolvable"
+    failing = solver.submit("site-key", "https://wsp.example/")
+    solver.poll(failing)
+    with pytest.raises(CaptchaError):
+        solver.poll(failing)
+    requests_logged = [line for name, line in every_record.lines if "res.php" in line]
+    assert len(requests_logged) == FakeTwoCaptcha.polls + 2, (
+        "urllib3 did not log its requests: the test saw nothing"
+    )
+    assert all("key=***" in line for line in requests_logged)
+    assert [line for _, line in every_record.lines if "in.php" in line]
+    assert not [line for _, line in every_record.lines if API_KEY in line]
