@@ -292,6 +292,7 @@ class Filler:
                 latency=latency,
                 interval=interval,
                 min_tokens=app_settings.CAPTCHA_POOL_MIN_TOKENS,
+                lifetime=max_age,
             )
             for _ in range(count):
                 self._start(solver, target, now)
@@ -409,7 +410,8 @@ def lookup_interval() -> float:
 
 def demand(lead: float) -> tuple[int, int]:
     """``(due, arrivals)``: rows whose attempt falls within ``lead`` seconds, and validations asked
-    for within the last token lifetime.
+    for within the last token lifetime (``CEDULA_CAPTCHA_TOKEN_MAX_AGE``: what arrived in the last
+    lifetime predicts the next one).
 
     Rows not touched for ``CEDULA_SWEEP_PENDING_AFTER`` are left out: their job may be lost (a broker
     outage) and nothing would take their tokens until the sweeper queues them again.
@@ -424,7 +426,7 @@ def demand(lead: float) -> tuple[int, int]:
     ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=horizon))
     due = waiting.count()
     arrivals = CedulaInfo.objects.filter(
-        requested_at__gte=now - datetime.timedelta(seconds=TOKEN_LIFETIME)
+        requested_at__gte=now - datetime.timedelta(seconds=app_settings.CAPTCHA_TOKEN_MAX_AGE)
     ).count()
     return due, arrivals
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_cedula.captcha import spend, supply
 from django_cedula.captcha.base import CaptchaSolver, SolvedToken
 from django_cedula.captcha.supply import Filler, Target, TokenStore, get_token_supply, plan_solves
+from django_cedula.conf import app_settings
 from django_cedula.models import CaptchaSpend, CedulaInfo
 
 Status = CedulaInfo.Status
@@ -204,7 +205,7 @@ def add_rows(make_user: Callable[..., Any], count: int, **fields: Any) -> list[A
 def test_an_idle_site_spends_nothing_once_arrivals_are_a_lifetime_old(
     filler: Filler, make_user: Callable[..., Any]
 ) -> None:
-    long_ago = timezone.now() - datetime.timedelta(seconds=supply.TOKEN_LIFETIME + 10)
+    long_ago = timezone.now() - datetime.timedelta(seconds=app_settings.CAPTCHA_TOKEN_MAX_AGE + 10)
     add_rows(make_user, 3, status=Status.ACTIVE, requested_at=long_ago)
     for _ in range(5):
         assert filler.tick() == 0
