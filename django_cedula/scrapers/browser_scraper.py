@@ -143,6 +143,7 @@ class CaptchaSolve:
                 None, self.supply.take, self.site_key, self.page_url
             )
             if pooled is not None:
+                logger.info("Captcha token from the shared supply (solved %.0f s ago)", pooled.age())
                 self._donate_own()
                 self.used.append(pooled.ref)
                 return pooled.value
