@@ -92,7 +92,17 @@ def replica_process() -> Iterator[tuple[int, str, str]]:
     from django_cedula.testing.replica import DEFAULT_VALID_TOKEN
 
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "django_cedula.testing.replica", "--port", "0", "--quiet"],
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "django_cedula.testing.replica",
+            "--port",
+            "0",
+            "--quiet",
+            "--valid-token",
+            DEFAULT_VALID_TOKEN,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

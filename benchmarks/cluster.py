@@ -325,7 +325,7 @@ def measure_floor(lookups: int) -> dict[str, Any]:
 
     replica = Replica().start()
     try:
-        configure(replica.wsp_url, {"token": replica.valid_token})
+        configure(replica.wsp_url, {})  # fresh tokens the replica accepts once each
         from django_cedula.browser import find_browser_executable, get_browser_runtime
         from django_cedula.scrapers.wsp import WspScraper
 
