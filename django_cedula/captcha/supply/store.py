@@ -1,0 +1,154 @@
+"""Where the supply's tokens live: a target (site key and page URL), and the store of its tokens in
+Django's cache, taken with an atomic claim so that a token goes to one lookup."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.cache import BaseCache, caches
+
+from ...conf import app_settings
+from ..base import SolvedToken
+
+#: How long Google accepts a token after its solve, in seconds.
+TOKEN_LIFETIME = 120.0
+
+PREFIX = "django_cedula:captcha:"
+
+
+def shared_cache() -> BaseCache:
+    """The cache the supply (and the throttle) keep their state in: ``CEDULA_CACHE_ALIAS``."""
+    return caches[app_settings.CACHE_ALIAS]
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where tokens are good: Google binds a token to its site key and host name."""
+
+    site_key: str
+    page_url: str
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(f"{self.site_key}\n{self.page_url}".encode()).hexdigest()[:16]
+        return f"{PREFIX}t:{digest}"
+
+
+@dataclasses.dataclass(frozen=True)
+class PooledToken:
+    """A token taken from the supply, for one submission."""
+
+    value: str
+    #: The solving service's id of the solve (for reports), ``""`` when it has none.
+    ref: str
+    #: ``time.time()`` when the solve came back.
+    solved_at: float
+
+    def age(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.solved_at
+
+    def __repr__(self) -> str:
+        return f"PooledToken(ref={self.ref!r}, age={self.age():.0f}s)"
+
+
+class TokenStore:
+    """The tokens kept for one target, in a cache.
+
+    An index (id -> solved_at) names the tokens; each token sits under its own key, with the cache's
+    timeout as a second guard on its age; a claim key, added atomically, decides who gets it.
+    Only the index is written under a short lock; taking a token needs none.
+    """
+
+    def __init__(self, cache: BaseCache, target: Target, max_age: float) -> None:
+        self.cache = cache
+        self.target = target
+        self.max_age = max_age
+        self._index_key = target.key + ":index"
+        self._lock_key = target.key + ":lock"
+
+    def _token_key(self, token_id: str) -> str:
+        return f"{self.target.key}:token:{token_id}"
+
+    def _claim_key(self, token_id: str) -> str:
+        return f"{self.target.key}:claim:{token_id}"
+
+    def put(self, token: SolvedToken, solved_at: float | None = None) -> None:
+        """Add a freshly solved token."""
+        solved_at = time.time() if solved_at is None else solved_at
+        token_id = secrets.token_hex(8)
+        life = max(math.ceil(self.max_age - (time.time() - solved_at)), 1)
+        self.cache.set(self._token_key(token_id), {"value": token.value, "ref": token.ref}, timeout=life)
+        with self._locked():
+            index = self._index()
+            index[token_id] = solved_at
+            self.cache.set(self._index_key, index, timeout=math.ceil(self.max_age) + 60)
+
+    def take(self, now: float | None = None) -> PooledToken | None:
+        """The freshest unexpired token, now this caller's alone; ``None`` when there is none."""
+        now = time.time() if now is None else now
+        for token_id, solved_at in sorted(self._index().items(), key=lambda item: -item[1]):
+            if now - solved_at >= self.max_age:
+                break  # sorted freshest first: the rest are older still
+            if not self.cache.add(self._claim_key(token_id), "taken", timeout=math.ceil(self.max_age) + 60):
+                continue  # another lookup has it
+            stored = self.cache.get(self._token_key(token_id))
+            self.cache.delete(self._token_key(token_id))
+            if stored:
+                return PooledToken(value=stored["value"], ref=stored.get("ref", ""), solved_at=solved_at)
+        return None
+
+    def stock(self, now: float | None = None) -> int:
+        """Unexpired tokens nobody has taken yet."""
+        now = time.time() if now is None else now
+        fresh = [token_id for token_id, solved_at in self._index().items() if now - solved_at < self.max_age]
+        if not fresh:
+            return 0
+        claimed = self.cache.get_many([self._claim_key(token_id) for token_id in fresh])
+        return len(fresh) - len(claimed)
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop taken and expired tokens from the index; return how many expired unused.
+
+        An expired token is claimed first, like a take, so that a lookup taking it at that moment
+        and the pruning cannot both have it (or count it)."""
+        now = time.time() if now is None else now
+        expired = 0
+        with self._locked():
+            index = self._index()
+            keep: dict[str, float] = {}
+            for token_id, solved_at in index.items():
+                claim = self._claim_key(token_id)
+                if now - solved_at >= self.max_age:
+                    if self.cache.add(claim, "expired", timeout=60):
+                        expired += 1
+                        self.cache.delete(self._token_key(token_id))
+                elif self.cache.get(claim) is None:
+                    keep[token_id] = solved_at
+            if keep != index:
+                self.cache.set(self._index_key, keep, timeout=math.ceil(self.max_age) + 60)
+        return expired
+
+    def _index(self) -> dict[str, float]:
+        index = self.cache.get(self._index_key)
+        return dict(index) if isinstance(index, dict) else {}
+
+    @contextmanager
+    def _locked(self, patience: float = 2.0) -> Iterator[None]:
+        """A short lock around the index's read-modify-write, released only by its holder."""
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + patience
+        while not self.cache.add(self._lock_key, token, timeout=5):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the token supply's index is locked")
+            time.sleep(0.01)
+        try:
+            yield
+        finally:
+            if self.cache.get(self._lock_key) == token:
+                self.cache.delete(self._lock_key)
