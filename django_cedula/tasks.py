@@ -10,39 +10,34 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-import traceback
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, router, transaction
-from django.db.models import QuerySet
+from django.db import router, transaction
 from django.utils import timezone
 
 from . import throttle
+from .attempts import CLAIMABLE_STATUSES, STORE_ERROR, claim, describe, still_ours, store_safely
 from .backends import get_backend
 from .captcha import spend
 from .conf import app_settings
 from .exceptions import ConfigurationError, InvalidCedulaError
 from .models import CedulaInfo, CedulaStatus
 from .numbers import normalize_cedula
-from .outcomes import ERROR_MESSAGE_MAX_LENGTH, bounded_raw_response, decide, fit_to_columns, storable
+from .outcomes import bounded_raw_response, decide
 from .privacy import redact
-from .queueing import enqueue_validation, enqueue_validation_on_commit
+from .queueing import enqueue_validation_on_commit
 from .results import ScrapeResult, ScrapeStatus
 from .scrapers import get_scraper
-from .signals import retry_scheduled, send_now, send_on_commit, validation_finished
+
+__all__ = ["CLAIMABLE_STATUSES", "CONFIG_ERROR", "STORE_ERROR", "validate_cedula"]
 
 logger = logging.getLogger(__name__)
 
 Status = CedulaStatus
 
-#: States a job may claim a row from: queued for its first attempt, or waiting for a retry.
-CLAIMABLE_STATUSES = (Status.PENDING, Status.RETRYING)
-
 #: ``error_code`` of a row ended by a configuration error (a setting names a class that cannot be
 #: built as configured): final at once, since every retry would fail the same way.
 CONFIG_ERROR = "config_error"
-#: ``error_code`` of a row whose outcome could not be stored, even on a fresh connection.
-STORE_ERROR = "store_error"
 
 
 def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
@@ -53,7 +48,7 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     look up yet (the cluster's rate limit, or the pause after a block) puts its row back, queues
     itself again for later and returns the status it left the row in.
     """
-    info = _claim(user_id, attempt)
+    info = claim(user_id, attempt)
     if info is None:
         return None
     try:
@@ -68,9 +63,9 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
             "Cédula validation for user %s, attempt %s, failed after its claim:\n%s",
             user_id,
             attempt,
-            _describe(exc, with_traceback=True),
+            describe(exc, with_traceback=True),
         )
-        failure = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR, error=_describe(exc))
+        failure = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR, error=describe(exc))
         return _store_result(info, attempt, failure)
 
 
@@ -82,7 +77,7 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
     except InvalidCedulaError as exc:
         # Never reaches the network: mark it and stop.
         fields: dict[str, object] = {"status": Status.INVALID, "error_message": str(exc)}
-        return _store_safely(info, attempt, fields, retry_delay=None, result=None)
+        return store_safely(info, attempt, fields, retry_delay=None, result=None)
     deferred_to = _wait_for_turn(info, attempt)
     if deferred_to is not None:
         return deferred_to
@@ -105,7 +100,7 @@ def _store_result(info: CedulaInfo, attempt: int, result: ScrapeResult) -> str |
     outcome = decide(
         result, attempt=attempt, retry_delays=app_settings.RETRY_DELAYS, now=timezone.now(), raw_response=raw
     )
-    stored = _store_safely(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result)
+    stored = store_safely(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result)
     if stored != outcome.status:
         return stored  # discarded (None), or only a minimal error could be stored
     if outcome.retry_delay is not None:
@@ -127,54 +122,20 @@ def _end_with_config_error(info: CedulaInfo, attempt: int, exc: Exception) -> st
     logger.error(
         "Cédula validation for user %s stopped: the configuration is wrong: %s (%s). Not retried.",
         info.user_id,
-        _describe(exc),
+        describe(exc),
         hint,
     )
     fields: dict[str, object] = {
         "status": Status.ERROR,
         "error_code": CONFIG_ERROR,
-        "error_message": f"{_describe(exc)} ({hint})",
+        "error_message": f"{describe(exc)} ({hint})",
         "next_attempt_at": None,
     }
-    return _store_safely(info, attempt, fields, retry_delay=None, result=None)
+    return store_safely(info, attempt, fields, retry_delay=None, result=None)
 
 
-def _describe(exc: BaseException, *, with_traceback: bool = False) -> str:
-    """``exc`` as text fit to log or store: cédulas masked, URL secrets (user-info, query strings)
-    removed, cut to the stored error's length."""
-    if with_traceback:
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return redact(text)
-    return storable(redact(f"{type(exc).__name__}: {exc}"))[:ERROR_MESSAGE_MAX_LENGTH]
-
-
-def _claim(user_id: int | str, attempt: int) -> CedulaInfo | None:
-    """Mark the row PROCESSING for ``attempt``, or return ``None`` if another delivery has it.
-
-    One conditional UPDATE does it, so two workers racing for the same attempt cannot
-    both win: the database serialises them and the loser's WHERE no longer matches.
-    """
-    # Every query here goes to the database the claim wrote to: a router that sends reads to a
-    # replica would otherwise not see the row just claimed (or a just-registered one at all).
-    rows = CedulaInfo.objects.using(router.db_for_write(CedulaInfo))
-    claimed = rows.filter(user_id=user_id, status__in=CLAIMABLE_STATUSES, retry_count=attempt - 1).update(
-        status=Status.PROCESSING, next_attempt_at=None, updated_at=timezone.now()
-    )
-    info = rows.filter(user_id=user_id).first() if claimed else None
-    if info is not None:
-        return info
-    current = rows.filter(user_id=user_id).values_list("status", "retry_count").first()
-    if current is None:
-        logger.info("Cédula validation for user %s skipped: the user or the row is gone", user_id)
-    else:
-        logger.info(
-            "Cédula validation for user %s, attempt %s, skipped: already taken (status %s, %s retries)",
-            user_id,
-            attempt,
-            current[0],
-            current[1],
-        )
-    return None
+#: Kept for callers of the old private name.
+_claim = claim
 
 
 def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
@@ -216,7 +177,7 @@ def _defer(info: CedulaInfo, attempt: int, permit: throttle.Permit, *, queue: bo
     using = router.db_for_write(CedulaInfo, instance=info)
     now = timezone.now()
     with transaction.atomic(using=using):
-        released = _still_ours(info, attempt, using).update(
+        released = still_ours(info, attempt, using).update(
             status=status,
             next_attempt_at=now + datetime.timedelta(seconds=permit.wait),
             updated_at=now,
@@ -258,146 +219,11 @@ def _look_up(cedula: str, user_id: int | str) -> ScrapeResult:
         raise  # not transient: the job ends the row at once
     except Exception as exc:
         # A host's scraper may quote the number in its exception: masked in the log and the row.
-        logger.error("The scraper raised for user %s:\n%s", user_id, _describe(exc, with_traceback=True))
-        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_describe(exc)[:500])
+        logger.error("The scraper raised for user %s:\n%s", user_id, describe(exc, with_traceback=True))
+        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=describe(exc)[:500])
     try:
         return ScrapeResult.coerce(answer)
     except ValueError as exc:
         error = redact(exc, cedula)[:500]
         logger.error("The scraper gave an unusable result for user %s: %s", user_id, error)
         return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=error)
-
-
-def _store_safely(
-    info: CedulaInfo,
-    attempt: int,
-    fields: dict[str, object],
-    *,
-    retry_delay: float | None,
-    result: ScrapeResult | None,
-) -> str | None:
-    """:func:`_store`, cut to the columns, and robust to the database failing at that moment.
-
-    Returns the status stored, or ``None`` when the row changed under us and nothing was stored.
-
-    A lookup costs a request to the source and a paid captcha: a connection lost while it ran
-    must not throw its answer away. A ``DatabaseError`` is retried once on a fresh connection;
-    if that fails too (the answer itself cannot be stored), a minimal ERROR outcome is written
-    instead. If even that fails, the error propagates and the row stays PROCESSING, which the
-    sweeper recovers as a spent attempt.
-    """
-    fields = fit_to_columns(fields)
-    using = router.db_for_write(CedulaInfo, instance=info)
-    try:
-        return _stored_status(_store(info, attempt, fields, retry_delay=retry_delay, result=result), fields)
-    except DatabaseError as exc:
-        logger.warning(
-            "Storing the outcome for user %s failed (%s); retrying on a fresh connection",
-            info.user_id,
-            _describe(exc),
-        )
-    _reconnect(using)
-    try:
-        return _stored_status(_store(info, attempt, fields, retry_delay=retry_delay, result=result), fields)
-    except DatabaseError as exc:
-        logger.error(
-            "Storing the outcome for user %s failed again (%s); storing a minimal error instead",
-            info.user_id,
-            _describe(exc),
-        )
-        error = _describe(exc)
-    _reconnect(using)
-    minimal: dict[str, object] = {
-        "status": Status.ERROR,
-        "error_code": STORE_ERROR,
-        "error_message": f"the outcome could not be stored: {error}",
-        "raw_response": "",
-        "next_attempt_at": None,
-    }
-    return _stored_status(
-        _store(info, attempt, fit_to_columns(minimal), retry_delay=None, result=None), minimal
-    )
-
-
-def _stored_status(stored: bool, fields: dict[str, object]) -> str | None:
-    return str(fields["status"]) if stored else None
-
-
-def _reconnect(using: str) -> None:
-    """Drop the connection so that the next query opens a fresh one (not inside a transaction,
-    which would lose the caller's work)."""
-    connection = connections[using]
-    if not connection.in_atomic_block:
-        connection.close()
-
-
-def _store(
-    info: CedulaInfo,
-    attempt: int,
-    fields: dict[str, object],
-    *,
-    retry_delay: float | None,
-    result: ScrapeResult | None,
-) -> bool:
-    """Write the outcome if the row is still ours; once that commits, send the package's signal
-    and queue the retry.
-
-    Returns ``False`` when the row changed under us (the user was deleted or the
-    validation restarted while the lookup ran); the result is then discarded and no signal sent.
-    """
-    using = router.db_for_write(CedulaInfo, instance=info)
-    now = timezone.now()
-    with transaction.atomic(using=using):
-        updated = _still_ours(info, attempt, using).update(**fields, updated_at=now)
-        if updated:
-            # Keep the instance in step with the row, so that receivers see what was stored
-            # without another query.
-            for name, value in fields.items():
-                setattr(info, name, value)
-            info.updated_at = now
-            # on_commit callbacks run in order: the signal goes out before the retry is handed
-            # to the queue, so even with a backend that runs the retry at once (inline) a
-            # receiver sees retry_scheduled before that retry's own signals.
-            if retry_delay is None:
-                send_on_commit(validation_finished, info, using=using, status=fields["status"], result=result)
-            else:
-                queue_retry_on_commit(
-                    info, attempt + 1, delay=retry_delay, error_code=str(fields["error_code"]), using=using
-                )
-    if not updated:
-        logger.info(
-            "Cédula validation for user %s: the row changed during the lookup; result discarded", info.user_id
-        )
-    return bool(updated)
-
-
-def _still_ours(info: CedulaInfo, attempt: int, using: str) -> QuerySet[CedulaInfo]:
-    """The claimed row, if this attempt still holds it: PROCESSING for this attempt, and not
-    restarted since the claim (a restart sets a new ``requested_at``; the user may be gone)."""
-    return CedulaInfo.objects.using(using).filter(
-        pk=info.pk, status=Status.PROCESSING, retry_count=attempt - 1, requested_at=info.requested_at
-    )
-
-
-def queue_retry_on_commit(
-    info: CedulaInfo, attempt: int, *, delay: float, error_code: str, using: str
-) -> None:
-    """Once the transaction commits, hand attempt ``attempt`` to the queue and, if the queue took
-    it, send ``retry_scheduled``.
-
-    A broker that refuses the job leaves the row RETRYING for the sweeper and sends no signal.
-    The inline backend runs the retry inside ``enqueue``: there the signal goes first, so that a
-    receiver sees ``retry_scheduled`` before that retry's own signals (it never refuses a job).
-    """
-
-    def send() -> None:
-        send_now(retry_scheduled, info, attempt=attempt, delay=delay, error_code=error_code)
-
-    def queue() -> None:
-        if get_backend().runs_jobs_inline:
-            send()
-            enqueue_validation(info.user_id, attempt, delay=delay)
-        elif enqueue_validation(info.user_id, attempt, delay=delay):
-            send()
-
-    transaction.on_commit(queue, using=using)
