@@ -95,3 +95,11 @@ def test_parser_imports_only_the_standard_library_the_result_type_and_the_masker
         elif isinstance(node, ast.ImportFrom):
             assert not node.level
             assert (node.module or "").split(".")[0] in sys.stdlib_module_names
+
+
+def test_the_parser_borrows_the_masker_and_keeps_no_copy_of_it() -> None:
+    # The maskers live once, in django_cedula.privacy: a second copy would drift from it.
+    for module in sorted(Path(parsing.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert "mask" not in node.name.lower(), f"{module.name} defines {node.name}"
