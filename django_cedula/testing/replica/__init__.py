@@ -17,23 +17,37 @@ accepted once each, within ``replica.token_max_age`` seconds (120), for the repl
 ``replica.captcha_counts()`` counts the verdicts.
 
 From a shell: ``python -m django_cedula.testing.replica --port 8765``.
+
+What lives where (one job each; every name above is importable from this package):
+
+* :mod:`.control`: :class:`Replica`, the control object: knobs, start/stop, addresses and settings,
+  and the front of the state below (faults, log, sessions, captcha verdicts), under one lock.
+* :mod:`.faults`: :class:`FaultMode`, :class:`Fault` and the switch that hands faults out.
+* :mod:`.records`: :class:`Answer`, :class:`RequestRecord` and the request log ``wait_for`` watches.
+* :mod:`.sessions`: each source's sessions (``PHPSESSID``; Source A's single-use form token).
+* :mod:`.outcomes`: the outcome table (:data:`OUTCOMES`, :func:`outcome_for`), on
+  :mod:`.outcome_model` (the types) and :mod:`.derived_places` (numbers outside the table).
+* :mod:`.http_server`: the threaded server and the handler's plumbing; :mod:`.routes` maps paths to
+  the endpoints of :mod:`.wsp_endpoints` (Source A), :mod:`.censo_endpoints` (Source B) and
+  :mod:`.site_endpoints` (home page, reCAPTCHA stand-in), which share :mod:`.shared_steps`.
+* The markup and JSON they answer with, as pure functions: :mod:`.wsp_pages`, :mod:`.censo_pages`,
+  :mod:`.oversized`, :mod:`.site_pages` (all re-exported by :mod:`.pages`).
+* :mod:`.constants`: paths, defaults and election lists; ``__main__``: the command line.
+* :mod:`.server`: the old single-module home, kept as re-exports for old import paths.
+
+Nothing outside ``django_cedula.testing`` imports this package: production code does not depend on
+its test tooling.
 """
 
 from __future__ import annotations
 
 from .constants import DEFAULT_SITE_KEY, DEFAULT_SLOW_SECONDS, DEFAULT_VALID_TOKEN
-from .outcomes import (
-    OUTCOMES,
-    FaultMode,
-    Novedad,
-    Outcome,
-    OutcomeKind,
-    Place,
-    derived_place,
-    outcome_for,
-    outcome_table_markdown,
-)
-from .server import Answer, Fault, Replica, RequestRecord
+from .control import Replica
+from .derived_places import derived_place
+from .faults import Fault, FaultMode
+from .outcome_model import Novedad, Outcome, OutcomeKind, Place
+from .outcomes import OUTCOMES, outcome_for, outcome_table_markdown
+from .records import Answer, RequestRecord
 
 __all__ = [
     "DEFAULT_SITE_KEY",

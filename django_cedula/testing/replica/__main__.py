@@ -21,8 +21,8 @@ from .constants import (
     DEFAULT_HUGE_BYTES,
     DEFAULT_SLOW_SECONDS,
 )
-from .outcomes import FaultMode
-from .server import Replica
+from .control import Replica
+from .faults import FaultMode
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 

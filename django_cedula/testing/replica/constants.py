@@ -47,3 +47,8 @@ CENSO_ELECTIONS: tuple[tuple[int, str], ...] = (
     (67, "CONGRESO DE LA REPUBLICA 2026"),
     (68, "PRESIDENTE Y VICEPRESIDENTE DE LA REPUBLICA 2026"),
 )
+
+#: The two sources' names, as :attr:`RequestRecord.source <.records.RequestRecord.source>` and
+#: ``Replica.django_settings(source)`` spell them: Source A ("wsp") and Source B ("consultacenso").
+WSP = "wsp"
+CENSO = "censo"

@@ -1,0 +1,118 @@
+"""Faults: the misbehaviours the replica can be switched into (:class:`FaultMode`), an active one
+(:class:`Fault`), and :class:`FaultSwitch`, which keeps the active faults and hands one out where it
+applies. :class:`~.control.Replica` exposes it as ``set_fault``/``clear_fault``/``faults``."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import threading
+from collections.abc import Iterable
+
+_SEPARATORS = re.compile(r"[.\s\-]")
+
+
+class FaultMode(str, enum.Enum):
+    """A misbehaviour the replica can be switched into, for one number or for every request.
+
+    Faults that concern lookups fire on the lookup request (Source A's POST, Source B's
+    ``back/api/consulta``); ``get500`` fires on the page GET (when set for a number, the
+    lookup of that number answers reload and the reloaded page answers 500); ``block``
+    fires on page GETs, lookups and the election list.
+
+    ``huge``, ``gzip_bomb`` and ``deep_json`` are oversized answers: a found answer padded to
+    :attr:`Replica.huge_bytes <django_cedula.testing.replica.Replica.huge_bytes>` (20 MiB by
+    default); the same padded to :attr:`~django_cedula.testing.replica.Replica.bomb_bytes`
+    (100 MiB) and sent gzip-compressed (``Content-Encoding: gzip``, about 100 KiB on the wire);
+    JSON nested :attr:`~django_cedula.testing.replica.Replica.deep_json_depth` (50,000) deep.
+    """
+
+    SLOW = "slow"
+    DROP = "drop"
+    GET500 = "get500"
+    BLOCK = "block"
+    GARBAGE = "garbage"
+    CURL_ERROR = "curl_error"
+    CAPTCHA_REJECT = "captcha_reject"
+    RELOAD = "reload"
+    UPDATING = "updating"
+    HUGE = "huge"
+    GZIP_BOMB = "gzip_bomb"
+    DEEP_JSON = "deep_json"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass
+class Fault:
+    """An active fault: ``mode`` for ``cedula`` (``None``: every request) for ``remaining`` more firings."""
+
+    mode: FaultMode
+    cedula: str | None = None
+    #: Firings left; ``None`` means until cleared.
+    remaining: int | None = None
+    fired: int = 0
+
+
+def normalize_number(value: str | int) -> str:
+    """``"1.000.000-001"`` -> ``"1000000001"``: how fault keys are stored and matched."""
+    return _SEPARATORS.sub("", str(value))
+
+
+class FaultSwitch:
+    """The active faults, guarded by the replica's lock (shared, so that ``reset`` is one step)."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+        self._faults: list[Fault] = []
+
+    def set(self, mode: FaultMode | str, cedula: str | int | None, times: int | None) -> None:
+        """Switch ``mode`` on for ``cedula`` for ``times`` firings (see :meth:`Replica.set_fault`)."""
+        fault_mode = FaultMode(mode)
+        if times is not None and times < 1:
+            raise ValueError("times must be a positive number of firings, or None")
+        key = None if cedula is None else normalize_number(cedula)
+        with self._lock:
+            self._faults = [f for f in self._faults if not (f.mode is fault_mode and f.cedula == key)]
+            self._faults.append(Fault(fault_mode, key, times))
+
+    def clear(self, mode: FaultMode | str, cedula: str | int | None) -> None:
+        """Switch off ``mode`` for ``cedula`` (``None``: the one set for every request)."""
+        fault_mode = FaultMode(mode)
+        key = None if cedula is None else normalize_number(cedula)
+        with self._lock:
+            self._faults = [f for f in self._faults if not (f.mode is fault_mode and f.cedula == key)]
+
+    def clear_all(self) -> None:
+        """Switch off every fault."""
+        with self._lock:
+            self._faults = []
+
+    def active(self) -> list[Fault]:
+        """The active faults (copies)."""
+        with self._lock:
+            return [dataclasses.replace(f) for f in self._faults]
+
+    def take(
+        self, modes: Iterable[FaultMode], cedula: str | None, *, run_modes: Iterable[FaultMode] | None = None
+    ) -> Fault | None:
+        """The fault that fires here, if any (a copy), counted as fired and used up by one firing."""
+        # Called where a fault would apply; a fault is used up only when it actually fires.
+        # ``run_modes`` narrows which faults set for every request apply here (default: ``modes``).
+        wanted = frozenset(modes)
+        wanted_run = wanted if run_modes is None else frozenset(run_modes)
+        with self._lock:
+            candidates = [f for f in self._faults if f.cedula is not None and f.cedula == cedula]
+            candidates += [f for f in self._faults if f.cedula is None]
+            for fault in candidates:
+                if fault.mode not in (wanted if fault.cedula is not None else wanted_run):
+                    continue
+                fault.fired += 1
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                return dataclasses.replace(fault)
+        return None
