@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import grimp
+
+# The package of this checkout, not whichever one the environment has installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PACKAGE = "django_cedula"
 #: Test tooling: only modules inside it may import it.
