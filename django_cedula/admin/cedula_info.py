@@ -1,34 +1,10 @@
-"""The Django admin for cédula validations, and an inline for the host's user admin.
+"""The admin of cédula validations: read-only rows, their summary line, and *Validate again*.
 
-:class:`CedulaInfoAdmin` is registered on ``django.contrib.admin.site`` when the admin is
-installed. Every field is read-only: the data comes from the Registraduría, and the package's
-jobs update rows with conditional queries that a form saving a stale copy would undo. Staff can
-instead *validate again* the selected rows (an action, which needs the ``change`` permission of
-the model), filter by status and departamento, and search by the full number or by user.
-The list shows numbers masked (``******4050``); the full number is on each row's page.
-``raw_response`` (the HTML the source answered) is shown only to users with the permission
-``django_cedula.view_raw_response``. Only superusers may delete rows.
-
-To show a user's validation on the host's own user admin, add the read-only inline::
-
-    from django.contrib.auth.admin import UserAdmin
-    from django_cedula.admin import CedulaInfoInline
-
-    @admin.register(User)
-    class MyUserAdmin(UserAdmin):
-        inlines = [CedulaInfoInline]
-
-To replace the package's admin, ``admin.site.unregister(CedulaInfo)`` and register your own,
-for instance a subclass of :class:`CedulaInfoAdmin`.
-
-Above the list, a line gives today's captcha spend (UTC day): solves, tokens used, expired and
-refused, solves per final validation and the estimated cost. :class:`CaptchaSpendAdmin` lists the
-spend day by day, read-only (the counters are written by the package, never by hand).
+Also who may see ``raw_response`` (:data:`RAW_RESPONSE_PERMISSION`), and the departamento filter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -40,27 +16,17 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .captcha import spend
-from .conf import app_settings
-from .exceptions import InvalidCedulaError
-from .management.commands import cedula_stats
-from .models import CaptchaSpend, CedulaInfo, CedulaStatus
-from .numbers import mask_cedula, normalize_cedula
-from .services import RequestDecision, request_validation_batches
-
-if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin[CedulaInfo]
-    _SpendAdmin = admin.ModelAdmin[CaptchaSpend]
-    _StackedInline = admin.StackedInline[CedulaInfo, Any]
-else:
-    # Django's admin classes are not subscriptable at run time (only with django-stubs-ext's
-    # monkeypatch, which a host project need not install).
-    _ModelAdmin = admin.ModelAdmin
-    _SpendAdmin = admin.ModelAdmin
-    _StackedInline = admin.StackedInline
+from ..exceptions import InvalidCedulaError
+from ..management.commands import cedula_stats
+from ..models import CaptchaSpend, CedulaInfo, CedulaStatus
+from ..numbers import mask_cedula, normalize_cedula
+from ..services import RequestDecision, request_validation_batches
+from .bases import CedulaInfoModelAdmin
+from .fields import ATTEMPT_FIELDS, IDENTITY_FIELDS, NOVEDAD_FIELDS, PLACE_FIELDS
+from .summary import SpendSummary, StatusCount, spend_summary_figures
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
@@ -70,64 +36,10 @@ if TYPE_CHECKING:
 #: The permission that shows ``raw_response`` (declared in ``CedulaInfo.Meta.permissions``).
 RAW_RESPONSE_PERMISSION = "django_cedula.view_raw_response"
 
-_IDENTITY_FIELDS = ("user", "cedula", "status")
-_PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
-_NOVEDAD_FIELDS = ("novedad", "resolucion", "fecha_novedad")
-_ATTEMPT_FIELDS = (
-    "requested_at",
-    "fetched_at",
-    "retry_count",
-    "next_attempt_at",
-    "error_code",
-    "error_message",
-    "created_at",
-    "updated_at",
-)
-
 
 def can_view_raw_response(request: HttpRequest) -> bool:
     """Whether the user of ``request`` may see what the source answered."""
     return request.user.has_perm(RAW_RESPONSE_PERMISSION)
-
-
-@dataclass(frozen=True)
-class StatusCount:
-    """One status of the changelist's summary: its label, how many rows have it, and its filter."""
-
-    status: str
-    label: str
-    count: int
-    query: str
-    selected: bool
-
-
-@dataclass(frozen=True)
-class SpendSummary:
-    """Today's captcha spend for the changelist: its figures as short texts, and a link to the
-    spend by day (``None`` for staff who may not see it)."""
-
-    figures: list[str]
-    url: str | None
-
-
-def spend_summary_figures(today: dict[str, Any], price_per_1000: float) -> list[str]:
-    """The figures of one period (as :func:`~django_cedula.management.commands.cedula_stats.spend_figures`
-    gives them) as short translated texts."""
-    ratio = today["solves_per_final_validation"]
-    return [
-        ngettext("%(count)d solve", "%(count)d solves", today["requested"]) % {"count": today["requested"]},
-        ngettext("%(count)d token used", "%(count)d tokens used", today["used"]) % {"count": today["used"]},
-        ngettext("%(count)d expired", "%(count)d expired", today["expired"]) % {"count": today["expired"]},
-        ngettext("%(count)d refused", "%(count)d refused", today["refused"]) % {"count": today["refused"]},
-        gettext("no final validation yet")
-        if ratio is None
-        else gettext("%(ratio)s solves per final validation") % {"ratio": cedula_stats.format_ratio(ratio)},
-        gettext("estimated cost %(cost)s at %(price)s")
-        % {
-            "cost": cedula_stats.format_cost(today["estimated_cost"]),
-            "price": cedula_stats.format_price(price_per_1000),
-        },
-    ]
 
 
 class DepartamentoFilter(admin.AllValuesFieldListFilter):
@@ -148,8 +60,7 @@ class DepartamentoFilter(admin.AllValuesFieldListFilter):
         self.lookup_choices = self.lookup_choices.exclude(**{field.name: ""})
 
 
-@admin.register(CedulaInfo)
-class CedulaInfoAdmin(_ModelAdmin):
+class CedulaInfoAdmin(CedulaInfoModelAdmin):
     """Read-only list and pages of the validations, with a *Validate again* action."""
 
     list_display = (
@@ -169,7 +80,7 @@ class CedulaInfoAdmin(_ModelAdmin):
     ordering = ("-updated_at",)
     search_help_text = _("The full cédula number, or part of the user's username or email.")
     actions = ("validate_again",)
-    readonly_fields = (*_IDENTITY_FIELDS, *_PLACE_FIELDS, *_NOVEDAD_FIELDS, *_ATTEMPT_FIELDS)
+    readonly_fields = (*IDENTITY_FIELDS, *PLACE_FIELDS, *NOVEDAD_FIELDS, *ATTEMPT_FIELDS)
 
     @admin.display(description=_("cédula"), ordering="cedula")
     def masked_cedula(self, obj: CedulaInfo) -> str:
@@ -208,10 +119,10 @@ class CedulaInfoAdmin(_ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: CedulaInfo | None = None) -> _FieldsetSpec:
         fieldsets: list[tuple[_StrOrPromise | None, _FieldOpts]] = [
-            (None, {"fields": _IDENTITY_FIELDS}),
-            (_("Voting place"), {"fields": _PLACE_FIELDS}),
-            (_("Novedad"), {"fields": _NOVEDAD_FIELDS}),
-            (_("Attempts and errors"), {"fields": _ATTEMPT_FIELDS}),
+            (None, {"fields": IDENTITY_FIELDS}),
+            (_("Voting place"), {"fields": PLACE_FIELDS}),
+            (_("Novedad"), {"fields": NOVEDAD_FIELDS}),
+            (_("Attempts and errors"), {"fields": ATTEMPT_FIELDS}),
         ]
         if can_view_raw_response(request):
             fieldsets.append(
@@ -362,79 +273,3 @@ class CedulaInfoAdmin(_ModelAdmin):
                 % {"count": without_number},
                 messages.WARNING,
             )
-
-
-@admin.register(CaptchaSpend)
-class CaptchaSpendAdmin(_SpendAdmin):
-    """The captcha spend, one row per UTC day, newest first, read-only: its counters are written
-    by the package (:mod:`django_cedula.captcha.spend`), never by hand."""
-
-    list_display = ("day", *spend.EVENTS, "estimated_cost")
-    date_hierarchy = "day"
-    ordering = ("-day",)
-    fields = readonly_fields = ("day", *spend.EVENTS, "estimated_cost")
-
-    @admin.display(description=_("estimated cost"))
-    def estimated_cost(self, obj: CaptchaSpend) -> str:
-        """The day's solves at ``CEDULA_CAPTCHA_PRICE_PER_1000``, in that price's currency."""
-        return cedula_stats.format_cost(
-            cedula_stats.estimated_cost(obj.requested, app_settings.CAPTCHA_PRICE_PER_1000)
-        )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: CaptchaSpend | None = None) -> bool:
-        # A hand edit would falsify the accounting, and a form saving a stale copy would undo the
-        # counts written meanwhile (they are added with UPDATE ... SET n = n + k).
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: CaptchaSpend | None = None) -> bool:
-        return False
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        context = {
-            "cedula_price": cedula_stats.format_price(app_settings.CAPTCHA_PRICE_PER_1000),
-            **(extra_context or {}),
-        }
-        return super().changelist_view(request, extra_context=context)
-
-
-class CedulaInfoInline(_StackedInline):
-    """A user's validation, read-only, for the host's user admin (``inlines = [CedulaInfoInline]``).
-
-    Shown to staff with the ``view`` (or ``change``) permission of cédula validations; it never
-    adds, changes or deletes a row, and never shows ``raw_response``. When
-    :class:`CedulaInfoAdmin` is registered on the same admin site, a link leads to the full page.
-    """
-
-    model = CedulaInfo
-    fk_name = "user"
-    verbose_name = _("cédula validation")
-    verbose_name_plural = _("cédula validation")
-    can_delete = False
-    show_change_link = True
-    fields = readonly_fields = (
-        "cedula",
-        "status",
-        *_PLACE_FIELDS,
-        *_NOVEDAD_FIELDS,
-        "requested_at",
-        "fetched_at",
-        "retry_count",
-        "error_code",
-        "error_message",
-    )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
-        # The package creates the row when the user's validation is requested.
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
-        # Saving the user must never write the row back over a job's result.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
-        return False
