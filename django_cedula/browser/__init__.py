@@ -50,6 +50,43 @@ works but blocks that loop for the whole lookup; use ``await runtime.arun(...)``
 Calling it from inside the runtime (a coroutine given to ``run``) raises ``RuntimeError``.
 
 Without Django settings, build the options yourself: ``BrowserRuntime(BrowserOptions(...))``.
+
+Where things live, one job per module (everything public is importable from this package):
+
+* :mod:`.runtime`: :class:`BrowserRuntime`, the caller's side, and the process-wide bookkeeping:
+  the instance of :func:`get_browser_runtime`, the fork and exit hooks.
+* :mod:`.engine`: a runtime's per-process half: starts, drops and relaunches the browser, closes
+  it when idle, shuts everything down.
+* :mod:`.loop_thread`: the event-loop thread, and calls into it from other threads and loops,
+  with their time limits.
+* :mod:`.driver`: Playwright's Node.js driver process; the package's one read of Playwright's
+  private attributes, checked by ``tests/browser/test_driver.py``.
+* :mod:`.launch`: launching Chromium or connecting to an endpoint; the browser's process and group.
+  :mod:`.reaping`: how long a graceful close may take, and killing what did not close.
+* :mod:`.disconnects`: noticing a browser that went away, so that calls on it fail at once.
+* :mod:`.contexts`: each lookup's new, empty context. :mod:`.pages`: fresh pages, the spare made
+  ahead of the next lookup, and the reused page scrubbed between lookups.
+* :mod:`.processes`: the process table, through psutil. :mod:`.descriptors`: the pipe bookkeeping
+  psutil does not do (Linux's ``/proc``). :mod:`.procfs`: their former import path.
+* :mod:`.options`, :mod:`.discovery`, :mod:`.errors`: what is launched and how, which Chromium,
+  the exceptions.
+
+The loop thread is hand-written on ``asyncio``. anyio's blocking portal
+(``anyio.from_thread.start_blocking_portal``) was considered and not taken:
+
+* Closing must be bounded. ``close()`` waits ``CLOSE_TIMEOUT`` for the shutdown, then kills
+  what the runtime started and leaves its daemon thread behind. Leaving the portal's context
+  waits for its tasks and joins its thread with no limit, and some Playwright calls in flight
+  when Chromium dies never settle: ``close()``, interpreter exit or a ``multiprocessing``
+  child's exit would hang on them.
+* The portal does not do the hard part. Per-call deadlines that cancel inside the loop, the
+  caller's extra wait for that cancellation, the mapping to :class:`BrowserTimeout` and
+  :class:`BrowserError`, the idle timer, refusing calls from inside the loop and dropping an
+  engine inherited through fork stay ours either way; the portal would replace the twenty
+  lines that start, run and tear down the loop, and ``run_coroutine_threadsafe``.
+* Its calls run in anyio task groups under cancel scopes, while the deadlines and Playwright
+  cancel plain asyncio tasks: two cancellation models in the code that must never leave a
+  browser behind, for a new runtime dependency.
 """
 
 from __future__ import annotations
