@@ -22,6 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -179,7 +180,7 @@ def _unlock(cache: BaseCache, token: int) -> None:
     if isinstance(cache, RedisCache):
         key = cache.make_and_validate_key(LOCK_KEY)
         # Django's internals (stable since 4.0): the client of the server that holds the key.
-        client = cache._cache.get_client(key, write=True)
+        client: Any = cache._cache.get_client(key, write=True)  # typed or not, by the installed stubs
         client.eval(_RELEASE_SCRIPT, 1, key, str(token))
         return
     if cache.get(LOCK_KEY) == token:
