@@ -4,7 +4,9 @@
 - ``revalidate``: ``cedula_revalidate --all`` over 100,000 users, time and peak memory;
 - ``cluster``: validations per minute of a 2-worker Django-Q2 cluster with the real scraper;
 - ``memory``: a worker's memory over 1,000 validations through that cluster;
-- ``answers``: a worker's memory for one oversized answer (20 MiB body, gzip bomb), before, peak, after.
+- ``answers``: a worker's memory for one oversized answer (20 MiB body, gzip bomb), before, peak, after;
+- ``captcha``: the captcha token supply against a solve per lookup: one worker's backlog throughput,
+  registration to final state, solves per validation, tokens wasted, idle spend, two workers.
 
 Each runs in processes of its own, on databases it creates and drops, against the local replica;
 nothing leaves the machine. ``python -m benchmarks.scraper`` is the scraper's own benchmark
@@ -23,7 +25,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import answers, cluster, memory, registration, revalidate
+from . import answers, captcha, cluster, memory, registration, revalidate
 from .common import (
     TAG_VAR,
     Figure,
@@ -43,6 +45,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "cluster": cluster.run,
     "memory": memory.run,
     "answers": answers.run,
+    "captcha": captcha.run,
 }
 
 

@@ -53,7 +53,7 @@ def numbers(count: int, start: int = 52_000_000) -> list[str]:
 
 async def bare_lookup(page: Any, url: str, number: str, token: str) -> str:
     """The lookup itself, as the package does it, on a page someone else provides."""
-    from django_cedula.scrapers.parsing import parse_wsp_response
+    from django_cedula.scrapers.parsing import MAX_ANSWER_BYTES, parse_wsp_response
     from django_cedula.scrapers.wsp import _POST_FORM
 
     await page.goto(url, wait_until="domcontentloaded")
@@ -65,6 +65,7 @@ async def bare_lookup(page: Any, url: str, number: str, token: str) -> str:
         {
             "url": page.url,
             "fields": {"nuip": number, "tipo": "-1", "token": form_token, "g-recaptcha-response": token},
+            "limit": MAX_ANSWER_BYTES,
         },
     )
     result = parse_wsp_response(answer["body"], http_status=answer["status"], cedula=number)
