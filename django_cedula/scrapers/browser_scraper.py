@@ -50,6 +50,10 @@ BROWSER_SETTINGS = frozenset(
 )
 
 
+#: Seconds between two looks at the supply while a lookup's own solve runs.
+SUPPLY_RECHECK = 0.5
+
+
 class CaptchaSolve:
     """The reCAPTCHA token(s) of one lookup: from the cluster's token supply when it has one ready,
     otherwise from a solve of the lookup's own, running on a plain thread while the browser loads
@@ -134,27 +138,53 @@ class CaptchaSolve:
             self.start(site_key, page_url)
 
     async def token(self) -> str:
-        """The token for the submission about to be made, without blocking the browser's loop."""
+        """The token for the submission about to be made, without blocking the browser's loop.
+
+        With a supply: the freshest ready token; if there is none, an own solve starts (unless one
+        runs already) and, while it runs, the supply is asked again every
+        :data:`SUPPLY_RECHECK` seconds: whichever token comes first is sent, and an own token that
+        comes later goes to the supply. A lookup never sits out a whole solve while tokens arrive.
+        """
         if self.site_key is None:
             raise CaptchaError("the page carries no reCAPTCHA site key")
         if self.supply is not None:
-            # The cache may be the database's: read it on a plain thread, never on the event loop.
-            pooled = await asyncio.get_running_loop().run_in_executor(
-                None, self.supply.take, self.site_key, self.page_url
-            )
+            pooled = await self._take_pooled()
             if pooled is not None:
-                logger.info("Captcha token from the shared supply (solved %.0f s ago)", pooled.age())
-                self._donate_own()
-                self.used.append(pooled.ref)
-                return pooled.value
+                return pooled
         if self.future is None:
             self._start_own()
         assert self.future is not None
-        future, self.future = self.future, None
-        own = await asyncio.wrap_future(future)
+        own = asyncio.wrap_future(self.future)
+        # If the supply serves this submission, nobody awaits the own solve: read its outcome
+        # anyway, so that a failed solve is not reported as an exception never retrieved.
+        own.add_done_callback(lambda done: done.cancelled() or done.exception())
+        while self.supply is not None:
+            done, _ = await asyncio.wait({own}, timeout=SUPPLY_RECHECK)
+            if done:
+                break
+            pooled = await self._take_pooled()
+            if pooled is not None:
+                return pooled  # the own solve, still running, was given to the supply
+        self.future = None
+        solved = await own
         spend.count("used")
-        self.used.append(own.ref)
-        return own.value
+        self.used.append(solved.ref)
+        return solved.value
+
+    async def _take_pooled(self) -> str | None:
+        """A token from the supply, or ``None``. The cache may be the database's: it is read on a
+        plain thread, never on the event loop."""
+        assert self.supply is not None
+        assert self.site_key is not None
+        pooled = await asyncio.get_running_loop().run_in_executor(
+            None, self.supply.take, self.site_key, self.page_url
+        )
+        if pooled is None:
+            return None
+        logger.info("Captcha token from the shared supply (solved %.0f s ago)", pooled.age())
+        self._donate_own()
+        self.used.append(pooled.ref)
+        return pooled.value
 
     def _donate_own(self) -> None:
         """The supply served this submission: an own solve under way goes to the supply when done."""
@@ -239,6 +269,9 @@ class BrowserScraper(BaseScraper, abc.ABC):
             captcha.start(self._site_key, url)
             captcha.prefetch()
         self._pace()
+        # Pacing counts from the start of this worker's previous lookup: a request every
+        # CEDULA_MIN_LOOKUP_INTERVAL seconds, whatever the page took.
+        self._last_lookup = time.monotonic()
         result: ScrapeResult | None = None
         try:
             runtime = get_browser_runtime()
@@ -263,7 +296,6 @@ class BrowserScraper(BaseScraper, abc.ABC):
             captcha.cancel()
             if result is not None:
                 captcha.report(result)
-            self._last_lookup = time.monotonic()
 
     async def _guarded_lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         """Run :meth:`lookup`, turning Playwright's and the solver's errors into results."""

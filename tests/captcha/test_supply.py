@@ -278,3 +278,57 @@ def test_no_supply_with_the_inline_backend_or_when_turned_off(
     assert get_token_supply() is not None
     settings.CEDULA_CAPTCHA_POOL = False
     assert get_token_supply() is None
+
+
+def test_a_standing_stock_is_replaced_before_its_token_expires() -> None:
+    """One token in stock, but it will be too old by the time a solve started now is back: a
+    replacement starts now, so the stock is never empty for a solve's time after each expiry."""
+    kwargs: dict[str, Any] = {"due": 0, "arrivals": 0, "in_flight": 0, "latency": 30, "interval": 5}
+    assert plan_solves(stock=1, lasting=0, min_tokens=1, **kwargs) == 1
+    assert plan_solves(stock=1, lasting=1, min_tokens=1, **kwargs) == 0
+    assert plan_solves(stock=1, lasting=0, min_tokens=0, **kwargs) == 0, "no stock asked for: no spend"
+
+
+def test_planning_uses_the_tail_of_recent_solve_times(shared_cache: str) -> None:
+    for seconds in [10, 12, 15, 20, 25, 30, 40, 60, 90, 120]:
+        supply.record_latency(seconds)
+    assert supply.latency_estimate() == pytest.approx(42.2)
+    assert supply.planning_latency() == 90, "the 80th percentile: a pipeline sized for the mean runs dry"
+
+
+class SlowSolver(CaptchaSolver):
+    """Takes 3 s a solve (a real service's tail, shortened)."""
+
+    def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
+        time.sleep(3)
+        return f"own-{uuid.uuid4().hex}"
+
+
+def test_a_lookup_waiting_for_its_own_solve_takes_a_supply_token_that_arrives_meanwhile(
+    settings: Any, shared_cache: str
+) -> None:
+    """The supply was empty when the lookup posted; 0.5 s later the filler stocks a token. The lookup
+    sends that one instead of sitting out its own 3 s solve, and its own token goes to the supply."""
+    import asyncio
+    import concurrent.futures
+
+    from django_cedula.scrapers.browser_scraper import CaptchaSolve
+
+    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.SlowSolver"
+    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    served = get_token_supply()
+    assert served is not None
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+    solve = CaptchaSolve(SlowSolver(), executor, supply=served)
+    solve.start(TARGET.site_key, TARGET.page_url)
+    stocked = token(7)
+    store = TokenStore(caches[shared_cache], TARGET, max_age=100)
+    threading.Timer(0.5, store.put, args=(stocked,)).start()
+
+    value = asyncio.run(solve.token())
+    assert value == stocked.value, "it sent the stocked token, not its own (which came 2.5 s later)"
+    assert solve.used == [stocked.ref]
+    executor.shutdown(wait=True)  # the own solve finishes...
+    donated = store.take()
+    assert donated is not None, "...and its token went to the supply"
+    assert donated.value.startswith("own-")

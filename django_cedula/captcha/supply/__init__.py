@@ -48,6 +48,7 @@ from .sizing import (
     lookup_interval,
     note_target,
     plan_solves,
+    planning_latency,
     record_latency,
 )
 from .store import TOKEN_LIFETIME, PooledToken, Target, TokenStore, shared_cache
@@ -76,6 +77,7 @@ __all__ = [
     "lookup_interval",
     "note_target",
     "plan_solves",
+    "planning_latency",
     "record_latency",
     "stop_filler",
     "supply_status",

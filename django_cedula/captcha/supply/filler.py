@@ -22,9 +22,9 @@ from .sizing import (
     MAX_IN_FLIGHT,
     active_targets,
     demand,
-    latency_estimate,
     lookup_interval,
     plan_solves,
+    planning_latency,
     record_latency,
 )
 from .store import PREFIX, Target, TokenStore, shared_cache
@@ -89,7 +89,7 @@ class Filler:
             store = TokenStore(shared_cache(), target, max_age)
             spend.count("expired", store.prune(now))
             flying = sum(1 for solve in self.in_flight if solve.target == target)
-            latency = latency_estimate()
+            latency = planning_latency()
             interval = lookup_interval()
             lead = latency + max(2 * interval, 5.0)
             due, arrivals = demand(lead)
@@ -102,6 +102,8 @@ class Filler:
                 interval=interval,
                 min_tokens=app_settings.CAPTCHA_POOL_MIN_TOKENS,
                 lifetime=max_age,
+                # Tokens still good once a solve started now is back.
+                lasting=store.stock(now + latency),
             )
             for _ in range(count):
                 self._start(solver, target, now)

@@ -38,6 +38,7 @@ def plan_solves(
     interval: float,
     min_tokens: int,
     lifetime: float = TOKEN_LIFETIME,
+    lasting: int | None = None,
 ) -> int:
     """How many solves to start now (a pure function: the filler's whole sizing rule).
 
@@ -45,14 +46,22 @@ def plan_solves(
     of two lookup intervals. Within it the politeness limit lets at most ``lead / interval``
     lookups run, so no more tokens than that are worth having ready or in flight (more would
     expire). Of those, the supply wants one for each row ``due`` within the window, plus what the
-    recent ``arrivals`` (registrations in the last token lifetime) predict for it, and never fewer
-    than ``min_tokens``.
+    recent ``arrivals`` (registrations in the last token lifetime) predict for it.
+
+    ``latency`` is a high percentile of the recent solves, not their mean: solve times have a long
+    tail (a p90 twice the median), and a pipeline sized for the mean runs dry whenever a few slow
+    solves come together, which leaves a lookup waiting for a solve of its own.
+
+    The standing stock ``min_tokens`` counts only the tokens ``lasting`` (still fresh one solve
+    from now; all of ``stock`` when not given): a replacement starts while the old token is still
+    good, so the stock is never empty for a solve's time after each expiry.
     """
     lead = latency + max(2 * interval, 5.0)
     capacity = math.ceil(lead / interval) if interval > 0 else MAX_IN_FLIGHT
     arriving = math.ceil(arrivals * lead / lifetime) if arrivals else 0
-    wanted = max(min(due + arriving, capacity), min_tokens)
-    return max(0, min(wanted - stock - in_flight, MAX_IN_FLIGHT - in_flight))
+    for_demand = min(due + arriving, capacity) - stock - in_flight
+    for_stock = min_tokens - (stock if lasting is None else lasting) - in_flight
+    return max(0, min(max(for_demand, for_stock), MAX_IN_FLIGHT - in_flight))
 
 
 def active_targets(now: float | None = None) -> list[Target]:
@@ -81,10 +90,23 @@ def record_latency(seconds: float) -> None:
     shared_cache().set(LATENCY_KEY, samples, timeout=int(TARGET_IDLE))
 
 
+#: The percentile of recent solve durations the filler plans with (see :func:`plan_solves`).
+PLANNING_PERCENTILE = 0.8
+
+
 def latency_estimate() -> float:
-    """The mean of the recent solves' durations (what Little's law wants for the solves in flight)."""
+    """The mean of the recent solves' durations (what ``cedula_stats`` shows)."""
     samples = shared_cache().get(LATENCY_KEY) or []
     return sum(samples) / len(samples) if samples else INITIAL_LATENCY
+
+
+def planning_latency() -> float:
+    """The :data:`PLANNING_PERCENTILE` of the recent solves' durations: what a new solve should be
+    expected to take, tail included."""
+    samples = sorted(shared_cache().get(LATENCY_KEY) or [])
+    if not samples:
+        return INITIAL_LATENCY
+    return float(samples[min(int(len(samples) * PLANNING_PERCENTILE), len(samples) - 1)])
 
 
 def lookup_interval() -> float:
