@@ -171,6 +171,7 @@ def child(argv: list[str]) -> int:
         )
         from django_cedula.results import ScrapeResult
         from django_cedula.scrapers import get_scraper
+        from django_cedula.scrapers.base import BaseScraper
 
         scraper = get_scraper()
         warm = ScrapeResult.coerce(scraper.scrape_cedula("1000000001"))  # start the browser
@@ -198,7 +199,8 @@ def child(argv: list[str]) -> int:
         gc.collect()
         time.sleep(SETTLE)
         python_after, browser_after = python_rss(), browser_rss(replica_pid)
-        scraper.close()
+        if isinstance(scraper, BaseScraper):
+            scraper.close()
         from django_cedula.browser import get_browser_runtime
 
         get_browser_runtime().close()

@@ -319,11 +319,12 @@ def measure_floor(lookups: int) -> dict[str, Any]:
     Also the CPU each used per lookup: this process (the replica's thread included) and its
     Chromium, to compare with what the cluster spends per validation.
     """
-    from django_cedula.testing.replica import Replica
+    from django_cedula.testing.replica import DEFAULT_VALID_TOKEN, Replica
 
     from .scraper import configure, numbers, time_each
 
-    replica = Replica().start()
+    # The package's scraper takes the stand-in's fresh tokens; the bare floor sends the fixed one.
+    replica = Replica(valid_token=DEFAULT_VALID_TOKEN).start()
     try:
         configure(replica.wsp_url, {})  # fresh tokens the replica accepts once each
         from django_cedula.browser import find_browser_executable, get_browser_runtime
@@ -336,7 +337,7 @@ def measure_floor(lookups: int) -> dict[str, Any]:
         package_cpu = cpu_seconds(os.getpid()) - cpu
         get_browser_runtime().close()
         executable = find_browser_executable(None) or "chromium"
-        floor, floor_cpu = asyncio.run(_floor(replica.wsp_url, replica.valid_token, executable, lookups))
+        floor, floor_cpu = asyncio.run(_floor(replica.wsp_url, DEFAULT_VALID_TOKEN, executable, lookups))
     finally:
         replica.stop()
     return {

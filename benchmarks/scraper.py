@@ -85,7 +85,7 @@ def time_each(lookup: Callable[[str], Any], cedulas: list[str]) -> list[float]:
 
 def run_alternatives(url: str, token: str, executable: str, cedulas: list[str]) -> dict[str, list[float]]:
     """The three ways the package could have been built, each timed per lookup on its own loop."""
-    from playwright.async_api import async_playwright
+    from playwright.async_api import Browser, async_playwright
 
     from django_cedula.browser import BrowserOptions
 
@@ -103,17 +103,19 @@ def run_alternatives(url: str, token: str, executable: str, cedulas: list[str]) 
 
     async def main() -> dict[str, list[float]]:
         async with async_playwright() as playwright:
-            launch = {"executable_path": executable, "headless": True, "args": args}
+
+            def launch() -> Awaitable[Browser]:
+                return playwright.chromium.launch(executable_path=executable, headless=True, args=args)
 
             async def new_browser(number: str) -> str:
-                browser = await playwright.chromium.launch(**launch)
+                browser = await launch()
                 try:
                     page = await browser.new_page()
                     return await bare_lookup(page, url, number, token)
                 finally:
                     await browser.close()
 
-            browser = await playwright.chromium.launch(**launch)
+            browser = await launch()
 
             async def new_context(number: str) -> str:
                 context = await browser.new_context()
@@ -228,11 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", type=int, default=1000, help="lookups for the memory figure (default 1000)")
     options = parser.parse_args(argv)
 
-    from django_cedula.testing.replica import Replica
+    from django_cedula.testing.replica import DEFAULT_VALID_TOKEN, Replica
 
-    replica = Replica().start()
+    # The package's scraper takes the stand-in's fresh tokens; the bare alternatives send a fixed
+    # token, which the replica accepts on every use.
+    replica = Replica(valid_token=DEFAULT_VALID_TOKEN).start()
     try:
-        configure(replica.wsp_url, {"token": replica.valid_token})
+        configure(replica.wsp_url, {})
         from django_cedula.browser import find_browser_executable, get_browser_runtime
         from django_cedula.scrapers.wsp import WspScraper
 
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         rss_after_short, pss_after_short = runtime.memory_rss(), tree_pss()
 
         executable = find_browser_executable(None) or "chromium"
-        timings.update(run_alternatives(replica.wsp_url, replica.valid_token, executable, cedulas))
+        timings.update(run_alternatives(replica.wsp_url, DEFAULT_VALID_TOKEN, executable, cedulas))
 
         floor = median(timings["floor: one reused page"])
         rows = [
@@ -321,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         # Overlap: a slow form page (1 s) and a slow solver (2 s).
         from django_cedula.loading import reset_all
 
-        settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"token": replica.valid_token, "delay": 2.0}
+        settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 2.0}
         reset_all()
         replica.form_delay = 1.0
         scraper = WspScraper()
