@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             figures += run(options.quick)
         except Exception as exc:  # one benchmark failing must not lose the others' figures
             traceback.print_exc()
-            figures.append(failed_figure(name, f"{type(exc).__name__}: {exc}"))
+            figures.append(failed_figure(name, exc))
     loads["end"] = load()
     left = [pid for pid in tagged_processes(tag) if pid != os.getpid()]
     for pid in left:

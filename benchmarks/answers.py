@@ -18,10 +18,8 @@ to ``MAX_ANSWER_BYTES`` inside the page).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
-import json
 import os
 import subprocess
 import sys
@@ -30,7 +28,18 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .common import MIB, ROOT, Figure, failed_figure, progress, run_child, standalone, stop_on_sigterm
+from .common import (
+    MIB,
+    ROOT,
+    Figure,
+    child_parser,
+    failed_figure,
+    module_main,
+    progress,
+    run_child,
+    stop_on_sigterm,
+    write_result,
+)
 
 TITLE = "Worker memory for one oversized answer"
 CASES = {"huge": "1000000055", "bomb": "1000000056"}
@@ -53,7 +62,7 @@ def run(quick: bool) -> list[Figure]:
                     "benchmarks.answers", ["--case", case, "--source", source], env, timeout=600
                 )
             except Exception as exc:
-                figures.append(failed_figure(benchmark, f"{type(exc).__name__}: {exc}"))
+                figures.append(failed_figure(benchmark, exc))
                 continue
             figures += figures_for(benchmark, result)
     return figures
@@ -150,10 +159,9 @@ def browser_rss(replica_pid: int) -> int:
 
 
 def child(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.answers child")
+    parser = child_parser(prog="python -m benchmarks.answers child")
     parser.add_argument("--case", choices=sorted(CASES), required=True)
     parser.add_argument("--source", choices=["wsp", "censo"], required=True)
-    parser.add_argument("--out", required=True)
     options = parser.parse_args(argv)
     stop_on_sigterm()
 
@@ -219,16 +227,11 @@ def child(argv: list[str]) -> int:
         "browser_peak": browser_peak,
         "browser_after": browser_after,
     }
-    with open(options.out, "w") as out:
-        json.dump(data, out)
-    return 0
+    return write_result(options.out, data)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["child"]:
-        return child(argv[1:])
-    return standalone(TITLE, run, argv)
+    return module_main(TITLE, run, child, argv)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ the benchmark works; the goals are judged on the full run.
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -44,7 +43,6 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import threading
 import time
@@ -55,14 +53,18 @@ from typing import Any
 
 from .common import (
     Figure,
+    child_parser,
     database,
     failed_figure,
+    kill_stragglers,
     load,
+    module_main,
+    processes_carrying,
     progress,
     project_environment,
     run_child,
-    standalone,
     stop_on_sigterm,
+    write_result,
 )
 
 TITLE = "Captcha token supply (one worker, rate limit 1/5s, solves median 30 s / p90 60 s)"
@@ -361,19 +363,16 @@ def ratio(value: float, baseline: float | None) -> str:
 
 
 def child(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
+    parser = child_parser()
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--factor", type=float, default=1.0)
     parser.add_argument("--sizes", default=json.dumps(dataclasses.asdict(FULL)))
-    parser.add_argument("--out", required=True)
     options = parser.parse_args(argv)
     stop_on_sigterm()
     sizes = Sizes(**json.loads(options.sizes))
     result = SCENARIOS[options.scenario](options.factor, sizes, Path(options.out).parent)
     result["load"] = load()
-    with open(options.out, "w") as out:
-        json.dump(result, out, default=str)
-    return 0
+    return write_result(options.out, result, default=str)
 
 
 def rate_limit(seconds: float) -> str:
@@ -565,28 +564,7 @@ class Session:
 
 def kill_lane(lane: str, timeout: float = 15) -> list[int]:
     """Processes started by this scenario (they carry ``LANE_VAR=lane``) still alive, killed."""
-    from django_cedula.browser import procfs
-
-    needle = f"{LANE_VAR}={lane}".encode()
-    deadline = time.monotonic() + timeout
-    while True:
-        found = []
-        for info in procfs.iter_processes():
-            if info.pid == os.getpid() or not info.alive:
-                continue
-            try:
-                with open(f"/proc/{info.pid}/environ", "rb") as environ:
-                    if needle in environ.read().split(b"\0"):
-                        found.append(info.pid)
-            except OSError:
-                continue
-        if not found or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    for pid in found:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return found
+    return kill_stragglers(lambda: processes_carrying(LANE_VAR, lane), timeout)
 
 
 def forget_keys(prefix: str) -> None:
@@ -828,10 +806,7 @@ SCENARIOS: dict[str, Callable[[float, Sizes, Path], dict[str, Any]]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["child"]:
-        return child(argv[1:])
-    return standalone(TITLE, run, argv)
+    return module_main(TITLE, run, child, argv)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ CPU time the cluster's processes use per validation is set beside one lookup str
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
@@ -36,17 +35,20 @@ from .common import (
     TAG_VAR,
     Figure,
     busy_fraction,
+    child_parser,
     cpu_seconds,
     database,
     failed_figure,
+    kill_stragglers,
     machine_cpu,
     median,
+    module_main,
     progress,
     project_environment,
     run_child,
-    standalone,
     stop_on_sigterm,
     tagged_processes,
+    write_result,
 )
 
 TITLE = "Cluster throughput (validations per minute)"
@@ -73,7 +75,7 @@ def run(quick: bool) -> list[Figure]:
                     timeout=3600,
                 )
     except Exception as exc:
-        return [failed_figure(benchmark, f"{type(exc).__name__}: {exc}")]
+        return [failed_figure(benchmark, exc)]
 
     def rate(workers: int) -> float:
         return median([batch["per_minute"] for batch in runs[workers]["batches"]])
@@ -268,16 +270,9 @@ def _leftovers(timeout: float = 15) -> list[int]:
     if not tag:
         return []
     ours = {os.getpid(), os.getppid()}
-    deadline = time.monotonic() + timeout
-    while True:
-        left = [pid for pid in tagged_processes(tag) if pid not in ours and not _is_ancestor(pid)]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return left
+    return kill_stragglers(
+        lambda: [pid for pid in tagged_processes(tag) if pid not in ours and not _is_ancestor(pid)], timeout
+    )
 
 
 def _is_ancestor(pid: int) -> bool:
@@ -295,22 +290,19 @@ def _is_ancestor(pid: int) -> bool:
 
 
 def child(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
+    parser = child_parser()
     parser.add_argument("action", choices=["floor", "throughput"])
     parser.add_argument("--lookups", type=int, default=50)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--workers", type=int, default=WORKERS)
-    parser.add_argument("--out", required=True)
     options = parser.parse_args(argv)
     stop_on_sigterm()
     if options.action == "floor":
         result = measure_floor(options.lookups)
     else:
         result = measure_throughput(options.users, options.batches, options.workers, Path(options.out).parent)
-    with open(options.out, "w") as out:
-        json.dump(result, out)
-    return 0
+    return write_result(options.out, result)
 
 
 def measure_floor(lookups: int) -> dict[str, Any]:
@@ -423,10 +415,7 @@ def measure_throughput(users: int, batches: int, workers: int, log_dir: Path) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["child"]:
-        return child(argv[1:])
-    return standalone(TITLE, run, argv)
+    return module_main(TITLE, run, child, argv)
 
 
 if __name__ == "__main__":

@@ -127,8 +127,11 @@ class Figure:
 FIGURE_HEADER = ["benchmark", "measure", "result", "compared with", "ratio", "goal", "met"]
 
 
-def failed_figure(benchmark: str, error: str) -> Figure:
-    """The row that stands for a benchmark that could not finish, so the others are still reported."""
+def failed_figure(benchmark: str, error: str | BaseException) -> Figure:
+    """The row that stands for a benchmark that could not finish, so the others are still reported;
+    ``error`` is the message, or the exception (shown as ``Type: message``)."""
+    if isinstance(error, BaseException):
+        error = f"{type(error).__name__}: {error}"
     return Figure(benchmark, "failed", error[:100], met=False, data={"error": error})
 
 
@@ -187,9 +190,14 @@ def busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 def tagged_processes(tag: str) -> list[int]:
     """Live processes whose environment carries ``TAG_VAR=tag``: what this run started."""
+    return processes_carrying(TAG_VAR, tag)
+
+
+def processes_carrying(name: str, value: str) -> list[int]:
+    """Live processes other than this one whose environment carries ``name=value``."""
     from django_cedula.browser import procfs
 
-    needle = f"{TAG_VAR}={tag}".encode()
+    needle = f"{name}={value}".encode()
     found = []
     for info in procfs.iter_processes():
         if info.pid == os.getpid() or not info.alive:
@@ -201,6 +209,21 @@ def tagged_processes(tag: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def kill_stragglers(find: Callable[[], list[int]], timeout: float) -> list[int]:
+    """Give the processes ``find`` lists up to ``timeout`` seconds to exit, then SIGKILL those still
+    there; returns them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = find()
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def chromium_count() -> int:
@@ -295,6 +318,22 @@ def standalone_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def child_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The options of a measurement's child process (:func:`run_child`): ``--out FILE`` and its own."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--out", required=True)
+    return parser
+
+
+def write_result(
+    path: str | Path, result: dict[str, Any], *, default: Callable[[Any], Any] | None = None
+) -> int:
+    """Write a child's result where :func:`run_child` reads it; returns the child's exit status, 0."""
+    with open(path, "w") as out:
+        json.dump(result, out, default=default)
+    return 0
+
+
 def write_json(path: str | Path, payload: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")
 
@@ -320,3 +359,14 @@ def standalone(title: str, run: Callable[[bool], list[Figure]], argv: Sequence[s
         write_json(options.json, {"machine": machine(), "figures": [dataclasses.asdict(f) for f in figures]})
     # Goals missed are figures like any other; only a benchmark that could not run fails the command.
     return 1 if any("error" in figure.data for figure in figures) else 0
+
+
+def module_main(
+    title: str, run: Callable[[bool], list[Figure]], child: Callable[[list[str]], int], argv: list[str] | None
+) -> int:
+    """A benchmark module's command line: ``child ARGS`` is one measurement (:func:`run_child`),
+    anything else :func:`standalone`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["child"]:
+        return child(argv[1:])
+    return standalone(title, run, argv)

@@ -20,8 +20,6 @@ therefore judged on the peak of the first 200 validations against the peak of th
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,18 +29,20 @@ from .cluster import register, running_cluster, wait_final
 from .common import (
     MIB,
     Figure,
+    child_parser,
     chromium_count,
     database,
     failed_figure,
     median,
+    module_main,
     progress,
     project_environment,
     run_child,
-    standalone,
     stop_on_sigterm,
     tree_anon,
     tree_pss,
     tree_rss,
+    write_result,
 )
 
 TITLE = "Worker memory over many validations"
@@ -67,7 +67,7 @@ def run(quick: bool) -> list[Figure]:
                 timeout=7200,
             )
     except Exception as exc:
-        return [failed_figure(benchmark, f"{type(exc).__name__}: {exc}")]
+        return [failed_figure(benchmark, exc)]
     return figures_for(benchmark, validations, result)
 
 
@@ -164,9 +164,8 @@ def sample(root: int) -> dict[str, Any]:
 
 
 def child(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
+    parser = child_parser()
     parser.add_argument("--validations", type=int, required=True)
-    parser.add_argument("--out", required=True)
     options = parser.parse_args(argv)
     stop_on_sigterm()
 
@@ -199,16 +198,11 @@ def child(argv: list[str]) -> int:
         "worker_recycled": recycled,
         "recycle_after": BrowserOptions.from_settings().recycle_after,
     }
-    with open(options.out, "w") as out:
-        json.dump(result, out)
-    return 0
+    return write_result(options.out, result)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["child"]:
-        return child(argv[1:])
-    return standalone(TITLE, run, argv)
+    return module_main(TITLE, run, child, argv)
 
 
 if __name__ == "__main__":

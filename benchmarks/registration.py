@@ -16,9 +16,7 @@ the job to the queue). The same process, database and user model take turns in e
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import statistics
 import sys
 import time
@@ -28,13 +26,15 @@ from typing import Any
 from .common import (
     VENDORS,
     Figure,
+    child_parser,
     database,
     failed_figure,
     median,
+    module_main,
     progress,
     project_environment,
     run_child,
-    standalone,
+    write_result,
 )
 
 TITLE = "Registration overhead (ms per user creation, median)"
@@ -60,7 +60,7 @@ def run(quick: bool) -> list[Figure]:
                     timeout=3600,
                 )
         except Exception as exc:
-            figures.append(failed_figure(benchmark, f"{type(exc).__name__}: {exc}"))
+            figures.append(failed_figure(benchmark, exc))
             continue
         figures += figures_for(benchmark, result)
     return figures
@@ -110,10 +110,9 @@ def figures_for(benchmark: str, result: dict[str, Any]) -> list[Figure]:
 
 
 def child(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
+    parser = child_parser()
     parser.add_argument("--rounds", type=int, required=True)
     parser.add_argument("--users", type=int, required=True)
-    parser.add_argument("--out", required=True)
     options = parser.parse_args(argv)
 
     import django
@@ -211,16 +210,11 @@ def child(argv: list[str]) -> int:
             for mode in MODES
         },
     }
-    with open(options.out, "w") as out:
-        json.dump(result, out)
-    return 0
+    return write_result(options.out, result)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["child"]:
-        return child(argv[1:])
-    return standalone(TITLE, run, argv)
+    return module_main(TITLE, run, child, argv)
 
 
 if __name__ == "__main__":

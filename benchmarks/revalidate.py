@@ -33,6 +33,7 @@ from .common import (
     MIB,
     VENDORS,
     Figure,
+    child_parser,
     database,
     failed_figure,
     median,
@@ -40,6 +41,7 @@ from .common import (
     project_environment,
     run_child,
     standalone,
+    write_result,
 )
 
 TITLE = "Bulk re-validation (cedula_revalidate --all)"
@@ -90,7 +92,7 @@ def run(quick: bool, budget: float | None = None, repeats: int | None = None) ->
                         if not result["completed"]:
                             break  # a second run would be stopped the same way
         except Exception as exc:
-            figures.append(failed_figure(benchmark, f"{type(exc).__name__}: {exc}"))
+            figures.append(failed_figure(benchmark, exc))
             continue
         figures += figures_for(benchmark, rows, budget, built, results)
     return figures
@@ -173,11 +175,10 @@ def figures_for(
 
 
 def child(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
+    parser = child_parser()
     parser.add_argument("action", choices=["build", "reset", "run"])
     parser.add_argument("--rows", type=int, default=0)
     parser.add_argument("--budget", type=float, default=0.0, help="seconds; 0: no limit")
-    parser.add_argument("--out", required=True)
     options = parser.parse_args(argv)
     rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     import django
@@ -190,9 +191,7 @@ def child(argv: list[str]) -> int:
     else:
         result = run_command(options.budget, options.out)
     result["rss_before_django"] = rss_at_start
-    with open(options.out, "w") as out:
-        json.dump(result, out)
-    return 0
+    return write_result(options.out, result)
 
 
 def _long_ago() -> datetime.datetime:
