@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from ..browser import helpers
 from ..log_privacy import GUARD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,9 +83,5 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
+    """:func:`tests.browser.helpers.wait_until`, polling every half second: a worker's log, rows."""
+    return helpers.wait_until(condition, timeout, interval)
