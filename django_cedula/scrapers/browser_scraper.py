@@ -61,7 +61,7 @@ class CaptchaSolve:
 
     Solving services take tens of seconds, far longer than the browser work. With a supply
     (:mod:`django_cedula.captcha.supply`) the token is taken at the moment the form is posted, the
-    freshest there is; an own solve starts only when the supply is empty at the lookup's start (as
+    oldest still good; an own solve starts only when the supply is empty at the lookup's start (as
     early as the site key is known) or at posting time. An own token the lookup did not need, because
     the supply had one after all, goes to the supply for the next lookup.
     """
@@ -140,7 +140,7 @@ class CaptchaSolve:
     async def token(self) -> str:
         """The token for the submission about to be made, without blocking the browser's loop.
 
-        With a supply: the freshest ready token; if there is none, an own solve starts (unless one
+        With a supply: the oldest token still good; if there is none, an own solve starts (unless one
         runs already) and, while it runs, the supply is asked again every
         :data:`SUPPLY_RECHECK` seconds: whichever token comes first is sent, and an own token that
         comes later goes to the supply. A lookup never sits out a whole solve while tokens arrive.

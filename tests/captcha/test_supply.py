@@ -60,7 +60,8 @@ def token(n: int = 0, ref: str = "") -> SolvedToken:
 # --------------------------------------------------------------------------- the store
 
 
-def test_a_token_is_taken_once_and_the_freshest_first(shared_cache: str) -> None:
+def test_a_token_is_taken_once_and_the_oldest_good_one_first(shared_cache: str) -> None:
+    """Oldest first: a standing stock taken freshest-first lets its oldest tokens expire unused."""
     store = TokenStore(caches[shared_cache], TARGET, max_age=100)
     now = time.time()
     older, fresher = token(1), token(2)
@@ -70,11 +71,11 @@ def test_a_token_is_taken_once_and_the_freshest_first(shared_cache: str) -> None
 
     first = store.take(now)
     assert first is not None
-    assert first.value == fresher.value
-    assert first.ref == "ref-2"
+    assert first.value == older.value
+    assert first.ref == "ref-1"
     second = store.take(now)
     assert second is not None
-    assert second.value == older.value
+    assert second.value == fresher.value
     assert store.take(now) is None
     assert store.stock(now) == 0
 
@@ -88,6 +89,17 @@ def test_an_expired_token_is_never_handed_out_and_is_counted_once(shared_cache: 
     assert store.take(later) is None
     assert store.prune(later) == 1
     assert store.prune(later) == 0, "counted once"
+
+
+def test_an_expired_token_is_passed_over_for_a_good_one(shared_cache: str) -> None:
+    store = TokenStore(caches[shared_cache], TARGET, max_age=100)
+    now = time.time()
+    good = token(2)
+    store.put(token(1), solved_at=now - 150)
+    store.put(good, solved_at=now - 10)
+    taken = store.take(now)
+    assert taken is not None
+    assert taken.value == good.value
 
 
 def test_tokens_are_bound_to_their_target(shared_cache: str) -> None:

@@ -8,7 +8,8 @@ ahead of demand and off the job's path, so that a lookup finds a token ready whe
   every worker of every machine draws on the same stock. Taking a token is one atomic ``add`` of
   a claim key (Redis ``SET NX``, an ``INSERT`` on the database cache): a token goes to one lookup.
 * **Fresh**: a token is kept at most ``CEDULA_CAPTCHA_TOKEN_MAX_AGE`` seconds (100 of Google's 120)
-  and a lookup takes the freshest. Older ones are thrown away and counted as expired.
+  and a lookup takes the oldest still good (taking the freshest would let the rest expire).
+  Older ones are thrown away and counted as expired.
 * **Demand-driven**: one worker process at a time (the leader, by a lease in the cache) runs the
   filler, a daemon thread that starts solves for what is due: rows waiting for a first attempt or a
   retry within the next solve's time, plus what recent registrations predict, capped by what the
