@@ -91,25 +91,24 @@ def store_safely(
     """
     fields = fit_to_columns(fields)
     using = router.db_for_write(CedulaInfo, instance=info)
-    try:
-        return stored_status(store(info, attempt, fields, retry_delay=retry_delay, result=result), fields)
-    except DatabaseError as exc:
-        logger.warning(
-            "Storing the outcome for user %s failed (%s); retrying on a fresh connection",
-            info.user_id,
-            describe(exc),
-        )
-    reconnect(using)
-    try:
-        return stored_status(store(info, attempt, fields, retry_delay=retry_delay, result=result), fields)
-    except DatabaseError as exc:
-        logger.error(
-            "Storing the outcome for user %s failed again (%s); storing a minimal error instead",
-            info.user_id,
-            describe(exc),
-        )
-        error = describe(exc)
-    reconnect(using)
+    error = ""
+    # The full outcome twice (the second time on a fresh connection), then the minimal one.
+    for level, then in (
+        (logging.WARNING, "retrying on a fresh connection"),
+        (logging.ERROR, "storing a minimal error instead"),
+    ):
+        try:
+            return stored_status(store(info, attempt, fields, retry_delay=retry_delay, result=result), fields)
+        except DatabaseError as exc:
+            error = describe(exc)
+            logger.log(
+                level,
+                "Storing the outcome for user %s failed (%s); %s",
+                info.user_id,
+                error,
+                then,
+            )
+        reconnect(using)
     minimal: dict[str, object] = {
         "status": Status.ERROR,
         "error_code": STORE_ERROR,
