@@ -18,7 +18,7 @@ class CedulaStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     NOT_FOUND = "not_found", _("Not in the census")
     CANCELLED_DECEASED = "cancelled_deceased", _("Cancelled (deceased)")
-    CANCELLED_OTHER = "cancelled_other", _("Cancelled")
+    CANCELLED_OTHER = "cancelled_other", _("Cancelled (other)")
     INVALID = "invalid", _("Invalid number")
     ERROR = "error", _("Error")
     TIMEOUT = "timeout", _("Timed out")
@@ -57,16 +57,25 @@ class CedulaInfo(models.Model):
         _("status"), max_length=20, choices=CedulaStatus.choices, default=CedulaStatus.PENDING, db_index=True
     )
 
-    departamento = models.CharField(_("departamento"), max_length=100, blank=True)
-    municipio = models.CharField(_("municipio"), max_length=100, blank=True)
-    puesto = models.CharField(_("puesto"), max_length=255, blank=True)
-    direccion = models.CharField(_("dirección"), max_length=255, blank=True)
-    mesa = models.CharField(_("mesa"), max_length=20, blank=True)
+    # The place and novedad fields keep the census's own (Spanish) names in code; their labels are
+    # the one vocabulary the admin, the host pieces and the docs use: English here, Spanish in the
+    # catalogue (departamento, municipio, puesto de votación, dirección, mesa; novedad, ...).
+    departamento = models.CharField(_("department"), max_length=100, blank=True)
+    municipio = models.CharField(_("municipality"), max_length=100, blank=True)
+    puesto = models.CharField(_("polling station"), max_length=255, blank=True)
+    direccion = models.CharField(_("address"), max_length=255, blank=True)
+    mesa = models.CharField(_("voting table"), max_length=20, blank=True)
 
-    novedad = models.CharField(_("novedad"), max_length=255, blank=True)
-    resolucion = models.CharField(_("resolución"), max_length=100, blank=True)
+    novedad = models.CharField(_("record note"), max_length=255, blank=True)
+    resolucion = models.CharField(_("resolution"), max_length=100, blank=True)
     fecha_novedad = models.CharField(
-        _("fecha de la novedad"), max_length=50, blank=True, help_text=_("As the source writes it.")
+        _("date of the record note"), max_length=50, blank=True, help_text=_("As the source writes it.")
+    )
+    source = models.CharField(
+        _("answered by"),
+        max_length=40,
+        blank=True,
+        help_text=_("The source whose answer is stored (an entry of CEDULA_SCRAPER)."),
     )
 
     fetched_at = models.DateTimeField(_("answered at"), null=True, blank=True)

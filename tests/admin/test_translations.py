@@ -85,7 +85,7 @@ def test_status_labels_in_spanish() -> None:
         Status.ACTIVE: "Activa",
         Status.NOT_FOUND: "No está en el censo",
         Status.CANCELLED_DECEASED: "Cancelada (fallecimiento)",
-        Status.CANCELLED_OTHER: "Cancelada",
+        Status.CANCELLED_OTHER: "Cancelada (otra causa)",
         Status.INVALID: "Número inválido",
         Status.ERROR: "Error",
         Status.TIMEOUT: "Tiempo agotado",
