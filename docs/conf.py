@@ -23,21 +23,23 @@ exclude_patterns = ["_build"]
 nitpicky = False
 
 
-def _write_replica_outcomes(app: object, config: object) -> None:
-    """Render the replica's outcome table into an include, so the docs never drift from the code."""
-    from django_cedula.testing.replica import outcome_table_markdown
+def _check_replica_outcomes(app: object, config: object) -> None:
+    """Fail the build (a warning, under -W) when a committed outcome table differs from the replica's.
 
-    rows = [
-        [cell.strip() for cell in line.strip().strip("|").split("|")]
-        for line in outcome_table_markdown().splitlines()
-        if line.startswith("|") and not line.startswith("|---")
-    ]
-    lines = [".. list-table::", "   :header-rows: 1", ""]
-    for row in rows:
-        lines.append("   * - " + row[0].replace("*", "\\*"))
-        lines.extend("     - " + cell.replace("*", "\\*") for cell in row[1:])
-    Path(__file__).with_name("replica-outcomes.inc").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    The tables are text in the repository (installation.rst, scraper.rst), so that they read the same
+    on any viewer; ``python -m django_cedula.testing.replica.outcome_text docs --write`` rewrites them.
+    """
+    from sphinx.util import logging
+
+    from django_cedula.testing.replica.outcome_text import check_docs
+
+    for name in check_docs(Path(__file__).resolve().parent):
+        logging.getLogger(__name__).warning(
+            "%s: the replica's outcome table differs from django_cedula/testing/replica/outcomes.py; "
+            "run `python -m django_cedula.testing.replica.outcome_text docs --write`",
+            name,
+        )
 
 
 def setup(app: object) -> None:
-    app.connect("config-inited", _write_replica_outcomes)  # type: ignore[attr-defined]
+    app.connect("config-inited", _check_replica_outcomes)  # type: ignore[attr-defined]

@@ -2,7 +2,9 @@
 
 Faults can be switched on from the command line with ``--fault MODE[:CEDULA[:TIMES]]``, e.g.
 ``--fault get500::1`` (the next page GET answers 500) or ``--fault slow:1020304050`` (that number
-is always slow). The first line printed is ``django-cedula replica running at <url>``.
+is always slow). The first line printed is ``django-cedula replica running at <url>``; then come
+the sources' addresses, the settings that point a site at it, and the numbers to look up with what
+each answers (the outcome table, also listed by ``--help``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from .constants import (
 )
 from .control import Replica
 from .faults import FaultMode
+from .outcome_text import outcome_lines
+
+#: The heading of the outcome list in ``--help`` and in the start-up banner.
+OUTCOMES_HEADING = "numbers and what the replica answers (details: docs/scraper.rst):"
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -54,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m django_cedula.testing.replica",
         description="Serve a local replica of the Registraduría census lookup (Source A and Source B).",
+        epilog="\n".join([OUTCOMES_HEADING, *outcome_lines("  ")]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
@@ -100,6 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def banner_tail(replica: Replica) -> list[str]:
+    """The banner's last part: the settings that point a site at ``replica``, then the numbers."""
+    return [
+        "  a site's settings for it (docs/installation.rst, 'Try it on the replica'):",
+        f'    CEDULA_SOURCE_URL = "{replica.wsp_url}"',
+        '    CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"',
+        "  " + OUTCOMES_HEADING,
+        *outcome_lines("    "),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run until interrupted (Ctrl+C or SIGTERM)."""
     args = build_parser().parse_args(argv)
@@ -138,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             target = f"number {fault.cedula}" if fault.cedula else "every request"
             count = "until stopped" if fault.remaining is None else f"{fault.remaining} time(s)"
             print(f"  fault: {fault.mode} for {target}, {count}")
+        for line in banner_tail(replica):
+            print(line)
         print("Press Ctrl+C to stop.", flush=True)
         # Wake up now and then: a plain wait may not return on a signal on every platform.
         while not stopping.wait(0.5):
