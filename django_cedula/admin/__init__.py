@@ -53,8 +53,10 @@ from .cedula_info import (
 )
 from .inline import CedulaInfoInline
 from .summary import SpendSummary, StatusCount, spend_summary_figures
+from .times import FULL_TIME_FORMAT, format_full_time, full_time_display
 
 __all__ = [
+    "FULL_TIME_FORMAT",
     "RAW_RESPONSE_PERMISSION",
     "CaptchaSpendAdmin",
     "CedulaInfoAdmin",
@@ -63,6 +65,8 @@ __all__ = [
     "SpendSummary",
     "StatusCount",
     "can_view_raw_response",
+    "format_full_time",
+    "full_time_display",
     "spend_summary_figures",
 ]
 

@@ -73,5 +73,6 @@ def test_an_invalid_number_is_refused_in_spanish() -> None:
     with translation.override("es"), pytest.raises(CommandError) as caught:
         call_command("cedula_lookup", "12-AB", stdout=io.StringIO())
     assert str(caught.value) == (
-        "Cédula inválida: el número de cédula solo lleva dígitos (puntos, espacios y guiones pueden separarlos)."
+        "Cédula inválida: el número de cédula solo lleva dígitos "
+        "(puntos, espacios y guiones pueden separarlos)."
     )
