@@ -34,17 +34,19 @@ def format_full_time(value: datetime.datetime | None) -> str | None:
     return dateformat.format(value, FULL_TIME_FORMAT)
 
 
-def full_time_display(model: type[Model], name: str) -> Callable[[Any, Any], str | None]:
+def full_time_display(model: type[Model], name: str) -> Callable[[Any, Any], str]:
     """An admin display method for the date-time field ``name`` of ``model``: headed by the field's
-    own verbose name, sorted by the field, showing :func:`format_full_time`.
+    own verbose name, sorted by the field, showing :func:`format_full_time` (the admin's empty value,
+    ``-``, for no time: a read-only field would otherwise show ``None``).
 
     Set it on a ``ModelAdmin`` or an inline as ``<name>_full = full_time_display(Model, "<name>")``
     and list ``"<name>_full"`` in ``list_display`` or ``readonly_fields``.
     """
     field = model._meta.get_field(name)
 
-    def display(model_admin: Any, obj: Any) -> str | None:
-        return format_full_time(getattr(obj, name))
+    def display(model_admin: Any, obj: Any) -> str:
+        text = format_full_time(getattr(obj, name))
+        return str(model_admin.get_empty_value_display()) if text is None else text
 
     display.__name__ = f"{name}_full"
     display.__qualname__ = f"{name}_full"

@@ -282,9 +282,11 @@ def test_change_view_shows_times_to_the_second_with_the_zone(staff_client: Clien
         '<div class="readonly">2026-12-01 04:00:12 -05</div>',
         '<div class="readonly">2026-12-01 04:00:13 -05</div>',
         "<label>Next attempt at:</label>",
+        '<div class="readonly">-</div>',  # no next attempt: the empty value, not "None"
     ):
         assert text in html, text
     assert "4 a.m." not in html
+    assert '<div class="readonly">None</div>' not in html
 
 
 def test_full_times_follow_the_current_time_zone() -> None:
