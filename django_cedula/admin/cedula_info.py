@@ -69,10 +69,10 @@ def _label(name: str) -> _StrOrPromise:
 class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
     """Read-only list and pages of the validations, with a *Validate again* action.
 
-    The list keeps to six narrow columns, so that it fits a 1280-pixel screen with the filter
-    sidebar open: user, masked number, status, place (municipality and department), last change
-    and retries are on the row's page with everything else. Times are shown to the second, with
-    the zone (:mod:`.times`).
+    The list keeps to five columns, so that it fits a 1280-pixel screen with the filter sidebar
+    open: user, masked number, status, place (municipality and department) and last change; the
+    polling station, the table, the retries and everything else are on the row's page. Times are
+    shown to the second, with the zone (:mod:`.times`); labels are the model's verbose names.
     """
 
     list_display = ("user", "masked_cedula", "status", "place", "updated_at_full")
