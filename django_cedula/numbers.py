@@ -18,11 +18,15 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import InvalidCedulaError
 from .privacy import mask_cedula
+
+# The reasons below are translated when the number is refused (``gettext``, not lazily): the
+# message of an InvalidCedulaError is a plain string. They are called ``gettext(...)`` by name so
+# that makemessages extracts them (it knows gettext, ngettext, _ and their lazy forms, not aliases).
 
 __all__ = [
     "MAX_LENGTH",
@@ -51,28 +55,28 @@ def normalize_cedula(value: object) -> str:
     number.
     """
     if value is None or isinstance(value, bool):
-        raise InvalidCedulaError(_gettext("a cédula number is required"))
+        raise InvalidCedulaError(gettext("a cédula number is required"))
     if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str):
-        raise InvalidCedulaError(_gettext("a cédula number must be text"))
+        raise InvalidCedulaError(gettext("a cédula number must be text"))
     written = value.strip()
     digits = _SEPARATORS.sub("", written)
     if not digits:
-        raise InvalidCedulaError(_gettext("a cédula number is required"))
+        raise InvalidCedulaError(gettext("a cédula number is required"))
     if not digits.isascii() or not digits.isdigit():
         raise InvalidCedulaError(
-            _gettext("a cédula number has digits only (dots, spaces and dashes may separate them)")
+            gettext("a cédula number has digits only (dots, spaces and dashes may separate them)")
         )
     if not _WRITTEN.fullmatch(written):
         if _MARK_AT_AN_END.search(written):
-            raise InvalidCedulaError(_gettext("a cédula number does not start or end with a dot or a dash"))
-        raise InvalidCedulaError(_gettext("a cédula number has at most one dot or dash between two digits"))
+            raise InvalidCedulaError(gettext("a cédula number does not start or end with a dot or a dash"))
+        raise InvalidCedulaError(gettext("a cédula number has at most one dot or dash between two digits"))
     if digits.startswith("0"):
-        raise InvalidCedulaError(_gettext("a cédula number does not start with 0"))
+        raise InvalidCedulaError(gettext("a cédula number does not start with 0"))
     if not _VALID.fullmatch(digits):
         raise InvalidCedulaError(
-            _gettext("a cédula number has %(min)d to %(max)d digits, not %(count)d")
+            gettext("a cédula number has %(min)d to %(max)d digits, not %(count)d")
             % {"min": MIN_LENGTH, "max": MAX_LENGTH, "count": len(digits)}
         )
     return digits

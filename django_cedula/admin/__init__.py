@@ -4,8 +4,11 @@
 installed. Every field is read-only: the data comes from the Registraduría, and the package's
 jobs update rows with conditional queries that a form saving a stale copy would undo. Staff can
 instead *validate again* the selected rows (an action, which needs the ``change`` permission of
-the model), filter by status and departamento, and search by the full number or by user.
-The list shows numbers masked (``******4050``); the full number is on each row's page.
+the model), filter by status and department, and search by the full number or by user.
+The list keeps to five columns (user, masked number ``******4050``, status, "municipality,
+department", updated at) so that it fits a 1280-pixel screen with the filter sidebar; the full
+number and every other field are on each row's page. Times are shown to the second with the zone
+(:mod:`.times`), and every label is the model's verbose name.
 ``raw_response`` (the HTML the source answered) is shown only to users with the permission
 ``django_cedula.view_raw_response``. Only superusers may delete rows.
 
@@ -33,8 +36,9 @@ What lives where (every name below is importable from ``django_cedula.admin``):
   :func:`spend_summary_figures`).
 - :mod:`.inline`: :class:`CedulaInfoInline`, for the host's user admin.
 - :mod:`.captcha_spend`: :class:`CaptchaSpendAdmin`.
-- :mod:`.fields`: the groups of fields the page and the inline share; :mod:`.bases`: the admin
-  base classes, typed with their model.
+- :mod:`.fields`: the groups of fields the page and the inline share, and their full times;
+  :mod:`.times`: the format of those times (:func:`format_full_time`, :func:`full_time_display`);
+  :mod:`.bases`: the admin base classes, typed with their model.
 
 Both admins are registered here, in one place, when Django's admin autodiscovers this package.
 """
@@ -53,8 +57,10 @@ from .cedula_info import (
 )
 from .inline import CedulaInfoInline
 from .summary import SpendSummary, StatusCount, spend_summary_figures
+from .times import FULL_TIME_FORMAT, format_full_time, full_time_display
 
 __all__ = [
+    "FULL_TIME_FORMAT",
     "RAW_RESPONSE_PERMISSION",
     "CaptchaSpendAdmin",
     "CedulaInfoAdmin",
@@ -63,6 +69,8 @@ __all__ = [
     "SpendSummary",
     "StatusCount",
     "can_view_raw_response",
+    "format_full_time",
+    "full_time_display",
     "spend_summary_figures",
 ]
 

@@ -5,7 +5,7 @@ Also who may see ``raw_response`` (:data:`RAW_RESPONSE_PERMISSION`), and the dep
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -25,7 +26,7 @@ from ..models import CaptchaSpend, CedulaInfo, CedulaStatus
 from ..numbers import mask_cedula, normalize_cedula
 from ..services import RequestDecision, request_validation_batches
 from .bases import CedulaInfoModelAdmin
-from .fields import ATTEMPT_FIELDS, IDENTITY_FIELDS, NOVEDAD_FIELDS, PLACE_FIELDS
+from .fields import ATTEMPT_FIELDS, IDENTITY_FIELDS, NOVEDAD_FIELDS, PLACE_FIELDS, FullTimes
 from .summary import SpendSummary, StatusCount, spend_summary_figures
 
 if TYPE_CHECKING:
@@ -60,21 +61,21 @@ class DepartamentoFilter(admin.AllValuesFieldListFilter):
         self.lookup_choices = self.lookup_choices.exclude(**{field.name: ""})
 
 
-class CedulaInfoAdmin(CedulaInfoModelAdmin):
-    """Read-only list and pages of the validations, with a *Validate again* action."""
+def _label(name: str) -> _StrOrPromise:
+    """The verbose name of ``CedulaInfo``'s field ``name``: the one vocabulary of the admin."""
+    return cast("_StrOrPromise", CedulaInfo._meta.get_field(name).verbose_name)  # type: ignore[union-attr]
 
-    list_display = (
-        "user",
-        "masked_cedula",
-        "status",
-        "municipio",
-        "departamento",
-        "puesto",
-        "mesa",
-        "retry_count",
-        "fetched_at",
-        "updated_at",
-    )
+
+class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
+    """Read-only list and pages of the validations, with a *Validate again* action.
+
+    The list keeps to five columns, so that it fits a 1280-pixel screen with the filter sidebar
+    open: user, masked number, status, place (municipality and department) and last change; the
+    polling station, the table, the retries and everything else are on the row's page. Times are
+    shown to the second, with the zone (:mod:`.times`); labels are the model's verbose names.
+    """
+
+    list_display = ("user", "masked_cedula", "status", "place", "updated_at_full")
     list_filter = ("status", ("departamento", DepartamentoFilter))
     list_select_related = ("user",)
     ordering = ("-updated_at",)
@@ -82,12 +83,21 @@ class CedulaInfoAdmin(CedulaInfoModelAdmin):
     actions = ("validate_again",)
     readonly_fields = (*IDENTITY_FIELDS, *PLACE_FIELDS, *NOVEDAD_FIELDS, *ATTEMPT_FIELDS)
 
-    @admin.display(description=_("cédula"), ordering="cedula")
+    @admin.display(description=_label("cedula"), ordering="cedula")
     def masked_cedula(self, obj: CedulaInfo) -> str:
         """The number with all but its last digits hidden, for lists."""
         return mask_cedula(obj.cedula)
 
-    @admin.display(description=_("raw response"))
+    @admin.display(
+        description=format_lazy("{}, {}", _label("municipio"), _label("departamento")), ordering="municipio"
+    )
+    def place(self, obj: CedulaInfo) -> str | None:
+        """Where the person votes, in one short column: "MEDELLÍN, ANTIOQUIA" (the polling station,
+        its address and the table are on the row's page). ``None`` (shown as the admin's empty
+        value) while the row has no place: pending, failed, not found or cancelled."""
+        return ", ".join(part for part in (obj.municipio, obj.departamento) if part) or None
+
+    @admin.display(description=_label("raw_response"))
     def raw_response_display(self, obj: CedulaInfo) -> SafeString:
         """The stored answer as escaped, preformatted text (it is the source's HTML, never rendered)."""
         return format_html("<pre>{}</pre>", obj.raw_response)
@@ -121,12 +131,15 @@ class CedulaInfoAdmin(CedulaInfoModelAdmin):
         fieldsets: list[tuple[_StrOrPromise | None, _FieldOpts]] = [
             (None, {"fields": IDENTITY_FIELDS}),
             (_("Voting place"), {"fields": PLACE_FIELDS}),
-            (_("Novedad"), {"fields": NOVEDAD_FIELDS}),
+            (capfirst(_label("novedad")), {"fields": NOVEDAD_FIELDS}),
             (_("Attempts and errors"), {"fields": ATTEMPT_FIELDS}),
         ]
         if can_view_raw_response(request):
             fieldsets.append(
-                (_("Raw response"), {"fields": ("raw_response_display",), "classes": ("collapse",)})
+                (
+                    capfirst(_label("raw_response")),
+                    {"fields": ("raw_response_display",), "classes": ("collapse",)},
+                )
             )
         return fieldsets
 

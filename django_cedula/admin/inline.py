@@ -5,26 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy as _
 
 from ..models import CedulaInfo
 from .bases import CedulaInfoStackedInline
-from .fields import NOVEDAD_FIELDS, PLACE_FIELDS
+from .fields import NOVEDAD_FIELDS, PLACE_FIELDS, FullTimes
 
 
-class CedulaInfoInline(CedulaInfoStackedInline):
+class CedulaInfoInline(FullTimes, CedulaInfoStackedInline):
     """A user's validation, read-only, for the host's user admin (``inlines = [CedulaInfoInline]``).
 
     Shown to staff with the ``view`` (or ``change``) permission of cédula validations; it never
     adds, changes or deletes a row, and never shows ``raw_response``. When
     :class:`~django_cedula.admin.CedulaInfoAdmin` is registered on the same admin site, a link
-    leads to the full page.
+    leads to the full page. Times are shown to the second, with the zone.
     """
 
     model = CedulaInfo
     fk_name = "user"
-    verbose_name = _("cédula validation")
-    verbose_name_plural = _("cédula validation")
+    # The model's own name, also as the plural: a user has one validation.
+    verbose_name = verbose_name_plural = CedulaInfo._meta.verbose_name
     can_delete = False
     show_change_link = True
     fields = readonly_fields = (
@@ -32,8 +31,8 @@ class CedulaInfoInline(CedulaInfoStackedInline):
         "status",
         *PLACE_FIELDS,
         *NOVEDAD_FIELDS,
-        "requested_at",
-        "fetched_at",
+        "requested_at_full",
+        "fetched_at_full",
         "retry_count",
         "error_code",
         "error_message",

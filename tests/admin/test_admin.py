@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import re
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -12,8 +14,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from django_cedula.admin import CedulaInfoAdmin, StatusCount
+from django_cedula.admin import CedulaInfoAdmin, StatusCount, format_full_time
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.scrapers import FakeScraper
@@ -89,12 +92,72 @@ def test_changelist_masks_the_number(staff_client: Client, make_row: MakeRow) ->
 
 
 def test_changelist_columns(staff_client: Client, make_row: MakeRow) -> None:
-    make_row("1020304050", departamento="ANTIOQUIA", municipio="MEDELLÍN", puesto="IE SAN JOSÉ", mesa="7")
+    info = make_row(
+        "1020304050",
+        username="ana",
+        departamento="ANTIOQUIA",
+        municipio="MEDELLÍN",
+        puesto="IE SAN JOSÉ",
+        mesa="7",
+    )
+    CedulaInfo.objects.filter(pk=info.pk).update(
+        updated_at=datetime.datetime(2026, 12, 1, 9, 0, 7, tzinfo=datetime.timezone.utc)
+    )
+
+    response = staff_client.get(reverse(CHANGELIST))
+
+    html = response.content.decode()
+    # Six narrow columns (with the checkbox): the list fits 1280 pixels with the filter sidebar.
+    assert response.context["cl"].list_display == [
+        "action_checkbox",
+        "user",
+        "masked_cedula",
+        "status",
+        "place",
+        "updated_at_full",
+    ]
+    headers = re.findall(r'<th scope="col" class="[^"]*\b(column-[\w]+)', html)
+    assert headers == [
+        "column-user",
+        "column-masked_cedula",
+        "column-status",
+        "column-place",
+        "column-updated_at_full",
+    ]
+    for header in (
+        ">User</a>",
+        ">Cédula</a>",
+        ">Status</a>",
+        ">Municipality, department</a>",
+        ">Updated at</a>",
+    ):
+        assert header in html, header
+    assert '<td class="field-place">MEDELLÍN, ANTIOQUIA</td>' in html
+    # The full time, to the second, in the current time zone (America/Bogota in the tests).
+    assert '<td class="field-updated_at_full">2026-12-01 04:00:07 -05</td>' in html
+    assert '<td class="field-status">Active</td>' in html
+    # The polling station and the table are on the row's page only.
+    assert "IE SAN JOSÉ" not in html
+    assert "field-mesa" not in html
+
+
+def test_a_row_without_a_place_shows_the_empty_value(staff_client: Client, make_row: MakeRow) -> None:
+    make_row("1020304050", status=Status.NOT_FOUND, departamento="", municipio="")
 
     html = staff_client.get(reverse(CHANGELIST)).content.decode()
 
-    for text in ("ANTIOQUIA", "MEDELLÍN", "IE SAN JOSÉ", '<td class="field-mesa">7</td>', "Active"):
-        assert text in html
+    assert '<td class="field-place">-</td>' in html
+
+
+def test_the_list_is_sorted_by_place_and_by_time(staff_client: Client, make_row: MakeRow) -> None:
+    cali = make_row("1020304050", municipio="CALI", departamento="VALLE")
+    bogota = make_row("1020304051", municipio="BOGOTÁ D.C.", departamento="BOGOTÁ D.C.")
+    columns = list(CedulaInfoAdmin.list_display)
+
+    by_place = staff_client.get(reverse(CHANGELIST), {"o": str(columns.index("place") + 1)})
+    assert [row.pk for row in by_place.context["cl"].result_list] == [bogota.pk, cali.pk]
+    by_time = staff_client.get(reverse(CHANGELIST), {"o": str(columns.index("updated_at_full") + 1)})
+    assert [row.pk for row in by_time.context["cl"].result_list] == [cali.pk, bogota.pk]
 
 
 def test_filter_by_status(staff_client: Client, make_row: MakeRow) -> None:
@@ -157,17 +220,84 @@ def test_search_fields_follow_the_user_model(rf: Any) -> None:
 
 
 def test_change_view_shows_every_field_read_only(staff_client: Client, make_row: MakeRow) -> None:
-    info = make_row("1020304050", departamento="ANTIOQUIA", municipio="MEDELLÍN")
+    info = make_row(
+        "1020304050",
+        departamento="ANTIOQUIA",
+        municipio="MEDELLÍN",
+        puesto="IE SAN JOSÉ",
+        direccion="CALLE 10 # 20-30",
+        mesa="7",
+        source="wsp",
+        retry_count=2,
+    )
 
     response = staff_client.get(change_url(info))
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "ANTIOQUIA" in html
+    for text in ("ANTIOQUIA", "MEDELLÍN", "IE SAN JOSÉ", "CALLE 10 # 20-30", "wsp"):
+        assert text in html, text
     assert "1020304050" in html  # the full number is on the row's own page
     assert response.context["adminform"].form.fields == {}
     assert 'name="departamento"' not in html
     assert 'name="_save"' not in html
+    # The fieldsets and the labels are the model's vocabulary.
+    titles = [fieldset.name for fieldset in response.context["adminform"]]
+    assert [str(title) if title else title for title in titles] == [
+        None,
+        "Voting place",
+        "Record note",
+        "Attempts and errors",
+    ]
+    for label in (
+        "Department",
+        "Municipality",
+        "Polling station",
+        "Address",
+        "Voting table",
+        "Date of the record note",
+        "Answered by",
+        "Retries",
+    ):
+        assert f"<label>{label}:</label>" in html, label
+
+
+def test_change_view_shows_times_to_the_second_with_the_zone(staff_client: Client, make_row: MakeRow) -> None:
+    info = make_row("1020304050")
+    moment = datetime.datetime(2026, 12, 1, 9, 0, 0, tzinfo=datetime.timezone.utc)
+    CedulaInfo.objects.filter(pk=info.pk).update(
+        requested_at=moment,
+        fetched_at=moment + datetime.timedelta(seconds=12),
+        created_at=moment,
+        updated_at=moment + datetime.timedelta(seconds=13),
+        next_attempt_at=None,
+    )
+
+    html = staff_client.get(change_url(info)).content.decode()
+
+    for text in (
+        "<label>Requested at:</label>",
+        '<div class="readonly">2026-12-01 04:00:00 -05</div>',
+        "<label>Answered at:</label>",
+        '<div class="readonly">2026-12-01 04:00:12 -05</div>',
+        '<div class="readonly">2026-12-01 04:00:13 -05</div>',
+        "<label>Next attempt at:</label>",
+        '<div class="readonly">-</div>',  # no next attempt: the empty value, not "None"
+    ):
+        assert text in html, text
+    assert "4 a.m." not in html
+    assert '<div class="readonly">None</div>' not in html
+
+
+def test_full_times_follow_the_current_time_zone() -> None:
+    moment = datetime.datetime(2026, 12, 1, 9, 0, 7, tzinfo=datetime.timezone.utc)
+
+    assert format_full_time(moment) == "2026-12-01 04:00:07 -05"
+    with timezone.override(datetime.timezone.utc):
+        assert format_full_time(moment) == "2026-12-01 09:00:07 UTC"
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Madrid")):
+        assert format_full_time(moment) == "2026-12-01 10:00:07 CET"
+    assert format_full_time(None) is None
 
 
 def test_posting_the_change_form_changes_nothing(staff_client: Client, make_row: MakeRow) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,8 @@ def test_the_inline_shows_the_validation_read_only(
     assert "Active" in html
     assert 'name="cedula_info-0-departamento"' not in html
     assert "RAW-MARKER" not in html
+    # Times to the second, with the zone (America/Bogota in the tests), as on the row's page.
+    assert re.search(r'<div class="readonly">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -05</div>', html)
     # CedulaInfoAdmin is on the same site: a link leads to the row's page.
     assert reverse("host_admin:django_cedula_cedulainfo_change", args=[info.pk]) in html
 

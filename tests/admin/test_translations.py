@@ -1,12 +1,10 @@
-"""The Spanish catalogue: complete, compiled, and used by the models, the validator and the admin."""
+"""The Spanish catalogue in use by the models, the validator and the admin (its completeness and
+its compilation: ``tests/test_catalogue.py``)."""
 
 from __future__ import annotations
 
 import datetime
-import gettext
-import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,64 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-import django_cedula
 from django_cedula.models import CaptchaSpend, CedulaInfo
 from django_cedula.numbers import validate_cedula_number
 
-CATALOGUE = Path(django_cedula.__file__).parent / "locale" / "es" / "LC_MESSAGES"
 Status = CedulaInfo.Status
-
-
-def read_po(path: Path) -> list[dict[str, Any]]:
-    """The entries of a .po file: ``msgid``, ``msgid_plural``, ``msgstr`` (a list) and ``fuzzy``."""
-    entries: list[dict[str, Any]] = []
-    for block in path.read_text(encoding="utf-8").strip().split("\n\n"):
-        entry: dict[str, Any] = {"msgstr": [], "fuzzy": False, "msgid_plural": None}
-        key: str | None = None
-        for line in block.splitlines():
-            if line.startswith("#,"):
-                entry["fuzzy"] = entry["fuzzy"] or "fuzzy" in line
-                continue
-            if line.startswith("#"):
-                continue
-            match = re.fullmatch(r'(msgid|msgid_plural|msgstr(?:\[\d\])?) "(.*)"', line)
-            text = match.group(2) if match else line.strip()[1:-1]
-            if match:
-                key = match.group(1)
-                if key.startswith("msgstr"):
-                    entry["msgstr"].append("")
-                else:
-                    entry[key] = ""
-            text = text.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
-            assert key is not None
-            if key.startswith("msgstr"):
-                entry["msgstr"][-1] += text
-            else:
-                entry[key] += text
-        entries.append(entry)
-    return entries
-
-
-def test_every_message_is_translated() -> None:
-    header, *entries = read_po(CATALOGUE / "django.po")
-    assert not header["fuzzy"]
-    assert entries
-    for entry in entries:
-        assert not entry["fuzzy"], entry["msgid"]
-        assert all(entry["msgstr"]), entry["msgid"]
-        assert len(entry["msgstr"]) == (3 if entry["msgid_plural"] else 1), entry["msgid"]
-
-
-def test_the_compiled_catalogue_matches_the_sources() -> None:
-    with (CATALOGUE / "django.mo").open("rb") as file:
-        compiled = gettext.GNUTranslations(file)
-    _header, *entries = read_po(CATALOGUE / "django.po")
-    for entry in entries:
-        if entry["msgid_plural"]:
-            assert compiled.ngettext(entry["msgid"], entry["msgid_plural"], 1) == entry["msgstr"][0]
-            assert compiled.ngettext(entry["msgid"], entry["msgid_plural"], 5) == entry["msgstr"][2]
-        else:
-            assert compiled.gettext(entry["msgid"]) == entry["msgstr"][0]
 
 
 def test_status_labels_in_spanish() -> None:
@@ -139,6 +83,39 @@ def test_changelist_in_spanish(spanish_client: Client, make_row: Callable[..., C
     assert '<option value="validate_again">Validar de nuevo</option>' in html
     assert "Validaciones de cédula" in html  # the page title, capitalised by the admin
     assert "Active" not in html
+    # The columns and the filters in the model's vocabulary.
+    for text in (
+        ">Usuario</a>",
+        ">Cédula</a>",
+        ">Estado</a>",
+        ">Municipio, departamento</a>",
+        ">Fecha de actualización</a>",
+        "Por departamento",
+        "Por estado",
+    ):
+        assert text in html, text
+
+
+@pytest.mark.django_db
+def test_change_page_in_spanish(spanish_client: Client, make_row: Callable[..., CedulaInfo]) -> None:
+    info = make_row("1020304050", departamento="ANTIOQUIA", novedad="CANCELADA POR MUERTE")
+
+    html = spanish_client.get(
+        reverse("admin:django_cedula_cedulainfo_change", args=[info.pk])
+    ).content.decode()
+
+    for text in (
+        'class="fieldset-heading">Lugar de votación</h2>',
+        'class="fieldset-heading">Novedad</h2>',
+        'class="fieldset-heading">Intentos y errores</h2>',
+        "<label>Departamento:</label>",
+        "<label>Puesto de votación:</label>",
+        "<label>Mesa:</label>",
+        "<label>Fecha de la novedad:</label>",
+        "<label>Fecha de solicitud:</label>",
+        "<label>Fuente de la respuesta:</label>",
+    ):
+        assert text in html, text
 
 
 @pytest.mark.django_db

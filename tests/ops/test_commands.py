@@ -144,12 +144,12 @@ def test_revalidate_respects_the_cooldown_unless_forced(
 ) -> None:
     set_row(population["active_recent"], requested_at=ago(minutes=5))
     output = run("cedula_revalidate", "--user", str(population["active_recent"].pk))
-    assert "Queued 0 of 1 users." in output
+    assert "Queued 0 of 1 user." in output
     assert "1 skipped: requested within CEDULA_REFRESH_COOLDOWN (use --force)" in output
     assert recording_backend.jobs == []
 
     output = run("cedula_revalidate", "--user", str(population["active_recent"].pk), "--force")
-    assert "Queued 1 of 1 users." in output
+    assert "Queued 1 of 1 user." in output
     assert recording_backend.jobs == [ValidationJob(population["active_recent"].pk, 1)]
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext
 
 from ...exceptions import InvalidCedulaError
 from ...numbers import normalize_cedula
@@ -35,7 +36,9 @@ class Command(BaseCommand):
         try:
             cedula = normalize_cedula(options["number"])
         except InvalidCedulaError as exc:
-            raise CommandError(f"Invalid cédula: {exc}.", returncode=EXIT_INVALID) from exc
+            raise CommandError(
+                gettext("Invalid cédula: %(reason)s.") % {"reason": exc}, returncode=EXIT_INVALID
+            ) from exc
         try:
             result = ScrapeResult.coerce(get_scraper().scrape_cedula(cedula))
         except Exception as exc:
@@ -43,10 +46,8 @@ class Command(BaseCommand):
             # message and exit status, never a traceback (and never the full number).
             first = (str(exc).strip().splitlines() or [""])[0]
             detail = redact(first, cedula)[:300]
-            raise CommandError(
-                f"Lookup failed: the scraper raised {type(exc).__name__}" + (f": {detail}" if detail else ""),
-                returncode=EXIT_FAILURE,
-            ) from exc
+            message = gettext("Lookup failed: the scraper raised %(error)s") % {"error": type(exc).__name__}
+            raise CommandError(message + (f": {detail}" if detail else ""), returncode=EXIT_FAILURE) from exc
         if options["json"]:
             data = result.as_dict()
             if not options["raw"]:
@@ -55,9 +56,13 @@ class Command(BaseCommand):
         else:
             self.stdout.write(self._describe(result, cedula))
         if not result.status.is_final:
-            raise CommandError(f"Lookup failed: {result.status.value}.", returncode=EXIT_FAILURE)
+            raise CommandError(
+                gettext("Lookup failed: %(status)s.") % {"status": result.status.value},
+                returncode=EXIT_FAILURE,
+            )
 
     def _describe(self, result: ScrapeResult, cedula: str) -> str:
+        # Names and values as the JSON output and ScrapeResult spell them, in every language.
         lines = [f"status: {result.status.value}"]
         fields = {
             ScrapeStatus.FOUND: ("departamento", "municipio", "puesto", "direccion", "mesa"),

@@ -14,6 +14,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, router, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from ...conf import app_settings
 from ...models import CedulaInfo, CedulaStatus
@@ -33,9 +34,9 @@ logger = logging.getLogger("django_cedula.management")
 BATCH_SIZE = 500
 
 _SKIPS = (
-    (RequestDecision.IN_PROGRESS, "already under way"),
-    (RequestDecision.COOLDOWN, "requested within CEDULA_REFRESH_COOLDOWN (use --force)"),
-    (RequestDecision.NO_CEDULA, "without a cédula"),
+    (RequestDecision.IN_PROGRESS, gettext_lazy("already under way")),
+    (RequestDecision.COOLDOWN, gettext_lazy("requested within CEDULA_REFRESH_COOLDOWN (use --force)")),
+    (RequestDecision.NO_CEDULA, gettext_lazy("without a cédula")),
 )
 
 
@@ -89,11 +90,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         filtered = options["status"] or options["older_than"] or options["user"]
         if options["all"] and filtered:
-            raise CommandError("--all takes every user; leave out --status, --older-than and --user.")
+            raise CommandError(
+                gettext("--all takes every user; leave out --status, --older-than and --user.")
+            )
         if not options["all"] and not filtered:
-            raise CommandError("Choose users with --status, --older-than or --user, or pass --all.")
+            raise CommandError(gettext("Choose users with --status, --older-than or --user, or pass --all."))
         if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be at least 1.")
+            raise CommandError(gettext("--batch-size must be at least 1."))
         using = router.db_for_write(CedulaInfo)
         user_ids, key = self._select(options, using)
         total = user_ids.count()
@@ -105,7 +108,7 @@ class Command(BaseCommand):
         field = _concrete_field(get_user_model(), app_settings.USER_FIELD)
         if field is not None:
             users = users.only("pk", field.name)  # a property may need more: then the whole user
-        with ProgressBar(self.stdout, total, label="users") as progress:
+        with ProgressBar(self.stdout, total, label=gettext("users")) as progress:
             for ids in _keyset_batches(user_ids, key, options["batch_size"]):
                 if dry_run and field is not None:
                     # Plain values, no model instances: a dry run over 100,000 users stays quick.
@@ -166,7 +169,9 @@ class Command(BaseCommand):
                 match |= models.Q(pk=pk)
             pks = list(user_model._default_manager.filter(match).values_list("pk", flat=True))
             if not pks:
-                raise CommandError(f"No user has the id or username {shorten(name)}.")
+                raise CommandError(
+                    gettext("No user has the id or username %(name)s.") % {"name": shorten(name)}
+                )
             found += pks
         return found
 
@@ -197,20 +202,51 @@ class Command(BaseCommand):
         self, counts: collections.Counter[RequestDecision], failed: int, total: int, *, dry_run: bool
     ) -> None:
         queued = counts[RequestDecision.QUEUED]
+        figures = {"queued": queued, "count": total}
         if dry_run:
-            self.stdout.write(f"Dry run: would queue {queued} of {total} users; nothing was changed.")
-        else:
-            self.stdout.write(f"Queued {queued} of {total} users.")
-        if counts[RequestDecision.INVALID]:
-            verb = "would be marked" if dry_run else "marked"
             self.stdout.write(
-                f"  {counts[RequestDecision.INVALID]} {verb} invalid (malformed number, no lookup)"
+                ngettext(
+                    "Dry run: would queue %(queued)d of %(count)d user; nothing was changed.",
+                    "Dry run: would queue %(queued)d of %(count)d users; nothing was changed.",
+                    total,
+                )
+                % figures
             )
+        else:
+            self.stdout.write(
+                ngettext(
+                    "Queued %(queued)d of %(count)d user.", "Queued %(queued)d of %(count)d users.", total
+                )
+                % figures
+            )
+        invalid = counts[RequestDecision.INVALID]
+        if invalid and dry_run:
+            line = ngettext(
+                "%(count)d would be marked invalid (malformed number, no lookup)",
+                "%(count)d would be marked invalid (malformed number, no lookup)",
+                invalid,
+            )
+            self.stdout.write("  " + line % {"count": invalid})
+        elif invalid:
+            line = ngettext(
+                "%(count)d marked invalid (malformed number, no lookup)",
+                "%(count)d marked invalid (malformed number, no lookup)",
+                invalid,
+            )
+            self.stdout.write("  " + line % {"count": invalid})
         for decision, reason in _SKIPS:
             if counts[decision]:
-                self.stdout.write(f"  {counts[decision]} skipped: {reason}")
+                line = ngettext(
+                    "%(count)d skipped: %(reason)s", "%(count)d skipped: %(reason)s", counts[decision]
+                )
+                self.stdout.write("  " + line % {"count": counts[decision], "reason": reason})
         if failed:
-            self.stderr.write(f"  {failed} failed; see the log (django_cedula.management)")
+            line = ngettext(
+                "%(count)d failed; see the log (django_cedula.management)",
+                "%(count)d failed; see the log (django_cedula.management)",
+                failed,
+            )
+            self.stderr.write("  " + line % {"count": failed})
 
 
 def _duration(text: str) -> datetime.timedelta:

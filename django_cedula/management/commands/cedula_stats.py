@@ -63,26 +63,36 @@ class Command(BaseCommand):
             self._print(stats)
 
     def _print(self, stats: dict[str, Any]) -> None:
+        # Statuses by their values (as --status and the JSON name them), then their labels.
         labels = dict(CedulaStatus.choices)
-        width = max(len(value) for value in labels)
-        self.stdout.write(f"{'status':<{width}}  {'rows':>9}")
+        heading, rows_heading, total = _("status"), _("rows"), _("total")
+        width = max(len(heading), len(total), *(len(value) for value in labels))
+        self.stdout.write(f"{heading:<{width}}  {rows_heading:>9}")
         for status, count in stats["statuses"].items():
             self.stdout.write(f"{status:<{width}}  {count:>9}  {labels[status]}")
-        self.stdout.write(f"{'total':<{width}}  {stats['total']:>9}")
+        self.stdout.write(f"{total:<{width}}  {stats['total']:>9}")
         self.stdout.write("")
         oldest = stats["oldest_pending"]
         if oldest is None:
-            self.stdout.write("Oldest pending: none")
+            self.stdout.write(_("Oldest pending: none"))
         else:
             age = format_duration(datetime.timedelta(seconds=oldest["age_seconds"]))
-            self.stdout.write(f"Oldest pending: {age} (requested {oldest['since']})")
+            self.stdout.write(
+                _("Oldest pending: %(age)s (requested %(since)s)") % {"age": age, "since": oldest["since"]}
+            )
         recent = stats["last_24h"]
-        self.stdout.write("Last 24 hours (by last change):")
+        self.stdout.write(_("Last 24 hours (by last change):"))
         failed = ", ".join(f"{status} {count}" for status, count in recent["failed"].items())
-        self.stdout.write(f"  failed: {sum(recent['failed'].values())} ({failed})")
+        self.stdout.write(
+            "  "
+            + _("failed: %(count)d (%(statuses)s)")
+            % {"count": sum(recent["failed"].values()), "statuses": failed}
+        )
         codes = ", ".join(f"{code} {count}" for code, count in recent["error_codes"].items())
         self.stdout.write(
-            f"  with an error kind: {recent['with_error_code']}" + (f" ({codes})" if codes else "")
+            "  "
+            + _("with an error kind: %(count)d") % {"count": recent["with_error_code"]}
+            + (f" ({codes})" if codes else "")
         )
         self.stdout.write("")
         for line in format_captcha(stats["captcha"]):

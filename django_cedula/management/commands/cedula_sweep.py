@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext, ngettext
 
 from ...sweeper import CHUNK_SIZE, candidates, sweep
 from ..utils import ProgressBar
@@ -32,29 +33,65 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # The total is only counted for a bar someone can see.
         total = sum(queryset.count() for queryset in candidates().values()) if self.stdout.isatty() else 0
-        with ProgressBar(self.stdout, total, label="rows") as progress:
+        with ProgressBar(self.stdout, total, label=gettext("rows")) as progress:
             report = sweep(
                 dry_run=options["dry_run"], chunk_size=options["chunk_size"], progress=progress.advance
             )
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
             return
-        verb = "Would re-queue" if report.dry_run else "Re-queued"
-        self.stdout.write(
-            f"{verb} {report.requeued} validations{' (dry run: nothing changed)' if report.dry_run else ''}."
-        )
+        if report.dry_run:
+            summary = ngettext(
+                "Would re-queue %(count)d validation (dry run: nothing changed).",
+                "Would re-queue %(count)d validations (dry run: nothing changed).",
+                report.requeued,
+            )
+        else:
+            summary = ngettext(
+                "Re-queued %(count)d validation.", "Re-queued %(count)d validations.", report.requeued
+            )
+        self.stdout.write(summary % {"count": report.requeued})
+        # The statuses by their values, as --status of cedula_revalidate and the JSON name them.
         self.stdout.write(f"  pending:    {report.pending}")
         self.stdout.write(f"  retrying:   {report.retrying}")
         self.stdout.write(f"  processing: {report.processing}")
         if report.lost:
             self.stdout.write(
-                f"  {report.lost} processing rows had no attempt left and ended as error (lost)"
+                "  "
+                + ngettext(
+                    "%(count)d processing row had no attempt left and ended as error (lost)",
+                    "%(count)d processing rows had no attempt left and ended as error (lost)",
+                    report.lost,
+                )
+                % {"count": report.lost}
             )
         if report.deferred:
-            self.stdout.write(f"  {report.deferred} stale rows deferred: re-queued recently, still waiting")
+            self.stdout.write(
+                "  "
+                + ngettext(
+                    "%(count)d stale row deferred: re-queued recently, still waiting",
+                    "%(count)d stale rows deferred: re-queued recently, still waiting",
+                    report.deferred,
+                )
+                % {"count": report.deferred}
+            )
         if report.changed:
-            self.stdout.write(f"  {report.changed} rows changed while sweeping and were left alone")
+            self.stdout.write(
+                "  "
+                + ngettext(
+                    "%(count)d row changed while sweeping and was left alone",
+                    "%(count)d rows changed while sweeping and were left alone",
+                    report.changed,
+                )
+                % {"count": report.changed}
+            )
         if report.enqueue_failures:
             self.stderr.write(
-                f"  {report.enqueue_failures} could not be queued (is the broker up?); the next sweep retries"
+                "  "
+                + ngettext(
+                    "%(count)d could not be queued (is the broker up?); the next sweep retries",
+                    "%(count)d could not be queued (is the broker up?); the next sweep retries",
+                    report.enqueue_failures,
+                )
+                % {"count": report.enqueue_failures}
             )
