@@ -18,3 +18,6 @@ class Registrant(models.Model):
 
     cedula = CedulaField(unique=True, null=True, blank=True)
     name = models.CharField(max_length=50, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
