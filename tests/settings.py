@@ -19,6 +19,7 @@ USE_TZ = True
 TIME_ZONE = "America/Bogota"
 LANGUAGE_CODE = "en"
 ROOT_URLCONF = "tests.urls"
+STATIC_URL = "static/"
 ALLOWED_HOSTS = ["*"]
 
 DATABASE_VENDOR = os.environ.get("CEDULA_TEST_DATABASE", "sqlite")

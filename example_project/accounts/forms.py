@@ -5,13 +5,15 @@ from typing import Any
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from django_cedula.numbers import normalize_cedula, validate_cedula_number
-
 from .models import User
 
 
 class RegistrationForm(UserCreationForm):
-    """Username, password (twice) and cédula; the number is stored as bare digits."""
+    """Username, password (twice) and cédula.
+
+    The model's ``CedulaField`` gives the form its ``CedulaFormField``: the number is cleaned to
+    bare digits, so the model's ``unique`` refuses one already registered however it is written.
+    """
 
     class Meta(UserCreationForm.Meta):
         model = User
@@ -24,9 +26,3 @@ class RegistrationForm(UserCreationForm):
         super().__init__(*args, **kwargs)
         # Optional on the model (staff accounts have none), required to register here.
         self.fields["cedula"].required = True
-        self.fields["cedula"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
-
-    def clean_cedula(self) -> str:
-        value = self.cleaned_data["cedula"]
-        validate_cedula_number(value)
-        return normalize_cedula(value)

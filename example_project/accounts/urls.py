@@ -9,6 +9,5 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
-    path("profile/status.json", views.profile_status, name="profile-status"),
     path("profile/retry/", views.retry_validation, name="profile-retry"),
 ]

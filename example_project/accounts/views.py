@@ -1,4 +1,8 @@
-"""Registration, the profile page with the cédula's validation, and the endpoints its script uses."""
+"""Registration, the profile page with the cédula's validation, and its "Try again" button.
+
+The profile's status card, its JSON and its polling script are django-cedula's host pieces
+(``{% cedula_status_card %}``, ``django_cedula.urls``, ``django_cedula/cedula-status.js``).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -20,13 +23,14 @@ from django.views.generic import CreateView
 from django_cedula.conf import app_settings
 from django_cedula.models import CedulaInfo
 from django_cedula.services import request_validation
+from django_cedula.status import RETRYABLE_STATUSES
 
 from .forms import RegistrationForm
 
 Status = CedulaInfo.Status
 
-#: Final states a user may ask to check again: the lookup failed, not the cédula.
-RETRYABLE_STATUSES = frozenset({Status.ERROR, Status.TIMEOUT, Status.BLOCKED})
+#: The session key that shows the welcome banner on the profile, until the result is known.
+WELCOME_KEY = "example_welcome"
 IN_PROGRESS_STATUSES = frozenset({Status.PENDING, Status.PROCESSING, Status.RETRYING})
 
 
@@ -44,7 +48,7 @@ class RegisterView(CreateView):
     def form_valid(self, form: RegistrationForm) -> HttpResponse:
         user = form.save()
         login(self.request, user)
-        messages.success(self.request, _("Welcome! We are checking your cédula with the Registraduría."))
+        self.request.session[WELCOME_KEY] = True
         return redirect("profile")
 
 
@@ -57,37 +61,16 @@ def _current_info(user: Any) -> CedulaInfo | None:
     return CedulaInfo.objects.filter(user=user).first()
 
 
-def _status_context(info: CedulaInfo | None) -> dict[str, Any]:
-    return {
-        "info": info,
-        "is_final": info is None or info.is_final,
-        "retryable": info is not None and info.status in RETRYABLE_STATUSES,
-    }
-
-
 @never_cache
 @login_required
 @require_GET
 def profile(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/profile.html", _status_context(_current_info(request.user)))
-
-
-@never_cache
-@require_GET
-def profile_status(request: HttpRequest) -> JsonResponse:
-    """What the profile page's script polls: the status, whether it is final, and the fragment to show."""
-    if not request.user.is_authenticated:
-        return JsonResponse({"error": _("Log in to see your cédula's status.")}, status=401)
+    """The profile: the package's status card, and a welcome banner until the result is known."""
     info = _current_info(request.user)
-    context = _status_context(info)
-    return JsonResponse(
-        {
-            "status": info.status if info is not None else None,
-            "status_display": info.get_status_display() if info is not None else None,
-            "final": context["is_final"],
-            "html": render_to_string("accounts/_cedula_status.html", context, request=request),
-        }
-    )
+    welcome = bool(request.session.get(WELCOME_KEY)) and info is not None and not info.is_final
+    if not welcome:
+        request.session.pop(WELCOME_KEY, None)
+    return render(request, "accounts/profile.html", {"welcome": welcome})
 
 
 @login_required

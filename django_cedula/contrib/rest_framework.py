@@ -1,0 +1,65 @@
+"""A Django REST framework serializer of a user's own validation: ``pip install django-cedula[drf]``.
+
+:class:`CedulaInfoSerializer` is read-only and gives the same fields as the JSON view
+(:func:`django_cedula.status.status_payload`): the masked cédula only, never ``raw_response``,
+``error_message`` or ``error_code``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from rest_framework import serializers  # type: ignore[import-untyped]
+except ImportError as exc:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        "django_cedula.contrib.rest_framework needs Django REST framework: "
+        "pip install 'django-cedula[drf]' (djangorestframework>=3.15)."
+    ) from exc
+
+from ..models import CedulaInfo
+from ..status import status_payload
+
+__all__ = ["CedulaInfoSerializer"]
+
+
+def _payload(serializer: Any, info: CedulaInfo) -> dict[str, Any]:
+    # One payload per instance and serializer, however many fields read it.
+    cache: dict[int, dict[str, Any]] = serializer.__dict__.setdefault("_cedula_payloads", {})
+    if id(info) not in cache:
+        cache[id(info)] = status_payload(info)
+    return cache[id(info)]
+
+
+class _PayloadField(serializers.ReadOnlyField):  # type: ignore[misc]
+    """One key of :func:`~django_cedula.status.status_payload`."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return _payload(self.parent, instance)[self.field_name]
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class CedulaInfoSerializer(serializers.Serializer):  # type: ignore[misc]
+    """A ``CedulaInfo`` as its user may see it (read-only; the cédula masked)."""
+
+    status = _PayloadField()
+    status_display = _PayloadField()
+    is_final = _PayloadField()
+    retryable = _PayloadField()
+    cedula_masked = _PayloadField()
+    message = _PayloadField()
+    place = _PayloadField()
+    novedad = _PayloadField()
+    next_attempt_at = _PayloadField()
+    next_attempt = _PayloadField()
+    retry_count = _PayloadField()
+    fetched_at = _PayloadField()
+    now = _PayloadField()
+
+    def create(self, validated_data: Any) -> Any:
+        raise NotImplementedError("CedulaInfoSerializer is read-only")
+
+    def update(self, instance: Any, validated_data: Any) -> Any:
+        raise NotImplementedError("CedulaInfoSerializer is read-only")

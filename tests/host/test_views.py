@@ -1,0 +1,157 @@
+"""django_cedula.views.status: the user's own validation as JSON."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from django_cedula.models import CedulaInfo
+
+from .conftest import FULL, MASKED, in_seconds
+
+pytestmark = pytest.mark.django_db
+
+URL = "/cedula/status/"
+KEYS = {
+    "status",
+    "status_display",
+    "is_final",
+    "retryable",
+    "cedula_masked",
+    "message",
+    "place",
+    "novedad",
+    "next_attempt_at",
+    "next_attempt",
+    "retry_count",
+    "fetched_at",
+    "now",
+}
+
+
+def get(client: Client, user: Any = None, **headers: str) -> Any:
+    if user is not None:
+        client.force_login(user)
+    return client.get(URL, **headers)
+
+
+def test_the_url_is_namespaced() -> None:
+    assert reverse("django_cedula:status") == URL
+
+
+def test_anonymous_gets_401_json_not_a_redirect(client: Client) -> None:
+    response = get(client)
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_authenticated"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_user_without_a_validation_gets_404_json(client: Client, make_user: Callable[..., Any]) -> None:
+    response = get(client, make_user())
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_pending_shape_masked_and_never_cached(client: Client, user_with_info: Callable[..., Any]) -> None:
+    response = get(client, user_with_info("pending"))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    data = response.json()
+    assert set(data) == KEYS
+    assert data["status"] == "pending"
+    assert data["status_display"] == "Pending"
+    assert data["is_final"] is False
+    assert data["retryable"] is False
+    assert data["cedula_masked"] == MASKED
+    assert data["place"] is None
+    assert data["novedad"] is None
+    assert data["next_attempt_at"] is None
+    assert data["retry_count"] == 0
+    assert data["message"]
+    body = response.content.decode()
+    for secret in (FULL, "secret raw answer", "internal error text", "network_error", "raw_response"):
+        assert secret not in body
+
+
+def test_active_has_the_place(client: Client, user_with_info: Callable[..., Any]) -> None:
+    place = {
+        "departamento": "BOGOTÁ D.C.",
+        "municipio": "BOGOTÁ. D.C.",
+        "puesto": "COLEGIO",
+        "direccion": "CALLE 26",
+        "mesa": "12",
+    }
+    data = get(client, user_with_info("active", **place)).json()
+    assert data["is_final"] is True
+    assert data["place"] == place
+    assert data["novedad"] is None
+
+
+def test_cancelled_has_the_novedad(client: Client, user_with_info: Callable[..., Any]) -> None:
+    novedad = {"novedad": "Cancelada por Muerte", "resolucion": "4512", "fecha_novedad": "15/03/2019"}
+    data = get(client, user_with_info("cancelled_deceased", **novedad)).json()
+    assert data["novedad"] == novedad
+    assert data["place"] is None
+
+
+def test_retrying_gives_the_next_attempt_with_its_offset_and_in_words(
+    client: Client, user_with_info: Callable[..., Any]
+) -> None:
+    user = user_with_info("retrying", retry_count=2, next_attempt_at=in_seconds(70))
+    data = get(client, user).json()
+    assert data["retry_count"] == 2
+    at = datetime.datetime.fromisoformat(data["next_attempt_at"])
+    assert at.utcoffset() == datetime.timedelta(hours=-5)  # TIME_ZONE America/Bogota
+    assert data["next_attempt_at"].endswith("-05:00")
+    next_attempt = data["next_attempt"]
+    assert next_attempt["at"] == data["next_attempt_at"]
+    assert next_attempt["at_display"].endswith(" UTC-05:00")
+    assert next_attempt["time_zone"] == "America/Bogota"
+    assert 60 < next_attempt["in_seconds"] <= 70
+    assert next_attempt["in_words"] == "in about a minute"
+    assert next_attempt["steps"][-1] == {"above": None, "text": "any moment now"}
+
+
+def test_a_next_attempt_already_past_is_any_moment_now(
+    client: Client, user_with_info: Callable[..., Any]
+) -> None:
+    data = get(client, user_with_info("retrying", next_attempt_at=in_seconds(-20))).json()
+    assert data["next_attempt"]["in_seconds"] < 0
+    assert data["next_attempt"]["in_words"] == "any moment now"
+
+
+def test_final_states_carry_no_next_attempt(client: Client, user_with_info: Callable[..., Any]) -> None:
+    data = get(client, user_with_info("timeout", next_attempt_at=in_seconds(-20))).json()
+    assert data["next_attempt"] is None
+    assert data["next_attempt_at"] is None
+    assert data["retryable"] is True
+
+
+def test_spanish(client: Client, user_with_info: Callable[..., Any]) -> None:
+    user = user_with_info("retrying", next_attempt_at=in_seconds(70))
+    client.force_login(user)
+    with translation.override("es"):
+        data = client.get(URL).json()
+        expected = str(CedulaInfo.Status.RETRYING.label)
+    assert data["status_display"] == expected == "En espera de reintento"
+
+
+def test_only_get(client: Client, user_with_info: Callable[..., Any]) -> None:
+    client.force_login(user_with_info())
+    assert client.post(URL).status_code == 405
+
+
+def test_the_json_is_the_users_own(client: Client, user_with_info: Callable[..., Any]) -> None:
+    mine = user_with_info("pending")
+    user_with_info("active", mesa="99")
+    data = json.loads(get(client, mine).content)
+    assert data["status"] == "pending"
