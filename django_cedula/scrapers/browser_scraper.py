@@ -331,6 +331,7 @@ class BrowserScraper(BaseScraper, abc.ABC):
                 status=ScrapeStatus.NETWORK_ERROR,
                 error=f"{page_name} answered HTTP {response.status}",
                 raw_html=html[:2000],
+                http_status=response.status,
             )
         return None
 
