@@ -34,13 +34,16 @@ class BaseScraper(Configurable):
 
     #: The source this scraper asks, as results (:attr:`ScrapeResult.source`), the stored row
     #: (``CedulaInfo.source``) and the pause after a block of a chain name it (at most 40
-    #: characters). By default the class's name in lower case without a ``Scraper`` suffix;
-    #: subclasses inherit their parent's.
+    #: characters). By default the class's name in lower case without a ``Scraper`` suffix; a
+    #: subclass of a class that sets it keeps its parent's (the same site).
     source_name: ClassVar[str] = ""
+    _names_its_source: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.source_name:
+        if cls.__dict__.get("source_name"):
+            cls._names_its_source = True
+        elif not cls._names_its_source:
             cls.source_name = derived_source_name(cls)
 
     def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]:
