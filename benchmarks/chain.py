@@ -124,9 +124,9 @@ def child(argv: list[str]) -> int:
     return write_result(options.out, measure(options.users, Path(options.out).parent))
 
 
-def chain_overrides(replica: Any) -> dict[str, Any]:
+def chain_overrides(replica: Any, prefix: str) -> dict[str, Any]:
     """The cluster benchmark's worker settings, with the chain [wsp, consultacenso] and Redis as the
-    cache of the per-source pause."""
+    cache of the per-source pause (keys under ``prefix``)."""
     return {
         **cluster_overrides(replica, workers=WORKERS),
         **replica.chain_settings(),
@@ -136,7 +136,7 @@ def chain_overrides(replica: Any) -> dict[str, Any]:
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": f"redis://127.0.0.1:6379/{REDIS_DB}",
-                "KEY_PREFIX": f"bench-chain-{uuid.uuid4().hex}",
+                "KEY_PREFIX": prefix,
             }
         },
     }
@@ -152,8 +152,9 @@ def measure(users: int, log_dir: Path) -> dict[str, Any]:
     from django_cedula.testing.replica import Replica
 
     call_command("migrate", verbosity=0)
+    prefix = f"bench-chain-{uuid.uuid4().hex}"
     replica = Replica().start()
-    cluster = Cluster(chain_overrides(replica), log_dir / "qcluster.log")
+    cluster = Cluster(chain_overrides(replica, prefix), log_dir / "qcluster.log")
     try:
         cluster.start()
         wait_final(register(2 * WORKERS), timeout=180, cluster=cluster)
@@ -164,6 +165,7 @@ def measure(users: int, log_dir: Path) -> dict[str, Any]:
     finally:
         cluster.stop()
         replica.stop()
+        _delete_keys(prefix)
     return {"users": users, "workers": WORKERS, "healthy": healthy, "blocked": blocked}
 
 
@@ -202,6 +204,17 @@ def batch(users: int, replica: Any, cluster: Cluster) -> dict[str, Any]:
         "wsp_before_pause": len(to_wsp) - len(during),
         "censo_lookups": len(replica.lookups(source="censo")),
     }
+
+
+def _delete_keys(prefix: str) -> None:
+    """Delete the run's keys (the pause, the token supply) from the shared Redis database: only
+    those under its own prefix."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def _batch(rows: Any, started: float) -> float:

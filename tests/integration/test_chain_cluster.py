@@ -6,10 +6,11 @@ during its pause."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from django.core.cache import caches
 
 from django_cedula import throttle
@@ -25,7 +26,9 @@ REDIS_DB = 9
 
 
 @pytest.fixture
-def chain_cluster(settings: Any, cedula_replica: Replica, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def chain_cluster(
+    settings: Any, cedula_replica: Replica, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
     from django_q.conf import Conf
 
     run = uuid.uuid4().hex[:12]
@@ -59,7 +62,14 @@ def chain_cluster(settings: Any, cedula_replica: Replica, monkeypatch: pytest.Mo
     }
     for name, value in overrides.items():
         setattr(settings, name, value)
-    return overrides
+    yield overrides
+    # This run's keys only (its cache prefix, its queue), never the others' on the same database;
+    # a test that failed early leaves a few to their expiry (its workers stop later).
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    for pattern in (f"chain-{run}:*", f"django_q:chain-{run}*"):
+        keys = list(client.scan_iter(match=pattern))
+        if keys:
+            client.delete(*keys)
 
 
 def test_a_blocked_source_is_skipped_and_the_other_answers(
@@ -112,3 +122,5 @@ def test_a_blocked_source_is_skipped_and_the_other_answers(
     assert wait_until(lambda: CedulaInfo.objects.get(user=later).status == Status.ACTIVE, timeout=60), logs()
     assert CedulaInfo.objects.get(user=later).source == "wsp"
     assert [record.cedula for record in cedula_replica.lookups(source="wsp")] == ["1000000399"]
+    for worker in workers:
+        worker.stop()  # before the fixture deletes this run's keys, which the workers write to
