@@ -195,3 +195,36 @@ def test_http_status_coerces_and_prints() -> None:
     assert (result.http_status, result.source) == (503, "x")
     assert ScrapeResult.coerce({"status": "found", "http_status": None}).http_status == 0
     assert result.as_dict()["http_status"] == "503"
+
+
+def test_prepare_readies_the_first_source_not_paused(
+    chain: ScraperChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared: list[str] = []
+    for scraper, name in zip(chain.scrapers, chain.sources, strict=True):
+        monkeypatch.setattr(scraper, "prepare", lambda name=name: prepared.append(name))
+    chain.prepare()
+    throttle.report_block(source="first")
+    chain.prepare()
+    assert prepared == ["first", "second"]
+
+
+def test_close_closes_every_entry(chain: ScraperChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[str] = []
+    for scraper, name in zip(chain.scrapers, chain.sources, strict=True):
+        monkeypatch.setattr(scraper, "close", lambda name=name: closed.append(name))
+    chain.close()
+    assert closed == ["first", "second", "thirdsource"]
+
+
+def test_cedula_lookup_goes_through_the_chain(chain: ScraperChain) -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    scrapers.plan("first", "network_error")
+    out = io.StringIO()
+    call_command("cedula_lookup", NUMBER, "--json", stdout=out)
+    answer = json.loads(out.getvalue())
+    assert (answer["status"], answer["source"]) == ("found", "second")
