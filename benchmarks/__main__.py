@@ -6,7 +6,9 @@
 - ``memory``: a worker's memory over 1,000 validations through that cluster;
 - ``answers``: a worker's memory for one oversized answer (20 MiB body, gzip bomb), before, peak, after;
 - ``captcha``: the captcha token supply against a solve per lookup: one worker's backlog throughput,
-  registration to final state, solves per validation, tokens wasted, idle spend, two workers.
+  registration to final state, solves per validation, tokens wasted, idle spend, two workers;
+- ``chain``: the fallback chain [wsp, consultacenso] on a 2-worker cluster while wsp blocks: every
+  validation final, requests to wsp during its pause, time to final against a healthy batch.
 
 Each runs in processes of its own, on databases it creates and drops, against the local replica;
 nothing leaves the machine. ``python -m benchmarks.scraper`` is the scraper's own benchmark
@@ -25,7 +27,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import answers, captcha, cluster, memory, registration, revalidate
+from . import answers, captcha, chain, cluster, memory, registration, revalidate
 from .common import (
     TAG_VAR,
     Figure,
@@ -46,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "memory": memory.run,
     "answers": answers.run,
     "captcha": captcha.run,
+    "chain": chain.run,
 }
 
 

@@ -104,7 +104,15 @@ class AppSettings:
 
     @property
     def SCRAPER(self) -> str:
+        """The dotted path of a single scraper (see :attr:`SCRAPER_CHAIN` for a list)."""
         return str(self._get("SCRAPER"))
+
+    @property
+    def SCRAPER_CHAIN(self) -> list[Any] | None:
+        """The entries of ``CEDULA_SCRAPER`` when it is a list (a fallback chain); ``None`` when it
+        is a single dotted path."""
+        value = self._get("SCRAPER")
+        return list(value) if isinstance(value, (list, tuple)) else None
 
     @property
     def SCRAPER_OPTIONS(self) -> dict[str, Any]:

@@ -152,6 +152,25 @@ def _plural(word: str, names: tuple[str, ...]) -> str:
     return word if len(names) == 1 else f"{word}s"
 
 
+def build(cls: type[T], options: Mapping[str, Any], setting: str) -> T:
+    """``cls(**options)``; options it cannot take raise :class:`ConfigurationError` naming ``setting``
+    (the setting, or the part of one, that holds them). Names only, never a value: options hold
+    secrets such as an API key."""
+    problems = option_problems(cls, options)
+    if problems:
+        raise ConfigurationError(f"{setting}: {problems.describe()}", problems.hint(setting))
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        # The class's own words may quote a value: report its type and the names given.
+        given = _names(tuple(options)) or "none"
+        raise ConfigurationError(
+            f"{setting}: {_qualified(cls)} refused its options ({type(exc).__name__}; "
+            f"options given: {given})",
+            f"Check the values in {setting} against the documentation of {cls.__name__}.",
+        ) from exc
+
+
 class ConfiguredInstance(Generic[T]):
     """The instance of the class that setting ``path_setting`` names, built with ``options_setting``."""
 
@@ -202,19 +221,7 @@ class ConfiguredInstance(Generic[T]):
                 f"{setting} must be a dict of options for {_qualified(cls)}",
                 f"Set {setting} to a dict, for example {{}}; manage.py check reports it too.",
             ) from exc
-        problems = option_problems(cls, options)
-        if problems:
-            raise ConfigurationError(f"{setting}: {problems.describe()}", problems.hint(setting))
-        try:
-            return cls(**options)
-        except (TypeError, ValueError) as exc:
-            # The class's own words may quote a value: report its type and the names given.
-            given = _names(tuple(options)) or "none"
-            raise ConfigurationError(
-                f"{setting}: {_qualified(cls)} refused its options ({type(exc).__name__}; "
-                f"options given: {given})",
-                f"Check the values in {setting} against the documentation of {cls.__name__}.",
-            ) from exc
+        return build(cls, options, setting)
 
     def reset(self) -> None:
         """Forget the instance; the next :meth:`get` builds a new one."""

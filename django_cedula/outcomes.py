@@ -107,7 +107,9 @@ def decide(
     fields: dict[str, Any] = {"raw_response": raw_response}
     if result.status.is_final:
         fields.update({name: "" for name in (*_PLACE_FIELDS, *_NOVEDAD_FIELDS)})
+        # The source that answered: the row's answer is its (a failure leaves the stored answer's).
         fields.update(fetched_at=now, error_code="", error_message="", next_attempt_at=None)
+        fields["source"] = storable(result.source)
         if result.status is ScrapeStatus.FOUND:
             status = Status.ACTIVE
             fields.update({name: storable(getattr(result, name)) for name in _PLACE_FIELDS})

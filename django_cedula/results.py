@@ -75,10 +75,19 @@ class ScrapeResult:
     error: str = ""
     #: The source's answer (HTML or JSON text) as received; may be empty.
     raw_html: str = ""
+    #: Which source answered: the ``source_name`` of the scraper (an entry of ``CEDULA_SCRAPER``)
+    #: that produced this result. Scrapers may leave it empty; the job and the chain fill it in.
+    source: str = ""
+    #: The HTTP status of a server error (5xx) the source answered with, whatever ``status`` it was
+    #: read as (``network_error``, or ``timeout`` for a gateway's timeout); 0 for any other answer.
+    #: Lets a chain of scrapers tell a source that is down from other failures.
+    http_status: int = 0
 
     def __post_init__(self) -> None:
         # Accept "found" as well as ScrapeStatus.FOUND; reject anything else early.
         object.__setattr__(self, "status", ScrapeStatus(self.status))
+        if not isinstance(self.http_status, int) or isinstance(self.http_status, bool):
+            object.__setattr__(self, "http_status", _as_http_status(self.http_status))
 
     @classmethod
     def coerce(cls, value: ScrapeResult | Mapping[str, Any]) -> ScrapeResult:
@@ -94,18 +103,30 @@ class ScrapeResult:
             raise ValueError(f"a scraper must return a ScrapeResult or a mapping, not {type(value).__name__}")
         if "status" not in value:
             raise ValueError("a scraper's result has no 'status'")
-        fields = {
+        fields: dict[str, Any] = {
             field.name: "" if value.get(field.name) is None else str(value[field.name])
             for field in dataclasses.fields(cls)
-            if field.name != "status" and field.name in value
+            if field.name not in ("status", "http_status") and field.name in value
         }
+        if "http_status" in value:
+            fields["http_status"] = _as_http_status(value["http_status"])
         return cls(status=ScrapeStatus(value["status"]), **fields)
 
     def as_dict(self) -> dict[str, str]:
         """The result as plain strings, e.g. for JSON output."""
-        data = dataclasses.asdict(self)
+        data = {name: str(value) for name, value in dataclasses.asdict(self).items()}
         data["status"] = self.status.value
         return data
+
+
+def _as_http_status(value: object) -> int:
+    """An HTTP status given as a number or its digits; 0 for anything else."""
+    if isinstance(value, bool):
+        return 0
+    try:
+        return int(value) if isinstance(value, (int, float, str)) else 0
+    except (ValueError, OverflowError):
+        return 0
 
 
 _DEATH_WORDS = re.compile(r"\b(?:muerte|muert[oa]s?|fallec\w*|defuncion\w*|deceso)\b")

@@ -7,6 +7,7 @@ no ORM call inside the scraper, then the outcome is stored.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import time
@@ -27,7 +28,8 @@ from .outcomes import bounded_raw_response, decide
 from .privacy import redact
 from .queueing import enqueue_validation_on_commit
 from .results import ScrapeResult, ScrapeStatus
-from .scrapers import get_scraper
+from .scrapers import Scraper, get_scraper
+from .scrapers.chain import ScraperChain, SourcesPaused, source_name
 
 __all__ = ["CLAIMABLE_STATUSES", "CONFIG_ERROR", "STORE_ERROR", "validate_cedula"]
 
@@ -81,12 +83,17 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
     deferred_to = _wait_for_turn(info, attempt)
     if deferred_to is not None:
         return deferred_to
+    scraper = get_scraper()
     try:
-        result = _look_up(cedula, info.user_id)
+        result = _look_up(scraper, cedula, info.user_id)
+    except SourcesPaused as paused:
+        # Every source of the chain went into its pause since the turn was taken: nothing was asked.
+        permit = throttle.Permit(granted=False, wait=paused.wait, reason="blocked")
+        return _defer(info, attempt, permit, queue=get_backend().supports_defer)
     finally:
         spend.flush()  # what the lookup's captcha cost, written from this thread (no ORM in the scraper)
-    if result.status is ScrapeStatus.BLOCKED:
-        _report_block(info.user_id)
+    if result.status is ScrapeStatus.BLOCKED and not isinstance(scraper, ScraperChain):
+        _report_block(info.user_id)  # a chain pauses the source that blocked, itself
     return _store_result(info, attempt, result)
 
 
@@ -146,13 +153,17 @@ def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
     holding a worker, and returns the status it left the row in.
     """
     backend = get_backend()
+    scraper = get_scraper()
     if app_settings.RATE_LIMIT:
         # Launching a browser takes a second or two: do it before taking a slot, not inside one.
-        prepare = getattr(get_scraper(), "prepare", None)
+        prepare = getattr(scraper, "prepare", None)
         if prepare is not None:
             prepare()
+    # A chain waits only when every one of its sources is paused after a block.
+    sources = scraper.sources if isinstance(scraper, ScraperChain) else None
     try:
-        permit = throttle.acquire(max_sleep=max(throttle.MAX_SLEEP, backend.defer_granularity))
+        max_sleep = max(throttle.MAX_SLEEP, backend.defer_granularity)
+        permit = throttle.acquire(max_sleep=max_sleep, sources=sources)
     except Exception as exc:
         # Without the shared cache the cluster's pace is unknown: wait rather than risk a block.
         logger.error(
@@ -211,12 +222,20 @@ def _report_block(user_id: int | str) -> None:
         )
 
 
-def _look_up(cedula: str, user_id: int | str) -> ScrapeResult:
-    """Ask the configured scraper, turning anything it raises into a transient failure."""
+def _look_up(scraper: Scraper, cedula: str, user_id: int | str) -> ScrapeResult:
+    """Ask the configured scraper, turning anything it raises into a transient failure; the result
+    names its source (``CedulaInfo.source``)."""
+    result = _ask(scraper, cedula, user_id)
+    if result.source:
+        return result
+    return dataclasses.replace(result, source=source_name(scraper))
+
+
+def _ask(scraper: Scraper, cedula: str, user_id: int | str) -> ScrapeResult:
     try:
-        answer = get_scraper().scrape_cedula(cedula)
-    except (ConfigurationError, ImproperlyConfigured):
-        raise  # not transient: the job ends the row at once
+        answer = scraper.scrape_cedula(cedula)
+    except (ConfigurationError, ImproperlyConfigured, SourcesPaused):
+        raise  # not transient: the job ends the row at once (or, all sources paused, defers)
     except Exception as exc:
         # A host's scraper may quote the number in its exception: masked in the log and the row.
         logger.error("The scraper raised for user %s:\n%s", user_id, describe(exc, with_traceback=True))

@@ -1,5 +1,8 @@
 """Politeness across the whole cluster: a shared rate limit and a pause after a block.
 
+The pause belongs to the source that blocked when ``CEDULA_SCRAPER`` is a chain of sources (a key
+per ``source_name``); a single scraper pauses everything, under the key it always used.
+
 Both live in Django's cache (``CEDULA_CACHE_ALIAS``), so every worker of every machine that
 shares the cache obeys them. Use a cache that all workers share (Redis, Memcached, the
 database cache); the local-memory cache only coordinates the threads of one process.
@@ -20,7 +23,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,20 +78,51 @@ def _cache() -> BaseCache:
     return caches[app_settings.CACHE_ALIAS]
 
 
-def blocked_for(now: float | None = None) -> float:
-    """Seconds left in the cluster-wide pause after a block (0 when there is none)."""
-    until = _cache().get(BLOCK_KEY)
+def block_key(source: str | None = None) -> str:
+    """The cache key of the pause of ``source`` (a scraper's ``source_name``); ``None``: the pause of
+    every source, the one key a single ``CEDULA_SCRAPER`` has always used (:data:`BLOCK_KEY`)."""
+    return f"{BLOCK_KEY}:{source}" if source else BLOCK_KEY
+
+
+def blocked_for(now: float | None = None, *, source: str | None = None) -> float:
+    """Seconds left in the cluster-wide pause after a block (0 when there is none).
+
+    With ``source``: the pause of that source (an entry of a ``CEDULA_SCRAPER`` list), or the pause
+    of every source if that one ends later.
+    """
+    keys = [BLOCK_KEY] if not source else [BLOCK_KEY, block_key(source)]
+    found = _cache().get_many(keys) if source else {BLOCK_KEY: _cache().get(BLOCK_KEY)}
     now = time.time() if now is None else now
-    return max(float(until) - now, 0.0) if until is not None else 0.0
+    until = max((float(value) for value in found.values() if value is not None), default=None)
+    return max(until - now, 0.0) if until is not None else 0.0
 
 
-def report_block(now: float | None = None) -> None:
-    """A lookup was blocked: pause every worker's lookups for ``CEDULA_BLOCK_COOLDOWN`` seconds."""
+def paused_for(sources: Sequence[str] | None, now: float | None = None) -> float:
+    """Seconds until one of ``sources`` may be asked again (0: one may be asked now); ``None``:
+    the single scraper's pause, :func:`blocked_for` without a source."""
+    if not sources:
+        return blocked_for(now)
+    now = time.time() if now is None else now
+    found = _cache().get_many([BLOCK_KEY, *(block_key(source) for source in sources)])
+    every = found.get(BLOCK_KEY)
+    untils = [
+        max(float(every) if every is not None else 0.0, float(found.get(block_key(source)) or 0.0))
+        for source in sources
+    ]
+    return max(min(untils) - now, 0.0)
+
+
+def report_block(now: float | None = None, *, source: str | None = None) -> None:
+    """A lookup was blocked: pause lookups for ``CEDULA_BLOCK_COOLDOWN`` seconds on every worker.
+
+    Without ``source``, every lookup pauses (a single ``CEDULA_SCRAPER``); with it, only the lookups
+    of that source: a chain of scrapers asks its other sources meanwhile.
+    """
     cooldown = app_settings.BLOCK_COOLDOWN
     if cooldown <= 0:
         return
     now = time.time() if now is None else now
-    _cache().set(BLOCK_KEY, now + cooldown, timeout=math.ceil(cooldown) + 1)
+    _cache().set(block_key(source), now + cooldown, timeout=math.ceil(cooldown) + 1)
 
 
 def interval() -> float:
@@ -97,12 +131,17 @@ def interval() -> float:
     return parse_rate(rate) if rate else 0.0
 
 
-def acquire(now: float | None = None, *, max_sleep: float = MAX_SLEEP) -> Permit:
+def acquire(
+    now: float | None = None, *, max_sleep: float = MAX_SLEEP, sources: Sequence[str] | None = None
+) -> Permit:
     """Take the right to make one lookup now, or learn how long to wait.
 
-    A pause after a block comes first; then the rate limit (``CEDULA_RATE_LIMIT``), when set. A
+    A pause after a block comes first (with ``sources``, the names of a chain's entries: only when
+    every one of them is paused); then the rate limit (``CEDULA_RATE_LIMIT``), when set. A
     turn starting within ``max_sleep`` seconds is reserved for the caller (``granted`` with a
     ``wait`` to sleep first); otherwise the caller is given a place in the line of deferred jobs.
+    The rate limit is one for the cluster, whatever the sources: one turn covers a chain's lookup,
+    which asks each source at most once.
     """
     fixed = now
     clock: Callable[[], float] = time.time if fixed is None else lambda: fixed
@@ -112,7 +151,7 @@ def acquire(now: float | None = None, *, max_sleep: float = MAX_SLEEP) -> Permit
         # lookups (the caller defers on any error raised here).
         return Permit()
     started = clock()
-    paused = blocked_for(started) if app_settings.BLOCK_COOLDOWN > 0 else 0.0
+    paused = paused_for(sources, started) if app_settings.BLOCK_COOLDOWN > 0 else 0.0
     if paused > 0:
         return Permit(
             granted=False, wait=_place_in_line(started, started + paused, spacing), reason="blocked"

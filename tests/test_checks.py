@@ -256,7 +256,7 @@ def test_e005_an_unknown_scraper_option(good: Any) -> None:
     assert message.msg == (
         "CEDULA_SCRAPER_OPTIONS: django_cedula.scrapers.wsp.WspScraper does not take option 'bogus'"
     )
-    assert message.hint == "WspScraper takes no options: set CEDULA_SCRAPER_OPTIONS = {}."
+    assert message.hint == ("In CEDULA_SCRAPER_OPTIONS, remove or correct 'bogus'. WspScraper takes: url.")
 
 
 def test_e005_names_the_options_a_scraper_takes(good: Any) -> None:

@@ -109,7 +109,9 @@ def test_get_raises_configuration_error_for_an_unknown_option(settings: Any) -> 
     assert str(caught.value) == (
         "CEDULA_SCRAPER_OPTIONS: django_cedula.scrapers.wsp.WspScraper does not take option 'bogus'"
     )
-    assert caught.value.hint == "WspScraper takes no options: set CEDULA_SCRAPER_OPTIONS = {}."
+    assert caught.value.hint == (
+        "In CEDULA_SCRAPER_OPTIONS, remove or correct 'bogus'. WspScraper takes: url."
+    )
 
 
 def test_get_raises_configuration_error_for_a_missing_option(settings: Any) -> None:

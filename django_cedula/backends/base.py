@@ -108,10 +108,16 @@ class BaseTaskBackend(Configurable, abc.ABC):
         The lookup itself (``CEDULA_LOOKUP_TIMEOUT``); under ``CEDULA_RATE_LIMIT``, the wait for a
         turn (the throttle's lock, then a sleep of up to ``defer_granularity``: a deferred job could
         not come back sooner); a browser scraper's pause between its lookups
-        (``CEDULA_MIN_LOOKUP_INTERVAL``); and :data:`JOB_OVERHEAD`.
+        (``CEDULA_MIN_LOOKUP_INTERVAL``); and :data:`JOB_OVERHEAD`. A ``CEDULA_SCRAPER`` list of
+        n entries may look up n times (each with its timeout and pause).
         """
         try:
             parts = [("CEDULA_LOOKUP_TIMEOUT", app_settings.LOOKUP_TIMEOUT)]
+            fallbacks = len(app_settings.SCRAPER_CHAIN or ()) - 1
+            if fallbacks > 0:
+                # A chain may ask each of its other sources in turn, each paced and timed on its own.
+                each = app_settings.LOOKUP_TIMEOUT + app_settings.MIN_LOOKUP_INTERVAL
+                parts.append((f"{fallbacks} more lookups of a CEDULA_SCRAPER list", fallbacks * each))
             if app_settings.RATE_LIMIT:
                 wait = throttle.LOCK_PATIENCE + max(throttle.MAX_SLEEP, self.defer_granularity)
                 parts.append(("a wait for a turn under CEDULA_RATE_LIMIT", wait))

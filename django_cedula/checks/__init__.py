@@ -6,8 +6,8 @@ Ids are stable: ``django_cedula.E0xx`` errors and ``django_cedula.W0xx`` warning
 E001   ``CEDULA_TASK_BACKEND`` cannot be imported or is not a task backend
 E002   ``CEDULA_TASK_BACKEND_OPTIONS`` is not a dict, or the backend refuses it
 E003   the backend's app is missing from ``INSTALLED_APPS``
-E004   ``CEDULA_SCRAPER`` cannot be imported or has no ``scrape_cedula``
-E005   ``CEDULA_SCRAPER_OPTIONS`` is not a dict, has an option the scraper does not take, or lacks one
+E004   ``CEDULA_SCRAPER`` (or an entry of a list) cannot be imported or has no ``scrape_cedula``
+E005   ``CEDULA_SCRAPER_OPTIONS`` (or a list entry's options) is not a dict, or does not fit the scraper
 E006   ``CEDULA_RETRY_DELAYS`` is not a list of non-negative numbers
 E007   ``CEDULA_USER_FIELD`` is not a field of ``AUTH_USER_MODEL``
 E008   ``CEDULA_CAPTCHA_SOLVER`` cannot be imported or is not a solver

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from ..conf import app_settings
 from ..loading import Configurable, ConfiguredInstance
 from ..results import ScrapeResult
+from .chain import build_chain, derived_source_name
 
 
 @runtime_checkable
@@ -30,6 +32,20 @@ class BaseScraper(Configurable):
     and by ``manage.py check`` (``django_cedula.E005``).
     """
 
+    #: The source this scraper asks, as results (:attr:`ScrapeResult.source`), the stored row
+    #: (``CedulaInfo.source``) and the pause after a block of a chain name it (at most 40
+    #: characters). By default the class's name in lower case without a ``Scraper`` suffix; a
+    #: subclass of a class that sets it keeps its parent's (the same site).
+    source_name: ClassVar[str] = ""
+    _names_its_source: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("source_name"):
+            cls._names_its_source = True
+        elif not cls._names_its_source:
+            cls.source_name = derived_source_name(cls)
+
     def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]:
         raise NotImplementedError
 
@@ -41,9 +57,21 @@ class BaseScraper(Configurable):
         """Release what the scraper holds (a browser, connections). Called on reset and at exit."""
 
 
-_scraper = ConfiguredInstance("SCRAPER", "SCRAPER_OPTIONS", Scraper)  # type: ignore[type-abstract]
+class _ConfiguredScraper(ConfiguredInstance[Scraper]):
+    """``CEDULA_SCRAPER``: one dotted path with ``CEDULA_SCRAPER_OPTIONS``, or a list of entries
+    built into a :class:`~django_cedula.scrapers.chain.ScraperChain`."""
+
+    def _build(self) -> Scraper:
+        value = app_settings.SCRAPER_CHAIN
+        if value is None:
+            return super()._build()
+        return build_chain(value, Scraper)  # type: ignore[type-abstract]
+
+
+_scraper = _ConfiguredScraper("SCRAPER", "SCRAPER_OPTIONS", Scraper)  # type: ignore[type-abstract]
 
 
 def get_scraper() -> Scraper:
-    """The configured scraper (``CEDULA_SCRAPER``), created once per process."""
+    """The configured scraper (``CEDULA_SCRAPER``), created once per process: a
+    :class:`~django_cedula.scrapers.chain.ScraperChain` when the setting is a list."""
     return _scraper.get()

@@ -236,11 +236,14 @@ class BrowserScraper(BaseScraper, abc.ABC):
     with a transient status; nothing is raised.
     """
 
-    #: The production URL, used when ``CEDULA_SOURCE_URL`` is not set.
+    #: The production URL, used when neither the ``url`` option nor ``CEDULA_SOURCE_URL`` is set.
     default_url: str = ""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, url: str | None = None, **options: Any) -> None:
+        """``url``: this scraper's page, before ``CEDULA_SOURCE_URL`` (which names one URL for
+        every scraper): what an entry of a ``CEDULA_SCRAPER`` list sets, one URL per source."""
         super().__init__(**options)
+        self._url = url
         # Solves run beside the browser work: at most one per lookup, plus one after a reload.
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="cedula-captcha"
@@ -251,7 +254,7 @@ class BrowserScraper(BaseScraper, abc.ABC):
 
     @property
     def url(self) -> str:
-        return app_settings.SOURCE_URL or self.default_url
+        return self._url or app_settings.SOURCE_URL or self.default_url
 
     def scrape_cedula(self, cedula: str) -> ScrapeResult:
         solver = get_captcha_solver()
@@ -331,6 +334,7 @@ class BrowserScraper(BaseScraper, abc.ABC):
                 status=ScrapeStatus.NETWORK_ERROR,
                 error=f"{page_name} answered HTTP {response.status}",
                 raw_html=html[:2000],
+                http_status=response.status,
             )
         return None
 

@@ -54,6 +54,7 @@ class ConsultaCensoScraper(BrowserScraper):
     Same result contract as :class:`~django_cedula.scrapers.wsp.WspScraper`.
     """
 
+    source_name = "consultacenso"
     default_url = DEFAULT_URL
 
     async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:

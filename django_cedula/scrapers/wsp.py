@@ -91,6 +91,7 @@ class WspScraper(BrowserScraper):
     once, inside the same attempt.
     """
 
+    source_name = "wsp"
     default_url = DEFAULT_URL
 
     async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:

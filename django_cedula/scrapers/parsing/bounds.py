@@ -9,6 +9,7 @@ large, not text, or unreadable.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -85,6 +86,14 @@ def _http_status(value: object) -> int:
         except (ValueError, OverflowError):
             return 0
     return 0
+
+
+def _server_error(result: ScrapeResult, http_status: int) -> ScrapeResult:
+    """``result`` marked with ``http_status`` when that is a server error (5xx): a chain of scrapers
+    moves on to its next source after one, whatever status the answer was read as."""
+    if http_status < 500 or result.http_status == http_status:
+        return result
+    return dataclasses.replace(result, http_status=http_status)
 
 
 def _optional_text(value: object) -> str | None:

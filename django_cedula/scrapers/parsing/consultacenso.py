@@ -19,6 +19,7 @@ from .bounds import (
     _load_json,
     _not_text,
     _optional_text,
+    _server_error,
     _text_of,
     _too_large,
     _unreadable,
@@ -225,7 +226,9 @@ def parse_consultacenso_response(
     status = _http_status(http_status)
     if isinstance(payload, Mapping):
         try:
-            return _parse_consultacenso_response(payload, http_status=status, cedula=wanted)
+            return _server_error(
+                _parse_consultacenso_response(payload, http_status=status, cedula=wanted), status
+            )
         except Exception as exc:
             return _unreadable(exc, "", wanted)
     text = _text_of(payload)
@@ -234,6 +237,6 @@ def parse_consultacenso_response(
     if _too_large(text):
         return oversized_answer(text)
     try:
-        return _parse_consultacenso_response(text, http_status=status, cedula=wanted)
+        return _server_error(_parse_consultacenso_response(text, http_status=status, cedula=wanted), status)
     except Exception as exc:
         return _unreadable(exc, text, wanted)

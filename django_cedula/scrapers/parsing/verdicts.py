@@ -8,6 +8,7 @@ updated"), one naming the voting place is ``found``, one about another number is
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ...privacy import mask_cedula
 from ...results import ScrapeResult, ScrapeStatus
@@ -26,7 +27,8 @@ from .vocabulary import (
 
 
 def _result(status: ScrapeStatus, raw: str, error: str = "", **values: str) -> ScrapeResult:
-    return ScrapeResult(status=status, error=error, raw_html=raw, **values)
+    data: dict[str, Any] = values  # the data fields, all text (ScrapeResult also has an int field)
+    return ScrapeResult(status=status, error=error, raw_html=raw, **data)
 
 
 def _updating(raw: str) -> ScrapeResult:

@@ -20,6 +20,7 @@ from .bounds import (
     _load_json,
     _not_text,
     _optional_text,
+    _server_error,
     _text_of,
     _too_large,
     _unreadable,
@@ -269,12 +270,13 @@ def parse_wsp_response(
     if _too_large(text):
         return oversized_answer(text)
     wanted = _optional_text(cedula)
+    status = _http_status(http_status)
     try:
-        return _parse_wsp_response(
-            text,
-            http_status=_http_status(http_status),
-            content_type=_optional_text(content_type),
-            cedula=wanted,
+        return _server_error(
+            _parse_wsp_response(
+                text, http_status=status, content_type=_optional_text(content_type), cedula=wanted
+            ),
+            status,
         )
     except ReloadRequested:
         raise

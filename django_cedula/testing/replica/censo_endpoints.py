@@ -9,7 +9,7 @@ from typing import Any
 
 from . import censo_pages
 from .constants import CENSO, CENSO_API_PATH, CENSO_PATH, RECAPTCHA_PATH
-from .faults import FaultMode
+from .faults import block_modes
 from .http_server import HTML, JSON
 from .outcome_model import OutcomeKind
 from .outcomes import outcome_for
@@ -33,7 +33,7 @@ class CensoEndpoints(SharedSteps):
         self._send(record, 200, body, HTML, Answer.PAGE, headers)
 
     def _censo_elections(self, record: RequestRecord) -> None:
-        fault = self.server.replica._faults.take([FaultMode.BLOCK], None)
+        fault = self.server.replica._faults.take(block_modes(CENSO), None)
         if fault is not None:
             self._block(record, fault)
             return

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...captcha.replica_tokens import TOKEN_MAX_AGE, TokenCheck, TokenVerifier, issue_token
 from .constants import (
+    CENSO,
     CENSO_API_PATH,
     CENSO_PATH,
     DEFAULT_BOMB_BYTES,
@@ -206,6 +207,16 @@ class Replica:
             # The solver issues a fresh token for the page's site key: the replica accepts each once.
             "CEDULA_CAPTCHA_SOLVER_OPTIONS": {},
         }
+
+    def chain_settings(self, *sources: str) -> dict[str, Any]:
+        """Settings for a ``CEDULA_SCRAPER`` list (a fallback chain) over ``sources`` of this replica,
+        in order (default: Source A, then Source B), each entry with its own ``url``."""
+        entries = [
+            {"class": str(self.django_settings(source)["CEDULA_SCRAPER"]), "options": {"url": url}}
+            for source in sources or (WSP, CENSO)
+            for url in [self.wsp_url if source == WSP else self.censo_url]
+        ]
+        return {**self.django_settings(), "CEDULA_SCRAPER": entries, "CEDULA_SOURCE_URL": None}
 
     # -- captcha tokens ----------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ class FaultMode(str, enum.Enum):
     Faults that concern lookups fire on the lookup request (Source A's POST, Source B's
     ``back/api/consulta``); ``get500`` fires on the page GET (when set for a number, the
     lookup of that number answers reload and the reloaded page answers 500); ``block``
-    fires on page GETs, lookups and the election list.
+    fires on page GETs, lookups and the election list; ``block_wsp`` and ``block_censo`` do the
+    same for one source only (the other answers as usual).
 
     ``huge``, ``gzip_bomb`` and ``deep_json`` are oversized answers: a found answer padded to
     :attr:`Replica.huge_bytes <django_cedula.testing.replica.Replica.huge_bytes>` (20 MiB by
@@ -40,9 +41,22 @@ class FaultMode(str, enum.Enum):
     HUGE = "huge"
     GZIP_BOMB = "gzip_bomb"
     DEEP_JSON = "deep_json"
+    # ``block`` for one source only (page GETs, lookups, the election list of that source).
+    BLOCK_WSP = "block_wsp"
+    BLOCK_CENSO = "block_censo"
 
     def __str__(self) -> str:
         return self.value
+
+
+#: The block faults that apply to each source (:attr:`RequestRecord.source <.records.RequestRecord.source>`).
+_SOURCE_BLOCKS = {"wsp": FaultMode.BLOCK_WSP, "censo": FaultMode.BLOCK_CENSO}
+
+
+def block_modes(source: str) -> tuple[FaultMode, ...]:
+    """The faults that block a request to ``source``: ``block`` and that source's own."""
+    own = _SOURCE_BLOCKS.get(source)
+    return (FaultMode.BLOCK,) if own is None else (FaultMode.BLOCK, own)
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from ...captcha.replica_tokens import TokenCheck
 from .constants import CENSO, WSP
 from .derived_places import derived_place
-from .faults import Fault, FaultMode
+from .faults import Fault, FaultMode, block_modes
 from .http_server import HTML, JSON, Drop, HandlerBase
 from .outcome_model import Outcome, OutcomeKind
 from .oversized import censo_deep_json, censo_huge_answer, gzip_bomb, wsp_deep_json, wsp_huge_answer
@@ -58,7 +58,7 @@ class SharedSteps(HandlerBase):
         serve the page with, or ``None`` when the request has been answered already."""
         replica = self.server.replica
         self._sleep_or_drop(replica.form_delay)
-        fault = replica._faults.take([FaultMode.BLOCK], None)
+        fault = replica._faults.take(block_modes(source), None)
         if fault is not None:
             self._block(record, fault)
             return None
@@ -110,7 +110,8 @@ class SharedSteps(HandlerBase):
     def _network_faults(self, record: RequestRecord, cedula: str, outcome: Outcome | None) -> bool:
         """Block, drop and slow: they happen before the application sees the request. True if answered."""
         replica = self.server.replica
-        fault = replica._faults.take([FaultMode.BLOCK, FaultMode.DROP, FaultMode.SLOW], cedula or None)
+        modes = [*block_modes(record.source), FaultMode.DROP, FaultMode.SLOW]
+        fault = replica._faults.take(modes, cedula or None)
         kind = outcome.kind if outcome is not None else None
         mode = fault.mode if fault is not None else None
         if fault is not None:
@@ -118,7 +119,7 @@ class SharedSteps(HandlerBase):
         elif kind in (OutcomeKind.BLOCK, OutcomeKind.DROP, OutcomeKind.SLOW):
             mode = FaultMode(str(kind))
             record.detail = f"table:{mode}"
-        if mode is FaultMode.BLOCK:
+        if mode in (FaultMode.BLOCK, FaultMode.BLOCK_WSP, FaultMode.BLOCK_CENSO):
             self._block(record, fault, record.detail)
             return True
         if mode is FaultMode.DROP:

@@ -1,0 +1,230 @@
+"""ScraperChain on its own: the order, what moves on, the per-source pause, the source it names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from django_cedula import throttle
+from django_cedula.exceptions import ConfigurationError
+from django_cedula.results import ScrapeResult, ScrapeStatus
+from django_cedula.scrapers import get_scraper
+from django_cedula.scrapers.chain import ScraperChain, SourcesPaused, moves_on, source_name
+from django_cedula.scrapers.consultacenso import ConsultaCensoScraper
+from django_cedula.scrapers.parsing import parse_consultacenso_response, parse_wsp_response
+from django_cedula.scrapers.wsp import WspScraper
+from django_cedula.testing.scrapers import FakeScraper
+
+from . import scrapers
+from .conftest import FIRST, SECOND, THIRD
+
+NUMBER = "1020304050"
+
+
+@pytest.fixture
+def chain(settings: Any) -> ScraperChain:
+    settings.CEDULA_SCRAPER = [FIRST, SECOND, THIRD]
+    settings.CEDULA_BLOCK_COOLDOWN = 900
+    built = get_scraper()
+    assert isinstance(built, ScraperChain)
+    return built
+
+
+def test_source_names() -> None:
+    assert WspScraper.source_name == "wsp"
+    assert ConsultaCensoScraper.source_name == "consultacenso"
+    assert FakeScraper.source_name == "fake"  # derived from the class's name
+    assert scrapers.ThirdSourceScraper.source_name == "thirdsource"
+    assert source_name(object()) == "object"  # a plain class without the attribute
+
+
+def test_the_first_source_that_answers_is_the_only_one_asked(chain: ScraperChain) -> None:
+    assert chain.sources == ("first", "second", "thirdsource")
+    result = chain.scrape_cedula(NUMBER)
+    assert result.status is ScrapeStatus.FOUND
+    assert result.source == "first"
+    assert scrapers.asked() == ["first"]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "blocked",
+        "network_error",
+        "raise",  # a scraper that raises: a network_error, as the job makes of it
+        {"status": "network_error", "http_status": 503},
+        {"status": "timeout", "http_status": 502},  # a gateway's timeout is a 5xx
+    ],
+)
+def test_a_source_that_cannot_serve_moves_on_to_the_next(chain: ScraperChain, failure: Any) -> None:
+    scrapers.plan("first", failure)
+    result = chain.scrape_cedula(NUMBER)
+    assert (result.status, result.source) == (ScrapeStatus.FOUND, "second")
+    assert scrapers.asked() == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    "answer", ["found", "not_found", {"status": "cancelled", "novedad": "Cancelada por Muerte"}]
+)
+def test_a_final_answer_stops_the_chain(chain: ScraperChain, answer: Any) -> None:
+    scrapers.plan("first", answer)
+    result = chain.scrape_cedula(NUMBER)
+    assert result.status.is_final
+    assert result.source == "first"
+    assert scrapers.asked() == ["first"]
+
+
+@pytest.mark.parametrize("failure", ["captcha_failed", "parse_error", "timeout", "internal_error"])
+def test_failures_that_are_not_the_source_being_down_stop_the_chain(
+    chain: ScraperChain, failure: str
+) -> None:
+    scrapers.plan("first", {"status": failure, "error": "why"})
+    result = chain.scrape_cedula(NUMBER)
+    assert (result.status.value, result.source, result.error) == (failure, "first", "why")
+    assert scrapers.asked() == ["first"]
+
+
+def test_when_every_source_fails_the_last_failure_is_returned_with_the_earlier_ones(
+    chain: ScraperChain,
+) -> None:
+    scrapers.plan("first", "blocked")
+    scrapers.plan("second", {"status": "network_error", "error": "HTTP 503", "http_status": 503})
+    scrapers.plan("thirdsource", {"status": "timeout", "error": "slow"})
+    result = chain.scrape_cedula(NUMBER)
+    assert result.status is ScrapeStatus.TIMEOUT
+    assert result.source == "thirdsource"
+    assert result.error == "first: blocked; second: network_error; then thirdsource: slow"
+    assert scrapers.asked() == ["first", "second", "thirdsource"]
+
+
+def test_a_block_pauses_that_source_only(chain: ScraperChain) -> None:
+    scrapers.plan("first", "blocked")
+    chain.scrape_cedula(NUMBER)
+    assert 800 < throttle.blocked_for(source="first") <= 900
+    assert throttle.blocked_for(source="second") == 0
+    assert throttle.blocked_for() == 0, "not the pause of every source"
+
+
+def test_a_paused_source_is_skipped_without_a_request(chain: ScraperChain) -> None:
+    throttle.report_block(source="first")
+    result = chain.scrape_cedula(NUMBER)
+    assert result.source == "second"
+    assert scrapers.asked() == ["second"]
+
+
+def test_the_pause_of_every_source_pauses_each_entry(chain: ScraperChain) -> None:
+    throttle.report_block()  # what a single scraper reports, or an operator
+    with pytest.raises(SourcesPaused) as raised:
+        chain.scrape_cedula(NUMBER)
+    assert scrapers.asked() == []
+    assert 800 < raised.value.wait <= 900
+
+
+def test_every_source_paused_raises_with_the_shortest_wait(chain: ScraperChain) -> None:
+    throttle.report_block(source="first")
+    throttle.report_block(source="second", now=throttle.time.time() - 300)
+    throttle.report_block(source="thirdsource")
+    with pytest.raises(SourcesPaused) as raised:
+        chain.scrape_cedula(NUMBER)
+    assert 500 < raised.value.wait <= 600
+    assert scrapers.asked() == []
+    assert 500 < throttle.paused_for(chain.sources) <= 600
+
+
+def test_a_skipped_source_then_failures_still_end_with_a_result(chain: ScraperChain) -> None:
+    throttle.report_block(source="first")
+    scrapers.plan("second", "blocked")
+    scrapers.plan("thirdsource", "network_error")
+    result = chain.scrape_cedula(NUMBER)
+    assert (result.status, result.source) == (ScrapeStatus.NETWORK_ERROR, "thirdsource")
+    assert scrapers.asked() == ["second", "thirdsource"]
+    assert throttle.blocked_for(source="second") > 0
+
+
+def test_with_no_cooldown_a_block_moves_on_and_pauses_nothing(settings: Any, chain: ScraperChain) -> None:
+    settings.CEDULA_BLOCK_COOLDOWN = 0
+    scrapers.plan("first", "blocked")
+    assert chain.scrape_cedula(NUMBER).source == "second"
+    assert chain.scrape_cedula(NUMBER).source == "second"
+    assert scrapers.asked() == ["first", "second", "first", "second"]
+
+
+def test_entries_as_mappings_take_their_own_options(settings: Any) -> None:
+    settings.CEDULA_SCRAPER = [{"class": FIRST, "options": {"label": "mine"}}, {"class": SECOND}]
+    chain = get_scraper()
+    assert isinstance(chain, ScraperChain)
+    first, second = chain.scrapers
+    assert (first.label, second.label) == ("mine", "")  # type: ignore[attr-defined]
+
+
+def test_a_single_string_is_not_a_chain(settings: Any) -> None:
+    settings.CEDULA_SCRAPER = FIRST
+    assert isinstance(get_scraper(), scrapers.FirstScraper)
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "words"),
+    [
+        ([{"class": FIRST, "options": {"bogus": 1}}], {}, "CEDULA_SCRAPER[0]['options']"),
+        ([FIRST], {"label": "x"}, "CEDULA_SCRAPER_OPTIONS applies to a single dotted path"),
+    ],
+)
+def test_wrong_options_are_a_configuration_error(settings: Any, value: Any, options: Any, words: str) -> None:
+    settings.CEDULA_SCRAPER = value
+    settings.CEDULA_SCRAPER_OPTIONS = options
+    with pytest.raises(ConfigurationError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        get_scraper()
+
+
+def test_http_5xx_is_on_the_result() -> None:
+    assert parse_wsp_response("", http_status=503).http_status == 503
+    assert parse_wsp_response("<html>oops</html>", http_status=500).status is ScrapeStatus.NETWORK_ERROR
+    assert parse_wsp_response("<html>oops</html>", http_status=500).http_status == 500
+    gateway = parse_consultacenso_response(
+        '{"ok": false, "error": "Curl error: Operation timed out after 30000 milliseconds"}', http_status=502
+    )
+    assert (gateway.status, gateway.http_status) == (ScrapeStatus.TIMEOUT, 502)
+    assert moves_on(gateway)
+    assert parse_wsp_response("", http_status=429).http_status == 0  # blocked; only 5xx are marked
+    assert not moves_on(ScrapeResult(status=ScrapeStatus.TIMEOUT))
+
+
+def test_http_status_coerces_and_prints() -> None:
+    result = ScrapeResult.coerce({"status": "network_error", "http_status": "503", "source": "x"})
+    assert (result.http_status, result.source) == (503, "x")
+    assert ScrapeResult.coerce({"status": "found", "http_status": None}).http_status == 0
+    assert result.as_dict()["http_status"] == "503"
+
+
+def test_prepare_readies_the_first_source_not_paused(
+    chain: ScraperChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared: list[str] = []
+    for scraper, name in zip(chain.scrapers, chain.sources, strict=True):
+        monkeypatch.setattr(scraper, "prepare", lambda name=name: prepared.append(name))
+    chain.prepare()
+    throttle.report_block(source="first")
+    chain.prepare()
+    assert prepared == ["first", "second"]
+
+
+def test_close_closes_every_entry(chain: ScraperChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[str] = []
+    for scraper, name in zip(chain.scrapers, chain.sources, strict=True):
+        monkeypatch.setattr(scraper, "close", lambda name=name: closed.append(name))
+    chain.close()
+    assert closed == ["first", "second", "thirdsource"]
+
+
+def test_cedula_lookup_goes_through_the_chain(chain: ScraperChain) -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    scrapers.plan("first", "network_error")
+    out = io.StringIO()
+    call_command("cedula_lookup", NUMBER, "--json", stdout=out)
+    answer = json.loads(out.getvalue())
+    assert (answer["status"], answer["source"]) == ("found", "second")
