@@ -50,6 +50,8 @@ def test_without_chromium_browser_tests_fail_in_ci(tmp_path: Path) -> None:
     assert {line.split("::")[0].removeprefix("ERROR ") for line in lines} == {
         "tests/browser/test_discovery.py",
         "tests/e2e/test_example_project.py",
+        "tests/e2e/test_first_hour.py",
+        "tests/e2e/test_startproject.py",
         "tests/integration/test_qcluster_browser.py",
     }
     assert all("install Debian's chromium" in line and "CI is set" in line for line in lines), lines
