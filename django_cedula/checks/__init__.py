@@ -15,6 +15,7 @@ E009   another setting has a wrong type or value
 E010   ``CEDULA_BROWSER_EXECUTABLE`` does not exist or cannot be run
 E011   ``CEDULA_CACHE_ALIAS`` is not one of ``CACHES``
 E012   ``CEDULA_CAPTCHA_SOLVER_OPTIONS`` has an option the solver does not take, or lacks one it needs
+E014   ``CEDULA_SCRAPER`` names an HTTP-only scraper but ``curl_cffi`` (the ``http`` extra) is missing
 W001   Django-Q2's job timeout: missing, not above the longest a job may run, or not below ``retry``
 W002   Django-Q2 uses its Redis broker, which has no delivery receipts
 W003   Django-Q2 runs jobs synchronously (``sync=True``) with ``DEBUG`` off
@@ -36,6 +37,7 @@ What lives where (one module per setting, or group of settings, that a check rea
   other checks use to ask what the backend can do.
 - :mod:`.scraper`: ``CEDULA_SCRAPER``, ``CEDULA_CAPTCHA_SOLVER`` and their options (E004, E005,
   E008, E012, W005).
+- :mod:`.http`: the HTTP-only scrapers' library, ``curl_cffi`` (E014).
 - :mod:`.values`: the type and range of each plain setting (E006, E009, E010).
 - :mod:`.user_field`: ``CEDULA_USER_FIELD`` against ``AUTH_USER_MODEL`` (E007).
 - :mod:`.throttle`: the cache behind the rate limit and the token supply (E011, W006, W007, W009).
@@ -53,6 +55,7 @@ from __future__ import annotations
 from django.core.checks import register
 
 from .backend import check_task_backend
+from .http import check_http_scraper
 from .messages import ID
 from .scraper import check_scraper
 from .sweep import check_sweep
@@ -62,6 +65,7 @@ from .values import check_retry_delays, check_values
 
 __all__ = [
     "ID",
+    "check_http_scraper",
     "check_retry_delays",
     "check_scraper",
     "check_sweep",
@@ -76,6 +80,7 @@ __all__ = [
 for _check in (
     check_task_backend,
     check_scraper,
+    check_http_scraper,
     check_retry_delays,
     check_user_field,
     check_values,

@@ -70,6 +70,7 @@ def check_scraper(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 
 def _is_browser_scraper(scraper_class: Any) -> bool:
-    from ..scrapers.browser_scraper import BrowserScraper
+    """A scraper that meets the captcha: a browser one, or an HTTP-only one (both solve)."""
+    from ..scrapers.solving import SolvingScraper
 
-    return isinstance(scraper_class, type) and issubclass(scraper_class, BrowserScraper)
+    return isinstance(scraper_class, type) and issubclass(scraper_class, SolvingScraper)
