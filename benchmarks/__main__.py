@@ -5,6 +5,8 @@
 - ``cluster``: validations per minute of a 2-worker Django-Q2 cluster with the real scraper;
 - ``memory``: a worker's memory over 1,000 validations through that cluster;
 - ``answers``: a worker's memory for one oversized answer (20 MiB body, gzip bomb), before, peak, after;
+- ``http``: the HTTP-only scraper against the browser one: a qcluster worker's memory after 1,000
+  validations, CPU per lookup, and the same outcomes on every row of the replica's table and fault;
 - ``captcha``: the captcha token supply against a solve per lookup: one worker's backlog throughput,
   registration to final state, solves per validation, tokens wasted, idle spend, two workers.
 
@@ -25,7 +27,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import answers, captcha, cluster, memory, registration, revalidate
+from . import answers, captcha, cluster, http_scraper, memory, registration, revalidate
 from .common import (
     TAG_VAR,
     Figure,
@@ -46,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "memory": memory.run,
     "answers": answers.run,
     "captcha": captcha.run,
+    "http": http_scraper.run,
 }
 
 
