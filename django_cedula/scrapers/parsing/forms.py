@@ -2,8 +2,9 @@
 
 A browser reads the loaded page with ``document.querySelector``; a client without one reads the same
 markup here: which element ids the page has (``#nuip``, ``#documento``), the reCAPTCHA widget's
-``data-sitekey``, the value of the hidden ``#token`` input, and whether the page is the firewall's
-block page. Forgiving and total, as the other readers are: any input gives a :class:`FormPage`.
+``data-sitekey``, the value of the hidden ``#token`` input, and whether the page carries the
+firewall's block-page markers. Forgiving and total, as the other readers are: any input gives a
+:class:`FormPage`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from html.parser import HTMLParser
 
-from .blocking import is_block_page
+from .blocking import _BLOCK_MARKERS
 from .bounds import MAX_ANSWER_BYTES, _text_of
 
 
@@ -24,6 +25,9 @@ class FormPage:
     site_key: str = ""
     #: The ``value`` of ``input#token`` (Source A's per-load form token; ``""``: none).
     token: str = ""
+    #: An element with a ``blocked`` or ``authenticate`` class or id: the firewall's block page's
+    #: markers, as the browser scrapers look for them (``.blocked, .authenticate``). Whether a page
+    #: without the form is a block page is :func:`~.blocking.is_block_page`'s to say.
     blocked: bool = False
 
     def has(self, element_id: str) -> bool:
@@ -36,13 +40,17 @@ class _FormParser(HTMLParser):
         self.ids: set[str] = set()
         self.site_key = ""
         self.token = ""
+        self.blocked = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
         element_id = values.get("id", "").strip()
+        classes = values.get("class", "").split()
+        if not self.blocked and _BLOCK_MARKERS.intersection([*classes, element_id]):
+            self.blocked = True
         if element_id:
             self.ids.add(element_id)
-        if not self.site_key and "g-recaptcha" in values.get("class", "").split():
+        if not self.site_key and "g-recaptcha" in classes:
             self.site_key = values.get("data-sitekey", "").strip()
         if tag == "input" and element_id == "token" and not self.token:
             self.token = values.get("value", "").strip()
@@ -63,4 +71,4 @@ def read_form_page(html: object) -> FormPage:
         parser.close()
     except Exception:  # a reader of untrusted markup does not fail; what it read so far stands
         pass
-    return FormPage(frozenset(parser.ids), parser.site_key, parser.token, is_block_page(text))
+    return FormPage(frozenset(parser.ids), parser.site_key, parser.token, parser.blocked)
