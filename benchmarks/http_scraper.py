@@ -130,7 +130,7 @@ def memory_figures(benchmark: str, validations: int, result: dict[str, Any]) -> 
         ),
         Figure(
             benchmark,
-            "  the worker process's RSS (the busiest)",
+            "  the worker process's RSS",
             f"{last['worker_rss'] / MIB:.0f} MiB",
             "the package's share: the tree's growth from before the first job",
             "",
@@ -225,7 +225,7 @@ def tree_sample(root: int) -> dict[str, Any]:
     processes += processes[0].children(recursive=True)
     rss = []
     each = {}
-    busiest = (-1.0, 0)
+    worker = 0
     for process in processes:
         try:
             rss.append(process.memory_info().rss)
@@ -233,16 +233,26 @@ def tree_sample(root: int) -> dict[str, Any]:
             each[process.pid] = {"rss": rss[-1], "pss": tree_rollup_one(process.pid), "cpu": cpu}
         except psutil.Error:
             continue
-        busiest = max(busiest, (cpu, rss[-1]))
+        if _maps_curl(process.pid):
+            worker = rss[-1]
     return {
         "each": each,
-        # The worker does the lookups: the process that has used the most CPU (once jobs have run).
-        "worker_rss": busiest[1],
+        # The worker does the lookups: the one process that has loaded curl_cffi (once jobs have run).
+        "worker_rss": worker,
         "tree_rss": sum(rss),
         "tree_pss": tree_pss(root),
         "largest_rss": max(rss, default=0),
         "processes": len(rss),
     }
+
+
+def _maps_curl(pid: int) -> bool:
+    """Whether process ``pid`` has curl_cffi's library mapped (the worker, after its first lookup)."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return any("curl_cffi" in line for line in maps)
+    except OSError:
+        return False
 
 
 def tree_rollup_one(pid: int) -> int:
