@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -130,3 +131,40 @@ def test_chrome_versions_agree() -> None:
     hints = dict(linux.navigation())
     assert '"Chromium";v="140"' in hints["sec-ch-ua"]
     assert hints["sec-ch-ua-platform"] == '"Linux"'
+
+
+def test_the_token_supply_serves_the_http_scraper(
+    cedula_replica: Replica, settings: Any, transactional_db: None
+) -> None:
+    """The same CaptchaSolve as the browser scrapers': a stocked token is sent, no own solve is paid."""
+    from django.core.cache import caches
+    from django.core.management import call_command
+
+    from django_cedula.captcha.base import SolvedToken
+    from django_cedula.captcha.supply import Target, TokenStore, get_token_supply
+
+    for name, value in cedula_replica.django_settings().items():
+        setattr(settings, name, value)
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "db": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cedula_http_cache"},
+    }
+    settings.CEDULA_CACHE_ALIAS = "db"
+    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    call_command("createcachetable", "cedula_http_cache", verbosity=0)
+    assert get_token_supply() is not None
+    stocked = SolvedToken(value=cedula_replica.issue_token(), ref="stocked", seconds=1.0)
+    TokenStore(caches["db"], Target(cedula_replica.site_key, cedula_replica.wsp_url), max_age=100).put(
+        stocked
+    )
+    # A solver that would take 5 s: the stocked token is taken long before.
+    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 5.0}
+    started = time.monotonic()
+    try:
+        result = WspHttpScraper().scrape_cedula("1000000001")
+    finally:
+        caches["db"].clear()
+    assert time.monotonic() - started < 4
+    assert result.status is ScrapeStatus.FOUND
+    (lookup,) = cedula_replica.lookups()
+    assert lookup.captcha == stocked.value
