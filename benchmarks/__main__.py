@@ -5,6 +5,8 @@
 - ``cluster``: validations per minute of a 2-worker Django-Q2 cluster with the real scraper;
 - ``memory``: a worker's memory over 1,000 validations through that cluster;
 - ``answers``: a worker's memory for one oversized answer (20 MiB body, gzip bomb), before, peak, after;
+- ``http``: the HTTP-only scraper against the browser one: a qcluster worker's memory after 1,000
+  validations, CPU per lookup, and the same outcomes on every row of the replica's table and fault;
 - ``captcha``: the captcha token supply against a solve per lookup: one worker's backlog throughput,
   registration to final state, solves per validation, tokens wasted, idle spend, two workers;
 - ``chain``: the fallback chain [wsp, consultacenso] on a 2-worker cluster while wsp blocks: every
@@ -27,7 +29,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import answers, captcha, chain, cluster, memory, registration, revalidate
+from . import answers, captcha, chain, cluster, http_scraper, memory, registration, revalidate
 from .common import (
     TAG_VAR,
     Figure,
@@ -49,6 +51,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "answers": answers.run,
     "captcha": captcha.run,
     "chain": chain.run,
+    "http": http_scraper.run,
 }
 
 

@@ -247,13 +247,17 @@ def wait_final(ids: list[int], timeout: float, cluster: Cluster) -> dict[str, in
 
 
 @contextlib.contextmanager
-def running_cluster(workers: int, log_dir: Path, *, recycle: int | None = None) -> Iterator[Cluster]:
+def running_cluster(
+    workers: int, log_dir: Path, *, recycle: int | None = None, extra: dict[str, Any] | None = None
+) -> Iterator[Cluster]:
     """A replica in this process and a qcluster pointed at it; both stopped on the way out, and any
-    process of ours still alive afterwards (a browser a worker left) is reported and killed."""
+    process of ours still alive afterwards (a browser a worker left) is reported and killed.
+    ``extra``: more settings of the workers (another scraper, say)."""
     from django_cedula.testing.replica import Replica
 
     replica = Replica().start()
-    cluster = Cluster(cluster_overrides(replica, workers=workers, recycle=recycle), log_dir / "qcluster.log")
+    overrides = {**cluster_overrides(replica, workers=workers, recycle=recycle), **(extra or {})}
+    cluster = Cluster(overrides, log_dir / "qcluster.log")
     try:
         yield cluster.start()
     finally:

@@ -16,6 +16,7 @@ E010   ``CEDULA_BROWSER_EXECUTABLE`` does not exist or cannot be run
 E011   ``CEDULA_CACHE_ALIAS`` is not one of ``CACHES``
 E012   ``CEDULA_CAPTCHA_SOLVER_OPTIONS`` has an option the solver does not take, or lacks one it needs
 E013   ``TwoCaptchaSolver``'s ``api_key`` is ``None`` or empty (an unset environment variable)
+E014   ``CEDULA_SCRAPER`` names an HTTP-only scraper but ``curl_cffi`` (the ``http`` extra) is missing
 W001   Django-Q2's job timeout: missing, not above the longest a job may run, or not below ``retry``
 W002   Django-Q2 uses its Redis broker, which has no delivery receipts
 W003   Django-Q2 runs jobs synchronously (``sync=True``) with ``DEBUG`` off
@@ -38,6 +39,7 @@ What lives where (one module per setting, or group of settings, that a check rea
 - :mod:`.scraper`: ``CEDULA_SCRAPER``, ``CEDULA_CAPTCHA_SOLVER`` and their options (E004, E005,
   E008, E012, W005).
 - :mod:`.captcha`: the value of ``TwoCaptchaSolver``'s API key (E013; never shown).
+- :mod:`.http`: the HTTP-only scrapers' library, ``curl_cffi`` (E014).
 - :mod:`.values`: the type and range of each plain setting (E006, E009, E010).
 - :mod:`.user_field`: ``CEDULA_USER_FIELD`` against ``AUTH_USER_MODEL`` (E007).
 - :mod:`.throttle`: the cache behind the rate limit and the token supply (E011, W006, W007, W009).
@@ -56,6 +58,7 @@ from django.core.checks import register
 
 from .backend import check_task_backend
 from .captcha import check_captcha
+from .http import check_http_scraper
 from .messages import ID
 from .scraper import check_scraper
 from .sweep import check_sweep
@@ -66,6 +69,7 @@ from .values import check_retry_delays, check_values
 __all__ = [
     "ID",
     "check_captcha",
+    "check_http_scraper",
     "check_retry_delays",
     "check_scraper",
     "check_sweep",
@@ -81,6 +85,7 @@ for _check in (
     check_task_backend,
     check_scraper,
     check_captcha,
+    check_http_scraper,
     check_retry_delays,
     check_user_field,
     check_values,

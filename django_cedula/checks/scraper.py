@@ -135,6 +135,7 @@ _ENTRY_HINT = (
 
 
 def _is_browser_scraper(scraper_class: Any) -> bool:
-    from ..scrapers.browser_scraper import BrowserScraper
+    """A scraper that meets the captcha: a browser one, or an HTTP-only one (both solve)."""
+    from ..scrapers.solving import SolvingScraper
 
-    return isinstance(scraper_class, type) and issubclass(scraper_class, BrowserScraper)
+    return isinstance(scraper_class, type) and issubclass(scraper_class, SolvingScraper)

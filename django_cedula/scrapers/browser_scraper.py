@@ -1,13 +1,11 @@
-"""What both Registraduría scrapers share: pacing, the captcha solve, the browser call, error mapping."""
+"""What both browser scrapers share: the browser call and its error mapping (pacing and the captcha
+solve are :mod:`.solving`'s, shared with the HTTP-only scrapers)."""
 
 from __future__ import annotations
 
 import abc
 import asyncio
-import concurrent.futures
 import logging
-import threading
-import time
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -22,14 +20,13 @@ from ..browser import (
     get_browser_runtime,
     reset_browser_runtime,
 )
-from ..captcha import CaptchaSolver, SolvedToken, get_captcha_solver, spend
-from ..captcha.supply import TokenSupply, get_token_supply
 from ..conf import app_settings
 from ..exceptions import CaptchaError
 from ..privacy import redact
 from ..results import ScrapeResult, ScrapeStatus
-from .base import BaseScraper
-from .parsing import is_block_page
+from .solving import SUPPLY_RECHECK, CaptchaSolve, SolvingScraper
+
+__all__ = ["BROWSER_SETTINGS", "SUPPLY_RECHECK", "BrowserScraper", "CaptchaSolve"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,184 +47,7 @@ BROWSER_SETTINGS = frozenset(
 )
 
 
-#: Seconds between two looks at the supply while a lookup's own solve runs.
-SUPPLY_RECHECK = 0.5
-
-
-class CaptchaSolve:
-    """The reCAPTCHA token(s) of one lookup: from the cluster's token supply when it has one ready,
-    otherwise from a solve of the lookup's own, running on a plain thread while the browser loads
-    and fills the page.
-
-    Solving services take tens of seconds, far longer than the browser work. With a supply
-    (:mod:`django_cedula.captcha.supply`) the token is taken at the moment the form is posted, the
-    oldest still good; an own solve starts only when the supply is empty at the lookup's start (as
-    early as the site key is known) or at posting time. An own token the lookup did not need, because
-    the supply had one after all, goes to the supply for the next lookup.
-    """
-
-    def __init__(
-        self,
-        solver: CaptchaSolver,
-        executor: concurrent.futures.Executor,
-        *,
-        deadline: float | None = None,
-        supply: TokenSupply | None = None,
-    ) -> None:
-        self.solver = solver
-        self.executor = executor
-        self.supply = supply
-        #: ``time.monotonic()`` when the lookup times out; by default ``CEDULA_LOOKUP_TIMEOUT``
-        #: from now, the lookup being created with its solve.
-        self.deadline = time.monotonic() + app_settings.LOOKUP_TIMEOUT if deadline is None else deadline
-        self.site_key: str | None = None
-        self.page_url = ""
-        self.future: concurrent.futures.Future[SolvedToken] | None = None
-        #: The ``ref`` of every token handed to a submission, in order (for reports).
-        self.used: list[str] = []
-
-    def time_left(self) -> float:
-        return max(self.deadline - time.monotonic(), 0.0)
-
-    def start(self, site_key: str, page_url: str) -> None:
-        """Get ready to give a token for ``site_key``: an own solve, unless the supply has stock or a
-        solve for it is already under way. Called from the job's thread or the browser's loop: it
-        touches no database (the supply's stock is read from the cache on a plain thread later)."""
-        if self.site_key == site_key and (self.future is not None or self.supply is not None):
-            return
-        if self.future is not None:
-            self.future.cancel()
-            self.future = None
-        self.site_key, self.page_url = site_key, page_url
-        if self.supply is None:
-            self._start_own()
-
-    def prefetch(self) -> None:
-        """With a supply: start an own solve now if the supply has nothing ready for this lookup
-        (call from a plain thread, before the page loads, so the solve overlaps the page work)."""
-        if (
-            self.supply is not None
-            and self.site_key
-            and self.future is None
-            and self.supply.available(self.site_key, self.page_url) == 0
-        ):
-            self._start_own()
-
-    def _start_own(self) -> None:
-        assert self.site_key is not None
-        spend.count("requested")
-        # A token that comes after the lookup has timed out is of no use, and a solve that runs on
-        # past it holds one of the scraper's two solve threads from the next lookups.
-        self.future = self.executor.submit(self._solve, self.site_key, self.page_url)
-
-    def _solve(self, site_key: str, page_url: str) -> SolvedToken:
-        # The time left is measured when the thread starts the solve, not when it was queued.
-        try:
-            token = self.solver.solve_token(site_key, page_url, timeout=self.time_left())
-        except BaseException:
-            spend.count("failed")
-            raise
-        spend.count("delivered")
-        return token
-
-    def restart(self, page_url: str) -> None:
-        """Get a new token for the same site key (a token is good for one submission only)."""
-        site_key, self.site_key = self.site_key, None
-        self.future = None
-        if site_key:
-            self.start(site_key, page_url)
-
-    async def token(self) -> str:
-        """The token for the submission about to be made, without blocking the browser's loop.
-
-        With a supply: the oldest token still good; if there is none, an own solve starts (unless one
-        runs already) and, while it runs, the supply is asked again every
-        :data:`SUPPLY_RECHECK` seconds: whichever token comes first is sent, and an own token that
-        comes later goes to the supply. A lookup never sits out a whole solve while tokens arrive.
-        """
-        if self.site_key is None:
-            raise CaptchaError("the page carries no reCAPTCHA site key")
-        if self.supply is not None:
-            pooled = await self._take_pooled()
-            if pooled is not None:
-                return pooled
-        if self.future is None:
-            self._start_own()
-        assert self.future is not None
-        own = asyncio.wrap_future(self.future)
-        # If the supply serves this submission, nobody awaits the own solve: read its outcome
-        # anyway, so that a failed solve is not reported as an exception never retrieved.
-        own.add_done_callback(lambda done: done.cancelled() or done.exception())
-        while self.supply is not None:
-            done, _ = await asyncio.wait({own}, timeout=SUPPLY_RECHECK)
-            if done:
-                break
-            pooled = await self._take_pooled()
-            if pooled is not None:
-                return pooled  # the own solve, still running, was given to the supply
-        self.future = None
-        solved = await own
-        spend.count("used")
-        self.used.append(solved.ref)
-        return solved.value
-
-    async def _take_pooled(self) -> str | None:
-        """A token from the supply, or ``None``. The cache may be the database's: it is read on a
-        plain thread, never on the event loop."""
-        assert self.supply is not None
-        assert self.site_key is not None
-        pooled = await asyncio.get_running_loop().run_in_executor(
-            None, self.supply.take, self.site_key, self.page_url
-        )
-        if pooled is None:
-            return None
-        logger.info("Captcha token from the shared supply (solved %.0f s ago)", pooled.age())
-        self._donate_own()
-        self.used.append(pooled.ref)
-        return pooled.value
-
-    def _donate_own(self) -> None:
-        """The supply served this submission: an own solve under way goes to the supply when done."""
-        future, self.future = self.future, None
-        supply, site_key, page_url = self.supply, self.site_key, self.page_url
-        if future is None or supply is None or site_key is None:
-            return
-
-        def donate(done: concurrent.futures.Future[SolvedToken]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                return
-            try:
-                supply.donate(site_key, page_url, done.result())
-            except Exception as exc:  # the cache failing: the token is lost, the lookup is not
-                logger.warning("Could not give an unused token to the supply: %s", type(exc).__name__)
-
-        future.add_done_callback(donate)
-
-    def report(self, result: ScrapeResult) -> None:
-        """Tell the solver how the site took the tokens this lookup sent (from a plain thread).
-
-        Every token but the last was refused (the site asked for a new one); the last was refused
-        if the lookup ended ``captcha_failed``, accepted if the site gave an answer."""
-        if not self.used:
-            return
-        last_refused = result.status is ScrapeStatus.CAPTCHA_FAILED
-        verdicts = [False] * (len(self.used) - 1) + [not last_refused]
-        spend.count("refused", verdicts.count(False))
-        if not self.solver.supports_reports:
-            return
-        for ref, accepted in zip(self.used, verdicts, strict=True):
-            if ref and (not accepted or result.status.is_final):
-                self.executor.submit(self.solver.report, ref, accepted=accepted)
-
-    def cancel(self) -> None:
-        if self.future is not None:
-            if self.supply is not None:
-                self._donate_own()  # a paid solve still in flight: let the next lookup have it
-            else:
-                self.future.cancel()
-
-
-class BrowserScraper(BaseScraper, abc.ABC):
+class BrowserScraper(SolvingScraper, abc.ABC):
     """A scraper that drives the process's headless Chromium (see :mod:`django_cedula.browser`).
 
     ``scrape_cedula`` is synchronous and does its browser work on the runtime's own thread
@@ -244,37 +64,16 @@ class BrowserScraper(BaseScraper, abc.ABC):
         every scraper): what an entry of a ``CEDULA_SCRAPER`` list sets, one URL per source."""
         super().__init__(**options)
         self._url = url
-        # Solves run beside the browser work: at most one per lookup, plus one after a reload.
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=2, thread_name_prefix="cedula-captcha"
-        )
-        self._site_key: str | None = None
-        self._last_lookup = 0.0
-        self._pace_lock = threading.Lock()
 
     @property
     def url(self) -> str:
         return self._url or app_settings.SOURCE_URL or self.default_url
 
     def scrape_cedula(self, cedula: str) -> ScrapeResult:
-        solver = get_captcha_solver()
-        if solver is None:
-            return ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error="no captcha solver is configured")
         url = self.url
-        captcha = CaptchaSolve(
-            solver,
-            self._executor,
-            deadline=time.monotonic() + app_settings.LOOKUP_TIMEOUT + self._pace_wait(),
-            supply=get_token_supply(),
-        )
-        if self._site_key:
-            # Before the pacing sleep, so that the solve overlaps it instead of adding to it.
-            captcha.start(self._site_key, url)
-            captcha.prefetch()
-        self._pace()
-        # Pacing counts from the start of this worker's previous lookup: a request every
-        # CEDULA_MIN_LOOKUP_INTERVAL seconds, whatever the page took.
-        self._last_lookup = time.monotonic()
+        captcha = self.begin_lookup(url)
+        if isinstance(captcha, ScrapeResult):
+            return captcha
         result: ScrapeResult | None = None
         try:
             runtime = get_browser_runtime()
@@ -296,9 +95,7 @@ class BrowserScraper(BaseScraper, abc.ABC):
                 status=ScrapeStatus.NETWORK_ERROR, error=f"browser failure: {redact(exc, cedula)}"
             )
         finally:
-            captcha.cancel()
-            if result is not None:
-                captcha.report(result)
+            self.end_lookup(captcha, result)
 
     async def _guarded_lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         """Run :meth:`lookup`, turning Playwright's and the solver's errors into results."""
@@ -326,22 +123,8 @@ class BrowserScraper(BaseScraper, abc.ABC):
 
     @staticmethod
     def page_failure(html: str, response: Response | None, page_name: str) -> ScrapeResult | None:
-        """The result for a loaded page that cannot serve a lookup: the firewall's block page, or a 5xx."""
-        if is_block_page(html):
-            return ScrapeResult(status=ScrapeStatus.BLOCKED, error="the firewall's block page", raw_html=html)
-        if response is not None and response.status >= 500:
-            return ScrapeResult(
-                status=ScrapeStatus.NETWORK_ERROR,
-                error=f"{page_name} answered HTTP {response.status}",
-                raw_html=html[:2000],
-                http_status=response.status,
-            )
-        return None
-
-    def remember_site_key(self, site_key: str | None) -> None:
-        """Keep the page's site key so that the next lookup can start its solve before loading the page."""
-        if site_key:
-            self._site_key = site_key
+        """The result for a loaded page that cannot serve a lookup (:meth:`SolvingScraper.failed_page`)."""
+        return SolvingScraper.failed_page(html, None if response is None else response.status, page_name)
 
     def prepare(self) -> None:
         """Start the browser (and its page for the next lookup) if it is not running yet."""
@@ -353,19 +136,6 @@ class BrowserScraper(BaseScraper, abc.ABC):
         except BrowserError as exc:
             # The lookup itself will meet the same problem and report it as its result.
             logger.warning("Could not start the browser ahead of a lookup: %s", _first_line(exc))
-
-    def _pace_wait(self) -> float:
-        return max(self._last_lookup + app_settings.MIN_LOOKUP_INTERVAL - time.monotonic(), 0.0)
-
-    def _pace(self) -> None:
-        """Keep at least ``CEDULA_MIN_LOOKUP_INTERVAL`` seconds between this worker's lookups."""
-        with self._pace_lock:
-            wait = self._pace_wait()
-            if wait > 0:
-                time.sleep(wait)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 async def _nothing(page: Page) -> None:

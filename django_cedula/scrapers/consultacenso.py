@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from urllib.parse import urljoin
 
 from playwright.async_api import Page
@@ -12,9 +11,12 @@ from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
 from .browser_scraper import BrowserScraper, CaptchaSolve
 from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_response
+from .sources import CENSO_URL, api_base, asks_for_reload, election_id
 from .wsp import PAGE_HTML_JS, READ_ANSWER_JS
 
-DEFAULT_URL = "https://consultacenso.registraduria.gov.co/"
+DEFAULT_URL = CENSO_URL
+
+__all__ = ["DEFAULT_URL", "ConsultaCensoScraper", "api_base", "election_id"]
 
 # The app's lookup, from inside its page; the answer is read up to ``limit`` bytes (``MAX_ANSWER_BYTES``).
 _POST_JSON = (
@@ -31,20 +33,6 @@ async ({url, payload, limit}) => {"""
 }
 """
 )
-
-
-def api_base(page_url: str) -> str:
-    """The API's base URL for the app served at ``page_url`` (``.../consultar/`` serves it too)."""
-    base = page_url if page_url.endswith("/") else page_url + "/"
-    if base.endswith("/consultar/"):
-        base = base[: -len("consultar/")]
-    return urljoin(base, "back/api/")
-
-
-def election_id() -> int:
-    """Source B numbers elections from 0 (the current voting place); Source A's "-1" means the same."""
-    value = int(app_settings.ELECTION)
-    return max(value, 0)
 
 
 class ConsultaCensoScraper(BrowserScraper):
@@ -88,16 +76,8 @@ class ConsultaCensoScraper(BrowserScraper):
             )
             if answer.get("truncated"):
                 return oversized_answer(answer["body"])
-            if attempt == 1 and _asks_for_reload(answer["body"]):
+            if attempt == 1 and asks_for_reload(answer["body"]):
                 captcha.restart(url)
                 continue
             return parse_consultacenso_response(answer["body"], http_status=answer["status"], cedula=cedula)
         return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the app asked for a reload twice")
-
-
-def _asks_for_reload(body: str) -> bool:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # the parser says what an unreadable answer is
-        return False
-    return isinstance(payload, dict) and any(k.lower() == "reload" and v for k, v in payload.items())

@@ -38,6 +38,8 @@ Modules, one job each; each imports only those listed after it:
     Source A's reader, and :class:`ReloadRequested`.
 ``consultacenso``
     Source B's reader.
+``forms``
+    The lookup pages as an HTTP client gets them (:func:`read_form_page`): ids, site key, token.
 ``blocking``
     Refusals rather than answers: the F5 block page, HTTP 429 and 5xx.
 ``markup``
@@ -56,12 +58,14 @@ from ...results import is_death_novedad
 from .blocking import is_block_page
 from .bounds import ERROR_EXCERPT_CHARS, MAX_ANSWER_BYTES, oversized_answer
 from .consultacenso import parse_consultacenso_response
+from .forms import FormPage, read_form_page
 from .markup import html_to_text
 from .wsp import ReloadRequested, parse_wsp_message, parse_wsp_response
 
 __all__ = [
     "ERROR_EXCERPT_CHARS",
     "MAX_ANSWER_BYTES",
+    "FormPage",
     "ReloadRequested",
     "html_to_text",
     "is_block_page",
@@ -70,4 +74,5 @@ __all__ = [
     "parse_consultacenso_response",
     "parse_wsp_message",
     "parse_wsp_response",
+    "read_form_page",
 ]

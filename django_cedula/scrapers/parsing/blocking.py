@@ -1,4 +1,4 @@
-"""Answers that are refusals, not answers: the F5 firewall's block page, HTTP 429 and 5xx.
+"""Answers that are refusals, not answers: the F5 firewall's block page, HTTP 403, 429 and 5xx.
 
 Block pages are recognised by their structure (a ``blocked`` or ``authenticate`` class/id token,
 a "support ID" followed by a long number), never by words such as "blocked" in ordinary text.
@@ -34,6 +34,9 @@ def _non_json_answer(body: str, raw: str, http_status: int, source: str) -> Scra
         return _result(ScrapeStatus.NETWORK_ERROR, raw, f"the {source} answered HTTP {http_status}")
     if http_status == 429:
         return _result(ScrapeStatus.BLOCKED, raw, f"the {source} answered HTTP 429 (too many requests)")
+    if http_status == 403:
+        # A firewall refusing the client (another Registraduría page answers plain clients so).
+        return _result(ScrapeStatus.BLOCKED, raw, f"the {source} answered HTTP 403 (forbidden)")
     return None
 
 

@@ -37,6 +37,8 @@ class CensoEndpoints(SharedSteps):
         if fault is not None:
             self._block(record, fault)
             return
+        if self._fingerprint_refused(record, None, navigation=False):
+            return
         self._send(
             record, 200, censo_pages.censo_json(censo_pages.censo_elections()), JSON, Answer.ELECCIONES
         )

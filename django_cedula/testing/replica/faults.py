@@ -27,6 +27,11 @@ class FaultMode(str, enum.Enum):
     default); the same padded to :attr:`~django_cedula.testing.replica.Replica.bomb_bytes`
     (100 MiB) and sent gzip-compressed (``Content-Encoding: gzip``, about 100 KiB on the wire);
     JSON nested :attr:`~django_cedula.testing.replica.Replica.deep_json_depth` (50,000) deep.
+
+    ``fingerprint`` answers the firewall's block page with HTTP 403 to page GETs, lookups and the
+    election list whose request has not the shape of a browser's (:mod:`.fingerprint`: Chrome's
+    User-Agent, client hints, ``Sec-Fetch-*`` headers, their order); a browser's requests pass and
+    do not use up its firings. Set for every request (a number's applies to its lookups only).
     """
 
     SLOW = "slow"
@@ -44,6 +49,7 @@ class FaultMode(str, enum.Enum):
     # ``block`` for one source only (page GETs, lookups, the election list of that source).
     BLOCK_WSP = "block_wsp"
     BLOCK_CENSO = "block_censo"
+    FINGERPRINT = "fingerprint"
 
     def __str__(self) -> str:
         return self.value

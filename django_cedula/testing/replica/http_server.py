@@ -163,11 +163,11 @@ class HandlerBase(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length > 0 else b""
 
-    def _block(self, record: RequestRecord, fault: Fault | None, detail: str = "") -> None:
+    def _block(self, record: RequestRecord, fault: Fault | None, detail: str = "", status: int = 200) -> None:
         support_id = str(10**18 + secrets.randbelow(9 * 10**18))
         record.fault = fault.mode.value if fault else record.fault
         record.detail = f"{detail} support ID {support_id}".strip()
-        self._send(record, 200, block_page(support_id).encode(), HTML, Answer.BLOCK)
+        self._send(record, status, block_page(support_id).encode(), HTML, Answer.BLOCK)
 
     def _sleep_or_drop(self, seconds: float) -> None:
         if not self.server.replica._sleep(seconds, self._interrupt):

@@ -14,6 +14,7 @@ from ...captcha.replica_tokens import TokenCheck
 from .constants import CENSO, WSP
 from .derived_places import derived_place
 from .faults import Fault, FaultMode, block_modes
+from .fingerprint import browser_shape_problems
 from .http_server import HTML, JSON, Drop, HandlerBase
 from .outcome_model import Outcome, OutcomeKind
 from .oversized import censo_deep_json, censo_huge_answer, gzip_bomb, wsp_deep_json, wsp_huge_answer
@@ -62,6 +63,8 @@ class SharedSteps(HandlerBase):
         if fault is not None:
             self._block(record, fault)
             return None
+        if self._fingerprint_refused(record, None, navigation=True):
+            return None
         cookies = self._cookies()
         record.session = cookies.get(cookie_name)
         session = replica._sessions.get(source, record.session)
@@ -105,11 +108,31 @@ class SharedSteps(HandlerBase):
             headers.append(("Set-Cookie", f"{balancer}={value}; path=/; HttpOnly"))
         return headers
 
+    def _fingerprint_refused(self, record: RequestRecord, cedula: str | None, *, navigation: bool) -> bool:
+        """The ``fingerprint`` fault: the firewall's block page, HTTP 403, for a request without a
+        browser's shape (:mod:`.fingerprint`). True if answered. A browser's request leaves the
+        fault's firings alone."""
+        replica = self.server.replica
+        if not any(fault.mode is FaultMode.FINGERPRINT for fault in replica._faults.active()):
+            return False
+        problems = browser_shape_problems(
+            list(self.headers.items()), method=self.command, navigation=navigation
+        )
+        if not problems:
+            return False
+        fault = replica._faults.take([FaultMode.FINGERPRINT], cedula)
+        if fault is None:
+            return False
+        self._block(record, fault, f"fingerprint: {'; '.join(problems)};", status=403)
+        return True
+
     # -- the lookup pipeline shared by both sources ------------------------------------------------
 
     def _network_faults(self, record: RequestRecord, cedula: str, outcome: Outcome | None) -> bool:
         """Block, drop and slow: they happen before the application sees the request. True if answered."""
         replica = self.server.replica
+        if self._fingerprint_refused(record, cedula or None, navigation=False):
+            return True
         modes = [*block_modes(record.source), FaultMode.DROP, FaultMode.SLOW]
         fault = replica._faults.take(modes, cedula or None)
         kind = outcome.kind if outcome is not None else None

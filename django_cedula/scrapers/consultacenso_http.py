@@ -1,0 +1,78 @@
+"""Source B, the "consultacenso" app's JSON API, over plain HTTP (opt-in; see :mod:`.http_scraper`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from urllib.parse import urljoin
+
+from ..results import ScrapeResult, ScrapeStatus
+from .http_scraper import BrowserLikeClient, Fetched, HttpScraper, SourceTimeout, SourceUnreachable
+from .parsing import oversized_answer, parse_consultacenso_response, read_form_page
+from .solving import CaptchaSolve
+from .sources import CENSO_URL, api_base, asks_for_reload, election_id
+
+
+class ConsultaCensoHttpScraper(HttpScraper):
+    """Looks a number up through the consultacenso app's JSON API without a browser, as
+    :class:`~django_cedula.scrapers.consultacenso.ConsultaCensoScraper` does with one.
+
+    GETs the app's page for its reCAPTCHA site key (and, as the app's script does on load, the
+    election list), then posts ``{"documento", "eleccionId", "captchaToken"}`` to ``back/api/consulta``.
+    A ``reload`` answer gets the page again and a fresh captcha token, once.
+
+    Select it with
+    ``CEDULA_SCRAPER = "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper"``.
+    """
+
+    default_url = CENSO_URL
+    source_name = "consultacenso-http"
+
+    async def lookup(
+        self, client: BrowserLikeClient, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult:
+        for attempt in (1, 2):
+            page = await client.navigate(url, reload="script" if attempt == 2 else "")
+            failure = self.failed_page(page.text, page.status, "the app's page")
+            if failure is not None:
+                return failure
+            form = read_form_page(page.text)
+            if not form.site_key:
+                return ScrapeResult(
+                    status=ScrapeStatus.PARSE_ERROR,
+                    error="the page has no reCAPTCHA site key",
+                    raw_html=page.text[:2000],
+                )
+            self.remember_site_key(form.site_key)
+            captcha.start(form.site_key, url)
+            api = api_base(page.url)
+            # The app's script asks for the election list as the page loads; what it answers does
+            # not matter to the lookup (as in the browser, a failure there only shows in the page).
+            elections = asyncio.ensure_future(client.fetch(urljoin(api, "elecciones"), page.url))
+            try:
+                token = await captcha.token()
+            finally:
+                await _settle(elections)
+            payload = {"documento": cedula, "eleccionId": election_id(), "captchaToken": token}
+            answer = await client.fetch(
+                urljoin(api, "consulta"),
+                page.url,
+                method="POST",
+                body=json.dumps(payload, separators=(",", ":")).encode(),
+                content_type="application/json",
+                accept="application/json",
+            )
+            if answer.truncated:
+                return oversized_answer(answer.text)
+            if attempt == 1 and asks_for_reload(answer.text):
+                captcha.restart(url)
+                continue
+            return parse_consultacenso_response(answer.text, http_status=answer.status, cedula=cedula)
+        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the app asked for a reload twice")
+
+
+async def _settle(task: asyncio.Future[Fetched]) -> None:
+    """Let the election list's request finish (or fail) before the lookup goes on."""
+    with contextlib.suppress(SourceTimeout, SourceUnreachable, asyncio.CancelledError):
+        await task

@@ -1,0 +1,400 @@
+"""Lookups without a browser: the sources' pages and forms over plain HTTP (opt-in, issue #15).
+
+A worker with Chromium holds about 1.3 GB and spends about 200 ms of CPU per lookup; the same form
+over HTTP takes a few milliseconds and a few MiB. Public evidence says HTTP-only clients worked on
+the wsp page in early 2026, but the Registraduría's firewall may fingerprint clients (another of its
+pages refused plain Python clients with 403): so the browser scrapers stay the default and these are
+chosen on purpose (``docs/scraper.rst``, "HTTP-only scrapers").
+
+What they do is what the browser scrapers do, request for request: load the page (a navigation),
+read what the lookup needs from its HTML (:func:`~.parsing.read_form_page`), post as the page's
+script posts, and read the answer with the same parsers, results and error kinds. The client is
+`curl_cffi <https://github.com/lexiforest/curl_cffi>`_ with ``impersonate="chrome"``: libcurl built
+to make Chrome's TLS handshake and HTTP/2 settings, the maintained choice for that; the headers are
+Chrome's, in Chrome's order (:mod:`.chrome_headers`). Each lookup has a fresh session (cookie jar,
+connections) of its own.
+
+Answers are read through a callback that stops the transfer past
+:data:`~.parsing.MAX_ANSWER_BYTES` of *decoded* body: a 20 MiB answer or a gzip bomb is cut
+after 1 MiB, and curl stops decompressing there.
+
+The lookup runs on an event loop this scraper owns for the call (``asyncio.run``), because the token
+supply's logic (:class:`~.solving.CaptchaSolve`, shared with the browser scrapers) is asynchronous;
+nothing in that loop touches the database (the supply's cache is read on a plain thread).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import dataclasses
+import importlib.util
+import logging
+import re
+import secrets
+import string
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from ..conf import app_settings
+from ..exceptions import CaptchaError, ConfigurationError
+from ..privacy import REDACTED, redact, redact_urls
+from ..results import ScrapeResult, ScrapeStatus
+from .chrome_headers import ACCEPT_ENCODING, ChromeHeaders, chrome_major
+from .parsing import MAX_ANSWER_BYTES
+from .solving import CaptchaSolve, SolvingScraper
+
+if TYPE_CHECKING:
+    from curl_cffi.requests import AsyncSession
+
+logger = logging.getLogger(__name__)
+
+#: The ``pip`` extra that brings ``curl_cffi``.
+EXTRA = "django-cedula[http]"
+#: The Chrome version assumed when ``curl_cffi`` does not say which one ``"chrome"`` means.
+FALLBACK_CHROME = 124
+_TARGET_RE = re.compile(r"chrome(\d+)")
+_BOUNDARY_CHARS = string.ascii_letters + string.digits
+
+
+def curl_cffi_missing() -> bool:
+    """Whether ``curl_cffi`` cannot be imported (the ``http`` extra is not installed)."""
+    return importlib.util.find_spec("curl_cffi") is None
+
+
+def missing_message(scraper: str) -> str:
+    return f"{scraper} needs curl_cffi, which is not installed: pip install '{EXTRA}'"
+
+
+def impersonation_target(impersonate: str) -> int:
+    """The Chrome major version an ``impersonate`` value stands for (``"chrome"``: curl_cffi's latest)."""
+    if impersonate == "chrome":
+        try:
+            from curl_cffi.requests import impersonate as targets
+
+            impersonate = str(getattr(targets, "DEFAULT_CHROME", f"chrome{FALLBACK_CHROME}"))
+        except ImportError:
+            impersonate = f"chrome{FALLBACK_CHROME}"
+    match = _TARGET_RE.fullmatch(impersonate)
+    if not match:
+        raise ValueError("impersonate must be 'chrome' or a Chrome target such as 'chrome131'")
+    return int(match.group(1))
+
+
+def proxy_url(value: str | Mapping[str, str] | None) -> tuple[str | None, str | None]:
+    """curl's proxy URL (credentials in it) and no-proxy list from a ``CEDULA_BROWSER_PROXY``-style
+    value: a URL (``http://user:secret@host:3128``, ``socks5://host:1080``, ``host:3128``) or a
+    mapping of ``server``, ``bypass``, ``username``, ``password``. Errors never quote the password."""
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"server", "bypass", "username", "password"}
+        if unknown or not value.get("server"):
+            raise ValueError(
+                "a proxy mapping must have a 'server' key and only server, bypass, username, password; "
+                f"got keys {sorted(value)}"
+            )
+        server = str(value["server"])
+        parts = urlsplit(server if "://" in server else f"http://{server}")
+        if not parts.hostname:
+            raise ValueError(f"the proxy server is not a URL: {redact_urls(repr(server))}")
+        userinfo = ""
+        if value.get("username"):
+            userinfo = quote(str(value["username"]), safe="")
+            if value.get("password"):
+                userinfo += ":" + quote(str(value["password"]), safe="")
+            userinfo += "@"
+        netloc = userinfo + parts.netloc.rpartition("@")[2]
+        bypass = str(value["bypass"]) if value.get("bypass") else None
+        return urlunsplit((parts.scheme, netloc, "", "", "")), bypass
+    text = str(value)
+    parts = urlsplit(text if "://" in text else f"http://{text}")
+    try:
+        parts.port  # noqa: B018 - raises for "host:notaport"
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if not parts.hostname:
+        raise ValueError(f"the proxy is not a URL: {redact_urls(repr(text))}")
+    return urlunsplit((parts.scheme, parts.netloc, "", "", "")), None
+
+
+@dataclasses.dataclass(frozen=True)
+class Fetched:
+    """One answer: its status, content type, final URL and body (at most ``MAX_ANSWER_BYTES``, decoded)."""
+
+    status: int
+    content_type: str
+    url: str
+    text: str
+    #: The body went on past the limit; ``text`` is its first ``MAX_ANSWER_BYTES`` bytes.
+    truncated: bool = False
+
+
+class SourceTimeout(Exception):
+    """A request got no (complete) answer within ``CEDULA_PAGE_TIMEOUT``."""
+
+
+class SourceUnreachable(Exception):
+    """A request failed below HTTP: refused, reset, dropped, a proxy or TLS failure."""
+
+
+class BrowserLikeClient:
+    """One lookup's HTTP client: a fresh ``curl_cffi`` session that asks as Chrome asks.
+
+    ``headers`` is ``None`` for a deliberately plain client (tests: what a firewall refuses).
+    """
+
+    def __init__(self, session: AsyncSession[Any], headers: ChromeHeaders | None, timeout: float) -> None:
+        self.session = session
+        self.headers = headers
+        self.timeout = timeout
+
+    async def navigate(self, url: str, *, reload: str = "") -> Fetched:
+        """Load a page as a top-level navigation (see :meth:`.ChromeHeaders.navigation`)."""
+        headers = self.headers.navigation(reload=reload) if self.headers else []
+        return await self.request("GET", url, headers)
+
+    async def fetch(
+        self,
+        url: str,
+        page_url: str,
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+        content_type: str = "",
+        accept: str = "*/*",
+        requested_with: bool = False,
+    ) -> Fetched:
+        """A ``fetch()`` from the page at ``page_url``."""
+        if self.headers is None:
+            headers = [("Content-Type", content_type)] if content_type else []
+        else:
+            headers = self.headers.fetch(
+                page_url,
+                method=method,
+                content_type=content_type,
+                accept=accept,
+                requested_with=requested_with,
+            )
+        return await self.request(method, url, headers, body)
+
+    async def request(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes = b""
+    ) -> Fetched:
+        """Send one request; the body is read up to :data:`MAX_ANSWER_BYTES` decoded bytes."""
+        from curl_cffi.curl import CURL_WRITEFUNC_ERROR
+        from curl_cffi.requests.exceptions import RequestException, Timeout
+
+        received = bytearray()
+        cut = False
+
+        def keep(chunk: bytes) -> int:
+            nonlocal cut
+            room = MAX_ANSWER_BYTES - len(received)
+            if len(chunk) > room:
+                received.extend(chunk[:room])
+                cut = True
+                return int(CURL_WRITEFUNC_ERROR)  # curl stops the transfer (and the decompression) here
+            received.extend(chunk)
+            return len(chunk)
+
+        try:
+            response = await asyncio.wait_for(
+                self.session.request(
+                    method,  # type: ignore[arg-type]
+                    url,
+                    headers=list(headers),
+                    data=body or None,
+                    content_callback=keep,
+                    timeout=self.timeout,
+                    accept_encoding=ACCEPT_ENCODING,  # curl undoes every encoding Chrome accepts
+                ),
+                # curl keeps its own time; this is only the backstop.
+                timeout=self.timeout + 1,
+            )
+        except RequestException as exc:
+            partial = getattr(exc, "response", None)
+            if cut and partial is not None:
+                response = partial
+            elif isinstance(exc, Timeout) or getattr(exc, "code", None) == 28:
+                raise SourceTimeout(str(exc)) from exc
+            else:
+                raise SourceUnreachable(str(exc)) from exc
+        except asyncio.TimeoutError as exc:
+            raise SourceTimeout("no answer") from exc
+        return Fetched(
+            status=int(response.status_code),
+            content_type=str(response.headers.get("content-type") or ""),
+            url=str(response.url or url),
+            text=bytes(received).decode("utf-8", "replace"),
+            truncated=cut,
+        )
+
+
+class HttpScraper(SolvingScraper, abc.ABC):
+    """A scraper that asks the source over HTTP as Chrome would, without a browser.
+
+    Options (``CEDULA_SCRAPER_OPTIONS``):
+
+    ``url``
+        The page; default ``CEDULA_SOURCE_URL``, else the source's production URL.
+    ``proxy``
+        A proxy URL (``http://user:secret@host:3128``, ``socks5://host:1080``) or a mapping of
+        ``server``, ``bypass``, ``username``, ``password``; default ``CEDULA_BROWSER_PROXY``, so
+        that both kinds of scraper leave through the same address. Never logged nor shown.
+    ``user_agent``
+        A Chrome User-Agent to send instead of the default (Windows, the impersonated version);
+        the client hints follow its ``Chrome/NN``. Default ``CEDULA_BROWSER_USER_AGENT``.
+    ``impersonate``
+        ``"chrome"`` (curl_cffi's latest Chrome) or a target such as ``"chrome131"``; ``None`` turns
+        the TLS impersonation off, which only tests want (a client the firewall refuses).
+    ``browser_headers``
+        ``False`` sends curl's own headers instead of Chrome's (tests only, as above).
+
+    Timeouts are the browser scrapers': ``CEDULA_PAGE_TIMEOUT`` per request, ``CEDULA_LOOKUP_TIMEOUT``
+    per lookup; pacing is ``CEDULA_MIN_LOOKUP_INTERVAL``.
+    """
+
+    #: The production URL, used when neither ``url`` nor ``CEDULA_SOURCE_URL`` is set.
+    default_url: str = ""
+    #: The name of the source this scraper asks, as ``CedulaInfo.source`` stores it.
+    source_name: str = ""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        proxy: str | Mapping[str, str] | None = None,
+        user_agent: str | None = None,
+        impersonate: str | None = "chrome",
+        browser_headers: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        if curl_cffi_missing():
+            raise ConfigurationError(
+                missing_message(type(self).__name__),
+                f"Install the extra ({EXTRA}) on every worker, or use a browser scraper.",
+            )
+        if user_agent is not None and chrome_major(user_agent) is None:
+            raise ValueError(
+                "user_agent must be a Chrome User-Agent (the client hints sent must agree with it)"
+            )
+        self._url = url
+        self._proxy = proxy
+        self._user_agent = user_agent
+        self.impersonate = impersonate
+        self.chrome_major = impersonation_target(impersonate) if impersonate else FALLBACK_CHROME
+        self.browser_headers = browser_headers
+        if proxy is not None:
+            proxy_url(proxy)  # refused now rather than at the first lookup
+
+    def __repr__(self) -> str:
+        proxy = "None" if self._proxy is None else repr(REDACTED if isinstance(self._proxy, Mapping) else
+                                                        redact_urls(str(self._proxy)))  # fmt: skip
+        return (
+            f"{type(self).__name__}(url={self.url!r}, proxy={proxy}, impersonate={self.impersonate!r}, "
+            f"browser_headers={self.browser_headers!r})"
+        )
+
+    @property
+    def url(self) -> str:
+        return self._url or app_settings.SOURCE_URL or self.default_url
+
+    def scrape_cedula(self, cedula: str) -> ScrapeResult:
+        url = self.url
+        captcha = self.begin_lookup(url)
+        if isinstance(captcha, ScrapeResult):
+            return captcha
+        result: ScrapeResult | None = None
+        try:
+            result = _run_own_loop(lambda: self._guarded_lookup(url, cedula, captcha))
+            return result
+        finally:
+            self.end_lookup(captcha, result)
+
+    def _client_settings(self) -> tuple[dict[str, Any], ChromeHeaders | None]:
+        from curl_cffi import CurlHttpVersion, CurlOpt
+
+        proxy, bypass = proxy_url(self._proxy if self._proxy is not None else app_settings.BROWSER_PROXY)
+        user_agent = self._user_agent or app_settings.BROWSER_USER_AGENT
+        if user_agent and chrome_major(user_agent) is None:
+            user_agent = None  # a non-Chrome CEDULA_BROWSER_USER_AGENT would contradict the hints
+        session: dict[str, Any] = {"proxy": proxy, "allow_redirects": True}
+        if bypass:
+            session["curl_options"] = {CurlOpt.NOPROXY: bypass}
+        if self.impersonate:
+            # TLS and HTTP/2 as Chrome makes them; the headers are ours (Chrome's, per request kind).
+            session.update(impersonate=self.impersonate, default_headers=False)
+        if urlsplit(self.url).scheme == "http":
+            # Without TLS Chrome speaks HTTP/1.1 and never asks to upgrade to cleartext HTTP/2 (h2c).
+            session["http_version"] = CurlHttpVersion.V1_1
+        headers = ChromeHeaders(self.chrome_major, user_agent or "") if self.browser_headers else None
+        return session, headers
+
+    async def _guarded_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+        """Run :meth:`lookup` in a fresh session, turning failures into results."""
+        from curl_cffi.requests import AsyncSession
+
+        try:
+            options, headers = self._client_settings()
+        except ValueError as exc:
+            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"proxy: {redact(exc, cedula)}")
+        try:
+            async with AsyncSession(**options) as session:
+                client = BrowserLikeClient(session, headers, app_settings.PAGE_TIMEOUT)
+                return await asyncio.wait_for(
+                    self.lookup(client, url, cedula, captcha), timeout=app_settings.LOOKUP_TIMEOUT
+                )
+        except asyncio.TimeoutError:
+            return ScrapeResult(
+                status=ScrapeStatus.TIMEOUT,
+                error=f"the lookup took longer than {app_settings.LOOKUP_TIMEOUT:g} s",
+            )
+        except SourceTimeout:
+            return ScrapeResult(
+                status=ScrapeStatus.TIMEOUT,
+                error=f"the source did not answer within {app_settings.PAGE_TIMEOUT:g} s",
+            )
+        except SourceUnreachable as exc:
+            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_first_line(exc, cedula))
+        except CaptchaError as exc:
+            return ScrapeResult(
+                status=ScrapeStatus.CAPTCHA_FAILED, error=f"captcha not solved: {redact(exc, cedula)}"
+            )
+
+    @abc.abstractmethod
+    async def lookup(
+        self, client: BrowserLikeClient, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult:
+        """Look ``cedula`` up with ``client`` (a fresh session). Runs on this call's event loop: no ORM."""
+
+
+def new_boundary() -> str:
+    return "".join(secrets.choice(_BOUNDARY_CHARS) for _ in range(16))
+
+
+def _run_own_loop(make: Callable[[], Coroutine[Any, Any, ScrapeResult]]) -> ScrapeResult:
+    """Run the coroutine ``make()`` gives on a new event loop, closed afterwards.
+
+    ``scrape_cedula`` is called from plain threads (a worker); should a caller already run an event
+    loop on this thread, the lookup runs on a thread of its own instead of failing.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cedula-http") as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+_CURL_NOISE = re.compile(r"^Failed to perform, |\s*See https://curl\.se/\S+ first for more details\.?$")
+
+
+def _first_line(exc: BaseException, cedula: str | None = None) -> str:
+    """The first line of ``exc``'s text without curl's boilerplate, cleaned
+    (:func:`~django_cedula.privacy.redact`) before it is cut."""
+    line = (redact(exc, cedula).strip().splitlines() or [type(exc).__name__])[0]
+    return _CURL_NOISE.sub("", line)[:300] or type(exc).__name__

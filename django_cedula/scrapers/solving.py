@@ -1,0 +1,292 @@
+"""What every scraper that meets a captcha shares, browser or not: the lookup's tokens
+(:class:`CaptchaSolve`), the pause between a worker's lookups, the solve threads, the site key
+remembered between lookups, and the result for a page that cannot serve a lookup.
+
+Browser-free: :class:`~.browser_scraper.BrowserScraper` (Chromium) and
+:class:`~.http_scraper.HttpScraper` (plain HTTP) both stand on :class:`SolvingScraper`, so that the
+token supply's rules (the oldest good token, a recheck while the lookup's own solve runs, an unused
+own token given to the supply) live in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from typing import Any
+
+from ..captcha import CaptchaSolver, SolvedToken, get_captcha_solver, spend
+from ..captcha.supply import TokenSupply, get_token_supply
+from ..conf import app_settings
+from ..exceptions import CaptchaError
+from ..results import ScrapeResult, ScrapeStatus
+from .base import BaseScraper
+from .parsing import is_block_page
+
+logger = logging.getLogger(__name__)
+
+
+#: Seconds between two looks at the supply while a lookup's own solve runs.
+SUPPLY_RECHECK = 0.5
+
+
+class CaptchaSolve:
+    """The reCAPTCHA token(s) of one lookup: from the cluster's token supply when it has one ready,
+    otherwise from a solve of the lookup's own, running on a plain thread while the browser loads
+    and fills the page.
+
+    Solving services take tens of seconds, far longer than the browser work. With a supply
+    (:mod:`django_cedula.captcha.supply`) the token is taken at the moment the form is posted, the
+    oldest still good; an own solve starts only when the supply is empty at the lookup's start (as
+    early as the site key is known) or at posting time. An own token the lookup did not need, because
+    the supply had one after all, goes to the supply for the next lookup.
+    """
+
+    def __init__(
+        self,
+        solver: CaptchaSolver,
+        executor: concurrent.futures.Executor,
+        *,
+        deadline: float | None = None,
+        supply: TokenSupply | None = None,
+    ) -> None:
+        self.solver = solver
+        self.executor = executor
+        self.supply = supply
+        #: ``time.monotonic()`` when the lookup times out; by default ``CEDULA_LOOKUP_TIMEOUT``
+        #: from now, the lookup being created with its solve.
+        self.deadline = time.monotonic() + app_settings.LOOKUP_TIMEOUT if deadline is None else deadline
+        self.site_key: str | None = None
+        self.page_url = ""
+        self.future: concurrent.futures.Future[SolvedToken] | None = None
+        #: The ``ref`` of every token handed to a submission, in order (for reports).
+        self.used: list[str] = []
+
+    def time_left(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.0)
+
+    def start(self, site_key: str, page_url: str) -> None:
+        """Get ready to give a token for ``site_key``: an own solve, unless the supply has stock or a
+        solve for it is already under way. Called from the job's thread or the browser's loop: it
+        touches no database (the supply's stock is read from the cache on a plain thread later)."""
+        if self.site_key == site_key and (self.future is not None or self.supply is not None):
+            return
+        if self.future is not None:
+            self.future.cancel()
+            self.future = None
+        self.site_key, self.page_url = site_key, page_url
+        if self.supply is None:
+            self._start_own()
+
+    def prefetch(self) -> None:
+        """With a supply: start an own solve now if the supply has nothing ready for this lookup
+        (call from a plain thread, before the page loads, so the solve overlaps the page work)."""
+        if (
+            self.supply is not None
+            and self.site_key
+            and self.future is None
+            and self.supply.available(self.site_key, self.page_url) == 0
+        ):
+            self._start_own()
+
+    def _start_own(self) -> None:
+        assert self.site_key is not None
+        spend.count("requested")
+        # A token that comes after the lookup has timed out is of no use, and a solve that runs on
+        # past it holds one of the scraper's two solve threads from the next lookups.
+        self.future = self.executor.submit(self._solve, self.site_key, self.page_url)
+
+    def _solve(self, site_key: str, page_url: str) -> SolvedToken:
+        # The time left is measured when the thread starts the solve, not when it was queued.
+        try:
+            token = self.solver.solve_token(site_key, page_url, timeout=self.time_left())
+        except BaseException:
+            spend.count("failed")
+            raise
+        spend.count("delivered")
+        return token
+
+    def restart(self, page_url: str) -> None:
+        """Get a new token for the same site key (a token is good for one submission only)."""
+        site_key, self.site_key = self.site_key, None
+        self.future = None
+        if site_key:
+            self.start(site_key, page_url)
+
+    async def token(self) -> str:
+        """The token for the submission about to be made, without blocking the browser's loop.
+
+        With a supply: the oldest token still good; if there is none, an own solve starts (unless one
+        runs already) and, while it runs, the supply is asked again every
+        :data:`SUPPLY_RECHECK` seconds: whichever token comes first is sent, and an own token that
+        comes later goes to the supply. A lookup never sits out a whole solve while tokens arrive.
+        """
+        if self.site_key is None:
+            raise CaptchaError("the page carries no reCAPTCHA site key")
+        if self.supply is not None:
+            pooled = await self._take_pooled()
+            if pooled is not None:
+                return pooled
+        if self.future is None:
+            self._start_own()
+        assert self.future is not None
+        own = asyncio.wrap_future(self.future)
+        # If the supply serves this submission, nobody awaits the own solve: read its outcome
+        # anyway, so that a failed solve is not reported as an exception never retrieved.
+        own.add_done_callback(lambda done: done.cancelled() or done.exception())
+        while self.supply is not None:
+            done, _ = await asyncio.wait({own}, timeout=SUPPLY_RECHECK)
+            if done:
+                break
+            pooled = await self._take_pooled()
+            if pooled is not None:
+                return pooled  # the own solve, still running, was given to the supply
+        self.future = None
+        solved = await own
+        spend.count("used")
+        self.used.append(solved.ref)
+        return solved.value
+
+    async def _take_pooled(self) -> str | None:
+        """A token from the supply, or ``None``. The cache may be the database's: it is read on a
+        plain thread, never on the event loop."""
+        assert self.supply is not None
+        assert self.site_key is not None
+        pooled = await asyncio.get_running_loop().run_in_executor(
+            None, self.supply.take, self.site_key, self.page_url
+        )
+        if pooled is None:
+            return None
+        logger.info("Captcha token from the shared supply (solved %.0f s ago)", pooled.age())
+        self._donate_own()
+        self.used.append(pooled.ref)
+        return pooled.value
+
+    def _donate_own(self) -> None:
+        """The supply served this submission: an own solve under way goes to the supply when done."""
+        future, self.future = self.future, None
+        supply, site_key, page_url = self.supply, self.site_key, self.page_url
+        if future is None or supply is None or site_key is None:
+            return
+
+        def donate(done: concurrent.futures.Future[SolvedToken]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            try:
+                supply.donate(site_key, page_url, done.result())
+            except Exception as exc:  # the cache failing: the token is lost, the lookup is not
+                logger.warning("Could not give an unused token to the supply: %s", type(exc).__name__)
+
+        future.add_done_callback(donate)
+
+    def report(self, result: ScrapeResult) -> None:
+        """Tell the solver how the site took the tokens this lookup sent (from a plain thread).
+
+        Every token but the last was refused (the site asked for a new one); the last was refused
+        if the lookup ended ``captcha_failed``, accepted if the site gave an answer."""
+        if not self.used:
+            return
+        last_refused = result.status is ScrapeStatus.CAPTCHA_FAILED
+        verdicts = [False] * (len(self.used) - 1) + [not last_refused]
+        spend.count("refused", verdicts.count(False))
+        if not self.solver.supports_reports:
+            return
+        for ref, accepted in zip(self.used, verdicts, strict=True):
+            if ref and (not accepted or result.status.is_final):
+                self.executor.submit(self.solver.report, ref, accepted=accepted)
+
+    def cancel(self) -> None:
+        if self.future is not None:
+            if self.supply is not None:
+                self._donate_own()  # a paid solve still in flight: let the next lookup have it
+            else:
+                self.future.cancel()
+
+
+class SolvingScraper(BaseScraper):
+    """A scraper whose lookups need a reCAPTCHA token: the solve threads, pacing and the site key.
+
+    A subclass's ``scrape_cedula`` calls :meth:`begin_lookup` (a :class:`CaptchaSolve`, or the
+    result when no solver is configured), does its lookup, and hands the solve and the result to
+    :meth:`end_lookup` whatever happened.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # Solves run beside the page work: at most one per lookup, plus one after a reload.
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="cedula-captcha"
+        )
+        self._site_key: str | None = None
+        self._last_lookup = 0.0
+        self._pace_lock = threading.Lock()
+
+    def begin_lookup(self, url: str) -> CaptchaSolve | ScrapeResult:
+        """The lookup's :class:`CaptchaSolve`, after the pause between this worker's lookups; a
+        ``captcha_failed`` result instead, at once and without traffic, when no solver is configured.
+        Call from a plain thread (the supply is asked whether it has stock)."""
+        solver = get_captcha_solver()
+        if solver is None:
+            return ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error="no captcha solver is configured")
+        captcha = CaptchaSolve(
+            solver,
+            self._executor,
+            deadline=time.monotonic() + app_settings.LOOKUP_TIMEOUT + self._pace_wait(),
+            supply=get_token_supply(),
+        )
+        if self._site_key:
+            # Before the pacing sleep, so that the solve overlaps it instead of adding to it.
+            captcha.start(self._site_key, url)
+            captcha.prefetch()
+        self._pace()
+        # Pacing counts from the start of this worker's previous lookup: a request every
+        # CEDULA_MIN_LOOKUP_INTERVAL seconds, whatever the page took.
+        self._last_lookup = time.monotonic()
+        return captcha
+
+    @staticmethod
+    def end_lookup(captcha: CaptchaSolve, result: ScrapeResult | None) -> None:
+        """After the lookup (from a plain thread): an own solve still running goes to the supply or
+        is cancelled, and the solver hears how the site took the tokens sent."""
+        captcha.cancel()
+        if result is not None:
+            captcha.report(result)
+
+    @staticmethod
+    def failed_page(html: str, http_status: int | None, page_name: str) -> ScrapeResult | None:
+        """The result for a loaded page that cannot serve a lookup: the firewall's block page (or a
+        bare HTTP 403), or a 5xx."""
+        if is_block_page(html):
+            return ScrapeResult(status=ScrapeStatus.BLOCKED, error="the firewall's block page", raw_html=html)
+        if http_status == 403:
+            return ScrapeResult(
+                status=ScrapeStatus.BLOCKED, error=f"{page_name} answered HTTP 403", raw_html=html[:2000]
+            )
+        if http_status is not None and http_status >= 500:
+            return ScrapeResult(
+                status=ScrapeStatus.NETWORK_ERROR,
+                error=f"{page_name} answered HTTP {http_status}",
+                raw_html=html[:2000],
+                http_status=http_status,
+            )
+        return None
+
+    def remember_site_key(self, site_key: str | None) -> None:
+        """Keep the page's site key so that the next lookup can start its solve before loading the page."""
+        if site_key:
+            self._site_key = site_key
+
+    def _pace_wait(self) -> float:
+        return max(self._last_lookup + app_settings.MIN_LOOKUP_INTERVAL - time.monotonic(), 0.0)
+
+    def _pace(self) -> None:
+        """Keep at least ``CEDULA_MIN_LOOKUP_INTERVAL`` seconds between this worker's lookups."""
+        with self._pace_lock:
+            wait = self._pace_wait()
+            if wait > 0:
+                time.sleep(wait)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
