@@ -259,8 +259,6 @@ class HttpScraper(SolvingScraper, abc.ABC):
 
     #: The production URL, used when neither ``url`` nor ``CEDULA_SOURCE_URL`` is set.
     default_url: str = ""
-    #: The name of the source this scraper asks, as ``CedulaInfo.source`` stores it.
-    source_name: str = ""
 
     def __init__(
         self,
