@@ -86,6 +86,8 @@ FAULT_STATUS: dict[FaultMode, tuple[ScrapeStatus, ScrapeStatus | None, int | Non
     FaultMode.GZIP_BOMB: (S.PARSE_ERROR, None, None),
     FaultMode.DEEP_JSON: (S.PARSE_ERROR, None, None),
     FaultMode.FINGERPRINT: (S.FOUND, None, None),  # a browser, and curl_cffi with Chrome's headers, pass
+    FaultMode.BLOCK_WSP: (S.BLOCKED, S.FOUND, None),  # the block of one source only (the chain's tests)
+    FaultMode.BLOCK_CENSO: (S.FOUND, S.BLOCKED, None),
 }
 FAULT_CASES = [
     Case(f"fault-{mode}", FOUND, status, censo, mode, times)
