@@ -7,17 +7,21 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.db import connection
 
 from ..browser import helpers
 from ..log_privacy import GUARD
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The Redis database of the cluster tests' broker and cache (keys under a prefix of each run's own).
+REDIS_DB = 9
 
 
 class Worker:
@@ -85,3 +89,55 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
     """:func:`tests.browser.helpers.wait_until`, polling every half second: a worker's log, rows."""
     return helpers.wait_until(condition, timeout, interval)
+
+
+@pytest.fixture
+def redis_cluster(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Settings for worker processes that form one Django-Q2 cluster on a Redis broker, with Redis as
+    the shared cache, under keys of this test's own: call it with the scraper's settings; it applies
+    the whole set to this process too and returns it (for :func:`start_worker`)."""
+    from django_q.conf import Conf
+
+    run = uuid.uuid4().hex[:12]
+    broker = {"host": "127.0.0.1", "port": 6379, "db": REDIS_DB}
+    # Django-Q2 reads Q_CLUSTER once, when first imported: this process queues through its Conf.
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", broker)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", f"chain-{run}")
+
+    def configure(scraper_settings: dict[str, Any]) -> dict[str, Any]:
+        overrides: dict[str, Any] = {
+            **scraper_settings,
+            "CEDULA_TASK_BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+            "CEDULA_BLOCK_COOLDOWN": 600,
+            "CEDULA_RETRY_DELAYS": [],
+            "CEDULA_RATE_LIMIT": None,
+            "CACHES": {
+                "default": {
+                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": f"redis://127.0.0.1:6379/{REDIS_DB}",
+                    "KEY_PREFIX": f"chain-{run}",
+                }
+            },
+            # The broker: Redis, under a queue of this test's own (``cluster_name``: its key; ``name``
+            # signs the jobs and stays the tests'). One worker per process: the processes are the
+            # workers of the cluster.
+            "Q_CLUSTER": {
+                **{key: value for key, value in settings.Q_CLUSTER.items() if key != "orm"},
+                "cluster_name": f"chain-{run}",
+                "redis": broker,
+                "workers": 1,
+            },
+        }
+        for name, value in overrides.items():
+            setattr(settings, name, value)
+        return overrides
+
+    yield configure
+    # This run's keys only (its cache prefix, its queue), never the others' on the same database;
+    # a test that failed early leaves a few to their expiry (its workers stop later).
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    for pattern in (f"chain-{run}:*", f"django_q:chain-{run}*"):
+        keys = list(client.scan_iter(match=pattern))
+        if keys:
+            client.delete(*keys)

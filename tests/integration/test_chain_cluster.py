@@ -5,12 +5,10 @@ during its pause."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import redis
 from django.core.cache import caches
 
 from django_cedula import throttle
@@ -21,55 +19,11 @@ from .conftest import Worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 Status = CedulaInfo.Status
-#: The Redis database of this test's broker and cache (keys under a prefix of the test's own).
-REDIS_DB = 9
 
 
 @pytest.fixture
-def chain_cluster(
-    settings: Any, cedula_replica: Replica, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, Any]]:
-    from django_q.conf import Conf
-
-    run = uuid.uuid4().hex[:12]
-    broker = {"host": "127.0.0.1", "port": 6379, "db": REDIS_DB}
-    # Django-Q2 reads Q_CLUSTER once, when first imported: this process queues through its Conf.
-    monkeypatch.setattr(Conf, "ORM", None)
-    monkeypatch.setattr(Conf, "REDIS", broker)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", f"chain-{run}")
-    overrides: dict[str, Any] = {
-        **cedula_replica.chain_settings(),
-        "CEDULA_TASK_BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
-        "CEDULA_BLOCK_COOLDOWN": 600,
-        "CEDULA_RETRY_DELAYS": [],
-        "CEDULA_RATE_LIMIT": None,
-        "CACHES": {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:6379/{REDIS_DB}",
-                "KEY_PREFIX": f"chain-{run}",
-            }
-        },
-        # The broker: Redis, under a queue of this test's own (``cluster_name``: its key; ``name``
-        # signs the jobs and stays the tests'). One worker per process: the two processes are the
-        # two workers of the cluster.
-        "Q_CLUSTER": {
-            **{key: value for key, value in settings.Q_CLUSTER.items() if key != "orm"},
-            "cluster_name": f"chain-{run}",
-            "redis": broker,
-            "workers": 1,
-        },
-    }
-    for name, value in overrides.items():
-        setattr(settings, name, value)
-    yield overrides
-    # This run's keys only (its cache prefix, its queue), never the others' on the same database;
-    # a test that failed early leaves a few to their expiry (its workers stop later).
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    for pattern in (f"chain-{run}:*", f"django_q:chain-{run}*"):
-        keys = list(client.scan_iter(match=pattern))
-        if keys:
-            client.delete(*keys)
+def chain_cluster(redis_cluster: Callable[..., dict[str, Any]], cedula_replica: Replica) -> dict[str, Any]:
+    return redis_cluster(cedula_replica.chain_settings())
 
 
 def test_a_blocked_source_is_skipped_and_the_other_answers(
