@@ -5,11 +5,13 @@
 Three measurements, each in a process of its own, against the local replica:
 
 - ``memory``: one Django-Q2 ``qcluster`` with one worker (``recycle`` above the number of jobs, as
-  in ``benchmarks.memory``) on PostgreSQL, validating with ``WspHttpScraper``; after every 50
-  validations the resident memory of the whole ``qcluster`` process tree is sampled with psutil
-  (RSS summed over the processes, and PSS, which divides shared pages among them), and its CPU
-  time per validation is read. The browser cluster's figures are ``benchmarks.memory``'s (its
-  last full run), not measured again.
+  in ``benchmarks.memory``) on PostgreSQL, validating with ``WspHttpScraper``, then the same with
+  ``WspScraper``, in the same run; after every 50 validations psutil samples the worker's own tree
+  (the worker process and its children: Playwright's driver and Chromium for the browser, nothing
+  for HTTP; the figure the goal is about, "a worker with its Chromium holds about 1.3 GB") and the
+  whole ``qcluster`` tree (Django-Q2's sentinel, pusher, monitor and main process too, about 200
+  MiB whatever the scraper), as RSS summed over processes and as PSS (shared pages divided), and
+  the tree's CPU time per validation is read.
 - ``cpu``: one process, one lookup stream, ``WspHttpScraper`` then ``WspScraper`` on one replica
   running in a process of its own (its CPU is not counted): CPU seconds per lookup of the process
   and its children (Chromium included), and of the calling thread alone.
@@ -42,13 +44,6 @@ from .common import (
     tree_pss,
     write_result,
 )
-from .memory import SCRAPER_RSS
-
-#: ``benchmarks.memory``'s figures for the same qcluster with the browser scraper (docs/benchmarks.rst,
-#: 2026-11-30 full run): tree RSS at its peaks over the first and the last 200 of 1,000 validations,
-#: and tree PSS after 50 and after 1,000 (MiB).
-BROWSER_TREE_RSS = (1528, 1591)
-BROWSER_TREE_PSS = (580, 399)
 
 TITLE = "HTTP-only scraper against the browser scraper"
 STEP = 50
@@ -56,6 +51,9 @@ GOAL_RSS_MIB = 100
 GOAL_CPU_MS = 10
 WSP_HTTP = "django_cedula.scrapers.wsp_http.WspHttpScraper"
 CENSO_HTTP = "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper"
+WSP_BROWSER = "django_cedula.scrapers.wsp.WspScraper"
+#: The two lanes of the memory measurement: the scraper each worker validates with.
+SCRAPERS = {"http": WSP_HTTP, "browser": WSP_BROWSER}
 
 
 def run(quick: bool) -> list[Figure]:
@@ -63,15 +61,17 @@ def run(quick: bool) -> list[Figure]:
     figures: list[Figure] = []
     benchmark = f"http scraper, {validations} validations"
     try:
-        progress(f"{benchmark}: one qcluster worker with WspHttpScraper, PostgreSQL")
-        with database("postgres", "bench_http_scraper") as database_env:
-            memory = run_child(
-                "benchmarks.http_scraper",
-                ["memory", "--validations", str(validations)],
-                project_environment(database_env, CEDULA_BENCH_CONN_MAX_AGE="none"),
-                timeout=3600,
-            )
-        figures += memory_figures(benchmark, validations, memory)
+        lanes: dict[str, dict[str, Any]] = {}
+        for lane in SCRAPERS:
+            progress(f"{benchmark}: one qcluster worker with {SCRAPERS[lane].rsplit('.', 1)[1]}, PostgreSQL")
+            with database("postgres", "bench_http_scraper") as database_env:
+                lanes[lane] = run_child(
+                    "benchmarks.http_scraper",
+                    ["memory", "--validations", str(validations), "--scraper", lane],
+                    project_environment(database_env, CEDULA_BENCH_CONN_MAX_AGE="none"),
+                    timeout=3600,
+                )
+        figures += memory_figures(benchmark, validations, lanes["http"], lanes["browser"])
     except Exception as exc:
         figures.append(failed_figure(benchmark, exc))
     benchmark = f"http scraper, {lookups} lookups in one process"
@@ -99,55 +99,57 @@ def _plain_environment() -> dict[str, str]:
     return env
 
 
-def memory_figures(benchmark: str, validations: int, result: dict[str, Any]) -> list[Figure]:
-    samples = {int(count): values for count, values in result["samples"].items()}
-    idle, last = samples[0], samples[validations]
-    peak_rss = max(values["tree_rss"] for count, values in samples.items() if count)
-    cpu_ms = result["cluster_cpu"] / validations * 1000
-    browser = f"browser qcluster tree: {BROWSER_TREE_RSS[1]} MiB (benchmarks.memory)"
+def memory_figures(
+    benchmark: str, validations: int, result: dict[str, Any], browser: dict[str, Any]
+) -> list[Figure]:
+    """The HTTP lane's figures, each beside the browser lane's of the same run."""
+
+    def ends(lane: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        samples = {int(count): values for count, values in lane["samples"].items()}
+        return samples[0], samples[validations]
+
+    idle, last = ends(result)
+    browser_idle, browser_last = ends(browser)
+    worker_mib, browser_worker_mib = last["worker_rss"] / MIB, browser_last["worker_rss"] / MIB
     return [
         Figure(
             benchmark,
-            f"qcluster tree RSS after {validations} (psutil)",
+            f"worker's tree RSS after {validations} (psutil)",
+            f"{worker_mib:.0f} MiB",
+            f"WspScraper: {browser_worker_mib:.0f} MiB ({browser_last['worker_processes']} processes: worker,"
+            " Playwright's driver, Chromium's)",
+            f"{worker_mib / browser_worker_mib:.3f}x",
+            f"<= {GOAL_RSS_MIB} MiB",
+            worker_mib <= GOAL_RSS_MIB,
+            {"http": result, "browser": browser},
+        ),
+        Figure(
+            benchmark,
+            "  worker's tree PSS, before the first job -> after",
+            f"{idle['worker_pss'] / MIB:.0f} -> {last['worker_pss'] / MIB:.0f} MiB",
+            f"WspScraper: {browser_idle['worker_pss'] / MIB:.0f}"
+            f" -> {browser_last['worker_pss'] / MIB:.0f} MiB",
+        ),
+        Figure(
+            benchmark,
+            f"  whole qcluster tree RSS after {validations}",
             f"{last['tree_rss'] / MIB:.0f} MiB",
-            browser,
-            f"{last['tree_rss'] / MIB / BROWSER_TREE_RSS[1]:.2f}x",
-            f"<= {GOAL_RSS_MIB} MiB",
-            last["tree_rss"] / MIB <= GOAL_RSS_MIB,
-            result,
+            f"WspScraper: {browser_last['tree_rss'] / MIB:.0f} MiB; {last['processes']} processes with HTTP"
+            " (Django-Q2's main, sentinel, pusher, monitor, worker)",
+            f"{last['tree_rss'] / browser_last['tree_rss']:.2f}x",
         ),
         Figure(
             benchmark,
-            "  same, before the first job -> peak",
-            f"{idle['tree_rss'] / MIB:.0f} -> {peak_rss / MIB:.0f} MiB",
-            f"{idle['processes']} processes (Django-Q2's sentinel, pusher, monitor, worker)",
-        ),
-        Figure(
-            benchmark,
-            "  qcluster tree PSS, before -> after",
+            "  whole qcluster tree PSS, before -> after",
             f"{idle['tree_pss'] / MIB:.0f} -> {last['tree_pss'] / MIB:.0f} MiB",
-            f"browser tree: {BROWSER_TREE_PSS[0]} -> {BROWSER_TREE_PSS[1]} MiB; shared pages divided",
-        ),
-        Figure(
-            benchmark,
-            "  the worker process's RSS",
-            f"{last['worker_rss'] / MIB:.0f} MiB",
-            "the package's share: the tree's growth from before the first job",
-            "",
-            f"<= {GOAL_RSS_MIB} MiB",
-            last["worker_rss"] / MIB <= GOAL_RSS_MIB,
-        ),
-        Figure(
-            benchmark,
-            "  largest process RSS, before -> after",
-            f"{idle['largest_rss'] / MIB:.0f} -> {last['largest_rss'] / MIB:.0f} MiB",
-            f"browser worker + Chromium: {SCRAPER_RSS[0]} -> {SCRAPER_RSS[1]} MiB (benchmarks.scraper)",
+            f"WspScraper: {browser_idle['tree_pss'] / MIB:.0f} -> {browser_last['tree_pss'] / MIB:.0f} MiB",
         ),
         Figure(
             benchmark,
             "  CPU per validation, qcluster tree",
-            f"{cpu_ms:.1f} ms",
-            "queue, ORM, lookup and the row's update",
+            f"{result['cluster_cpu'] / validations * 1000:.1f} ms",
+            f"WspScraper: {browser['cluster_cpu'] / validations * 1000:.0f} ms (queue, ORM, lookup, row)",
+            f"{result['cluster_cpu'] / browser['cluster_cpu']:.3f}x",
         ),
     ]
 
@@ -206,10 +208,11 @@ def child(argv: list[str]) -> int:
     parser.add_argument("action", choices=["memory", "cpu", "outcomes"])
     parser.add_argument("--validations", type=int, default=1000)
     parser.add_argument("--lookups", type=int, default=50)
+    parser.add_argument("--scraper", choices=sorted(SCRAPERS), default="http")
     options = parser.parse_args(argv)
     stop_on_sigterm()
     if options.action == "memory":
-        result = measure_memory(options.validations, Path(options.out).parent)
+        result = measure_memory(options.validations, Path(options.out).parent, SCRAPERS[options.scraper])
     elif options.action == "cpu":
         result = measure_cpu(options.lookups)
     else:
@@ -218,32 +221,59 @@ def child(argv: list[str]) -> int:
 
 
 def tree_sample(root: int) -> dict[str, Any]:
-    """RSS (psutil, summed) and PSS of ``root`` and its descendants; the largest process's RSS."""
+    """RSS (psutil, summed) and PSS of ``root`` and its descendants, and of the worker's own tree
+    (the worker process and its descendants); the largest process's RSS."""
     import psutil
 
     processes = [psutil.Process(root)]
     processes += processes[0].children(recursive=True)
-    rss = []
+    rss: dict[int, int] = {}
     each = {}
-    worker = 0
     for process in processes:
         try:
-            rss.append(process.memory_info().rss)
+            rss[process.pid] = process.memory_info().rss
             cpu = sum(process.cpu_times()[:2])
-            each[process.pid] = {"rss": rss[-1], "pss": tree_rollup_one(process.pid), "cpu": cpu}
+            each[process.pid] = {"rss": rss[process.pid], "pss": tree_rollup_one(process.pid), "cpu": cpu}
         except psutil.Error:
             continue
-        if _maps_curl(process.pid):
-            worker = rss[-1]
+    worker = _worker(processes)
+    worker_tree = [] if worker is None else [worker.pid, *(child.pid for child in _children(worker))]
     return {
         "each": each,
-        # The worker does the lookups: the one process that has loaded curl_cffi (once jobs have run).
-        "worker_rss": worker,
-        "tree_rss": sum(rss),
+        "worker_rss": sum(rss.get(pid, 0) for pid in worker_tree),
+        "worker_pss": sum(tree_rollup_one(pid) for pid in worker_tree),
+        "worker_processes": len(worker_tree),
+        "tree_rss": sum(rss.values()),
         "tree_pss": tree_pss(root),
-        "largest_rss": max(rss, default=0),
+        "largest_rss": max(rss.values(), default=0),
         "processes": len(rss),
     }
+
+
+def _children(process: Any) -> list[Any]:
+    import psutil
+
+    try:
+        return list(process.children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _worker(processes: list[Any]) -> Any:
+    """The worker that does the lookups: the parent of Playwright's driver (the browser scraper), or
+    the one process that has loaded curl_cffi (the HTTP scraper, once jobs have run)."""
+    import psutil
+
+    for process in processes:
+        try:
+            if "run-driver" in " ".join(process.cmdline()):
+                return process.parent()
+        except psutil.Error:
+            continue
+    for process in processes:
+        if _maps_curl(process.pid):
+            return process
+    return None
 
 
 def _maps_curl(pid: int) -> bool:
@@ -264,7 +294,7 @@ def tree_rollup_one(pid: int) -> int:
         return 0
 
 
-def measure_memory(validations: int, log_dir: Path) -> dict[str, Any]:
+def measure_memory(validations: int, log_dir: Path, scraper: str) -> dict[str, Any]:
     import django
 
     django.setup()
@@ -275,9 +305,7 @@ def measure_memory(validations: int, log_dir: Path) -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     samples: dict[int, dict[str, Any]] = {}
     statuses: dict[str, int] = {}
-    with running_cluster(
-        1, log_dir, recycle=validations + 100, extra={"CEDULA_SCRAPER": WSP_HTTP}
-    ) as cluster:
+    with running_cluster(1, log_dir, recycle=validations + 100, extra={"CEDULA_SCRAPER": scraper}) as cluster:
         time.sleep(1)
         samples[0] = tree_sample(cluster.pid)
         cpu_before = cpu_seconds(cluster.pid)
