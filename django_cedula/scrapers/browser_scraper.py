@@ -56,19 +56,6 @@ class BrowserScraper(SolvingScraper, abc.ABC):
     with a transient status; nothing is raised.
     """
 
-    #: The production URL, used when neither the ``url`` option nor ``CEDULA_SOURCE_URL`` is set.
-    default_url: str = ""
-
-    def __init__(self, *, url: str | None = None, **options: Any) -> None:
-        """``url``: this scraper's page, before ``CEDULA_SOURCE_URL`` (which names one URL for
-        every scraper): what an entry of a ``CEDULA_SCRAPER`` list sets, one URL per source."""
-        super().__init__(**options)
-        self._url = url
-
-    @property
-    def url(self) -> str:
-        return self._url or app_settings.SOURCE_URL or self.default_url
-
     def scrape_cedula(self, cedula: str) -> ScrapeResult:
         url = self.url
         captcha = self.begin_lookup(url)

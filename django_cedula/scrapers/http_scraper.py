@@ -257,20 +257,16 @@ class HttpScraper(SolvingScraper, abc.ABC):
     per lookup; pacing is ``CEDULA_MIN_LOOKUP_INTERVAL``.
     """
 
-    #: The production URL, used when neither ``url`` nor ``CEDULA_SOURCE_URL`` is set.
-    default_url: str = ""
-
     def __init__(
         self,
         *,
-        url: str | None = None,
         proxy: str | Mapping[str, str] | None = None,
         user_agent: str | None = None,
         impersonate: str | None = "chrome",
         browser_headers: bool = True,
         **options: Any,
     ) -> None:
-        super().__init__(**options)
+        super().__init__(**options)  # url: SolvingScraper's
         if curl_cffi_missing():
             raise ConfigurationError(
                 missing_message(type(self).__name__),
@@ -280,7 +276,6 @@ class HttpScraper(SolvingScraper, abc.ABC):
             raise ValueError(
                 "user_agent must be a Chrome User-Agent (the client hints sent must agree with it)"
             )
-        self._url = url
         self._proxy = proxy
         self._user_agent = user_agent
         self.impersonate = impersonate
@@ -296,10 +291,6 @@ class HttpScraper(SolvingScraper, abc.ABC):
             f"{type(self).__name__}(url={self.url!r}, proxy={proxy}, impersonate={self.impersonate!r}, "
             f"browser_headers={self.browser_headers!r})"
         )
-
-    @property
-    def url(self) -> str:
-        return self._url or app_settings.SOURCE_URL or self.default_url
 
     def scrape_cedula(self, cedula: str) -> ScrapeResult:
         url = self.url

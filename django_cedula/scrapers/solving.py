@@ -211,10 +211,17 @@ class SolvingScraper(BaseScraper):
     A subclass's ``scrape_cedula`` calls :meth:`begin_lookup` (a :class:`CaptchaSolve`, or the
     result when no solver is configured), does its lookup, and hands the solve and the result to
     :meth:`end_lookup` whatever happened.
+
+    ``url``: this scraper's page, before ``CEDULA_SOURCE_URL`` (which names one URL for every
+    scraper): what an entry of a ``CEDULA_SCRAPER`` list sets, one URL per source.
     """
 
-    def __init__(self, **options: Any) -> None:
+    #: The production URL, used when neither the ``url`` option nor ``CEDULA_SOURCE_URL`` is set.
+    default_url: str = ""
+
+    def __init__(self, *, url: str | None = None, **options: Any) -> None:
         super().__init__(**options)
+        self._url = url
         # Solves run beside the page work: at most one per lookup, plus one after a reload.
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="cedula-captcha"
@@ -222,6 +229,10 @@ class SolvingScraper(BaseScraper):
         self._site_key: str | None = None
         self._last_lookup = 0.0
         self._pace_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self._url or app_settings.SOURCE_URL or self.default_url
 
     def begin_lookup(self, url: str) -> CaptchaSolve | ScrapeResult:
         """The lookup's :class:`CaptchaSolve`, after the pause between this worker's lookups; a
