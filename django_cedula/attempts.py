@@ -33,13 +33,14 @@ CLAIMABLE_STATUSES = (Status.PENDING, Status.RETRYING)
 STORE_ERROR = "store_error"
 
 
-def describe(exc: BaseException, *, with_traceback: bool = False) -> str:
-    """``exc`` as text fit to log or store: cédulas masked, URL secrets (user-info, query strings)
-    removed, cut to the stored error's length."""
+def describe(exc: BaseException, *, with_traceback: bool = False, cedula: str | None = None) -> str:
+    """``exc`` as text fit to log or store: cédulas masked (``cedula`` too, whatever its length:
+    the generic masking only knows numbers of six digits or more), URL secrets (user-info, query
+    strings) removed, cut to the stored error's length."""
     if with_traceback:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return redact(text)
-    return storable(redact(f"{type(exc).__name__}: {exc}"))[:ERROR_MESSAGE_MAX_LENGTH]
+        return redact(text, cedula)
+    return storable(redact(f"{type(exc).__name__}: {exc}", cedula))[:ERROR_MESSAGE_MAX_LENGTH]
 
 
 def claim(user_id: int | str, attempt: int) -> CedulaInfo | None:

@@ -65,9 +65,9 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
             "Cédula validation for user %s, attempt %s, failed after its claim:\n%s",
             user_id,
             attempt,
-            describe(exc, with_traceback=True),
+            describe(exc, with_traceback=True, cedula=info.cedula),
         )
-        failure = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR, error=describe(exc))
+        failure = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR, error=describe(exc, cedula=info.cedula))
         return _store_result(info, attempt, failure)
 
 
@@ -238,8 +238,10 @@ def _ask(scraper: Scraper, cedula: str, user_id: int | str) -> ScrapeResult:
         raise  # not transient: the job ends the row at once (or, all sources paused, defers)
     except Exception as exc:
         # A host's scraper may quote the number in its exception: masked in the log and the row.
-        logger.error("The scraper raised for user %s:\n%s", user_id, describe(exc, with_traceback=True))
-        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=describe(exc)[:500])
+        logger.error(
+            "The scraper raised for user %s:\n%s", user_id, describe(exc, with_traceback=True, cedula=cedula)
+        )
+        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=describe(exc, cedula=cedula)[:500])
     try:
         return ScrapeResult.coerce(answer)
     except ValueError as exc:

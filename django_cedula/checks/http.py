@@ -16,10 +16,18 @@ from .messages import error, import_path, raw
 
 def check_http_scraper(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E014: an HTTP-only scraper is configured but ``curl_cffi`` is not installed."""
+    from ..scrapers.chain import Entry, read_entry
     from ..scrapers.http_scraper import EXTRA, HttpScraper, curl_cffi_missing
 
     value = raw("SCRAPER")
-    paths = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
+    paths: list[str] = []
+    if isinstance(value, str):
+        paths = [value]
+    elif isinstance(value, (list, tuple)):
+        # A list's entries may be dotted paths or {"class": ..., "options": ...} mappings; a malformed
+        # entry is E004's to report.
+        entries = (read_entry(index, entry) for index, entry in enumerate(value))
+        paths = [entry.path for entry in entries if isinstance(entry, Entry)]
     needing = []
     for path in paths:
         scraper_class, problem = import_path(path)

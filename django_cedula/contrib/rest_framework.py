@@ -23,27 +23,15 @@ from ..status import status_payload
 __all__ = ["CedulaInfoSerializer"]
 
 
-def _payload(serializer: Any, info: CedulaInfo) -> dict[str, Any]:
-    # One payload per instance and serializer, however many fields read it.
-    cache: dict[int, dict[str, Any]] = serializer.__dict__.setdefault("_cedula_payloads", {})
-    if id(info) not in cache:
-        cache[id(info)] = status_payload(info)
-    return cache[id(info)]
-
-
 class _PayloadField(serializers.ReadOnlyField):  # type: ignore[misc]
     """One key of :func:`~django_cedula.status.status_payload`."""
-
-    def get_attribute(self, instance: Any) -> Any:
-        return _payload(self.parent, instance)[self.field_name]
-
-    def to_representation(self, value: Any) -> Any:
-        return value
 
 
 class CedulaInfoSerializer(serializers.Serializer):  # type: ignore[misc]
     """A ``CedulaInfo`` as its user may see it (read-only; the cédula masked)."""
 
+    # The fields name the payload's keys (for schemas and ``fields``); the values come from one
+    # payload per row, built in to_representation.
     status = _PayloadField()
     status_display = _PayloadField()
     is_final = _PayloadField()
@@ -63,3 +51,7 @@ class CedulaInfoSerializer(serializers.Serializer):  # type: ignore[misc]
 
     def update(self, instance: Any, validated_data: Any) -> Any:
         raise NotImplementedError("CedulaInfoSerializer is read-only")
+
+    def to_representation(self, instance: CedulaInfo) -> dict[str, Any]:
+        payload = status_payload(instance)
+        return {name: payload[name] for name in self.fields}

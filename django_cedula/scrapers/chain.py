@@ -245,10 +245,18 @@ class ScraperChain:
             return
 
     def close(self) -> None:
+        """Close every entry, even after one's ``close()`` raised (the first error is raised last)."""
+        failure: BaseException | None = None
         for scraper in self.scrapers:
             close = getattr(scraper, "close", None)
-            if callable(close):
+            if not callable(close):
+                continue
+            try:
                 close()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def moves_on(result: ScrapeResult) -> bool:

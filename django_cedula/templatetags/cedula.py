@@ -45,15 +45,20 @@ def cedula_status_card(
     script: bool = True,
     card_id: str = "cedula-status",
 ) -> dict[str, Any]:
-    """The status card of ``user`` (default: the request's user).
+    """The status card of ``user`` (default: the request's user; another user's card is not
+    followed by the script, since the JSON view answers only the viewer's own validation).
 
     ``retry_url``: where a "Try again" form posts (shown on ERROR, TIMEOUT and BLOCKED only);
     ``script=False`` leaves the ``<script>`` out (include ``django_cedula/cedula-status.js``
     yourself); ``card_id`` is the card's ``id``.
     """
+    request = context.get("request")
+    viewer = getattr(request, "user", None) or context.get("user")
     if user is None:
-        request = context.get("request")
-        user = getattr(request, "user", None) or context.get("user")
+        user = viewer
+    # The JSON view answers the viewer's own row: another user's card (a staff page, say) is
+    # rendered once and not followed, or the script would replace it with the viewer's status.
+    own = viewer is not None and user is not None and getattr(user, "pk", None) == getattr(viewer, "pk", None)
     info = None
     if user is not None and getattr(user, "is_authenticated", False):
         info = CedulaInfo.objects.filter(user_id=user.pk).first()
@@ -68,7 +73,7 @@ def cedula_status_card(
         "card_id": card_id,
         "json_id": f"{card_id}-data",
         "info": payload,
-        "status_url": _status_url() if payload is not None else "",
+        "status_url": _status_url() if payload is not None and own else "",
         "script_url": _script_url() if script else "",
         "retry_url": retry_url,
         "place_items": [(name, place_labels[name], place.get(name, "")) for name in PLACE_FIELDS],

@@ -217,6 +217,21 @@ def test_close_closes_every_entry(chain: ScraperChain, monkeypatch: pytest.Monke
     assert closed == ["first", "second", "thirdsource"]
 
 
+def test_close_goes_on_after_an_entry_raises(chain: ScraperChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[str] = []
+
+    def close(name: str) -> None:
+        closed.append(name)
+        if closed == ["first"]:  # once: the settings' reset closes the chain again afterwards
+            raise RuntimeError("the first entry's browser was already gone")
+
+    for scraper, name in zip(chain.scrapers, chain.sources, strict=True):
+        monkeypatch.setattr(scraper, "close", lambda name=name: close(name))
+    with pytest.raises(RuntimeError, match="already gone"):
+        chain.close()
+    assert closed == ["first", "second", "thirdsource"]
+
+
 def test_cedula_lookup_goes_through_the_chain(chain: ScraperChain) -> None:
     import io
     import json

@@ -74,3 +74,17 @@ def test_without_drf_the_import_error_names_the_extra(monkeypatch: pytest.Monkey
     monkeypatch.delitem(sys.modules, "django_cedula.contrib.rest_framework")
     with pytest.raises(ImportError, match=r"django-cedula\[drf\]"):
         importlib.import_module("django_cedula.contrib.rest_framework")
+
+
+def test_many_rows_each_their_own(make_user: Callable[..., Any], recording_backend: Any) -> None:
+    # Streamed rows (an iterator) are freed as they go: nothing may carry over from one to the next.
+    from django_cedula.models import CedulaInfo
+
+    places = ["ANTIOQUIA", "BOYACÁ", "CALDAS", "NARIÑO"]
+    for index, departamento in enumerate(places):
+        user = make_user(cedula=f"10203040{index + 10}")
+        CedulaInfo.objects.filter(user=user).update(status="active", departamento=departamento)
+    rows = CedulaInfo.objects.order_by("pk").iterator(chunk_size=1)
+    data = CedulaInfoSerializer((row for row in rows), many=True).data
+    assert [row["place"]["departamento"] for row in data] == places
+    assert len({row["cedula_masked"] for row in data}) == len(places)

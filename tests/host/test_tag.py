@@ -119,3 +119,19 @@ def test_the_script_has_no_text_of_its_own() -> None:
     # Only selectors, attribute names, event names and protocol words: no sentence.
     code_words = {"use strict", "status status-", "HTTP ", "' + field + '", "' + name + '"}
     assert not [text for text in literals - code_words if " " in text and not text.startswith("[")]
+
+
+def test_another_users_card_is_shown_but_not_followed(
+    user_with_info: Callable[..., Any], make_user: Callable[..., Any]
+) -> None:
+    # The JSON view answers the viewer's own row: following it would swap the card for the viewer's.
+    owner = user_with_info("retrying")
+    request = RequestFactory().get("/staff/")
+    request.user = make_user(is_staff=True)
+    html = Template("{% load cedula %}{% cedula_status_card owner %}").render(
+        Context({"request": request, "owner": owner})
+    )
+    assert 'data-status="retrying"' in html
+    assert MASKED in html
+    assert 'data-cedula-status-url=""' in html
+    assert 'data-cedula-status-url=""' not in render(owner)

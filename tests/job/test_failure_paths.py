@@ -148,6 +148,21 @@ def test_a_host_scrapers_exception_is_stored_and_logged_with_the_number_masked(
     assert "Traceback" in caplog.text, "the log keeps the traceback, masked"
 
 
+def test_a_short_cedula_quoted_by_a_host_scraper_is_masked_too(
+    make_user: Any, recording_backend: type[RecordingBackend], settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Numbers under six digits escape the generic masking: the job masks the row's own number."""
+    settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.QuotingScraper"
+    short = make_user(cedula="4821")
+    caplog.set_level(logging.DEBUG)
+    assert recording_backend.run_next() == Status.RETRYING
+    info = CedulaInfo.objects.get(user=short)
+    assert info.error_code == "network_error"
+    for text in (info.error_message, caplog.text):
+        assert "4821" not in text
+        assert "hunter2" not in text
+
+
 # --------------------------------------------------------------------------- the database while storing
 
 

@@ -42,7 +42,15 @@ def test_without_curl_cffi_the_scraper_names_the_extra(settings: Any) -> None:
 
 
 @pytest.mark.usefixtures("without_curl_cffi")
-@pytest.mark.parametrize("value", [WSP_HTTP, [WSP_HTTP, "django_cedula.scrapers.wsp.WspScraper"]])
+@pytest.mark.parametrize(
+    "value",
+    [
+        WSP_HTTP,
+        [WSP_HTTP, "django_cedula.scrapers.wsp.WspScraper"],
+        # An entry written as a mapping is read like the chain reads it.
+        [{"class": WSP_HTTP, "options": {"impersonate": "chrome"}}, "django_cedula.scrapers.wsp.WspScraper"],
+    ],
+)
 def test_manage_py_check_says_so_first(settings: Any, value: object) -> None:
     settings.CEDULA_SCRAPER = value
     (message,) = check_http_scraper()
