@@ -78,7 +78,7 @@ class TwoCaptchaSolver(CaptchaSolver):
         api_key: str,
         server: str = "2captcha.com",
         timeout: float = 180,
-        polling_interval: int = 5,
+        polling_interval: float = 5,
         **options: Any,
     ) -> None:
         if not api_key:

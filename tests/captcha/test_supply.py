@@ -309,18 +309,18 @@ def test_planning_uses_the_tail_of_recent_solve_times(shared_cache: str) -> None
 
 
 class SlowSolver(CaptchaSolver):
-    """Takes 3 s a solve (a real service's tail, shortened)."""
+    """Takes 2 s a solve (a real service's tail, shortened)."""
 
     def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
-        time.sleep(3)
+        time.sleep(2)
         return f"own-{uuid.uuid4().hex}"
 
 
 def test_a_lookup_waiting_for_its_own_solve_takes_a_supply_token_that_arrives_meanwhile(
     settings: Any, shared_cache: str
 ) -> None:
-    """The supply was empty when the lookup posted; 0.5 s later the filler stocks a token. The lookup
-    sends that one instead of sitting out its own 3 s solve, and its own token goes to the supply."""
+    """The supply was empty when the lookup posted; 0.3 s later the filler stocks a token. The lookup
+    sends that one instead of sitting out its own 2 s solve, and its own token goes to the supply."""
     import asyncio
     import concurrent.futures
 
@@ -335,10 +335,10 @@ def test_a_lookup_waiting_for_its_own_solve_takes_a_supply_token_that_arrives_me
     solve.start(TARGET.site_key, TARGET.page_url)
     stocked = token(7)
     store = TokenStore(caches[shared_cache], TARGET, max_age=100)
-    threading.Timer(0.5, store.put, args=(stocked,)).start()
+    threading.Timer(0.3, store.put, args=(stocked,)).start()
 
     value = asyncio.run(solve.token())
-    assert value == stocked.value, "it sent the stocked token, not its own (which came 2.5 s later)"
+    assert value == stocked.value, "it sent the stocked token, not its own (which came 1.7 s later)"
     assert solve.used == [stocked.ref]
     executor.shutdown(wait=True)  # the own solve finishes...
     donated = store.take()

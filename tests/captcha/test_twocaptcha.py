@@ -148,15 +148,24 @@ class StandInServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-@pytest.fixture
-def fake_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A TLS server on 127.0.0.1 with a certificate the client is told to trust."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made once for the module (an RSA key
+    costs up to a second)."""
+    folder = tmp_path_factory.mktemp("stand-in-tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
          "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def fake_api(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A TLS server on 127.0.0.1 with a certificate the client is told to trust."""
+    cert, key = certificate
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     FakeTwoCaptcha.jobs, FakeTwoCaptcha.calls, FakeTwoCaptcha.polls, FakeTwoCaptcha.mode = [], [], 0, "ok"
     FakeTwoCaptcha.tokens, FakeTwoCaptcha.job_polls = {}, {}
@@ -165,7 +174,8 @@ def fake_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll so that shutdown() returns at once rather than after half a second.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"127.0.0.1:{server.server_address[1]}"
     FakeTwoCaptcha.release.set()
@@ -174,7 +184,7 @@ def fake_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_solves_through_the_api(fake_api: str) -> None:
-    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=1)
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=0.2)
     token = solver.solve_token("site-key-123", "https://wsp.example/censo/")
     assert token.ref == "4242"  # 2Captcha's id of the solve, for a report
     assert token.value == FakeTwoCaptcha.tokens["4242"]
@@ -187,7 +197,7 @@ def test_solves_through_the_api(fake_api: str) -> None:
 
 
 def test_a_wrong_key_is_a_captcha_error_that_does_not_quote_the_key(fake_api: str) -> None:
-    solver = TwoCaptchaSolver(api_key="wrong-key-wrong-key", server=fake_api, polling_interval=1)
+    solver = TwoCaptchaSolver(api_key="wrong-key-wrong-key", server=fake_api, polling_interval=0.2)
     with pytest.raises(CaptchaError) as excinfo:
         solver.solve("site-key", "https://wsp.example/")
     assert "ERROR_KEY_DOES_NOT_EXIST" in str(excinfo.value)
@@ -196,13 +206,13 @@ def test_a_wrong_key_is_a_captcha_error_that_does_not_quote_the_key(fake_api: st
 
 def test_an_unsolvable_captcha_is_a_captcha_error(fake_api: str) -> None:
     FakeTwoCaptcha.mode = "unsolvable"
-    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=1)
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=0.2)
     with pytest.raises(CaptchaError, match="UNSOLVABLE"):
         solver.solve("site-key", "https://wsp.example/")
 
 
 def test_an_unreachable_service_is_a_captcha_error_without_the_key() -> None:
-    solver = TwoCaptchaSolver(api_key=API_KEY, server="127.0.0.1:9", polling_interval=1, timeout=2)
+    solver = TwoCaptchaSolver(api_key=API_KEY, server="127.0.0.1:9", polling_interval=0.2, timeout=2)
     with pytest.raises(CaptchaError) as excinfo:
         solver.solve("site-key", "https://wsp.example/")
     assert API_KEY not in str(excinfo.value)
@@ -250,7 +260,7 @@ def test_the_key_is_in_no_log_line_of_any_logger_at_debug(
     fake_api: str, every_record: EveryRecord, caplog: pytest.LogCaptureFixture, mode: str
 ) -> None:
     FakeTwoCaptcha.mode = mode
-    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=1)
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=0.2)
     try:
         solver.solve("site-key", "https://wsp.example/")
     except CaptchaError:
@@ -305,14 +315,14 @@ def test_a_solve_gives_up_when_its_lookup_has_no_time_left(fake_api: str, mode: 
 
 def test_the_solver_s_own_limit_still_applies_when_the_lookup_has_more(fake_api: str) -> None:
     FakeTwoCaptcha.mode = "never"
-    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=1, timeout=1)
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=0.2, timeout=1)
     outcome, _ = solve_in_thread(solver, timeout=100)
     assert isinstance(outcome, CaptchaError)
     assert "within 1 s" in str(outcome)
 
 
 def test_no_time_left_means_no_solve_at_all(fake_api: str) -> None:
-    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=1)
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=0.2)
     with pytest.raises(CaptchaError, match="no time left"):
         solver.solve("site-key", "https://wsp.example/", timeout=0)
     assert FakeTwoCaptcha.jobs == []  # nothing was bought
@@ -473,7 +483,7 @@ def solved(solver: TwoCaptchaSolver) -> str:
 
 
 def test_reports_reach_the_service_with_the_solve_s_id(fake_api: str) -> None:
-    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=1)
+    solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api, polling_interval=0.2)
     assert solver.supports_reports
     refused, accepted = solved(solver), solved(solver)
     blocking = solver.solve_token("site-key", "https://wsp.example/").ref

@@ -68,14 +68,14 @@ def test_two_workers_share_one_rate_limit(
     assert len(times) == len(numbers)
     # Lookups start at least two seconds apart across both processes. The replica sees each form
     # request a moment after its lookup starts, a little more on a worker's first, cold lookup and
-    # on a loaded machine (up to ~1 s seen); so any k+1 consecutive lookups span at least 2k - 1.2
-    # seconds, and the typical gap is the limit's. Without the limit the two workers make all six
-    # within about 2 s.
+    # on a loaded machine (up to ~1 s seen), so single gaps vary either side of 2 s (1.79 s seen in
+    # CI): what holds is that any k+1 consecutive lookups span at least 2k - 1.2 seconds. The six
+    # span 8.8 s or more; with a limit of each process's own they would take about 4 s, and
+    # without any limit about 2 s.
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     for first in range(len(times)):
         for last in range(first + 1, len(times)):
             assert times[last] - times[first] >= 2 * (last - first) - 1.2, gaps
-    assert sorted(gaps)[len(gaps) // 2] >= 1.9, gaps
     for worker in workers:
         assert "finished as active" in worker.log(), "both processes did lookups"
 
