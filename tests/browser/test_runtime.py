@@ -175,17 +175,20 @@ def test_a_browser_dying_during_a_lookup_fails_it_at_once(
     make_runtime: Callable[..., BrowserRuntime], site: Site
 ) -> None:
     runtime = make_runtime()
+    killed_at: list[float] = []
 
     async def doomed(page: Page) -> None:
         await page.goto(site.url)
         assert runtime.browser_pid is not None
         os.kill(runtime.browser_pid, signal.SIGKILL)
+        killed_at.append(time.monotonic())
         await asyncio.sleep(60)  # not a Playwright call: only the runtime can notice
 
-    started = time.monotonic()
     with pytest.raises(BrowserCrashed):
         runtime.run_page(doomed, timeout=30)
-    assert time.monotonic() - started < 10
+    # Noticed within seconds of the kill (a cold launch before it is not counted), not after the
+    # call's 30 s.
+    assert time.monotonic() - killed_at[0] < 10
     assert runtime.run_page(lambda page: page_title(page, site.url)) == "cedula test"
     assert runtime.launch_count == 2
 
@@ -193,7 +196,9 @@ def test_a_browser_dying_during_a_lookup_fails_it_at_once(
 def test_an_idle_browser_is_closed_and_restarted_on_demand(
     make_runtime: Callable[..., BrowserRuntime], site: Site
 ) -> None:
-    runtime = make_runtime(idle_timeout=1.0)
+    # Calls 0.5 s apart against a 3 s idle timeout: a stalled loop thread on a loaded machine does
+    # not close the browser between them.
+    runtime = make_runtime(idle_timeout=3.0)
     assert runtime.run_page(lambda page: page_title(page, site.url)) == "cedula test"
     first, driver = runtime.browser_pid, runtime.driver_pid
     # Calls closer together than the idle timeout keep the browser.
@@ -203,7 +208,7 @@ def test_an_idle_browser_is_closed_and_restarted_on_demand(
     assert runtime.browser_pid == first
     assert first is not None
     assert driver is not None
-    assert wait_until(lambda: not runtime.is_browser_running(), 6)
+    assert wait_until(lambda: not runtime.is_browser_running(), 10)
     assert wait_until(lambda: not procfs.group_members(first) and not procfs.is_alive(driver), 5)
     assert runtime.driver_pid is None
     assert runtime.run_page(lambda page: page_title(page, site.url)) == "cedula test"
@@ -265,7 +270,8 @@ def test_close_leaves_no_process_and_the_runtime_can_start_again(
     assert driver is not None
     started = time.monotonic()
     runtime.close()
-    assert time.monotonic() - started < 5
+    # A graceful close is given CLOSE_GRACE (5 s) before the group is reaped: well inside 15 s.
+    assert time.monotonic() - started < 15
     assert not procfs.group_members(browser)
     assert not procfs.is_alive(driver)
     assert runtime.browser_pid is None

@@ -215,7 +215,7 @@ def test_a_new_site_on_the_replica_validates_its_first_user(tmp_path: Path) -> N
         assert re.search(r"Q Cluster \S+ has stopped\.", log), log[-2000:]
         assert still_running(worker.seen) == [], "the cluster left processes behind"
         assert FOUND not in log
-    assert time.monotonic() - started_at < 90
+    assert time.monotonic() - started_at < 240
 
 
 def test_the_production_block_needs_the_2captcha_key_and_never_prints_it(tmp_path: Path) -> None:

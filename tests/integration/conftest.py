@@ -35,6 +35,15 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_running(self, timeout: float = 60) -> None:
+        """Block until a qcluster says it is running. Tests that need every process to take a share
+        of the jobs register only then: a process that starts seconds late on a loaded machine
+        could otherwise find the queue drained."""
+        if not wait_until(lambda: "running." in self.log() or self.process.poll() is not None, timeout):
+            raise AssertionError(f"the cluster did not start within {timeout:g} s:\n{self.log()}")
+        if self.process.poll() is not None:
+            raise AssertionError(f"the cluster exited with {self.process.returncode}:\n{self.log()}")
+
     def stop(self, timeout: float = 30) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -119,7 +119,7 @@ def test_backend_behaviour(
     def final(user: Any) -> bool:
         return CedulaInfo.objects.get(user=user).is_final
 
-    timeout = 30 + 2 * spec["tick"]
+    timeout = 60 + 3 * spec["tick"]
     assert wait_until(lambda: final(found), timeout=timeout), log()
     # Duplicate protection: the same attempt delivered again after it ran.
     assert enqueue_validation(found.pk, 1)

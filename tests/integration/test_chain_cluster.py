@@ -34,6 +34,8 @@ def test_a_blocked_source_is_skipped_and_the_other_answers(
 ) -> None:
     cedula_replica.set_fault("block_wsp")  # wsp answers its block page to everything, until cleared
     workers = [start_worker(["qcluster"], chain_cluster) for _ in range(2)]
+    for worker in workers:
+        worker.wait_running()
     numbers = {
         **{f"1000000{n:03d}": Status.ACTIVE for n in range(301, 309)},
         "1000000010": Status.NOT_FOUND,
@@ -62,8 +64,14 @@ def test_a_blocked_source_is_skipped_and_the_other_answers(
     # Each worker may have started its page load before the first block was reported: at most one
     # request per worker arrives after the first block (its own block).
     assert len(to_wsp) <= len(workers), to_wsp
-    assert all(time <= first_block + 5 for time in to_wsp), (first_block, to_wsp)
-    assert 500 < throttle.blocked_for(source="wsp") <= 600  # this process sees the pause through Redis
+    # A worker that checked the pause just before the first block still starts its browser (seconds
+    # on a loaded machine) before its page load: bounded by the lookup's own limit, not by less.
+    assert all(time <= first_block + 20 for time in to_wsp), (first_block, to_wsp)
+    # The pause is 600 s from the block; the wait above took at most 150 s of it; this process sees
+    # the pause through Redis.
+    assert (
+        600 - 150 - 10 < throttle.blocked_for(source="wsp") <= 600
+    )  # this process sees the pause through Redis
     assert throttle.blocked_for(source="consultacenso") == 0
     assert throttle.blocked_for() == 0, "the pause is wsp's, not every source's"
     for worker in workers:

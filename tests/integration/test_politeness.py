@@ -43,7 +43,10 @@ def cluster_settings(settings: Any, cedula_replica: Replica) -> dict[str, Any]:
 
 
 def start_two_workers(start_worker: Callable[..., Worker], overrides: dict[str, Any]) -> list[Worker]:
-    return [start_worker(["qcluster"], overrides) for _ in range(2)]
+    workers = [start_worker(["qcluster"], overrides) for _ in range(2)]
+    for worker in workers:
+        worker.wait_running()
+    return workers
 
 
 def test_two_workers_share_one_rate_limit(
@@ -111,7 +114,7 @@ def test_a_block_pauses_every_worker_and_the_waiting_jobs_come_back(
         return CedulaInfo.objects.filter(user__in=waiting, status=Status.ACTIVE).count() == len(waiting)
 
     # Deferred jobs come back through Django-Q2's schedules, which its scheduler starts every 30 s.
-    assert wait_until(all_active, timeout=cooldown + 60), "\n".join(worker.log() for worker in workers)
+    assert wait_until(all_active, timeout=cooldown + 90), "\n".join(worker.log() for worker in workers)
     later = [record.time for record in cedula_replica.lookups() if record.time > block.time]
     assert len(later) == len(waiting)
     assert min(later) >= block.time + cooldown - 1

@@ -76,6 +76,8 @@ def test_two_workers_share_one_supply_and_no_token_is_used_twice(
     had seen, both processes looked up, and most lookups took a token the supply had ready."""
     overrides = supply_settings()
     workers = [start_worker(["qcluster"], overrides) for _ in range(2)]
+    for worker in workers:
+        worker.wait_running()
     first = make_user(cedula="1000000201")  # warms the supply: the first lookup names the page
     assert wait_until(all_final(1), timeout=60), "\n".join(w.log() for w in workers)
     users = [make_user(cedula=f"1000000{n}") for n in range(202, 213)]
@@ -108,7 +110,11 @@ def test_expired_tokens_are_thrown_away_not_sent(
         CEDULA_CAPTCHA_POOL_MIN_TOKENS=1,
         CEDULA_CAPTCHA_SOLVER_OPTIONS={"delay": 0.2},
     )
-    cedula_replica.token_max_age = 4
+    # The supply's age of a token starts when the filler's round (every second) collects it, so a
+    # token it calls 3 s old may be 4 s old, then its POST on a loaded machine: 8 s at the replica
+    # leaves room for that, and the filler, which keeps none past 3 s, is still seen throwing them
+    # away (the "expired" count below).
+    cedula_replica.token_max_age = 8
     worker = start_worker(["qcluster"], overrides)
     make_user(cedula="1000000221")
     assert wait_until(all_final(1), timeout=60), worker.log()
@@ -131,7 +137,9 @@ def test_a_refused_token_is_counted_and_not_used_again(
     overrides = supply_settings(
         CEDULA_CAPTCHA_TOKEN_MAX_AGE=30,
         CEDULA_CAPTCHA_POOL_MIN_TOKENS=1,
-        CEDULA_RETRY_DELAYS=[0],
+        # Retries at once: the test sets the replica's token life back as soon as it sees the first
+        # retry counted, and a retry that ran before that is refused again; three give room.
+        CEDULA_RETRY_DELAYS=[0, 0, 0],
         CEDULA_CAPTCHA_SOLVER_OPTIONS={"delay": 0.2},
     )
     cedula_replica.token_max_age = 120

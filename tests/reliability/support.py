@@ -29,7 +29,7 @@ DJANGO_Q = "django_cedula.backends.django_q.DjangoQBackend"
 #: What the tests' settings give Django-Q2 (ORM broker, timeout 60 s, retry 90 s), with two workers.
 Q_CLUSTER_WORKERS = 2
 #: How long a worker may take to start (Django set-up, the cluster's processes).
-CLUSTER_START_TIMEOUT = 30.0
+CLUSTER_START_TIMEOUT = 60.0
 #: Django-Q2's scheduler starts due schedules (the package's delayed retries) every 30 seconds.
 SCHEDULER_TICK = 30.0
 

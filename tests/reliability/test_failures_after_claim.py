@@ -64,7 +64,9 @@ def test_a_database_connection_cut_mid_lookup_keeps_the_answer(
     waited for a sweep and a second paid lookup)."""
     number = "3800000001"
     overrides = configure(CEDULA_PAGE_TIMEOUT=15, CEDULA_LOOKUP_TIMEOUT=40)
-    cedula_replica.slow_seconds = 4
+    # The answer is held 8 s: the test sees the lookup arrive and cuts the connections well inside that
+    # on a loaded machine too.
+    cedula_replica.slow_seconds = 8
     cedula_replica.set_fault("slow", number, times=1)
     with TcpProxy((str(connection.settings_dict.get("HOST") or "127.0.0.1"), 5432)) as proxy:
         worker_overrides = {
@@ -131,7 +133,10 @@ def test_a_job_timeout_shorter_than_the_lookup_ends_as_lost_after_the_attempts(
         CEDULA_PAGE_TIMEOUT=60,
         CEDULA_LOOKUP_TIMEOUT=90,
         CEDULA_RETRY_DELAYS=[0, 0],
-        Q_CLUSTER={**settings.Q_CLUSTER, "workers": 1, "timeout": 8, "retry": 600},
+        # Each attempt runs in a fresh worker process (Django-Q2 replaces the one it killed), so it
+        # pays a cold start and a cold Chromium before its lookup reaches the replica: 15 s leaves
+        # room for that on a loaded machine and still kills every attempt long before its answer.
+        Q_CLUSTER={**settings.Q_CLUSTER, "workers": 1, "timeout": 15, "retry": 600},
     )
     cedula_replica.slow_seconds = 60  # every lookup of this number outlives the job timeout
     cedula_replica.set_fault("slow", number)

@@ -108,13 +108,13 @@ def test_recaptcha_stand_in_is_local(replica: Replica) -> None:
 
 
 def test_form_delay_slows_the_get_only(wsp: WspClient, replica: Replica) -> None:
-    replica.form_delay = 0.4
+    replica.form_delay = 1.5
     started = time.monotonic()
     wsp.load()
-    assert time.monotonic() - started >= 0.4
+    assert time.monotonic() - started >= 1.5
     started = time.monotonic()
     assert wsp.post("1000000001").json()["success"] is True
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 1.0  # on a loaded machine too
 
 
 @pytest.mark.parametrize("path", ["censo/consultar/", "consultacenso/", "", "nothing/here"])

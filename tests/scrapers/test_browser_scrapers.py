@@ -153,7 +153,8 @@ def test_a_slow_answer_past_the_page_timeout_is_a_timeout(replica_settings: Repl
     started = time.monotonic()
     result = scrape("1000000001")
     assert result.status is ScrapeStatus.TIMEOUT
-    assert time.monotonic() - started < 6  # gave up at the page timeout, did not wait for the answer
+    # Gave up at the page timeout (4 s), did not wait for the answer (30 s).
+    assert time.monotonic() - started < 12
 
 
 def test_an_unreachable_source_is_a_network_error(settings: Any, cedula_replica: Replica) -> None:
@@ -196,12 +197,13 @@ def test_no_cookies_travel_between_lookups(replica_settings: Replica, source: st
 
 
 def test_the_solve_overlaps_loading_the_page(replica_settings: Replica, settings: Any) -> None:
-    """Form page 1 s, solver 2 s: overlapped, a lookup takes about 2 s, not 3."""
-    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 2.0}
-    replica_settings.form_delay = 1.0
+    """Form page 2 s, solver 3 s: overlapped, a lookup takes about 3 s, not 5 (the margin between
+    is for a loaded machine's page work)."""
+    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 3.0}
+    replica_settings.form_delay = 2.0
     scrape("1000000001")  # learns the site key
     started = time.monotonic()
     result = scrape("1000000002")
     elapsed = time.monotonic() - started
     assert result.status is ScrapeStatus.FOUND
-    assert elapsed < 2.9, f"the solve and the page load did not overlap ({elapsed:.2f} s)"
+    assert elapsed < 4.5, f"the solve and the page load did not overlap ({elapsed:.2f} s)"
