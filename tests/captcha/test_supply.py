@@ -3,6 +3,7 @@ with a solver stand-in, and when there is no supply at all."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import threading
 import time
@@ -242,6 +243,56 @@ def test_due_rows_start_solves_and_their_tokens_reach_the_store(
     spend.flush()
     row = CaptchaSpend.objects.get()
     assert (row.requested, row.delivered) == (8, 8)
+
+
+class SecondPollSolver(CountingSolver):
+    """Ready on a solve's second poll, not its first."""
+
+    polled: ClassVar[set[str]] = set()
+
+    def poll(self, ref: str) -> SolvedToken | None:
+        if ref not in self.polled:
+            self.polled.add(ref)
+            return None
+        return super().poll(ref)
+
+
+class BlockingSolver(CaptchaSolver):
+    """A blocking solve (no submit/poll), finished at once."""
+
+    def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
+        return f"blocking-{uuid.uuid4().hex}"
+
+
+def test_a_polled_token_s_age_counts_from_its_last_not_ready_poll_not_from_its_collection(
+    filler: Filler, make_user: Callable[..., Any], settings: Any, shared_cache: str
+) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.SecondPollSolver"
+    SecondPollSolver.polled = set()
+    add_rows(make_user, 2)
+    start = time.time()
+    assert filler.tick(now=start) > 0
+    filler.tick(now=start + 1)  # first polls: not ready
+    filler.tick(now=start + 3)  # ready: solved between start + 1 and start + 3
+    got = TokenStore(caches[shared_cache], TARGET, max_age=100).take()
+    assert got is not None
+    assert got.solved_at == start + 1, "the oldest it can be, not the round that collected it"
+
+
+def test_a_blocking_solve_s_token_counts_from_when_it_finished(
+    filler: Filler, make_user: Callable[..., Any], settings: Any, shared_cache: str
+) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.BlockingSolver"
+    add_rows(make_user, 2)
+    started = time.time()
+    assert filler.tick(now=started) > 0
+    flying = [solve.future for solve in filler.in_flight]
+    concurrent.futures.wait([future for future in flying if future is not None], timeout=10)
+    finished = time.time()
+    filler.tick(now=finished + 30)  # collected a round (here: 30 s) after the solve came back
+    got = TokenStore(caches[shared_cache], TARGET, max_age=100).take()
+    assert got is not None
+    assert started <= got.solved_at <= finished
 
 
 def test_only_one_process_leads_the_filling(filler: Filler, make_user: Callable[..., Any]) -> None:

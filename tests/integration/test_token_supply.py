@@ -110,10 +110,10 @@ def test_expired_tokens_are_thrown_away_not_sent(
         CEDULA_CAPTCHA_POOL_MIN_TOKENS=1,
         CEDULA_CAPTCHA_SOLVER_OPTIONS={"delay": 0.2},
     )
-    # The supply's age of a token starts when the filler's round (every second) collects it, so a
-    # token it calls 3 s old may be 4 s old, then its POST on a loaded machine: 8 s at the replica
-    # leaves room for that, and the filler, which keeps none past 3 s, is still seen throwing them
-    # away (the "expired" count below).
+    # The supply keeps none past 3 s (their age counts from before they were solved, never after);
+    # a taken token's POST on a loaded machine may take a second or two more: 8 s at the replica
+    # leaves room for that, and the filler is still seen throwing tokens away (the "expired"
+    # count below).
     cedula_replica.token_max_age = 8
     worker = start_worker(["qcluster"], overrides)
     make_user(cedula="1000000221")

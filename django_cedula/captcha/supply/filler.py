@@ -49,6 +49,18 @@ class _Solve:
     ref: str = ""
     future: concurrent.futures.Future[SolvedToken] | None = None
     next_poll: float = 0.0
+    #: The latest time the solve was known unfinished (its submit, then each "not ready" poll). Its
+    #: token was solved after that, so an age counted from here can only make a token look older
+    #: than it is, by about one poll interval (5 s with 2Captcha); counted from the round that
+    #: collected it, a token looked younger than it was.
+    unfinished_at: float = 0.0
+    #: When a blocking solve's future finished (its thread's clock), for the same reason.
+    finished_at: float | None = None
+
+    def solved_at(self) -> float:
+        """The time a delivered token's age counts from: when the solve was seen finished, or
+        the last time it was seen unfinished, never the later round that collected it."""
+        return self.finished_at if self.finished_at is not None else self.unfinished_at
 
 
 class Filler:
@@ -116,7 +128,7 @@ class Filler:
 
     def _start(self, solver: CaptchaSolver, target: Target, now: float) -> None:
         spend.count("requested")
-        solve = _Solve(target=target, started=now)
+        solve = _Solve(target=target, started=now, unfinished_at=now)
         if solver.supports_submit:
             try:
                 solve.ref = solver.submit(target.site_key, target.page_url)
@@ -126,9 +138,14 @@ class Filler:
                 return
             solve.next_poll = now + solver.poll_interval
         else:
-            solve.future = self._pool().submit(
-                solver.solve_token, target.site_key, target.page_url, timeout=SOLVE_TIMEOUT
-            )
+
+            def timed() -> SolvedToken:
+                token = solver.solve_token(target.site_key, target.page_url, timeout=SOLVE_TIMEOUT)
+                # Set before the future is done, so the round that sees it done reads it.
+                solve.finished_at = time.time()
+                return token
+
+            solve.future = self._pool().submit(timed)
         self.in_flight.append(solve)
 
     def _collect(self, solver: CaptchaSolver, now: float) -> None:
@@ -148,7 +165,8 @@ class Filler:
                 continue
             spend.count("delivered")
             record_latency(token.seconds or (now - solve.started))
-            TokenStore(shared_cache(), solve.target, app_settings.CAPTCHA_TOKEN_MAX_AGE).put(token)
+            store = TokenStore(shared_cache(), solve.target, app_settings.CAPTCHA_TOKEN_MAX_AGE)
+            store.put(token, solved_at=solve.solved_at())
         self.in_flight = still
 
     def _result(self, solver: CaptchaSolver, solve: _Solve, now: float) -> SolvedToken | None:
@@ -160,7 +178,9 @@ class Filler:
             return None
         solve.next_poll = now + solver.poll_interval
         token = solver.poll(solve.ref)
-        if token is not None and not token.seconds:
+        if token is None:
+            solve.unfinished_at = now
+        elif not token.seconds:
             token = dataclasses.replace(token, seconds=now - solve.started)
         return token
 
