@@ -6,11 +6,11 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from playwright.async_api import ProxySettings
 
 from ..privacy import REDACTED, redact_urls
+from ..proxies import ProxyError, parse_proxy_value
 from .errors import BrowserError
 
 #: Always passed to a launched Chromium. Without them Chromium keeps trying to reach Google's
@@ -138,40 +138,21 @@ def parse_proxy(value: str | Mapping[str, str] | None) -> ProxySettings | None:
     """Playwright's proxy settings from ``CEDULA_BROWSER_PROXY``.
 
     A string is a proxy URL, credentials included (``http://user:secret@host:3128``,
-    ``socks5://host:1080``); a mapping is passed on as Playwright's ``server``,
-    ``bypass``, ``username`` and ``password`` keys.
+    ``socks5://host:1080``); a mapping has Playwright's ``server``, ``bypass``, ``username`` and
+    ``password`` keys. Read by :func:`django_cedula.proxies.parse_proxy_value`, as the HTTP
+    scrapers and ``manage.py check`` read it.
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, Mapping):
-        unknown = set(value) - {"server", "bypass", "username", "password"}
-        if unknown or not value.get("server"):
-            raise BrowserError(
-                "CEDULA_BROWSER_PROXY must have a 'server' key and only server, bypass, username, "
-                f"password; got keys {sorted(value)}"
-            )
-        proxy = ProxySettings(server=str(value["server"]))
-        if value.get("bypass"):
-            proxy["bypass"] = str(value["bypass"])
-        if value.get("username"):
-            proxy["username"] = str(value["username"])
-        if value.get("password"):
-            proxy["password"] = str(value["password"])
-        return proxy
-    url = urlsplit(str(value) if "://" in str(value) else f"http://{value}")
-    # The value carries the proxy's password: an error quotes it cleaned.
-    not_a_url = BrowserError(f"CEDULA_BROWSER_PROXY is not a proxy URL: {redact_urls(repr(value))}")
-    if not url.hostname:
-        raise not_a_url
     try:
-        port = url.port
-    except ValueError:  # "host:notaport"
-        raise not_a_url from None
-    host = url.hostname if ":" not in url.hostname else f"[{url.hostname}]"
-    netloc = host if port is None else f"{host}:{port}"
-    proxy = ProxySettings(server=urlunsplit((url.scheme, netloc, "", "", "")))
-    if url.username:
-        proxy["username"] = unquote(url.username)
-    if url.password:
-        proxy["password"] = unquote(url.password)
-    return proxy
+        proxy = parse_proxy_value(value)
+    except ProxyError as exc:
+        raise BrowserError(f"CEDULA_BROWSER_PROXY {exc}") from None
+    if proxy is None:
+        return None
+    settings = ProxySettings(server=proxy.server)
+    if proxy.bypass:
+        settings["bypass"] = proxy.bypass
+    if proxy.username:
+        settings["username"] = proxy.username
+    if proxy.password:
+        settings["password"] = proxy.password
+    return settings

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.checks import CheckMessage
 
 from ..conf import DEFAULTS
+from ..privacy import redact_urls
+from ..proxies import ProxyError, parse_proxy_value
 from ..throttle import parse_rate
 from .messages import error, raw
 
@@ -45,9 +47,20 @@ def _url(schemes: tuple[str, ...]) -> Callable[[object], bool]:
 
 
 def _proxy(value: object) -> bool:
-    if value is None or (isinstance(value, str) and _url(("http", "https", "socks5"))(value)):
-        return True
-    return isinstance(value, dict) and isinstance(value.get("server"), str)
+    # The reading both clients use: what passes here, the browser and the HTTP client take.
+    try:
+        parse_proxy_value(value)
+    except ProxyError:
+        return False
+    return True
+
+
+def _shown(value: object) -> str:
+    """A wrong value as the message quotes it: a proxy's or an endpoint's credentials and a
+    dict's values (a password, a key) left out."""
+    if isinstance(value, Mapping):
+        return f"a dict with the keys {sorted(map(str, value))}"
+    return redact_urls(repr(value))
 
 
 def valid_rate(value: object) -> bool:
@@ -85,7 +98,11 @@ _VALUE_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
         "a list of strings",
     ),
     "BROWSER_USER_AGENT": (lambda v: v is None or isinstance(v, str), "a string or None"),
-    "BROWSER_PROXY": (_proxy, 'a proxy URL or a dict with "server", or None'),
+    "BROWSER_PROXY": (
+        _proxy,
+        'an http, https or socks5 proxy URL, or a dict with "server" and only "bypass", "username" '
+        'and "password" besides, or None',
+    ),
     "REFRESH_COOLDOWN": (non_negative, "a number of seconds, 0 or more"),
     "REVALIDATE_ON_CHANGE": (lambda v: isinstance(v, bool), "True or False"),
     "RATE_LIMIT": (valid_rate, 'a rate such as "12/m", "1/5s" or "100/h", or None for no limit'),
@@ -128,7 +145,7 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         value = raw(name)
         if not valid(value):
             messages.append(
-                error(9, name, f"must be {expected}, not {value!r}", f"Default: {DEFAULTS[name]!r}.")
+                error(9, name, f"must be {expected}, not {_shown(value)}", f"Default: {DEFAULTS[name]!r}.")
             )
     executable = raw("BROWSER_EXECUTABLE")
     if executable is not None and not (

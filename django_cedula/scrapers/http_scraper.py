@@ -36,11 +36,12 @@ import secrets
 import string
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..conf import app_settings
 from ..exceptions import CaptchaError, ConfigurationError
 from ..privacy import REDACTED, redact, redact_urls
+from ..proxies import parse_proxy_value
 from ..results import ScrapeResult, ScrapeStatus
 from .chrome_headers import ACCEPT_ENCODING, ChromeHeaders, chrome_major
 from .parsing import MAX_ANSWER_BYTES
@@ -85,39 +86,12 @@ def impersonation_target(impersonate: str) -> int:
 
 def proxy_url(value: str | Mapping[str, str] | None) -> tuple[str | None, str | None]:
     """curl's proxy URL (credentials in it) and no-proxy list from a ``CEDULA_BROWSER_PROXY``-style
-    value: a URL (``http://user:secret@host:3128``, ``socks5://host:1080``, ``host:3128``) or a
-    mapping of ``server``, ``bypass``, ``username``, ``password``. Errors never quote the password."""
-    if value is None or value == "":
+    value (read by :func:`django_cedula.proxies.parse_proxy_value`, as the browser reads it).
+    Raises :class:`~django_cedula.proxies.ProxyError`, a ``ValueError`` that quotes no password."""
+    proxy = parse_proxy_value(value)
+    if proxy is None:
         return None, None
-    if isinstance(value, Mapping):
-        unknown = set(value) - {"server", "bypass", "username", "password"}
-        if unknown or not value.get("server"):
-            raise ValueError(
-                "a proxy mapping must have a 'server' key and only server, bypass, username, password; "
-                f"got keys {sorted(value)}"
-            )
-        server = str(value["server"])
-        parts = urlsplit(server if "://" in server else f"http://{server}")
-        if not parts.hostname:
-            raise ValueError(f"the proxy server is not a URL: {redact_urls(repr(server))}")
-        userinfo = ""
-        if value.get("username"):
-            userinfo = quote(str(value["username"]), safe="")
-            if value.get("password"):
-                userinfo += ":" + quote(str(value["password"]), safe="")
-            userinfo += "@"
-        netloc = userinfo + parts.netloc.rpartition("@")[2]
-        bypass = str(value["bypass"]) if value.get("bypass") else None
-        return urlunsplit((parts.scheme, netloc, "", "", "")), bypass
-    text = str(value)
-    parts = urlsplit(text if "://" in text else f"http://{text}")
-    try:
-        parts.port  # noqa: B018 - raises for "host:notaport"
-    except ValueError:
-        parts = parts._replace(netloc="")
-    if not parts.hostname:
-        raise ValueError(f"the proxy is not a URL: {redact_urls(repr(text))}")
-    return urlunsplit((parts.scheme, parts.netloc, "", "", "")), None
+    return proxy.url(), proxy.bypass
 
 
 @dataclasses.dataclass(frozen=True)

@@ -98,7 +98,7 @@ def test_proxy_values() -> None:
         "socks5://u:p%40ss@proxy:1080",
         "localhost",
     )
-    with pytest.raises(ValueError, match="not a URL") as refused:
+    with pytest.raises(ValueError, match="not a proxy URL") as refused:
         proxy_url("http://user:s3cr3t@:notaport")
     assert "s3cr3t" not in str(refused.value)
 

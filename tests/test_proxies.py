@@ -1,0 +1,92 @@
+"""CEDULA_BROWSER_PROXY, read once (``django_cedula.proxies``) for the browser, the HTTP client and
+``manage.py check``: what one takes the others take, and what one refuses fails the check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from django_cedula import checks
+from django_cedula.browser import BrowserError, parse_proxy
+from django_cedula.proxies import Proxy, ProxyError, parse_proxy_value
+from django_cedula.scrapers.http_scraper import proxy_url
+
+ACCEPTED = [
+    ("proxy.example:8080", "http://proxy.example:8080", "http://proxy.example:8080"),
+    ("socks5://10.0.0.1:1080", "socks5://10.0.0.1:1080", "socks5://10.0.0.1:1080"),
+    ("http://[::1]:3128", "http://[::1]:3128", "http://[::1]:3128"),
+    ("https://u%40corp:p%3Ass@proxy:443", "https://proxy:443", "https://u%40corp:p%3Ass@proxy:443"),
+    ({"server": "proxy:3128", "username": "u", "password": "p@ss"}, "http://proxy:3128", "http://u:p%40ss@proxy:3128"),
+    # The mapping's credentials win over any in its server's URL.
+    ({"server": "http://a:b@proxy:1", "username": "u"}, "http://proxy:1", "http://u@proxy:1"),
+]  # fmt: skip
+
+REFUSED = [
+    {"bypass": "x"},
+    {"server": "http://p:1", "port": 1},
+    {"server": ""},
+    {"server": 3128},
+    "http://",
+    "ftp://proxy:21",
+    "http://proxyman:hunter2@proxy:notaport",
+    42,
+]
+
+
+@pytest.mark.parametrize(("value", "server", "curl_url"), ACCEPTED)
+def test_both_clients_read_a_value_alike(value: Any, server: str, curl_url: str) -> None:
+    proxy = parse_proxy_value(value)
+    assert proxy is not None
+    assert proxy.server == server
+    browser = parse_proxy(value)
+    assert browser is not None
+    assert browser["server"] == server
+    assert (browser.get("username"), browser.get("password")) == (proxy.username, proxy.password)
+    assert proxy_url(value) == (curl_url, None)
+
+
+@pytest.mark.parametrize("value", ACCEPTED, ids=range(len(ACCEPTED)))
+def test_what_the_clients_take_passes_the_check(settings: Any, value: tuple[Any, str, str]) -> None:
+    settings.CEDULA_BROWSER_PROXY = value[0]
+    assert [m for m in checks.check_values() if "CEDULA_BROWSER_PROXY" in m.msg] == []
+
+
+@pytest.mark.parametrize("value", REFUSED, ids=range(len(REFUSED)))
+def test_what_the_clients_refuse_fails_the_check_without_its_password(settings: Any, value: Any) -> None:
+    with pytest.raises(ProxyError):
+        parse_proxy_value(value)
+    with pytest.raises(BrowserError):
+        parse_proxy(value)
+    with pytest.raises(ProxyError):  # a ValueError, as the HTTP scraper's option has always raised
+        proxy_url(value)
+    settings.CEDULA_BROWSER_PROXY = value
+    (message,) = [m for m in checks.check_values() if "CEDULA_BROWSER_PROXY" in m.msg]
+    assert message.id == "django_cedula.E009"
+    assert "hunter2" not in message.msg
+    assert message.hint
+
+
+def test_manage_py_check_refuses_a_proxy_mapping_and_quotes_none_of_its_values(settings: Any) -> None:
+    settings.CEDULA_BROWSER_PROXY = {"server": "http://p:1", "user": "proxyman", "password": "hunter2"}
+    with pytest.raises(SystemCheckError) as refused:
+        call_command("check")
+    shown = str(refused.value)
+    assert "django_cedula.E009" in shown
+    assert "CEDULA_BROWSER_PROXY" in shown
+    assert "['password', 'server', 'user']" in shown, "the keys, to see the typo"
+    assert "hunter2" not in shown
+    assert "proxyman" not in shown
+
+
+def test_a_proxy_s_repr_and_errors_carry_no_credentials() -> None:
+    proxy = parse_proxy_value("http://proxyman:hunter2@proxy.example:3128")
+    assert proxy == Proxy(server="http://proxy.example:3128", username="proxyman", password="hunter2")
+    assert "hunter2" not in repr(proxy)
+    assert "proxyman" not in repr(proxy)
+    with pytest.raises(ProxyError) as refused:
+        parse_proxy_value("http://proxyman:hunter2@")
+    assert "hunter2" not in str(refused.value)
+    assert refused.value.__cause__ is None
