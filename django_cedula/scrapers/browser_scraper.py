@@ -56,19 +56,12 @@ class BrowserScraper(SolvingScraper, abc.ABC):
     with a transient status; nothing is raised.
     """
 
-    def scrape_cedula(self, cedula: str) -> ScrapeResult:
-        url = self.url
-        captcha = self.begin_lookup(url)
-        if isinstance(captcha, ScrapeResult):
-            return captcha
-        result: ScrapeResult | None = None
+    def run_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         try:
-            runtime = get_browser_runtime()
-            result = runtime.run_page(
+            return get_browser_runtime().run_page(
                 lambda page: self._guarded_lookup(page, url, cedula, captcha),
                 timeout=app_settings.LOOKUP_TIMEOUT,
             )
-            return result
         except BrowserTimeout:
             return ScrapeResult(
                 status=ScrapeStatus.TIMEOUT,
@@ -81,8 +74,6 @@ class BrowserScraper(SolvingScraper, abc.ABC):
             return ScrapeResult(
                 status=ScrapeStatus.NETWORK_ERROR, error=f"browser failure: {redact(exc, cedula)}"
             )
-        finally:
-            self.end_lookup(captcha, result)
 
     async def _guarded_lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         """Run :meth:`lookup`, turning Playwright's and the solver's errors into results."""

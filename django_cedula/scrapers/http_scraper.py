@@ -266,17 +266,8 @@ class HttpScraper(SolvingScraper, abc.ABC):
             f"browser_headers={self.browser_headers!r})"
         )
 
-    def scrape_cedula(self, cedula: str) -> ScrapeResult:
-        url = self.url
-        captcha = self.begin_lookup(url)
-        if isinstance(captcha, ScrapeResult):
-            return captcha
-        result: ScrapeResult | None = None
-        try:
-            result = _run_own_loop(lambda: self._guarded_lookup(url, cedula, captcha))
-            return result
-        finally:
-            self.end_lookup(captcha, result)
+    def run_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+        return _run_own_loop(lambda: self._guarded_lookup(url, cedula, captcha))
 
     def _client_settings(self) -> tuple[dict[str, Any], ChromeHeaders | None]:
         from curl_cffi import CurlHttpVersion, CurlOpt

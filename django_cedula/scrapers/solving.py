@@ -10,6 +10,7 @@ own token given to the supply) live in one place.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import concurrent.futures
 import logging
@@ -205,12 +206,13 @@ class CaptchaSolve:
                 self.future.cancel()
 
 
-class SolvingScraper(BaseScraper):
+class SolvingScraper(BaseScraper, abc.ABC):
     """A scraper whose lookups need a reCAPTCHA token: the solve threads, pacing and the site key.
 
-    A subclass's ``scrape_cedula`` calls :meth:`begin_lookup` (a :class:`CaptchaSolve`, or the
-    result when no solver is configured), does its lookup, and hands the solve and the result to
-    :meth:`end_lookup` whatever happened.
+    :meth:`scrape_cedula` is the frame of every lookup: :meth:`begin_lookup` (a
+    :class:`CaptchaSolve`, or the result when no solver is configured), the subclass's
+    :meth:`run_lookup` on its own client, and :meth:`end_lookup` with the solve and the result
+    whatever happened.
 
     ``url``: this scraper's page, before ``CEDULA_SOURCE_URL`` (which names one URL for every
     scraper): what an entry of a ``CEDULA_SCRAPER`` list sets, one URL per source.
@@ -233,6 +235,23 @@ class SolvingScraper(BaseScraper):
     @property
     def url(self) -> str:
         return self._url or app_settings.SOURCE_URL or self.default_url
+
+    def scrape_cedula(self, cedula: str) -> ScrapeResult:
+        url = self.url
+        captcha = self.begin_lookup(url)
+        if isinstance(captcha, ScrapeResult):
+            return captcha
+        result: ScrapeResult | None = None
+        try:
+            result = self.run_lookup(url, cedula, captcha)
+            return result
+        finally:
+            self.end_lookup(captcha, result)
+
+    @abc.abstractmethod
+    def run_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+        """Look ``cedula`` up at ``url`` on this scraper's client (from a plain thread), its
+        failures turned into results."""
 
     def begin_lookup(self, url: str) -> CaptchaSolve | ScrapeResult:
         """The lookup's :class:`CaptchaSolve`, after the pause between this worker's lookups; a
