@@ -97,6 +97,23 @@ def blocked_for(now: float | None = None, *, source: str | None = None) -> float
     return max(until - now, 0.0) if until is not None else 0.0
 
 
+def pauses(sources: Sequence[str] = (), now: float | None = None) -> dict[str, Any]:
+    """Seconds left of each pause after a block, 0 where there is none: ``every_source`` (a single
+    scraper's, or one that stops a whole chain) and ``sources``, one for each name given. One
+    cache round trip; a cache error is raised."""
+    now = time.time() if now is None else now
+    found = _cache().get_many([BLOCK_KEY, *(block_key(source) for source in sources)])
+
+    def left(key: str) -> float:
+        until = found.get(key)
+        return max(float(until) - now, 0.0) if until is not None else 0.0
+
+    return {
+        "every_source": left(BLOCK_KEY),
+        "sources": {source: left(block_key(source)) for source in sources},
+    }
+
+
 def paused_for(sources: Sequence[str] | None, now: float | None = None) -> float:
     """Seconds until one of ``sources`` may be asked again (0: one may be asked now); ``None``:
     the single scraper's pause, :func:`blocked_for` without a source."""

@@ -231,6 +231,8 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
             "cedula_status_counts": counts,
             "cedula_total": sum(item.count for item in counts),
             "cedula_spend_today": self.spend_summary(request),
+            # One cache call; nothing shown when none runs or the cache cannot be read.
+            "cedula_pauses": cedula_stats.running_pauses(cedula_stats.collect_pauses()),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)

@@ -33,6 +33,7 @@ class CedulaInfoInline(FullTimes, CedulaInfoStackedInline):
         *NOVEDAD_FIELDS,
         "requested_at_full",
         "fetched_at_full",
+        "source",
         "retry_count",
         "error_code",
         "error_message",

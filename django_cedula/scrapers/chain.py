@@ -122,6 +122,22 @@ def derived_source_name(cls: type) -> str:
     return name.lower()[:40]
 
 
+def configured_sources() -> tuple[str, ...]:
+    """The source names of a ``CEDULA_SCRAPER`` list, in order, read without building a scraper (an
+    entry that cannot be read or imported is left out: ``manage.py check`` reports it); ``()`` for
+    a single scraper, whose pause after a block is every source's."""
+    names: list[str] = []
+    for index, value in enumerate(app_settings.SCRAPER_CHAIN or ()):
+        entry = read_entry(index, value)
+        if isinstance(entry, str):
+            continue
+        try:
+            names.append(source_name(import_string(entry.path)))
+        except ImportError:
+            continue
+    return tuple(dict.fromkeys(names))
+
+
 def build_chain(value: Sequence[object], base: type[Scraper]) -> ScraperChain:
     """The chain a ``CEDULA_SCRAPER`` list names, each entry built with its own options.
 

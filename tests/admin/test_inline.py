@@ -38,7 +38,9 @@ def user_change_url(user: Any) -> str:
 def test_the_inline_shows_the_validation_read_only(
     user_admin_client: Client, make_row: Callable[..., CedulaInfo]
 ) -> None:
-    info = make_row("1020304050", departamento="ANTIOQUIA", puesto="IE SAN JOSÉ", raw_response="RAW-MARKER")
+    info = make_row(
+        "1020304050", departamento="ANTIOQUIA", puesto="IE SAN JOSÉ", raw_response="RAW-MARKER", source="wsp"
+    )
 
     response = user_admin_client.get(user_change_url(info.user))
 
@@ -51,6 +53,10 @@ def test_the_inline_shows_the_validation_read_only(
     assert not formset.has_delete_permission
     assert "ANTIOQUIA" in html
     assert "IE SAN JOSÉ" in html
+    # The source that answered, as on the row's page.
+    assert re.search(
+        r"<label>Answered by:</label>(?:(?!<label>).)*<div class=\"readonly\">wsp</div>", html, re.S
+    )
     assert "Active" in html
     assert 'name="cedula_info-0-departamento"' not in html
     assert "RAW-MARKER" not in html

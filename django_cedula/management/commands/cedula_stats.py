@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -21,10 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ... import throttle
 from ...captcha import spend
 from ...captcha.supply import supply_status
 from ...conf import app_settings
 from ...models import FINAL_STATUSES, CaptchaSpend, CedulaInfo, CedulaStatus
+from ...scrapers.chain import configured_sources
 from ..utils import format_duration
 
 #: Final states that mean the validation gave up.
@@ -47,7 +50,8 @@ class Command(BaseCommand):
         "requested / validations whose row reached a final status in the period, by its last change), "
         "the expired share of solves and an estimated cost (solves x CEDULA_CAPTCHA_PRICE_PER_1000 / "
         "1000, in that price's currency); and the token supply's live status, read from the cache "
-        "('unavailable' when the cache cannot be read). "
+        "('unavailable' when the cache cannot be read); and the pauses after a block still running, "
+        "every source's and each source's of a CEDULA_SCRAPER list. "
         "A few aggregate queries: fast and constant in memory on any number of rows."
     )
 
@@ -57,6 +61,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         stats = collect_stats()
         stats["captcha"] = collect_captcha_stats()
+        stats["pauses"] = collect_pauses()
         if options["json"]:
             self.stdout.write(json.dumps(stats, indent=2))
         else:
@@ -97,6 +102,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         for line in format_captcha(stats["captcha"]):
             self.stdout.write(line)
+        self.stdout.write(format_pauses(stats["pauses"]))
 
 
 def collect_stats(*, now: datetime.datetime | None = None) -> dict[str, Any]:
@@ -313,3 +319,47 @@ def format_captcha(captcha: Mapping[str, Any]) -> list[str]:
     if "supply" in captcha:
         lines.append(format_supply(captcha["supply"]))
     return lines
+
+
+# Pauses after a block -----------------------------------------------------------------------
+
+
+def collect_pauses(now: float | None = None) -> dict[str, Any]:
+    """The pauses after a block, JSON-ready: seconds left of every source's (``every_source``: a
+    single scraper's, or one that stops a whole chain) and of each source's of a ``CEDULA_SCRAPER``
+    list (``sources``, in the list's order), 0 where none runs; ``{"available": False, "error":
+    kind}`` when the cache cannot be read, so that a report never fails for it. One cache call."""
+    try:
+        found = throttle.pauses(configured_sources(), now)
+    except Exception as exc:  # a cache that is down raises its client's own errors
+        return {"available": False, "error": type(exc).__name__}
+    return {
+        "available": True,
+        "every_source": round(found["every_source"], 1),
+        "sources": {name: round(left, 1) for name, left in found["sources"].items()},
+    }
+
+
+def running_pauses(pauses: Mapping[str, Any]) -> list[str]:
+    """The pauses still running as short texts, every source's first: "wsp for 9m 12s"."""
+    if not pauses.get("available"):
+        return []
+    running = [(_("every source"), pauses["every_source"])] if pauses["every_source"] > 0 else []
+    running += [(name, left) for name, left in pauses["sources"].items() if left > 0]
+    return [
+        _("%(source)s for %(left)s")
+        % {"source": name, "left": format_duration(datetime.timedelta(seconds=math.ceil(left)))}
+        for name, left in running
+    ]
+
+
+def format_pauses(pauses: Mapping[str, Any]) -> str:
+    """The pauses after a block as one line of text."""
+    if not pauses.get("available"):
+        return _("Pauses after a block: unavailable (%(error)s: the cache could not be read).") % {
+            "error": pauses.get("error", "?")
+        }
+    running = running_pauses(pauses)
+    if not running:
+        return _("Pauses after a block: none.")
+    return _("Pauses after a block: %(pauses)s.") % {"pauses": ", ".join(running)}
