@@ -15,6 +15,11 @@ class CaptchaError(CedulaError):
     """A captcha could not be solved (no solver configured, solver failure, or rejected)."""
 
 
+class CaptchaUnreachable(CaptchaError):
+    """The solving service did not answer a poll this time: the solve may be running or ready, and
+    is asked again later (its token, if ready, is no younger for the wait)."""
+
+
 class EnqueueError(CedulaError):
     """A task backend could not queue a validation job."""
 

@@ -9,6 +9,7 @@ here imports Playwright or curl_cffi. An error never quotes the password.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -16,8 +17,10 @@ from .privacy import redact_urls
 
 #: The keys of a proxy given as a mapping (Playwright's names).
 KEYS = frozenset({"server", "bypass", "username", "password"})
-#: The schemes both clients speak.
-SCHEMES = ("http", "https", "socks5")
+#: The schemes both clients speak (``socks5h``, curl's name for DNS at the proxy, is what Chromium
+#: does with ``socks5``: the browser is given ``socks5``).
+SCHEMES = ("http", "https", "socks4", "socks5", "socks5h")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
 class ProxyError(ValueError):
@@ -57,36 +60,57 @@ def parse_proxy_value(value: object) -> Proxy | None:
                 f"got keys {sorted(map(str, value))}"
             )
         server, username, password = _server(value["server"])
-        if value.get("username"):  # the mapping's credentials over any in its server's URL
-            username = str(value["username"])
+        if value.get("username") or value.get("password"):  # the mapping's over its server URL's
+            username = str(value["username"]) if value.get("username") else None
             password = str(value["password"]) if value.get("password") else None
-        return Proxy(
+        proxy = Proxy(
             server=server,
             bypass=str(value["bypass"]) if value.get("bypass") else None,
             username=username,
             password=password,
         )
-    if not isinstance(value, str):
+    elif isinstance(value, str):
+        server, username, password = _server(value)
+        proxy = Proxy(server=server, username=username, password=password)
+    else:
         raise ProxyError(f"must be a proxy URL or a mapping, not {type(value).__name__}")
-    server, username, password = _server(value)
-    return Proxy(server=server, username=username, password=password)
+    if proxy.password and not proxy.username:
+        # Neither client can send a password alone; dropping it would connect unauthenticated.
+        raise ProxyError("has a password but no username")
+    return proxy
+
+
+def describe(text: str) -> str:
+    """``text`` as a message may quote it: all before its last "@" (where a username and password
+    go, maybe with a "/" or "#" that a URL parser takes for the end of the host) shown as ***."""
+    head, at, host = text.rpartition("@")
+    if not at:
+        return redact_urls(repr(text))
+    scheme, sep, _ = head.partition("://")
+    prefix = f"{scheme}://" if sep and _SCHEME.fullmatch(scheme) else ""
+    return repr(f"{prefix}***@{host}")
 
 
 def _server(text: str) -> tuple[str, str | None, str | None]:
     """``scheme://host[:port]`` of a proxy URL, and its username and password (unquoted)."""
-    url = urlsplit(text if "://" in text else f"http://{text}")
-    # The text may carry the proxy's password: an error quotes it cleaned.
-    not_a_url = ProxyError(f"is not a proxy URL: {redact_urls(repr(text))}")
-    if not url.hostname:
-        raise not_a_url
+    not_a_url = ProxyError(
+        f"is not a proxy URL: {describe(text)} (percent-encode / # ? @ : [ ] in a username or "
+        "password, e.g. %2F for /)"
+    )
     try:
-        port = url.port
-    except ValueError:  # "host:notaport"
+        url = urlsplit(text if "://" in text else f"http://{text}")
+        hostname, port = url.hostname, url.port  # .port raises for "host:notaport"
+        # strict: a %-escape that is not UTF-8 would otherwise become U+FFFD, a wrong password.
+        username = unquote(url.username, errors="strict") if url.username else None
+        password = unquote(url.password, errors="strict") if url.password else None
+    except ValueError:  # also "[" in a password (taken for an IPv6 host), bad UTF-8 escapes
         raise not_a_url from None
+    # A proxy URL has no path, query or fragment: one means a "/", "?" or "#" of the password
+    # ended the host early (http://user:12/34@proxy would otherwise be host "user", port 12).
+    if not hostname or url.path not in ("", "/") or url.query or url.fragment:
+        raise not_a_url
     if url.scheme not in SCHEMES:
         raise ProxyError(f"must be an {', '.join(SCHEMES[:-1])} or {SCHEMES[-1]} URL, not {url.scheme}://")
-    host = url.hostname if ":" not in url.hostname else f"[{url.hostname}]"
+    host = hostname if ":" not in hostname else f"[{hostname}]"
     netloc = host if port is None else f"{host}:{port}"
-    username = unquote(url.username) if url.username else None
-    password = unquote(url.password) if url.password else None
     return urlunsplit((url.scheme, netloc, "", "", "")), username, password

@@ -68,6 +68,7 @@ def test_options_not_a_dict_are_e009s(good: Any) -> None:
     assert checks.check_captcha() == []
 
 
+@pytest.mark.django_db(databases="__all__")  # the model checks ask each database about JSON fields
 def test_manage_py_check_fails_with_the_id_and_a_hint(good: Any) -> None:
     good.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"api_key": ""}
     with pytest.raises(SystemCheckError) as raised:

@@ -33,6 +33,16 @@ REFUSED = [
     "ftp://proxy:21",
     "http://proxyman:hunter2@proxy:notaport",
     42,
+    # A "/", "#", "?" or "[" in a password, not percent-encoded: a URL parser ends the host there.
+    "http://proxyman:hunt/er2@proxy:3128",
+    "http://proxyman:hunt#er2@proxy:3128",
+    "http://proxyman:hunt?er2@proxy:3128",
+    "http://proxyman:12/34@proxy:3128",  # would read as host "proxyman", port 12
+    "http://proxyman:hun[ter2]x@proxy:3128",
+    "http://proxyman:hunter2%E9@proxy:3128",  # not UTF-8 once decoded
+    "http://:hunter2@proxy:3128",  # a password alone: neither client can send it
+    {"server": "http://proxy:3128", "password": "hunter2"},
+    {"server": "http://[proxy:1"},
 ]
 
 
@@ -65,10 +75,13 @@ def test_what_the_clients_refuse_fails_the_check_without_its_password(settings: 
     settings.CEDULA_BROWSER_PROXY = value
     (message,) = [m for m in checks.check_values() if "CEDULA_BROWSER_PROXY" in m.msg]
     assert message.id == "django_cedula.E009"
-    assert "hunter2" not in message.msg
-    assert message.hint
+    for fragment in ("hunter2", "hunt", "er2", "ter2", "proxyman"):
+        assert fragment not in message.msg
+        assert fragment not in (message.hint or "")
+    assert "Percent-encode" in (message.hint or "")
 
 
+@pytest.mark.django_db(databases="__all__")  # the model checks ask each database about JSON fields
 def test_manage_py_check_refuses_a_proxy_mapping_and_quotes_none_of_its_values(settings: Any) -> None:
     settings.CEDULA_BROWSER_PROXY = {"server": "http://p:1", "user": "proxyman", "password": "hunter2"}
     with pytest.raises(SystemCheckError) as refused:
@@ -79,6 +92,19 @@ def test_manage_py_check_refuses_a_proxy_mapping_and_quotes_none_of_its_values(s
     assert "['password', 'server', 'user']" in shown, "the keys, to see the typo"
     assert "hunter2" not in shown
     assert "proxyman" not in shown
+
+
+def test_socks5h_is_curl_s_name_for_what_chromium_does_with_socks5() -> None:
+    assert proxy_url("socks5h://proxy:1080") == ("socks5h://proxy:1080", None)
+    assert parse_proxy("socks5h://proxy:1080") == {"server": "socks5://proxy:1080"}
+    assert parse_proxy("socks4://proxy:1080") == {"server": "socks4://proxy:1080"}
+
+
+def test_a_percent_encoded_password_reaches_both_clients_whole() -> None:
+    browser = parse_proxy("http://a%2Fb:c%23d%40e@proxy:1")
+    assert browser is not None
+    assert (browser.get("username"), browser.get("password")) == ("a/b", "c#d@e")
+    assert proxy_url("http://a%2Fb:c%23d%40e@proxy:1") == ("http://a%2Fb:c%23d%40e@proxy:1", None)
 
 
 def test_a_proxy_s_repr_and_errors_carry_no_credentials() -> None:

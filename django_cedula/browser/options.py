@@ -148,7 +148,10 @@ def parse_proxy(value: str | Mapping[str, str] | None) -> ProxySettings | None:
         raise BrowserError(f"CEDULA_BROWSER_PROXY {exc}") from None
     if proxy is None:
         return None
-    settings = ProxySettings(server=proxy.server)
+    server = proxy.server
+    if server.startswith("socks5h://"):  # Chromium's socks5 resolves names at the proxy already
+        server = "socks5://" + server.removeprefix("socks5h://")
+    settings = ProxySettings(server=server)
     if proxy.bypass:
         settings["bypass"] = proxy.bypass
     if proxy.username:

@@ -64,8 +64,11 @@ class CaptchaSolver(Configurable, abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot submit solves")
 
     def poll(self, ref: str) -> SolvedToken | None:
-        """The token of solve ``ref`` if it is ready, ``None`` if not yet (with ``supports_submit``);
-        raises :class:`~django_cedula.exceptions.CaptchaError` when the solve failed."""
+        """The token of solve ``ref`` if it is ready, ``None`` if the service says not yet (with
+        ``supports_submit``); raises :class:`~django_cedula.exceptions.CaptchaUnreachable` when the
+        service did not answer (the solve is kept and asked again: the token supply counts a
+        token's age from the last "not yet", so an unanswered poll must not pass for one), and
+        :class:`~django_cedula.exceptions.CaptchaError` when the solve failed."""
         raise NotImplementedError(f"{type(self).__name__} cannot poll solves")
 
 

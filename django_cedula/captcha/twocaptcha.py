@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from .. import log_redaction
-from ..exceptions import CaptchaError
+from ..exceptions import CaptchaError, CaptchaUnreachable
 from .base import CaptchaSolver, SolvedToken
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ class TwoCaptchaSolver(CaptchaSolver):
     def poll(self, ref: str) -> SolvedToken | None:
         """Ask once (``res.php?action=get``) for the token of solve ``ref``; never sleeps.
 
-        ``None`` while 2Captcha works on it, or when the service did not answer this time;
+        ``None`` while 2Captcha works on it; :class:`~django_cedula.exceptions.CaptchaUnreachable`
+        when the service did not answer this time (the solve is kept);
         :class:`~django_cedula.exceptions.CaptchaError` when the solve failed, was given up after
         :attr:`submitted_limit` seconds, or is not one this solver submitted."""
         now = time.monotonic()
@@ -166,7 +167,7 @@ class TwoCaptchaSolver(CaptchaSolver):
             value = client.result_or_none(ref)
         except _Unreachable as exc:
             self._warn_poll(ref, exc)
-            return None
+            raise CaptchaUnreachable(f"2Captcha did not answer the poll of solve {ref}") from None
         except Exception as exc:
             self._forget(ref)
             raise CaptchaError(

@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 from django.core.checks import CheckMessage
 
 from ..conf import DEFAULTS
-from ..privacy import redact_urls
-from ..proxies import ProxyError, parse_proxy_value
+from ..proxies import ProxyError, describe, parse_proxy_value
 from ..throttle import parse_rate
 from .messages import error, raw
 
@@ -60,7 +59,16 @@ def _shown(value: object) -> str:
     dict's values (a password, a key) left out."""
     if isinstance(value, Mapping):
         return f"a dict with the keys {sorted(map(str, value))}"
-    return redact_urls(repr(value))
+    return describe(value) if isinstance(value, str) else repr(value)
+
+
+#: Hints of E009 beyond the default value, where the usual mistake is known.
+_HINTS = {
+    "BROWSER_PROXY": (
+        "Percent-encode / # ? @ : [ ] in the username and password of a URL "
+        '(e.g. %2F for /), or give them apart: {"server": ..., "username": ..., "password": ...}.'
+    ),
+}
 
 
 def valid_rate(value: object) -> bool:
@@ -100,8 +108,8 @@ _VALUE_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "BROWSER_USER_AGENT": (lambda v: v is None or isinstance(v, str), "a string or None"),
     "BROWSER_PROXY": (
         _proxy,
-        'an http, https or socks5 proxy URL, or a dict with "server" and only "bypass", "username" '
-        'and "password" besides, or None',
+        'an http, https, socks4, socks5 or socks5h proxy URL, or a dict with "server" and only '
+        '"bypass", "username" and "password" besides, or None',
     ),
     "REFRESH_COOLDOWN": (non_negative, "a number of seconds, 0 or more"),
     "REVALIDATE_ON_CHANGE": (lambda v: isinstance(v, bool), "True or False"),
@@ -145,7 +153,12 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         value = raw(name)
         if not valid(value):
             messages.append(
-                error(9, name, f"must be {expected}, not {_shown(value)}", f"Default: {DEFAULTS[name]!r}.")
+                error(
+                    9,
+                    name,
+                    f"must be {expected}, not {_shown(value)}",
+                    _HINTS.get(name, f"Default: {DEFAULTS[name]!r}."),
+                )
             )
     executable = raw("BROWSER_EXECUTABLE")
     if executable is not None and not (

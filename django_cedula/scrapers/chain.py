@@ -124,8 +124,8 @@ def derived_source_name(cls: type) -> str:
 
 def configured_sources() -> tuple[str, ...]:
     """The source names of a ``CEDULA_SCRAPER`` list, in order, read without building a scraper (an
-    entry that cannot be read or imported is left out: ``manage.py check`` reports it); ``()`` for
-    a single scraper, whose pause after a block is every source's."""
+    entry that cannot be read or imported, whatever its module raises, is left out: ``manage.py
+    check`` reports it); ``()`` for a single scraper, whose pause after a block is every source's."""
     names: list[str] = []
     for index, value in enumerate(app_settings.SCRAPER_CHAIN or ()):
         entry = read_entry(index, value)
@@ -133,7 +133,7 @@ def configured_sources() -> tuple[str, ...]:
             continue
         try:
             names.append(source_name(import_string(entry.path)))
-        except ImportError:
+        except Exception:  # a report of pauses must not fail on a broken entry
             continue
     return tuple(dict.fromkeys(names))
 

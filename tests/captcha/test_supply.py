@@ -21,6 +21,7 @@ from django_cedula.captcha import spend, supply
 from django_cedula.captcha.base import CaptchaSolver, SolvedToken
 from django_cedula.captcha.supply import Filler, Target, TokenStore, get_token_supply, plan_solves
 from django_cedula.conf import app_settings
+from django_cedula.exceptions import CaptchaUnreachable
 from django_cedula.models import CaptchaSpend, CedulaInfo
 
 Status = CedulaInfo.Status
@@ -257,6 +258,18 @@ class SecondPollSolver(CountingSolver):
         return super().poll(ref)
 
 
+class UnansweredPollSolver(SecondPollSolver):
+    """ "Not ready" on a solve's first poll; then the service does not answer twice; then ready."""
+
+    unanswered: ClassVar[dict[str, int]] = {}
+
+    def poll(self, ref: str) -> SolvedToken | None:
+        if ref in self.polled and self.unanswered.get(ref, 0) < 2:
+            self.unanswered[ref] = self.unanswered.get(ref, 0) + 1
+            raise CaptchaUnreachable("the service did not answer")
+        return super().poll(ref)
+
+
 class BlockingSolver(CaptchaSolver):
     """A blocking solve (no submit/poll), finished at once."""
 
@@ -279,6 +292,26 @@ def test_a_polled_token_s_age_counts_from_its_last_not_ready_poll_not_from_its_c
     assert got.solved_at == start + 1, "the oldest it can be, not the round that collected it"
 
 
+def test_an_unanswered_poll_is_not_taken_for_not_ready(
+    filler: Filler, make_user: Callable[..., Any], settings: Any, shared_cache: str
+) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.UnansweredPollSolver"
+    SecondPollSolver.polled, UnansweredPollSolver.unanswered = set(), {}
+    add_rows(make_user, 2)
+    start = time.time()
+    assert filler.tick(now=start) > 0
+    filler.tick(now=start + 1)  # not ready
+    filler.tick(now=start + 2)  # no answer: the token may be ready by now
+    filler.tick(now=start + 3)  # no answer
+    assert filler.in_flight, "an unanswered poll keeps the paid solve"
+    filler.tick(now=start + 4)  # ready
+    got = TokenStore(caches[shared_cache], TARGET, max_age=100).take()
+    assert got is not None
+    assert got.solved_at == start + 1, "counted from the last answer that said not ready"
+    spend.flush()
+    assert CaptchaSpend.objects.get().failed == 0
+
+
 def test_a_blocking_solve_s_token_counts_from_when_it_finished(
     filler: Filler, make_user: Callable[..., Any], settings: Any, shared_cache: str
 ) -> None:
@@ -289,7 +322,8 @@ def test_a_blocking_solve_s_token_counts_from_when_it_finished(
     flying = [solve.future for solve in filler.in_flight]
     concurrent.futures.wait([future for future in flying if future is not None], timeout=10)
     finished = time.time()
-    filler.tick(now=finished + 30)  # collected a round (here: 30 s) after the solve came back
+    time.sleep(0.3)  # collected a while after the solve came back (a round is up to a second)
+    filler.tick()
     got = TokenStore(caches[shared_cache], TARGET, max_age=100).take()
     assert got is not None
     assert started <= got.solved_at <= finished

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from django_cedula.captcha.twocaptcha import TwoCaptchaSolver
-from django_cedula.exceptions import CaptchaError
+from django_cedula.exceptions import CaptchaError, CaptchaUnreachable
 from django_cedula.scrapers.browser_scraper import CaptchaSolve
 
 API_KEY = "0123456789abcdef0123456789abcdef"
@@ -430,15 +430,20 @@ def test_a_refused_submit_is_a_captcha_error_without_the_key(fake_api: str) -> N
     assert solver.solves_in_flight() == 0
 
 
-def test_a_poll_the_service_does_not_answer_is_not_ready_with_one_warning(
+def test_a_poll_the_service_does_not_answer_says_so_and_keeps_the_solve_with_one_warning(
     fake_api: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api)
     ref = solver.submit("site-key", "https://wsp.example/")
     FakeTwoCaptcha.mode = "down"
     with caplog.at_level(logging.WARNING, logger="django_cedula.captcha.twocaptcha"):
-        assert solver.poll(ref) is None
-        assert solver.poll(ref) is None
+        # Not "not ready" (None): the supply would take the solve for unfinished and its token
+        # for younger than it is.
+        for _ in range(2):
+            with pytest.raises(CaptchaUnreachable) as unanswered:
+                solver.poll(ref)
+            assert API_KEY not in str(unanswered.value)
+    assert solver.solves_in_flight() == 1
     warnings = [r for r in caplog.records if r.name == "django_cedula.captcha.twocaptcha"]
     assert len(warnings) == 1  # a service that is down does not flood the log
     assert "503" in warnings[0].getMessage()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from django.db import close_old_connections, connection
 
 from ...conf import app_settings
-from ...exceptions import CaptchaError
+from ...exceptions import CaptchaError, CaptchaUnreachable
 from .. import spend
 from ..base import CaptchaSolver, SolvedToken, get_captcha_solver
 from .sizing import (
@@ -49,12 +49,15 @@ class _Solve:
     ref: str = ""
     future: concurrent.futures.Future[SolvedToken] | None = None
     next_poll: float = 0.0
-    #: The latest time the solve was known unfinished (its submit, then each "not ready" poll). Its
-    #: token was solved after that, so an age counted from here can only make a token look older
-    #: than it is, by about one poll interval (5 s with 2Captcha); counted from the round that
-    #: collected it, a token looked younger than it was.
+    #: The latest time the solve was known unfinished (its submit, then each "not ready" answer;
+    #: a poll the service did not answer is not one). Its token was solved after that, so an age
+    #: counted from here can only make a polled token look older than it is, by about one poll
+    #: interval (5 s with 2Captcha); counted from the round that collected it, as before, a token
+    #: looked up to a poll interval and a round younger than it was.
     unfinished_at: float = 0.0
-    #: When a blocking solve's future finished (its thread's clock), for the same reason.
+    #: When a blocking solve returned. The solver's own polls inside it mean the service may have
+    #: had the token up to one of them earlier (5 s with 2Captcha): the supply's max age (100 s of
+    #: Google's 120) leaves room for that.
     finished_at: float | None = None
 
     def solved_at(self) -> float:
@@ -177,7 +180,10 @@ class Filler:
         if now < solve.next_poll:
             return None
         solve.next_poll = now + solver.poll_interval
-        token = solver.poll(solve.ref)
+        try:
+            token = solver.poll(solve.ref)
+        except CaptchaUnreachable:
+            return None  # no answer is not a "not ready": the token may be ready and ageing
         if token is None:
             solve.unfinished_at = now
         elif not token.seconds:

@@ -329,8 +329,9 @@ def collect_pauses(now: float | None = None) -> dict[str, Any]:
     single scraper's, or one that stops a whole chain) and of each source's of a ``CEDULA_SCRAPER``
     list (``sources``, in the list's order), 0 where none runs; ``{"available": False, "error":
     kind}`` when the cache cannot be read, so that a report never fails for it. One cache call."""
+    sources = configured_sources()
     try:
-        found = throttle.pauses(configured_sources(), now)
+        found = throttle.pauses(sources, now)
     except Exception as exc:  # a cache that is down raises its client's own errors
         return {"available": False, "error": type(exc).__name__}
     return {
