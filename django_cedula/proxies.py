@@ -97,6 +97,11 @@ def _server(text: str) -> tuple[str, str | None, str | None]:
         f"is not a proxy URL: {describe(text)} (percent-encode / # ? @ : [ ] in a username or "
         "password, e.g. %2F for /)"
     )
+    userinfo = text.rpartition("@")[0]
+    if "[" in userinfo or "]" in userinfo:
+        # Python before 3.11.4 reads "user:pa[ss]@host" as a password, later ones refuse it as
+        # an IPv6 address: refused here on every Python, alike.
+        raise not_a_url
     try:
         url = urlsplit(text if "://" in text else f"http://{text}")
         hostname, port = url.hostname, url.port  # .port raises for "host:notaport"

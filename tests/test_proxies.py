@@ -38,7 +38,8 @@ REFUSED = [
     "http://proxyman:hunt#er2@proxy:3128",
     "http://proxyman:hunt?er2@proxy:3128",
     "http://proxyman:12/34@proxy:3128",  # would read as host "proxyman", port 12
-    "http://proxyman:hun[ter2]x@proxy:3128",
+    "http://proxyman:hunt[er2@proxy:3128",  # a lone bracket: an IPv6 host to urlsplit
+    "http://proxyman:hun[ter2]x@proxy:3128",  # a pair: a password before Python 3.11.4, not after
     "http://proxyman:hunter2%E9@proxy:3128",  # not UTF-8 once decoded
     "http://:hunter2@proxy:3128",  # a password alone: neither client can send it
     {"server": "http://proxy:3128", "password": "hunter2"},

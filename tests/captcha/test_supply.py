@@ -329,6 +329,21 @@ def test_a_blocking_solve_s_token_counts_from_when_it_finished(
     assert started <= got.solved_at <= finished
 
 
+def test_a_process_that_does_not_lead_still_writes_its_counts(
+    filler: Filler, make_user: Callable[..., Any]
+) -> None:
+    add_rows(make_user, 2)
+    other = Filler()
+    try:
+        assert filler.tick() > 0  # the lead is filler's
+        before = CaptchaSpend.objects.get().delivered
+        spend.count("delivered")  # say, a lookup's own solve, donated after its job ended
+        assert other.tick() == 0
+        assert CaptchaSpend.objects.get().delivered == before + 1, "written by the follower's round"
+    finally:
+        other.close()
+
+
 def test_only_one_process_leads_the_filling(filler: Filler, make_user: Callable[..., Any]) -> None:
     add_rows(make_user, 5)
     other = Filler()

@@ -97,6 +97,10 @@ class Filler:
             return 0
         self._collect(solver, now)
         if not self.lead():
+            # Every process runs a filler thread: a follower writes its own counts here too (a
+            # lookup's own solve donated after its job ended), within a round rather than at its
+            # next job, which an idle worker may never have.
+            spend.flush()
             return 0
         started = 0
         max_age = app_settings.CAPTCHA_TOKEN_MAX_AGE
