@@ -102,6 +102,18 @@ def test_cli_stops_on_ctrl_c() -> None:
     assert running.stop(signal.SIGINT) == 0
 
 
+def test_cli_stops_on_sigint_even_when_started_with_it_ignored() -> None:
+    """What a background job of a non-interactive shell gets (CI ran the suite so once): a
+    KeyboardInterrupt never comes, the replica's own handler still stops it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the child
+    try:
+        running = Running("--port", "0", "--quiet")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert running.line().startswith("django-cedula replica running at")
+    assert running.stop(signal.SIGINT) == 0
+
+
 def test_cli_logs_requests_unless_quiet() -> None:
     running = Running("--port", "0")
     url = running.line().rsplit(" ", 1)[1]

@@ -143,7 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
+    # SIGINT too, not left to KeyboardInterrupt: a process started with SIGINT ignored (from a
+    # background job of a script, say) would otherwise not stop on it. demo.py does the same.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     replica.start()
     try:
         print(f"django-cedula replica running at {replica.url}")
