@@ -89,10 +89,7 @@ def immediate_transactions_on_sqlite() -> Iterator[None]:
 
 def wait_for_cluster(worker: Worker, timeout: float = CLUSTER_START_TIMEOUT) -> None:
     """Block until the qcluster says it is running (its workers are ready for work)."""
-    if not wait_until(lambda: "running." in worker.log() or worker.process.poll() is not None, timeout):
-        raise AssertionError(f"the cluster did not start within {timeout:g} s:\n{worker.log()}")
-    if worker.process.poll() is not None:
-        raise AssertionError(f"the cluster exited with {worker.process.returncode}:\n{worker.log()}")
+    worker.wait_running(timeout)
 
 
 def kill_cluster(worker: Worker) -> None:
