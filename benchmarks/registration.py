@@ -125,7 +125,7 @@ def child(argv: list[str]) -> int:
     from django.test.utils import override_settings
     from django_q.models import OrmQ
 
-    from django_cedula import receivers
+    from django_cedula import services as receivers
     from django_cedula.loading import reset_all
     from django_cedula.models import CedulaInfo
 
@@ -144,10 +144,10 @@ def child(argv: list[str]) -> int:
 
     setups: dict[str, tuple[Callable[[], None], dict[str, Any], bool]] = {
         "baseline": (disconnect, {}, False),
-        "off": (receivers.connect, {"CEDULA_AUTO_VALIDATE": False}, False),
-        "recording": (receivers.connect, {"CEDULA_TASK_BACKEND": RECORDING}, False),
-        "django_q": (receivers.connect, {"CEDULA_TASK_BACKEND": DJANGO_Q}, False),
-        "django_q_persistent": (receivers.connect, {"CEDULA_TASK_BACKEND": DJANGO_Q}, True),
+        "off": (receivers.connect_receivers, {"CEDULA_AUTO_VALIDATE": False}, False),
+        "recording": (receivers.connect_receivers, {"CEDULA_TASK_BACKEND": RECORDING}, False),
+        "django_q": (receivers.connect_receivers, {"CEDULA_TASK_BACKEND": DJANGO_Q}, False),
+        "django_q_persistent": (receivers.connect_receivers, {"CEDULA_TASK_BACKEND": DJANGO_Q}, True),
     }
 
     def create_users(mode: str, count: int) -> Iterator[float]:

@@ -11,9 +11,9 @@ class CedulaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, receivers, sweeper  # noqa: F401 - importing checks registers them
+        from . import checks, services, sweeper  # noqa: F401 - importing checks registers them
 
-        receivers.connect()
+        services.connect_receivers()
         # The sweep's Django-Q2 schedule is kept in step with CEDULA_SWEEP_SCHEDULE after each
         # migrate, not here: ready() must not touch the database.
         post_migrate.connect(

@@ -1,12 +1,30 @@
-"""The validation state of each user's cédula."""
+"""The validation state of each user's cédula, and the one place where that state changes.
+
+A row moves through its states only by the methods of :class:`CedulaInfoQuerySet` (claim,
+release, record, mark lost, touch for a re-queue), each one conditional ``UPDATE`` that holds only
+while the row is as its caller last saw it (:meth:`CedulaInfoQuerySet.as_seen`). What a lookup's
+result means for the row (:func:`outcome_for`) and when a failed attempt is retried
+(:func:`retry_delay_after`) are decided here too, for the job and the sweeper alike.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .conf import app_settings
 from .numbers import MAX_LENGTH
+from .results import NOVEDAD_FIELDS, PLACE_FIELDS, ScrapeResult, ScrapeStatus, is_death_novedad
 
 
 class CedulaStatus(models.TextChoices):
@@ -38,6 +56,253 @@ FINAL_STATUSES = frozenset(
         CedulaStatus.BLOCKED,
     }
 )
+#: States a job may claim a row from: queued for its first attempt, or waiting for a retry.
+CLAIMABLE_STATUSES = (CedulaStatus.PENDING, CedulaStatus.RETRYING)
+#: States in which a validation is under way.
+IN_PROGRESS_STATUSES = (CedulaStatus.PENDING, CedulaStatus.PROCESSING, CedulaStatus.RETRYING)
+#: Final states where the lookup failed, not the cédula: a host may offer "Try again".
+RETRYABLE_STATUSES = frozenset({CedulaStatus.ERROR, CedulaStatus.TIMEOUT, CedulaStatus.BLOCKED})
+CANCELLED_STATUSES = frozenset({CedulaStatus.CANCELLED_DECEASED, CedulaStatus.CANCELLED_OTHER})
+
+#: ``error_code`` of a row ended by a configuration error: final at once, since every retry would
+#: fail the same way.
+CONFIG_ERROR = "config_error"
+#: ``error_code`` of a row whose outcome could not be stored, even on a fresh connection.
+STORE_ERROR = "store_error"
+#: ``error_code`` of an attempt whose worker was lost (it stayed PROCESSING too long).
+LOST = "lost"
+
+#: How long a stored error message may be.
+ERROR_MESSAGE_MAX_LENGTH = 1000
+
+# The final state a transient failure ends in once no retry is left.
+_EXHAUSTED_STATUS = {ScrapeStatus.TIMEOUT: CedulaStatus.TIMEOUT, ScrapeStatus.BLOCKED: CedulaStatus.BLOCKED}
+
+# Control characters other than tab and line breaks: an answer cut short can carry binary noise,
+# and PostgreSQL refuses a NUL in a text column (the whole outcome would fail to store).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def storable(text: str) -> str:
+    """``text`` without the control characters a database may refuse."""
+    return _CONTROL.sub("\ufffd", text)
+
+
+def retry_delay_after(attempt: int) -> float | None:
+    """Seconds until the attempt after ``attempt`` (which failed), or ``None`` when ``attempt`` was
+    the last: the retry-or-final rule of ``CEDULA_RETRY_DELAYS``, for the job and the sweeper."""
+    delays = app_settings.RETRY_DELAYS
+    return float(delays[attempt - 1]) if attempt <= len(delays) else None
+
+
+def cleared_fields(now: datetime.datetime) -> dict[str, Any]:
+    """A row made new for a validation requested at ``now``: PENDING, every answer and error gone."""
+    return {
+        **dict.fromkeys((*PLACE_FIELDS, *NOVEDAD_FIELDS), ""),
+        "status": CedulaStatus.PENDING,
+        "fetched_at": None,
+        "error_code": "",
+        "error_message": "",
+        "raw_response": "",
+        "retry_count": 0,
+        "next_attempt_at": None,
+        "requested_at": now,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How to update the row after an attempt, and whether to queue another."""
+
+    status: str
+    fields: dict[str, Any]
+    #: Seconds until the next attempt, or ``None`` when this attempt is the last.
+    retry_delay: float | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.retry_delay is None
+
+
+def failure_outcome(
+    attempt: int, *, error_code: str, error_message: str, exhausted: str, now: datetime.datetime
+) -> Outcome:
+    """Attempt ``attempt`` failed: retried while delays remain (:func:`retry_delay_after`), else
+    final as ``exhausted``."""
+    fields: dict[str, Any] = {
+        "error_code": error_code,
+        "error_message": storable(error_message[:ERROR_MESSAGE_MAX_LENGTH]),
+    }
+    delay = retry_delay_after(attempt)
+    if delay is None:
+        fields.update(status=exhausted, next_attempt_at=None)
+        return Outcome(status=exhausted, fields=fields)
+    fields.update(
+        status=CedulaStatus.RETRYING,
+        retry_count=attempt,
+        next_attempt_at=now + datetime.timedelta(seconds=delay),
+    )
+    return Outcome(status=CedulaStatus.RETRYING, fields=fields, retry_delay=delay)
+
+
+def outcome_for(
+    result: ScrapeResult, *, attempt: int, now: datetime.datetime, raw_response: str = ""
+) -> Outcome:
+    """What attempt ``attempt``'s ``result`` means for the row.
+
+    Found, not found and cancelled are final. Any other status is transient: retried while
+    ``CEDULA_RETRY_DELAYS`` has a delay for the attempt, and ending as TIMEOUT, BLOCKED or ERROR
+    (by the last failure's kind) once they run out.
+    """
+    if not result.status.is_final:
+        error = f"{result.status.value}: {result.error}" if result.error else result.status.value
+        outcome = failure_outcome(
+            attempt,
+            error_code=result.status.value,
+            error_message=error,
+            exhausted=_EXHAUSTED_STATUS.get(result.status, CedulaStatus.ERROR),
+            now=now,
+        )
+        outcome.fields["raw_response"] = raw_response
+        return outcome
+    fields: dict[str, Any] = dict.fromkeys((*PLACE_FIELDS, *NOVEDAD_FIELDS), "")
+    # The source that answered: the row's answer is its (a failure leaves the stored answer's).
+    fields.update(
+        raw_response=raw_response,
+        fetched_at=now,
+        error_code="",
+        error_message="",
+        next_attempt_at=None,
+        source=storable(result.source),
+    )
+    if result.status is ScrapeStatus.FOUND:
+        status = CedulaStatus.ACTIVE
+        fields.update({name: storable(getattr(result, name)) for name in PLACE_FIELDS})
+    elif result.status is ScrapeStatus.NOT_FOUND:
+        status = CedulaStatus.NOT_FOUND
+    else:
+        deceased = is_death_novedad(result.novedad)
+        status = CedulaStatus.CANCELLED_DECEASED if deceased else CedulaStatus.CANCELLED_OTHER
+        fields.update({name: storable(getattr(result, name)) for name in NOVEDAD_FIELDS})
+    return Outcome(status=status, fields={"status": status, **fields})
+
+
+def bounded_raw_response(raw: str) -> str:
+    """The part of a raw answer that may be stored (``CEDULA_STORE_RAW_RESPONSE``, ``..._MAX_LENGTH``)."""
+    max_length = app_settings.RAW_RESPONSE_MAX_LENGTH
+    if not app_settings.STORE_RAW_RESPONSE or max_length <= 0:
+        return ""
+    return storable(raw[:max_length])
+
+
+class SeenRow(Protocol):
+    """What a caller saw of a row: enough to tell whether it changed since."""
+
+    pk: Any
+    status: str
+    retry_count: int
+    requested_at: datetime.datetime | None
+    updated_at: datetime.datetime
+
+
+class CedulaInfoQuerySet(models.QuerySet["CedulaInfo"]):
+    """The row's transitions. Each is one conditional ``UPDATE``: of two workers racing for the
+    same row, the database serialises them and the loser's ``WHERE`` no longer matches."""
+
+    def as_seen(self, row: SeenRow) -> CedulaInfoQuerySet:
+        """The row if it is still as ``row`` saw it: the same validation (``requested_at``: a
+        restart sets a new one), the same attempt (``retry_count``), the same state and no write
+        since (``updated_at``). The one "still ours" rule of the job and the sweeper."""
+        return self.filter(
+            pk=row.pk,
+            status=row.status,
+            retry_count=row.retry_count,
+            requested_at=row.requested_at,
+            updated_at=row.updated_at,
+        )
+
+    def claim(self, user_id: int | str, attempt: int) -> CedulaInfo | None:
+        """Mark the row PROCESSING for ``attempt``; ``None`` when another delivery has it, or the
+        user or the row is gone."""
+        claimed = self.filter(user_id=user_id, status__in=CLAIMABLE_STATUSES, retry_count=attempt - 1).update(
+            status=CedulaStatus.PROCESSING, next_attempt_at=None, updated_at=timezone.now()
+        )
+        return self.filter(user_id=user_id).first() if claimed else None
+
+    def release(self, info: CedulaInfo, attempt: int, *, wait: float) -> str | None:
+        """Give a claimed row back, claimable by the same attempt in ``wait`` seconds: not a
+        retry, since nothing was looked up. Returns the status it was left in, ``None`` when the
+        row was no longer as claimed."""
+        status = CedulaStatus.PENDING if attempt == 1 else CedulaStatus.RETRYING
+        now = timezone.now()
+        released = self.as_seen(info).update(
+            status=status, next_attempt_at=now + datetime.timedelta(seconds=wait), updated_at=now
+        )
+        return status if released else None
+
+    def record(self, info: CedulaInfo, fields: Mapping[str, Any]) -> bool:
+        """Store an attempt's outcome (``fields``, cut to their columns) on the row ``info`` saw,
+        and keep ``info`` in step with it; ``False`` when the row had changed (nothing stored)."""
+        fields = fit_to_columns(fields)
+        now = timezone.now()
+        if not self.as_seen(info).update(**fields, updated_at=now):
+            return False
+        for name, value in fields.items():
+            setattr(info, name, value)
+        info.updated_at = now
+        return True
+
+    def mark_lost(self, row: SeenRow, *, now: datetime.datetime, message: str) -> Outcome | None:
+        """Count a PROCESSING attempt whose worker is gone as spent: the next attempt is due at
+        once, or the row ends as ERROR / ``lost`` when it was the last. ``None`` when the row
+        changed meanwhile (a job that finished, or a restart, wins)."""
+        lost_attempt = row.retry_count + 1
+        outcome = failure_outcome(
+            lost_attempt, error_code=LOST, error_message=message, exhausted=CedulaStatus.ERROR, now=now
+        )
+        if outcome.retry_delay is not None:
+            # Long overdue already: the next attempt runs now, not after its delay.
+            outcome = dataclasses.replace(
+                outcome, fields={**outcome.fields, "next_attempt_at": now}, retry_delay=0.0
+            )
+        moved = self.as_seen(row).update(**outcome.fields, updated_at=now)
+        return outcome if moved else None
+
+    def touch(self, row: SeenRow, *, now: datetime.datetime) -> bool:
+        """Mark a waiting row as queued again at ``now`` (the sweeper's back-off counts from it)."""
+        return bool(self.as_seen(row).update(updated_at=now))
+
+    def untouch(self, row: SeenRow, *, touched_at: datetime.datetime) -> None:
+        """Undo :meth:`touch` when the queue refused the job after all, so that the next sweep
+        tries again instead of backing off as if this one had queued it."""
+        self.filter(pk=row.pk, updated_at=touched_at).update(updated_at=row.updated_at)
+
+
+@functools.cache
+def _column_length(name: str) -> int | None:
+    """The ``max_length`` of ``CedulaInfo``'s field ``name`` (``None``: unbounded or not a column)."""
+    try:
+        field = CedulaInfo._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    length = getattr(field, "max_length", None)
+    return length if isinstance(length, int) else None
+
+
+def fit_to_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` with every text cut to its column's ``max_length``, read from the model's fields.
+
+    SQLite ignores column lengths, PostgreSQL and MySQL refuse an over-long value and the whole
+    outcome with it. What a source answers is not ours to trust: a ``mesa`` of 21 characters
+    must not cost another paid lookup. A cut value ends in "…"; ``raw_response`` keeps the answer.
+    """
+    fitted: dict[str, Any] = {}
+    for name, value in fields.items():
+        limit = _column_length(name) if isinstance(value, str) else None
+        if limit is not None and len(value) > limit:
+            value = value[: limit - 1] + "…"
+        fitted[name] = value
+    return fitted
 
 
 class CedulaInfo(models.Model):
@@ -45,6 +310,8 @@ class CedulaInfo(models.Model):
 
     Status = CedulaStatus
     FINAL_STATUSES = FINAL_STATUSES
+    PLACE_FIELDS = PLACE_FIELDS
+    NOVEDAD_FIELDS = NOVEDAD_FIELDS
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -75,7 +342,7 @@ class CedulaInfo(models.Model):
         _("answered by"),
         max_length=40,
         blank=True,
-        help_text=_("The source whose answer is stored (an entry of CEDULA_SCRAPER)."),
+        help_text=_("The source whose answer is stored (an entry of CEDULA_SOURCES)."),
     )
 
     fetched_at = models.DateTimeField(_("answered at"), null=True, blank=True)
@@ -92,6 +359,8 @@ class CedulaInfo(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
+    objects = CedulaInfoQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("cédula validation")
         verbose_name_plural = _("cédula validations")
@@ -103,7 +372,7 @@ class CedulaInfo(models.Model):
     @property
     def is_final(self) -> bool:
         """Whether validation has ended (successfully or not); no job will change the row again."""
-        return self.status in self.FINAL_STATUSES
+        return self.status in FINAL_STATUSES
 
 
 class CaptchaSpend(models.Model):
@@ -119,7 +388,7 @@ class CaptchaSpend(models.Model):
     delivered = models.PositiveIntegerField(_("tokens delivered"), default=0)
     #: Tokens a lookup sent to the site.
     used = models.PositiveIntegerField(_("tokens used"), default=0)
-    #: Tokens thrown away unused once older than CEDULA_CAPTCHA_TOKEN_MAX_AGE.
+    #: Tokens thrown away unused once older than the token supply's ``MAX_AGE``.
     expired = models.PositiveIntegerField(_("tokens expired unused"), default=0)
     #: Tokens the site refused (reported to the service as incorrect where it supports it).
     refused = models.PositiveIntegerField(_("tokens refused by the site"), default=0)

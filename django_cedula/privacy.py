@@ -1,13 +1,30 @@
 """Keeping personal data and secrets out of logs, stored errors and reprs.
 
-One place for the maskers: cédulas (Ley 1581 de 2012) and URL secrets (user-info, query
-strings). Plain Python with no Django import, so that the parsers and the browser layer can use
-it as well as the job.
+One place for the maskers: cédulas (Ley 1581 de 2012), URL secrets (user-info, query strings),
+and the secrets a solver registers, kept out of third-party libraries' log lines. Plain Python
+with no Django import, so that the parsers and the browser layer can use it as well as the job.
+
+Registered secrets: the 2Captcha client polls ``res.php?key=<API key>&...`` through ``requests``,
+and ``urllib3`` logs every request line at DEBUG. A solver registers its secret
+(:func:`register_secret`) and a filter on those libraries' loggers replaces it with ``***`` in the
+message, its arguments, a traceback and a stack. A filter on a logger sees only the records
+created on that exact logger, not on its children, so it is attached to every logger the client's
+stack creates (:data:`LOGGER_NAMES`). A project that wants the same guarantee for every logger can
+put :class:`SecretsFilter` on its handlers::
+
+    LOGGING = {
+        ...,
+        "filters": {"secrets": {"()": "django_cedula.privacy.SecretsFilter"}},
+        "handlers": {"console": {..., "filters": ["secrets"]}},
+    }
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from urllib.parse import quote, quote_plus
 
 # A number as people write one: digit groups joined by a dot or comma ("1.020.304.050"), by
 # spaces ("1 020 304 050") or by a dash with optional spaces around it ("1020-304-050"), the forms
@@ -132,3 +149,93 @@ def redact(text: object, cedula: str | None = None) -> str:
     cleaned ``str``.
     """
     return mask_numbers(redact_urls("" if text is None else str(text)), cedula)
+
+
+#: The loggers of the 2Captcha client's HTTP stack (2captcha-python -> requests -> urllib3).
+LOGGER_NAMES: tuple[str, ...] = (
+    "twocaptcha",
+    "requests",
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "urllib3.contrib.pyopenssl",
+    "urllib3.contrib.emscripten.response",
+    "urllib3.http2.connection",
+)
+#: Shorter strings are not taken as secrets: replacing them would garble every line.
+MIN_SECRET_LENGTH = 6
+
+_lock = threading.Lock()
+# A tuple replaced whole under the lock, so that a filter reading it needs no lock.
+_secrets: tuple[str, ...] = ()
+
+
+def register_secret(secret: str) -> None:
+    """Keep ``secret`` (and its URL-encoded forms) out of every record of :data:`LOGGER_NAMES`."""
+    global _secrets
+    if len(secret) < MIN_SECRET_LENGTH:
+        return
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    with _lock:
+        # Longest first, so that a secret containing another is replaced whole.
+        _secrets = tuple(sorted(set(_secrets) | forms, key=len, reverse=True))
+    install()
+
+
+def registered_secrets() -> tuple[str, ...]:
+    return _secrets
+
+
+def scrub(text: str, secrets: tuple[str, ...] | None = None) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    for secret in _secrets if secrets is None else secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class SecretsFilter(logging.Filter):
+    """Rewrites a record that carries a registered secret; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _secrets
+        if secrets:
+            scrub_record(record, secrets)
+        return True
+
+
+def scrub_record(record: logging.LogRecord, secrets: tuple[str, ...]) -> None:
+    """Remove ``secrets`` from ``record`` in place: message and arguments, traceback, stack."""
+    try:
+        message = record.getMessage()
+    except Exception:
+        # The handler will report the broken format with the message and its arguments: clean both.
+        message = f"{record.msg} {record.args!r}"
+    if any(secret in message for secret in secrets):
+        # The rendered message replaces the template: an argument cannot be cleaned on its own
+        # without knowing how the format shows it.
+        record.msg, record.args = scrub(message, secrets), None
+    if record.exc_info and record.exc_info[1] is not None:
+        text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+        if any(secret in text for secret in secrets):
+            # Formatters use exc_text when it is set; handlers that read exc_info themselves
+            # (error trackers) would see the secret in the exception, so it goes.
+            record.exc_text, record.exc_info = scrub(text, secrets), None
+    elif record.exc_text:
+        record.exc_text = scrub(record.exc_text, secrets)
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info, secrets)
+
+
+_FILTER = SecretsFilter()
+
+
+def install() -> None:
+    """Attach the filter to :data:`LOGGER_NAMES` (idempotent; loggers not created yet are created)."""
+    for name in LOGGER_NAMES:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

@@ -36,7 +36,7 @@ class ScrapeStatus(str, enum.Enum):
     @property
     def is_final(self) -> bool:
         """A final answer from the source: never retried."""
-        return self in FINAL_STATUSES
+        return self in ANSWERS
 
     @property
     def is_transient(self) -> bool:
@@ -44,18 +44,15 @@ class ScrapeStatus(str, enum.Enum):
         return not self.is_final
 
 
-FINAL_STATUSES = frozenset({ScrapeStatus.FOUND, ScrapeStatus.NOT_FOUND, ScrapeStatus.CANCELLED})
+#: The answers of the source, as opposed to failures to get one.
+ANSWERS = frozenset({ScrapeStatus.FOUND, ScrapeStatus.NOT_FOUND, ScrapeStatus.CANCELLED})
 
-DATA_FIELDS = (
-    "departamento",
-    "municipio",
-    "puesto",
-    "direccion",
-    "mesa",
-    "novedad",
-    "resolucion",
-    "fecha_novedad",
-)
+#: Where the holder votes, when the census has the cédula (the model's columns of the same names).
+PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
+#: The census's note on a cancelled cédula.
+NOVEDAD_FIELDS = ("novedad", "resolucion", "fecha_novedad")
+#: Every field of an answer that the row stores.
+DATA_FIELDS = (*PLACE_FIELDS, *NOVEDAD_FIELDS)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The package's public operations on users, used by every entry point (receiver, admin, commands)."""
+"""Asking for validations: the public calls every entry point uses (admin, commands, host code), and the
+``post_save`` receivers that make them when a user is created or changes their cédula."""
 
 from __future__ import annotations
 
@@ -10,36 +11,19 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import router, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
+from .backends import enqueue_validation_on_commit, enqueue_validations_on_commit
 from .conf import app_settings
 from .exceptions import InvalidCedulaError
-from .models import CedulaInfo, CedulaStatus
+from .models import IN_PROGRESS_STATUSES, CedulaInfo, CedulaStatus, cleared_fields
 from .numbers import normalize_cedula
-from .queueing import enqueue_validation_on_commit, enqueue_validations_on_commit
 
 logger = logging.getLogger(__name__)
-
-#: States in which a validation is already under way.
-IN_PROGRESS = (CedulaStatus.PENDING, CedulaStatus.PROCESSING, CedulaStatus.RETRYING)
-
-_CLEARED: dict[str, Any] = {
-    "departamento": "",
-    "municipio": "",
-    "puesto": "",
-    "direccion": "",
-    "mesa": "",
-    "novedad": "",
-    "resolucion": "",
-    "fecha_novedad": "",
-    "fetched_at": None,
-    "error_code": "",
-    "error_message": "",
-    "raw_response": "",
-    "retry_count": 0,
-    "next_attempt_at": None,
-}
 
 
 def user_cedula(user: Any) -> object:
@@ -108,7 +92,7 @@ def _decide(
     # A new number always restarts: whatever runs or ran was about the old one.
     if info is None or force or info.cedula != cedula:
         return RequestDecision.QUEUED
-    if info.status in IN_PROGRESS:
+    if info.status in IN_PROGRESS_STATUSES:
         return RequestDecision.IN_PROGRESS
     cooldown = datetime.timedelta(seconds=app_settings.REFRESH_COOLDOWN)
     if info.requested_at is not None and now - info.requested_at < cooldown:
@@ -146,9 +130,13 @@ def request_validation_decision(
         logger.info("User %s has a malformed cédula; not validated: %s", user.pk, exc)
         marked, _ = CedulaInfo.objects.using(using).update_or_create(
             user_id=user.pk,
-            defaults={**_CLEARED, "cedula": "", "status": CedulaStatus.INVALID, "error_message": str(exc),
-                      "requested_at": now},
-        )  # fmt: skip
+            defaults={
+                **cleared_fields(now),
+                "cedula": "",
+                "status": CedulaStatus.INVALID,
+                "error_message": str(exc),
+            },
+        )
         return marked, RequestDecision.INVALID
     with transaction.atomic(using=using):
         info: CedulaInfo | None = (
@@ -157,7 +145,7 @@ def request_validation_decision(
         decision = _decide(info, cedula, force=force, now=now)
         if decision is not RequestDecision.QUEUED:
             return info, decision
-        fields = {**_CLEARED, "cedula": cedula, "status": CedulaStatus.PENDING, "requested_at": now}
+        fields = {**cleared_fields(now), "cedula": cedula}
         if info is None:
             # By id, not instance: ``user=user`` would cache each on the other (a reference
             # cycle), and a batch of thousands of requests would wait for the cyclic GC to free them.
@@ -235,7 +223,7 @@ def request_validation_batch(
             .filter(user_id__in=list(wanted))
             .values_list("pk", "user_id", "cedula", "status", "requested_at")
         }
-        fields = {**_CLEARED, "status": CedulaStatus.PENDING, "requested_at": now, "updated_at": now}
+        fields = {**cleared_fields(now), "updated_at": now}
         new: list[CedulaInfo] = []
         restart_same: list[Any] = []
         restart_changed: list[tuple[Any, str]] = []
@@ -285,8 +273,87 @@ def start_validation(user: Any, *, using: str | None = None) -> None:
         request_validation(user, using=using)
         return
     using = using or router.db_for_write(CedulaInfo, instance=user)
-    fields = {**_CLEARED, "cedula": cedula, "status": CedulaStatus.PENDING, "requested_at": timezone.now()}
+    fields = {**cleared_fields(timezone.now()), "cedula": cedula}
     # By id, not instance: see request_validation_decision.
     row = CedulaInfo(user_id=user.pk, **fields)
     CedulaInfo.objects.using(using).bulk_create([row], ignore_conflicts=True)
     enqueue_validation_on_commit(user.pk, 1, using=using)
+
+
+#: The receivers' ``dispatch_uid``s.
+DISPATCH_UID = "django_cedula.user_created"
+CHANGE_DISPATCH_UID = "django_cedula.user_cedula_changed"
+
+
+def user_created(
+    sender: type[Any], instance: Any, created: bool, raw: bool, using: str, **kwargs: Any
+) -> None:
+    """Create a PENDING ``CedulaInfo`` for a new user and queue its validation after commit.
+
+    Skips updates, fixture loading (``raw``), users without a cédula and projects that
+    turned ``CEDULA_AUTO_VALIDATE`` off.
+    """
+    if not created or raw or not app_settings.AUTO_VALIDATE:
+        return
+    start_validation(instance, using=using)
+
+
+def user_cedula_changed(
+    sender: type[Any],
+    instance: Any,
+    created: bool,
+    raw: bool,
+    using: str,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Validate again (``force``) when a saved user's cédula differs from the one on their row.
+
+    The saved value, normalised, is compared with ``CedulaInfo.cedula``: the row says what was
+    actually validated, so the comparison holds however the instance was loaded or how many
+    times it was saved, and it works when ``CEDULA_USER_FIELD`` names a property. (Remembering
+    the loaded value in ``post_init`` would instead cost work on every user loaded anywhere,
+    and go stale after the first save.) The price is one indexed query per user save, skipped
+    when ``update_fields`` leaves the field out, as ``update_last_login`` does on every login.
+
+    A change of format only (``1.020.304.050`` for ``1020304050``) is no change. A cleared
+    cédula leaves the row as it is. A user without a row who now has a cédula (registered
+    without one) is validated as a new user would be, if ``CEDULA_AUTO_VALIDATE`` is on.
+    The new job is queued when the user's transaction commits; a lookup of the old number
+    still running has its result discarded.
+    """
+    if created or raw or not app_settings.REVALIDATE_ON_CHANGE:
+        return
+    field = app_settings.USER_FIELD
+    if update_fields is not None and field not in update_fields and _is_concrete_field(sender, field):
+        return  # the field was not written (update_last_login, or an instance loaded without it)
+    value = user_cedula(instance)
+    row = CedulaInfo.objects.using(using).filter(user_id=instance.pk).values_list("cedula", flat=True).first()
+    if row is None:
+        if value not in (None, "") and app_settings.AUTO_VALIDATE:
+            start_validation(instance, using=using)
+        return
+    if value is None or value == "":
+        return
+    try:
+        cedula = normalize_cedula(value)
+    except InvalidCedulaError:
+        cedula = ""  # what an INVALID row stores: malformed before, malformed now, nothing to do
+    if cedula == row:
+        return
+    logger.info("User %s changed their cédula; validating it again", instance.pk)
+    request_validation(instance, force=True, using=using)
+
+
+def _is_concrete_field(model: type[Any], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def connect_receivers() -> None:
+    """Bind :func:`user_created` and :func:`user_cedula_changed` to ``AUTH_USER_MODEL``'s ``post_save``."""
+    post_save.connect(user_created, sender=settings.AUTH_USER_MODEL, dispatch_uid=DISPATCH_UID)
+    post_save.connect(user_cedula_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid=CHANGE_DISPATCH_UID)

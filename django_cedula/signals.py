@@ -17,7 +17,7 @@ from django.db import transaction
 from django.dispatch import Signal
 
 # Receivers run as part of the job (or the sweep): their failures are logged with the job's lines.
-logger = logging.getLogger("django_cedula.tasks")
+logger = logging.getLogger("django_cedula.job")
 
 #: A validation ended: the row reached a final state (``CedulaInfo.FINAL_STATUSES``).
 #: Sent once per validation, never for an attempt that will be retried.

@@ -36,9 +36,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .backends import enqueue_validation
 from .conf import app_settings
-from .models import CedulaInfo, CedulaStatus
-from .queueing import enqueue_validation
+from .models import LOST, CedulaInfo, CedulaStatus, retry_delay_after
 from .signals import retry_scheduled, send_now, validation_finished
 
 logger = logging.getLogger(__name__)
@@ -52,11 +52,6 @@ SCHEDULE_MINUTES = 10
 
 #: Rows read per query; memory stays flat however many rows are stuck.
 CHUNK_SIZE = 1000
-
-#: ``error_code`` of an attempt whose worker was lost (it stayed PROCESSING too long).
-LOST = "lost"
-
-Status = CedulaStatus
 
 
 @dataclasses.dataclass
@@ -103,10 +98,10 @@ def candidates(
     pending_cutoff = now - datetime.timedelta(seconds=app_settings.SWEEP_PENDING_AFTER)
     due = Q(next_attempt_at__lt=pending_cutoff) | Q(next_attempt_at__isnull=True)
     return {
-        "processing": rows.filter(status=Status.PROCESSING, updated_at__lt=processing_cutoff),
+        "processing": rows.filter(status=CedulaStatus.PROCESSING, updated_at__lt=processing_cutoff),
         # A job deferred by the throttle sets next_attempt_at: it is not lost until that has passed.
-        "pending": rows.filter(status=Status.PENDING, updated_at__lt=pending_cutoff).filter(due),
-        "retrying": rows.filter(status=Status.RETRYING, updated_at__lt=pending_cutoff).filter(due),
+        "pending": rows.filter(status=CedulaStatus.PENDING, updated_at__lt=pending_cutoff).filter(due),
+        "retrying": rows.filter(status=CedulaStatus.RETRYING, updated_at__lt=pending_cutoff).filter(due),
     }
 
 
@@ -139,7 +134,15 @@ def sweep(
     using = using or router.db_for_write(CedulaInfo)
     report = SweepReport(dry_run=dry_run)
     pending_after = datetime.timedelta(seconds=app_settings.SWEEP_PENDING_AFTER)
-    columns = ("user_id", "retry_count", "updated_at", "requested_at", "next_attempt_at", "created_at")
+    columns = (
+        "user_id",
+        "status",
+        "retry_count",
+        "updated_at",
+        "requested_at",
+        "next_attempt_at",
+        "created_at",
+    )
     stuck = candidates(now=now, using=using)
 
     # PROCESSING first: the rows it moves back are fresh (updated_at = now), so the passes
@@ -149,7 +152,7 @@ def sweep(
             _requeue_processing(_Row(*row), report, now=now, using=using)
         if progress:
             progress(len(chunk))
-    for status in (Status.PENDING, Status.RETRYING):
+    for status in (CedulaStatus.PENDING, CedulaStatus.RETRYING):
         for chunk in _chunks(stuck[status], columns, chunk_size):
             for row in chunk:
                 _requeue_waiting(
@@ -176,8 +179,11 @@ def sweep(
 
 @dataclasses.dataclass(frozen=True)
 class _Row:
+    """What the sweep read of a row (a :class:`~.models.SeenRow`), without loading the model."""
+
     pk: int
     user_id: int | str
+    status: str
     retry_count: int
     updated_at: datetime.datetime
     requested_at: datetime.datetime | None
@@ -208,10 +214,8 @@ def _requeue_processing(row: _Row, report: SweepReport, *, now: datetime.datetim
     # job that keeps dying (an answer that crashes the worker, a job timeout shorter than the
     # lookup) must run out of attempts like any other failure rather than repeat for ever.
     lost_attempt = row.retry_count + 1
-    retries = app_settings.RETRY_DELAYS
-    final = lost_attempt > len(retries)
     if report.dry_run:
-        if final:
+        if retry_delay_after(lost_attempt) is None:
             report.lost += 1
         else:
             report.processing += 1
@@ -219,18 +223,8 @@ def _requeue_processing(row: _Row, report: SweepReport, *, now: datetime.datetim
     error = _("attempt %(attempt)s was lost: its worker stopped before storing an answer") % {
         "attempt": lost_attempt
     }
-    fields: dict[str, Any] = {"error_code": LOST, "error_message": str(error), "updated_at": now}
-    if final:
-        fields.update(status=Status.ERROR, next_attempt_at=None)
-    else:
-        fields.update(status=Status.RETRYING, retry_count=lost_attempt, next_attempt_at=now)
-    # The WHERE repeats what we read: a job that finished meanwhile (or a restart) wins.
-    moved = (
-        CedulaInfo.objects.using(using)
-        .filter(pk=row.pk, status=Status.PROCESSING, retry_count=row.retry_count, updated_at=row.updated_at)
-        .update(**fields)
-    )
-    if not moved:
+    outcome = CedulaInfo.objects.using(using).mark_lost(row, now=now, message=str(error))
+    if outcome is None:
         report.changed += 1
         return
     logger.info(
@@ -238,15 +232,17 @@ def _requeue_processing(row: _Row, report: SweepReport, *, now: datetime.datetim
         row.user_id,
         row.updated_at.isoformat(),
         lost_attempt,
-        "no attempt is left: ended as error (lost)" if final else "next attempt queued",
+        "next attempt queued"
+        if outcome.retry_delay is not None
+        else "no attempt is left: ended as error (lost)",
     )
-    if final:
+    if outcome.is_final:
         report.lost += 1
-        _send_after_commit(row, using, validation_finished, status=Status.ERROR, result=None)
+        _send_after_commit(row, using, validation_finished, status=outcome.status, result=None)
         return
     report.processing += 1
     _enqueue_on_commit(
-        dataclasses.replace(row, retry_count=lost_attempt),
+        dataclasses.replace(row, status=outcome.status, retry_count=lost_attempt),
         report,
         now=now,
         using=using,
@@ -279,7 +275,7 @@ def _requeue_waiting(
     # When the row became due to run, and when it was last queued (by a request, a failed
     # attempt or a sweep): it waits at least as long again as it has already waited, so that
     # re-queues of a row stuck behind a live backlog back off exponentially.
-    if status == Status.PENDING:
+    if status == CedulaStatus.PENDING:
         # requested_at is set just before updated_at; min() keeps a hand-edited row sweepable.
         due = min(row.requested_at or row.created_at, row.updated_at)
     else:
@@ -289,17 +285,12 @@ def _requeue_waiting(
         report.deferred += 1
         return
     if not report.dry_run:
-        touched = (
-            CedulaInfo.objects.using(using)
-            .filter(pk=row.pk, status=status, retry_count=row.retry_count, updated_at=row.updated_at)
-            .update(updated_at=now)
-        )
-        if not touched:
+        if not CedulaInfo.objects.using(using).touch(row, now=now):
             report.changed += 1
             return
         logger.debug("Cédula sweep: user %s was %s since %s; re-queued", row.user_id, status, due.isoformat())
         _enqueue_on_commit(row, report, now=now, using=using)
-    if status == Status.PENDING:
+    if status == CedulaStatus.PENDING:
         report.pending += 1
     else:
         report.retrying += 1
@@ -322,7 +313,7 @@ def _enqueue_on_commit(
         # Not queued after all: give the row back its last-queued time, so that the next sweep
         # tries again instead of backing off as if this one had queued it (after a long outage
         # the back-off would otherwise hold rows for hours once the broker is back).
-        CedulaInfo.objects.using(using).filter(pk=row.pk, updated_at=now).update(updated_at=row.updated_at)
+        CedulaInfo.objects.using(using).untouch(row, touched_at=now)
 
     # Outside a transaction this runs at once; inside one, the job must not reach a worker
     # before the row it claims is committed.

@@ -1,4 +1,9 @@
-"""The host pieces' view: the logged-in user's validation as JSON (what ``cedula-status.js`` polls).
+"""What a user may see of their own validation: one payload for the host pieces, and its view.
+
+:func:`status_payload` is the JSON of :func:`status` (what ``cedula-status.js`` polls), the context
+of the ``{% cedula_status_card %}`` tag and the output of the DRF serializer. It holds the masked
+cédula only, and none of the row's internals (``raw_response``, ``error_message``,
+``error_code``).
 
 Include ``django_cedula.urls`` in the project's URLconf::
 
@@ -9,21 +14,168 @@ and ``{% url "django_cedula:status" %}`` is ``/cedula/status/``.
 
 from __future__ import annotations
 
+import datetime
+import math
+from typing import Any
+
 from django.http import HttpRequest, JsonResponse
-from django.utils.translation import gettext
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .models import CedulaInfo
-from .status import status_payload
+from .models import CANCELLED_STATUSES, RETRYABLE_STATUSES, CedulaInfo, CedulaStatus
+from .privacy import mask_cedula
+from .results import NOVEDAD_FIELDS, PLACE_FIELDS
 
-__all__ = ["status"]
+#: Beyond this many minutes the relative time counts hours.
+_MINUTE_STEPS = 90
+
+
+def field_labels(names: tuple[str, ...]) -> dict[str, str]:
+    """The translated labels of ``CedulaInfo`` fields (``"Department"``, ...), capitalised."""
+    labels = {}
+    for name in names:
+        field = CedulaInfo._meta.get_field(name)
+        label = str(getattr(field, "verbose_name", name))
+        labels[name] = label[:1].upper() + label[1:]
+    return labels
+
+
+def status_message(info: CedulaInfo) -> str:
+    """A sentence for the user about where their validation stands (translated)."""
+    status = info.status
+    if status == CedulaStatus.PENDING:
+        return gettext("Your cédula is waiting to be checked with the Registraduría.")
+    if status == CedulaStatus.PROCESSING:
+        return gettext("We are asking the Registraduría about your cédula.")
+    if status == CedulaStatus.RETRYING:
+        return gettext("The Registraduría did not answer properly; we will ask again.")
+    if status == CedulaStatus.ACTIVE:
+        return gettext("Your cédula is in the census. This is where you vote:")
+    if status == CedulaStatus.NOT_FOUND:
+        return gettext("The Registraduría says this cédula is not in the census for the current election.")
+    if status in CANCELLED_STATUSES:
+        return gettext("The Registraduría has a record note on this cédula, so it cannot vote:")
+    if status == CedulaStatus.INVALID:
+        return gettext("This is not a valid cédula number, so it was not looked up.")
+    if status == CedulaStatus.TIMEOUT:
+        return gettext("The Registraduría took too long to answer.")
+    if status == CedulaStatus.BLOCKED:
+        return gettext("The Registraduría's site refused our requests for now.")
+    return gettext("Something went wrong while asking the Registraduría.")
+
+
+def time_with_zone(moment: datetime.datetime) -> str:
+    """``moment`` in the current time zone as ``"14:05:08 UTC-05:00"`` (or ``"14:05:08 CET"``).
+
+    The zone's abbreviation when it has a real one; otherwise the UTC offset (America/Bogota's
+    abbreviation in the tz database is just ``-05``).
+    """
+    local = timezone.localtime(moment)
+    name = local.tzname() or ""
+    if not name[:1].isalpha():
+        offset = local.strftime("%z")  # "-0500"
+        name = f"UTC{offset[:3]}:{offset[3:5]}" if offset else "UTC"
+    return f"{local:%H:%M:%S} {name}"
+
+
+def in_words(seconds: float) -> str:
+    """How long until something, in words: ``"in about a minute"``; ``"any moment now"`` once past.
+
+    A delayed job may start some 30 s after its time (Django-Q2's scheduler ticks), so a time
+    just past is "any moment now", never "late".
+    """
+    if seconds <= 0:
+        return gettext("any moment now")
+    if seconds <= 10:
+        return gettext("in a few seconds")
+    if seconds <= 45:
+        return gettext("in less than a minute")
+    if seconds <= 90:
+        return gettext("in about a minute")
+    if seconds <= _MINUTE_STEPS * 60:
+        minutes = max(round(seconds / 60), 2)
+        return ngettext("in about %(count)d minute", "in about %(count)d minutes", minutes) % {
+            "count": minutes
+        }
+    hours = round(seconds / 3600)
+    return ngettext("in about %(count)d hour", "in about %(count)d hours", hours) % {"count": hours}
+
+
+def words_steps(seconds: float) -> list[dict[str, Any]]:
+    """The words of :func:`in_words` from ``seconds`` down to past, for a script to count down with.
+
+    Each step is ``{"above": s, "text": ...}``: its text holds while more than ``s`` seconds
+    remain (``None``: whatever remains). Highest first.
+    """
+    steps: list[dict[str, Any]] = []
+    if seconds > _MINUTE_STEPS * 60:
+        steps.append({"above": _MINUTE_STEPS * 60, "text": in_words(seconds)})
+    top = min(max(round(seconds / 60), 2), _MINUTE_STEPS)
+    if seconds > 90:
+        for minutes in range(top, 1, -1):
+            steps.append({"above": max(60 * minutes - 30, 90), "text": in_words(60 * minutes)})
+    steps += [
+        {"above": 45, "text": in_words(90)},
+        {"above": 10, "text": in_words(45)},
+        {"above": 0, "text": in_words(10)},
+        {"above": None, "text": in_words(0)},
+    ]
+    return steps
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return timezone.localtime(moment).isoformat() if moment is not None else None
+
+
+def _next_attempt(info: CedulaInfo, now: datetime.datetime) -> dict[str, Any] | None:
+    if info.status != CedulaStatus.RETRYING or info.next_attempt_at is None:
+        return None
+    seconds = (info.next_attempt_at - now).total_seconds()
+    return {
+        "at": _iso(info.next_attempt_at),
+        "at_display": time_with_zone(info.next_attempt_at),
+        "time_zone": timezone.get_current_timezone_name(),
+        "in_seconds": math.floor(seconds * 10) / 10,
+        "in_words": in_words(seconds),
+        "steps": words_steps(seconds),
+    }
+
+
+def status_payload(info: CedulaInfo, *, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """Where ``info``'s validation stands, for its own user: JSON-ready, translated, masked."""
+    now = now or timezone.now()
+    next_attempt = _next_attempt(info, now)
+    return {
+        "status": str(info.status),
+        "status_display": str(info.get_status_display()),
+        "is_final": info.is_final,
+        "retryable": info.status in RETRYABLE_STATUSES,
+        "cedula_masked": mask_cedula(info.cedula),
+        "message": status_message(info),
+        "place": (
+            {name: getattr(info, name) for name in PLACE_FIELDS}
+            if info.status == CedulaStatus.ACTIVE
+            else None
+        ),
+        "novedad": (
+            {name: getattr(info, name) for name in NOVEDAD_FIELDS}
+            if info.status in CANCELLED_STATUSES
+            else None
+        ),
+        "next_attempt_at": next_attempt["at"] if next_attempt else None,
+        "next_attempt": next_attempt,
+        "retry_count": info.retry_count,
+        "fetched_at": _iso(info.fetched_at),
+        "now": _iso(now),
+    }
 
 
 @never_cache
 @require_GET
 def status(request: HttpRequest) -> JsonResponse:
-    """The user's own validation (:func:`django_cedula.status.status_payload`), never cached.
+    """The user's own validation (:func:`status_payload`), never cached.
 
     Anonymous: 401 with a JSON body (not a redirect to the login page: a script polls this).
     A user without a ``CedulaInfo``: 404 with a JSON body. The cédula is masked.

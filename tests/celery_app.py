@@ -10,4 +10,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 app = Celery("django_cedula_tests")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.include = ["django_cedula.tasks_celery"]
+app.conf.include = ["django_cedula.backends.celery"]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from django_cedula.models import CedulaInfo
 from django_cedula.results import ScrapeResult, ScrapeStatus
-from django_cedula.tasks import validate_cedula
+from django_cedula.job import validate_user_cedula
 from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.scrapers import FakeScraper
 
@@ -123,7 +123,7 @@ def test_a_duplicate_delivery_of_the_same_attempt_does_nothing(
     FakeScraper.set_outcome(CEDULA, "timeout")
     (job,) = recording_backend.jobs
     assert recording_backend.run_next() == Status.RETRYING
-    assert validate_cedula(job.user_id, job.attempt) is None  # the broker delivered it again
+    assert validate_user_cedula(job.user_id, job.attempt) is None  # the broker delivered it again
     assert FakeScraper.calls == [CEDULA]
     assert len(recording_backend.jobs) == 1  # one retry scheduled, not two
     assert CedulaInfo.objects.get(user=user).retry_count == 1
@@ -140,7 +140,7 @@ def test_racing_deliveries_make_one_lookup(
     def deliver() -> None:
         try:
             barrier.wait()
-            results.append(validate_cedula(user.pk, 1))
+            results.append(validate_user_cedula(user.pk, 1))
         finally:
             connection.close()
 
@@ -164,7 +164,7 @@ def test_user_deleted_before_the_job_runs(
     assert recording_backend.run_next() is None
     assert FakeScraper.calls == []
     assert recording_backend.jobs == []
-    assert [r.getMessage() for r in caplog.records if r.name == "django_cedula.tasks"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "django_cedula.job"] == [
         f"Cédula validation for user {user_id} skipped: the user or the row is gone"
     ]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from django.core.checks import CheckMessage
+from django.utils.module_loading import import_string
 
 from .. import throttle
 from ..conf import app_settings
@@ -18,8 +19,15 @@ from ..loading import Configurable, ConfiguredInstance
 #: storing the outcome. A margin, not a measurement: a cold Chromium start takes a few seconds.
 JOB_OVERHEAD = 15.0
 
-#: The job every backend runs, named by a dotted path so that any queue can import it.
-TASK_PATH = "django_cedula.tasks.validate_cedula"
+#: The job every backend runs, named by a dotted path so that any queue can import it (and so that
+#: no backend imports the job, which queues its retries through the backends).
+TASK_PATH = "django_cedula.job.validate_user_cedula"
+
+
+def run_job(user_id: int | str, attempt: int = 1) -> str | None:
+    """Run the job by its dotted path, :data:`TASK_PATH`, as a queue's worker does."""
+    job: Callable[[int | str, int], str | None] = import_string(TASK_PATH)
+    return job(user_id, attempt)
 
 
 @dataclasses.dataclass(frozen=True)

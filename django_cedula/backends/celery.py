@@ -1,12 +1,24 @@
-"""Queues jobs on Celery."""
+"""Queues jobs on Celery; the task its workers run.
+
+A Celery worker must import this module to know the task: add ``"django_cedula.backends.celery"``
+to the app's ``include`` (``app.autodiscover_tasks()`` does not find it).
+"""
 
 from __future__ import annotations
 
-from .base import BaseTaskBackend, ValidationJob
+from celery import shared_task
+
+from .base import BaseTaskBackend, ValidationJob, run_job
+
+
+@shared_task(name="django_cedula.validate_user_cedula", ignore_result=True)  # type: ignore[untyped-decorator,misc,unused-ignore]
+def validate_user_cedula_task(user_id: int | str, attempt: int = 1) -> str | None:
+    """Run the validation job (:data:`~.base.TASK_PATH`) in a Celery worker."""
+    return run_job(user_id, attempt)
 
 
 class CeleryBackend(BaseTaskBackend):
-    """Sends :func:`django_cedula.tasks_celery.validate_cedula_task` with ``apply_async``.
+    """Sends :func:`validate_user_cedula_task` with ``apply_async``.
 
     Options: ``queue`` (default: Celery's default queue). A delay becomes ``countdown``.
 
@@ -23,9 +35,7 @@ class CeleryBackend(BaseTaskBackend):
         super().__init__(**({} if queue is None else {"queue": queue}))
 
     def enqueue(self, job: ValidationJob) -> None:
-        from ..tasks_celery import validate_cedula_task
-
-        validate_cedula_task.apply_async(
+        validate_user_cedula_task.apply_async(
             args=(job.user_id, job.attempt),
             countdown=job.delay or None,
             queue=self.options.get("queue"),

@@ -7,11 +7,22 @@ from typing import Any
 
 from django.utils import timezone
 
-from .base import BaseTaskBackend, ValidationJob
+from .base import BaseTaskBackend, ValidationJob, run_job
+
+try:
+    from django.tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # Django 5.2: the django-tasks backport (the [tasks] extra)
+    from django_tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore,no-redef]
+
+
+@task()  # type: ignore[untyped-decorator,misc,unused-ignore]
+def validate_user_cedula_task(user_id: int | str, attempt: int = 1) -> str | None:
+    """Run the validation job (:data:`~.base.TASK_PATH`) in a tasks worker."""
+    return run_job(user_id, attempt)
 
 
 class DjangoTasksBackend(BaseTaskBackend):
-    """Enqueues :func:`django_cedula.tasks_django.validate_cedula_task` on a Django tasks backend.
+    """Enqueues :func:`validate_user_cedula_task` on a Django tasks backend.
 
     Options (``CEDULA_TASK_BACKEND_OPTIONS``):
 
@@ -33,8 +44,6 @@ class DjangoTasksBackend(BaseTaskBackend):
         super().__init__(**{name: value for name, value in given.items() if value is not None})
 
     def _tasks_backend(self) -> Any:
-        from .._tasks_compat import task_backends
-
         return task_backends[self.options.get("backend", "default")]
 
     @property
@@ -59,8 +68,6 @@ class DjangoTasksBackend(BaseTaskBackend):
         return []
 
     def enqueue(self, job: ValidationJob) -> None:
-        from ..tasks_django import validate_cedula_task
-
         changes: dict[str, Any] = {
             "backend": self.options.get("backend", "default"),
             "queue_name": self.options.get("queue_name", "default"),
@@ -68,4 +75,4 @@ class DjangoTasksBackend(BaseTaskBackend):
         }
         if job.delay:
             changes["run_after"] = timezone.now() + datetime.timedelta(seconds=job.delay)
-        validate_cedula_task.using(**changes).enqueue(job.user_id, job.attempt)
+        validate_user_cedula_task.using(**changes).enqueue(job.user_id, job.attempt)

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from .. import log_redaction
+from .. import privacy
 from ..exceptions import CaptchaError, CaptchaUnreachable
 from .base import CaptchaSolver, SolvedToken
 
@@ -87,7 +87,7 @@ class TwoCaptchaSolver(CaptchaSolver):
         super().__init__(server=server, timeout=timeout, polling_interval=polling_interval, **options)
         self._api_key = api_key
         # The client polls res.php?key=<key>: urllib3 logs that URL at DEBUG.
-        log_redaction.register_secret(api_key)
+        privacy.register_secret(api_key)
         self.server = server
         self.timeout = timeout
         self.polling_interval = polling_interval

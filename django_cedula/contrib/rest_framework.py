@@ -1,7 +1,7 @@
 """A Django REST framework serializer of a user's own validation: ``pip install django-cedula[drf]``.
 
 :class:`CedulaInfoSerializer` is read-only and gives the same fields as the JSON view
-(:func:`django_cedula.status.status_payload`): the masked cédula only, never ``raw_response``,
+(:func:`django_cedula.views.status_payload`): the masked cédula only, never ``raw_response``,
 ``error_message`` or ``error_code``.
 """
 
@@ -18,13 +18,13 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     ) from exc
 
 from ..models import CedulaInfo
-from ..status import status_payload
+from ..views import status_payload
 
 __all__ = ["CedulaInfoSerializer"]
 
 
 class _PayloadField(serializers.ReadOnlyField):  # type: ignore[misc]
-    """One key of :func:`~django_cedula.status.status_payload`."""
+    """One key of :func:`~django_cedula.views.status_payload`."""
 
 
 class CedulaInfoSerializer(serializers.Serializer):  # type: ignore[misc]

@@ -15,7 +15,8 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
 from ..models import CedulaInfo
-from ..status import NOVEDAD_FIELDS, PLACE_FIELDS, field_labels, status_payload
+from ..results import NOVEDAD_FIELDS, PLACE_FIELDS
+from ..views import field_labels, status_payload
 
 register = template.Library()
 

@@ -23,7 +23,7 @@ from django.views.generic import CreateView
 from django_cedula.conf import app_settings
 from django_cedula.models import CedulaInfo
 from django_cedula.services import request_validation
-from django_cedula.status import RETRYABLE_STATUSES
+from django_cedula.models import RETRYABLE_STATUSES
 
 from .forms import RegistrationForm
 

@@ -10,7 +10,7 @@ import pytest
 
 from django_cedula import throttle
 from django_cedula.models import CedulaInfo
-from django_cedula.tasks import validate_cedula
+from django_cedula.job import validate_user_cedula
 from django_cedula.testing.backends import RecordingBackend
 
 from . import scrapers
@@ -63,7 +63,7 @@ def test_a_failure_keeps_the_source_of_the_stored_answer(
     assert chained.run_next() == Status.ACTIVE
     CedulaInfo.objects.filter(user=user).update(status=Status.PENDING)  # validated again
     scrapers.plan("first", "captcha_failed")
-    assert validate_cedula(user.pk) == Status.RETRYING
+    assert validate_user_cedula(user.pk) == Status.RETRYING
     info = CedulaInfo.objects.get(user=user)
     assert (info.source, info.error_code) == ("first", "captcha_failed")  # the answer it holds is first's
 

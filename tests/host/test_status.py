@@ -8,7 +8,7 @@ import zoneinfo
 import pytest
 from django.utils import timezone
 
-from django_cedula.status import in_words, time_with_zone, words_steps
+from django_cedula.views import in_words, time_with_zone, words_steps
 
 MOMENT = datetime.datetime(2026, 12, 1, 19, 5, 8, tzinfo=datetime.timezone.utc)
 

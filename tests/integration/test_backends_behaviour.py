@@ -16,7 +16,7 @@ import pytest
 
 from django_cedula.backends.base import TASK_PATH
 from django_cedula.models import CedulaInfo
-from django_cedula.queueing import enqueue_validation
+from django_cedula.backends import enqueue_validation
 from django_cedula.testing.scrapers import FakeScraper
 
 from .conftest import Worker, wait_until
@@ -66,7 +66,7 @@ def finished_jobs(backend_name: str) -> list[tuple[Any, ...]]:
     from django_tasks_db.models import DBTaskResult
 
     results = DBTaskResult.objects.filter(
-        finished_at__isnull=False, task_path__endswith="validate_cedula_task"
+        finished_at__isnull=False, task_path__endswith="validate_user_cedula_task"
     )
     return [tuple(result.args_kwargs["args"]) for result in results]
 

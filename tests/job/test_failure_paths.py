@@ -173,7 +173,7 @@ def test_a_connection_lost_during_the_lookup_keeps_the_answer(
     store is retried once on a fresh connection."""
     settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.ConnectionDroppingScraper"
     ConnectionDroppingScraper.drops = 0
-    caplog.set_level(logging.WARNING, logger="django_cedula.tasks")
+    caplog.set_level(logging.WARNING, logger="django_cedula.job")
 
     assert recording_backend.run_next() == Status.ACTIVE
 
@@ -227,7 +227,7 @@ def test_an_answer_the_database_refuses_twice_ends_as_a_minimal_error(
 ) -> None:
     refuse_updates("NEW.mesa = 'REFUSED'")
     FakeScraper.set_outcome(CEDULA, {"status": "found", "departamento": "VALLE", "mesa": "REFUSED"})
-    caplog.set_level(logging.WARNING, logger="django_cedula.tasks")
+    caplog.set_level(logging.WARNING, logger="django_cedula.job")
 
     assert recording_backend.run_next() == Status.ERROR
 
@@ -279,7 +279,7 @@ def test_a_configuration_error_ends_the_row_at_once_and_is_logged_once_with_its_
     """A TypeError building the scraper used to be stored as network_error and retried three times."""
     settings.CEDULA_SCRAPER_OPTIONS = {"bogus": 1}
     settings.CEDULA_RETRY_DELAYS = [60, 300, 900]
-    caplog.set_level(logging.INFO, logger="django_cedula.tasks")
+    caplog.set_level(logging.INFO, logger="django_cedula.job")
 
     assert recording_backend.run_next() == Status.ERROR
 
@@ -289,7 +289,7 @@ def test_a_configuration_error_ends_the_row_at_once_and_is_logged_once_with_its_
     assert "CEDULA_SCRAPER_OPTIONS" in info.error_message
     assert recording_backend.jobs == [], "not retried"
     assert FakeScraper.calls == []
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "django_cedula.tasks"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "django_cedula.job"]
     assert len(errors) == 1
     assert "Not retried" in errors[0].getMessage()
 

@@ -9,7 +9,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from django_cedula import tasks
 from django_cedula.backends import ValidationJob
 from django_cedula.models import CedulaInfo
 from django_cedula.services import (
@@ -199,7 +198,7 @@ def test_a_restart_whose_job_claims_before_the_old_lookup_ends_still_discards_th
         type(user).objects.filter(pk=user.pk).update(cedula="79123456")
         user.refresh_from_db()
         request_validation(user, force=True)
-        assert tasks._claim(user.pk, 1) is not None  # the new job starts on another worker
+        assert CedulaInfo.objects.claim(user.pk, 1) is not None  # the new job starts on another worker
         return original(self, cedula)
 
     monkeypatch.setattr(FakeScraper, "scrape_cedula", new_number_meanwhile)

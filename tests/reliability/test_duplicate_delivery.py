@@ -42,7 +42,7 @@ WAITING_FOR_THE_ROW = """
 
 
 def deliver(user_id: int, attempt: int) -> None:
-    """Queue ``validate_cedula(user_id, attempt)`` through Django-Q2 as the backend does: a second
+    """Queue ``validate_user_cedula(user_id, attempt)`` through Django-Q2 as the backend does: a second
     delivery of a job already queued (a broker redelivering, a sweep racing a late job)."""
     job = ValidationJob(user_id=user_id, attempt=attempt)
     q_options = {"ack_failure": True, "group": "django_cedula", "task_name": job.name}

@@ -3,14 +3,28 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.test import override_settings
 
-from django_cedula.models import CedulaInfo
-from django_cedula.outcomes import bounded_raw_response, decide
+from django_cedula import models
+from django_cedula.models import CedulaInfo, Outcome, outcome_for
 from django_cedula.results import ScrapeResult, ScrapeStatus
 
 NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
 DELAYS = [60, 300, 900]
 Status = CedulaInfo.Status
+
+
+def decide(
+    result: ScrapeResult, *, attempt: int, retry_delays: list[int], now: datetime.datetime, raw_response: str = ""
+) -> Outcome:
+    """:func:`outcome_for` under ``CEDULA_RETRY_DELAYS = retry_delays``."""
+    with override_settings(CEDULA_RETRY_DELAYS=retry_delays):
+        return outcome_for(result, attempt=attempt, now=now, raw_response=raw_response)
+
+
+def bounded_raw_response(raw: str, *, store: bool, max_length: int) -> str:
+    with override_settings(CEDULA_STORE_RAW_RESPONSE=store, CEDULA_RAW_RESPONSE_MAX_LENGTH=max_length):
+        return models.bounded_raw_response(raw)
 
 
 def test_found_is_final_with_the_voting_place() -> None:

@@ -1,48 +1,52 @@
-"""The validation job: ``django_cedula.tasks.validate_cedula(user_id, attempt=1)``.
+"""The validation job: ``django_cedula.job.validate_user_cedula(user_id, attempt=1)``.
 
-Every task backend runs this function by its dotted path. Database work and browser
-work never overlap: the row is claimed, the lookup runs with no transaction open and
-no ORM call inside the scraper, then the outcome is stored.
+Every task backend runs this function by its dotted path. Database work and browser work never
+overlap: the row is claimed, the lookup runs with no transaction open and no ORM call inside the
+scraper, then the outcome is stored. Whatever the lookup met, a claimed attempt ends counted:
+values cut to their columns, a store retried on a fresh connection, a minimal error when nothing
+else can be stored. The row's transitions themselves are :class:`~.models.CedulaInfoQuerySet`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import logging
 import time
+import traceback
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
 from . import throttle
-from .attempts import CLAIMABLE_STATUSES, STORE_ERROR, claim, describe, still_ours, store_safely
-from .backends import get_backend
+from .backends import enqueue_validation, enqueue_validation_on_commit, get_backend
 from .captcha import spend
 from .conf import app_settings
 from .exceptions import ConfigurationError, InvalidCedulaError
-from .models import CedulaInfo, CedulaStatus
+from .models import (
+    CONFIG_ERROR,
+    ERROR_MESSAGE_MAX_LENGTH,
+    STORE_ERROR,
+    CedulaInfo,
+    CedulaStatus,
+    bounded_raw_response,
+    fit_to_columns,
+    outcome_for,
+    storable,
+)
 from .numbers import normalize_cedula
-from .outcomes import bounded_raw_response, decide
 from .privacy import redact
-from .queueing import enqueue_validation_on_commit
 from .results import ScrapeResult, ScrapeStatus
 from .scrapers import Scraper, get_scraper
 from .scrapers.chain import ScraperChain, SourcesPaused, source_name
+from .signals import retry_scheduled, send_now, send_on_commit, validation_finished
 
-__all__ = ["CLAIMABLE_STATUSES", "CONFIG_ERROR", "STORE_ERROR", "validate_cedula"]
+__all__ = ["validate_user_cedula"]
 
 logger = logging.getLogger(__name__)
 
-Status = CedulaStatus
 
-#: ``error_code`` of a row ended by a configuration error (a setting names a class that cannot be
-#: built as configured): final at once, since every retry would fail the same way.
-CONFIG_ERROR = "config_error"
-
-
-def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
+def validate_user_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     """Run attempt ``attempt`` of the validation of ``user_id``'s cédula.
 
     Returns the row's new status, or ``None`` when there was nothing to do: the user or
@@ -50,7 +54,7 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     look up yet (the cluster's rate limit, or the pause after a block) puts its row back, queues
     itself again for later and returns the status it left the row in.
     """
-    info = claim(user_id, attempt)
+    info = _claim(user_id, attempt)
     if info is None:
         return None
     try:
@@ -65,9 +69,9 @@ def validate_cedula(user_id: int | str, attempt: int = 1) -> str | None:
             "Cédula validation for user %s, attempt %s, failed after its claim:\n%s",
             user_id,
             attempt,
-            describe(exc, with_traceback=True, cedula=info.cedula),
+            error_text(exc, with_traceback=True, cedula=info.cedula),
         )
-        failure = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR, error=describe(exc, cedula=info.cedula))
+        failure = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR, error=error_text(exc, cedula=info.cedula))
         return _store_result(info, attempt, failure)
 
 
@@ -78,7 +82,7 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
         cedula = normalize_cedula(info.cedula)
     except InvalidCedulaError as exc:
         # Never reaches the network: mark it and stop.
-        fields: dict[str, object] = {"status": Status.INVALID, "error_message": str(exc)}
+        fields: dict[str, object] = {"status": CedulaStatus.INVALID, "error_message": str(exc)}
         return store_safely(info, attempt, fields, retry_delay=None, result=None)
     deferred_to = _wait_for_turn(info, attempt)
     if deferred_to is not None:
@@ -99,14 +103,8 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
 
 def _store_result(info: CedulaInfo, attempt: int, result: ScrapeResult) -> str | None:
     """Decide what ``result`` means for the row (final, retry, or out of retries) and store it."""
-    raw = bounded_raw_response(
-        result.raw_html,
-        store=app_settings.STORE_RAW_RESPONSE,
-        max_length=app_settings.RAW_RESPONSE_MAX_LENGTH,
-    )
-    outcome = decide(
-        result, attempt=attempt, retry_delays=app_settings.RETRY_DELAYS, now=timezone.now(), raw_response=raw
-    )
+    raw = bounded_raw_response(result.raw_html)
+    outcome = outcome_for(result, attempt=attempt, now=timezone.now(), raw_response=raw)
     stored = store_safely(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result)
     if stored != outcome.status:
         return stored  # discarded (None), or only a minimal error could be stored
@@ -129,20 +127,16 @@ def _end_with_config_error(info: CedulaInfo, attempt: int, exc: Exception) -> st
     logger.error(
         "Cédula validation for user %s stopped: the configuration is wrong: %s (%s). Not retried.",
         info.user_id,
-        describe(exc),
+        error_text(exc),
         hint,
     )
     fields: dict[str, object] = {
-        "status": Status.ERROR,
+        "status": CedulaStatus.ERROR,
         "error_code": CONFIG_ERROR,
-        "error_message": f"{describe(exc)} ({hint})",
+        "error_message": f"{error_text(exc)} ({hint})",
         "next_attempt_at": None,
     }
     return store_safely(info, attempt, fields, retry_delay=None, result=None)
-
-
-#: Kept for callers of the old private name.
-_claim = claim
 
 
 def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
@@ -184,18 +178,12 @@ def _defer(info: CedulaInfo, attempt: int, permit: throttle.Permit, *, queue: bo
     that cannot delay a job (inline) would run it again at once, in the caller's process; there the
     row is left for the sweeper (``cedula_sweep``) to queue once ``next_attempt_at`` has passed.
     """
-    status = Status.PENDING if attempt == 1 else Status.RETRYING
     using = router.db_for_write(CedulaInfo, instance=info)
-    now = timezone.now()
     with transaction.atomic(using=using):
-        released = still_ours(info, attempt, using).update(
-            status=status,
-            next_attempt_at=now + datetime.timedelta(seconds=permit.wait),
-            updated_at=now,
-        )
-        if released and queue:
+        status = CedulaInfo.objects.using(using).release(info, attempt, wait=permit.wait)
+        if status is not None and queue:
             enqueue_validation_on_commit(info.user_id, attempt, delay=permit.wait, using=using)
-    if not released:
+    if status is None:
         return None
     logger.info(
         "Cédula validation for user %s, attempt %s, deferred %.1fs (%s)%s",
@@ -239,12 +227,158 @@ def _ask(scraper: Scraper, cedula: str, user_id: int | str) -> ScrapeResult:
     except Exception as exc:
         # A host's scraper may quote the number in its exception: masked in the log and the row.
         logger.error(
-            "The scraper raised for user %s:\n%s", user_id, describe(exc, with_traceback=True, cedula=cedula)
+            "The scraper raised for user %s:\n%s",
+            user_id,
+            error_text(exc, with_traceback=True, cedula=cedula),
         )
-        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=describe(exc, cedula=cedula)[:500])
+        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=error_text(exc, cedula=cedula)[:500])
     try:
         return ScrapeResult.coerce(answer)
     except ValueError as exc:
         error = redact(exc, cedula)[:500]
         logger.error("The scraper gave an unusable result for user %s: %s", user_id, error)
         return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=error)
+
+
+def _claim(user_id: int | str, attempt: int) -> CedulaInfo | None:
+    """Claim the row for ``attempt`` (:meth:`~.models.CedulaInfoQuerySet.claim`), saying why not."""
+    # Every query goes to the database the claim wrote to: a router that sends reads to a replica
+    # would otherwise not see the row just claimed (or a just-registered one at all).
+    rows = CedulaInfo.objects.using(router.db_for_write(CedulaInfo))
+    info = rows.claim(user_id, attempt)
+    if info is not None:
+        return info
+    current = rows.filter(user_id=user_id).values_list("status", "retry_count").first()
+    if current is None:
+        logger.info("Cédula validation for user %s skipped: the user or the row is gone", user_id)
+    else:
+        logger.info(
+            "Cédula validation for user %s, attempt %s, skipped: already taken (status %s, %s retries)",
+            user_id,
+            attempt,
+            current[0],
+            current[1],
+        )
+    return None
+
+
+def error_text(exc: BaseException, *, with_traceback: bool = False, cedula: str | None = None) -> str:
+    """``exc`` as text fit to log or store: cédulas masked (``cedula`` too, whatever its length:
+    the generic masking only knows numbers of six digits or more), URL secrets (user-info, query
+    strings) removed, cut to the stored error's length."""
+    if with_traceback:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return redact(text, cedula)
+    return storable(redact(f"{type(exc).__name__}: {exc}", cedula))[:ERROR_MESSAGE_MAX_LENGTH]
+
+
+def store_safely(
+    info: CedulaInfo,
+    attempt: int,
+    fields: dict[str, object],
+    *,
+    retry_delay: float | None,
+    result: ScrapeResult | None,
+) -> str | None:
+    """:func:`_store`, robust to the database failing at that moment.
+
+    Returns the status stored, or ``None`` when the row changed under us and nothing was stored.
+
+    A lookup costs a request to the source and a paid captcha: a connection lost while it ran
+    must not throw its answer away. A ``DatabaseError`` is retried once on a fresh connection;
+    if that fails too (the answer itself cannot be stored), a minimal ERROR outcome is written
+    instead. If even that fails, the error propagates and the row stays PROCESSING, which the
+    sweeper recovers as a spent attempt.
+    """
+    fields = fit_to_columns(fields)
+    using = router.db_for_write(CedulaInfo, instance=info)
+    error = ""
+    # The full outcome twice (the second time on a fresh connection), then the minimal one.
+    for level, then in (
+        (logging.WARNING, "retrying on a fresh connection"),
+        (logging.ERROR, "storing a minimal error instead"),
+    ):
+        try:
+            return _stored_status(
+                _store(info, attempt, fields, retry_delay=retry_delay, result=result), fields
+            )
+        except DatabaseError as exc:
+            error = error_text(exc)
+            logger.log(level, "Storing the outcome for user %s failed (%s); %s", info.user_id, error, then)
+        _reconnect(using)
+    minimal: dict[str, object] = {
+        "status": CedulaStatus.ERROR,
+        "error_code": STORE_ERROR,
+        "error_message": f"the outcome could not be stored: {error}",
+        "raw_response": "",
+        "next_attempt_at": None,
+    }
+    return _stored_status(_store(info, attempt, minimal, retry_delay=None, result=None), minimal)
+
+
+def _stored_status(stored: bool, fields: dict[str, object]) -> str | None:
+    return str(fields["status"]) if stored else None
+
+
+def _reconnect(using: str) -> None:
+    """Drop the connection so that the next query opens a fresh one (not inside a transaction,
+    which would lose the caller's work)."""
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _store(
+    info: CedulaInfo,
+    attempt: int,
+    fields: dict[str, object],
+    *,
+    retry_delay: float | None,
+    result: ScrapeResult | None,
+) -> bool:
+    """Write the outcome if the row is still as claimed; once that commits, send the package's
+    signal and queue the retry.
+
+    Returns ``False`` when the row changed under us (the user was deleted or the validation
+    restarted while the lookup ran); the result is then discarded and no signal sent.
+    """
+    using = router.db_for_write(CedulaInfo, instance=info)
+    with transaction.atomic(using=using):
+        stored = CedulaInfo.objects.using(using).record(info, fields)
+        # A final outcome's signal goes out once this commits; a retry is handed to the queue then,
+        # and its signal sent once the queue took it (see _queue_retry_on_commit).
+        if stored and retry_delay is None:
+            send_on_commit(validation_finished, info, using=using, status=fields["status"], result=result)
+        elif stored:
+            _queue_retry_on_commit(
+                info, attempt + 1, delay=retry_delay, error_code=str(fields["error_code"]), using=using
+            )
+    if not stored:
+        logger.info(
+            "Cédula validation for user %s: the row changed during the lookup; result discarded", info.user_id
+        )
+    return stored
+
+
+def _queue_retry_on_commit(
+    info: CedulaInfo, attempt: int, *, delay: float, error_code: str, using: str
+) -> None:
+    """Once the transaction commits, hand attempt ``attempt`` to the queue and, if the queue took
+    it, send ``retry_scheduled``.
+
+    A broker that refuses the job leaves the row RETRYING for the sweeper and sends no signal.
+    The inline backend runs the retry inside ``enqueue``: there the signal goes first, so that a
+    receiver sees ``retry_scheduled`` before that retry's own signals (it never refuses a job).
+    """
+
+    def send() -> None:
+        send_now(retry_scheduled, info, attempt=attempt, delay=delay, error_code=error_code)
+
+    def queue() -> None:
+        if get_backend().runs_jobs_inline:
+            send()
+            enqueue_validation(info.user_id, attempt, delay=delay)
+        elif enqueue_validation(info.user_id, attempt, delay=delay):
+            send()
+
+    transaction.on_commit(queue, using=using)
