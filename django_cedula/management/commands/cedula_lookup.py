@@ -54,14 +54,15 @@ class Command(BaseCommand):
                 del data["raw_html"]
             self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
         else:
-            self.stdout.write(self._describe(result, cedula))
+            self.stdout.write(self._as_text(result, cedula))
         if not result.status.is_final:
             raise CommandError(
                 gettext("Lookup failed: %(status)s.") % {"status": result.status.value},
                 returncode=EXIT_FAILURE,
             )
 
-    def _describe(self, result: ScrapeResult, cedula: str) -> str:
+    def _as_text(self, result: ScrapeResult, cedula: str) -> str:
+        """The result as ``name: value`` lines, its error redacted."""
         # Names and values as the JSON output and ScrapeResult spell them, in every language.
         lines = [f"status: {result.status.value}"]
         fields = {

@@ -1,38 +1,90 @@
-"""The admin of cédula validations: read-only rows, their summary line, and *Validate again*.
+"""The Django admin for cédula validations, and an inline for the host's user admin.
 
-Also who may see ``raw_response`` (:data:`RAW_RESPONSE_PERMISSION`), and the departamento filter.
+:class:`CedulaInfoAdmin` is registered on ``django.contrib.admin.site`` when the admin is
+installed. Every field is read-only: the data comes from the Registraduría, and the package's
+jobs update rows with conditional queries that a form saving a stale copy would undo. Staff can
+instead *validate again* the selected rows (an action, which needs the ``change`` permission of
+the model), filter by status and department, and search by the full number or by user.
+The list keeps to five columns (user, masked number ``******4050``, status, "municipality,
+department", updated at) so that it fits a 1280-pixel screen with the filter sidebar; the full
+number and every other field are on each row's page. Times are shown to the second with the zone
+(:func:`format_full_time`), and every label is the model's verbose name.
+``raw_response`` (the HTML the source answered) is shown only to users with the permission
+``django_cedula.view_raw_response``. Only superusers may delete rows.
+
+To show a user's validation on the host's own user admin, add the read-only inline::
+
+    from django.contrib.auth.admin import UserAdmin
+    from django_cedula.admin import CedulaInfoInline
+
+    @admin.register(User)
+    class MyUserAdmin(UserAdmin):
+        inlines = [CedulaInfoInline]
+
+To replace the package's admin, ``admin.site.unregister(CedulaInfo)`` and register your own,
+for instance a subclass of :class:`CedulaInfoAdmin`.
+
+Above the list, a line gives today's captcha spend (UTC day): solves, tokens used, expired and
+refused, solves per final validation and the estimated cost, and the pauses after a block still
+running. :class:`CaptchaSpendAdmin` lists the spend day by day, read-only (the counters are
+written by the package, never by hand).
+
+The sections, in order: the typed admin base classes; who may see ``raw_response``; full times;
+the groups of fields the row's page and the inline share; the summary line above the list;
+:class:`CedulaInfoAdmin`; :class:`CedulaInfoInline`; :class:`CaptchaSpendAdmin`; and their
+registration, when Django's admin autodiscovers this module.
 """
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst, format_lazy
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from ..exceptions import InvalidCedulaError
-from ..management.commands import cedula_stats
-from ..models import CaptchaSpend, CedulaInfo, CedulaStatus
-from ..numbers import mask_cedula, normalize_cedula
-from ..services import RequestDecision, request_validation_batches
-from .bases import CedulaInfoModelAdmin
-from .fields import ATTEMPT_FIELDS, IDENTITY_FIELDS, NOVEDAD_FIELDS, PLACE_FIELDS, FullTimes
-from .summary import SpendSummary, StatusCount, spend_summary_figures
+from .captcha import spend
+from .conf import app_settings
+from .exceptions import InvalidCedulaError
+from .management.commands import cedula_stats
+from .models import CaptchaSpend, CedulaInfo, CedulaStatus
+from .numbers import mask_cedula, normalize_cedula
+from .services import RequestDecision, request_validation_batches
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
-    from django.db.models import Field, Model
+    from django.db.models import Field
     from django.utils.functional import _StrOrPromise
+
+# Base classes ---------------------------------------------------------------------------------
+#
+# Django's admin classes are subscriptable only for the type checker (at run time, only with
+# django-stubs-ext's monkeypatch, which a host project need not install): each alias is the
+# subscripted class for mypy and the plain class when the code runs.
+
+if TYPE_CHECKING:
+    CedulaInfoModelAdmin = admin.ModelAdmin[CedulaInfo]
+    CaptchaSpendModelAdmin = admin.ModelAdmin[CaptchaSpend]
+    CedulaInfoStackedInline = admin.StackedInline[CedulaInfo, Any]
+else:
+    CedulaInfoModelAdmin = admin.ModelAdmin
+    CaptchaSpendModelAdmin = admin.ModelAdmin
+    CedulaInfoStackedInline = admin.StackedInline
+
+# Who may see raw_response ---------------------------------------------------------------------
 
 #: The permission that shows ``raw_response`` (declared in ``CedulaInfo.Meta.permissions``).
 RAW_RESPONSE_PERMISSION = "django_cedula.view_raw_response"
@@ -41,6 +93,133 @@ RAW_RESPONSE_PERMISSION = "django_cedula.view_raw_response"
 def can_view_raw_response(request: HttpRequest) -> bool:
     """Whether the user of ``request`` may see what the source answered."""
     return request.user.has_perm(RAW_RESPONSE_PERMISSION)
+
+
+# Full times -----------------------------------------------------------------------------------
+#
+# Django's admin shows a date-time field in the language's DATETIME_FORMAT, which in English drops
+# the minutes of a round hour ("Dec. 1, 2026, 4 a.m.") and never shows the seconds or the zone. A
+# validation's times are read to the second (when was it requested, answered, retried), so the
+# package's admin pages show them as "2026-12-01 04:00:07 -05": in the current time zone (the
+# project's TIME_ZONE unless a middleware activates another), whose name or offset ends the text.
+# This applies to the package's admin only; the host's DATETIME_FORMAT is left alone.
+
+#: The format of :func:`format_full_time` (Django's ``date`` filter syntax): ISO 8601's order,
+#: which reads the same in every language, then the zone's abbreviation (``UTC``, ``CET``) or, for a
+#: zone without one such as ``America/Bogota``, its offset (``-05``).
+FULL_TIME_FORMAT = "Y-m-d H:i:s T"
+
+
+def format_full_time(value: datetime.datetime | None) -> str | None:
+    """``value`` in the current time zone as ``2026-12-01 04:00:07 -05``; ``None`` stays ``None``
+    (the admin then shows its empty value)."""
+    if value is None:
+        return None
+    if timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return dateformat.format(value, FULL_TIME_FORMAT)
+
+
+def full_time_display(model: type[Model], name: str) -> Callable[[Any, Any], str]:
+    """An admin display method for the date-time field ``name`` of ``model``: headed by the field's
+    own verbose name, sorted by the field, showing :func:`format_full_time` (the admin's empty value,
+    ``-``, for no time: a read-only field would otherwise show ``None``).
+
+    Set it on a ``ModelAdmin`` or an inline as ``<name>_full = full_time_display(Model, "<name>")``
+    and list ``"<name>_full"`` in ``list_display`` or ``readonly_fields``.
+    """
+    field = model._meta.get_field(name)
+
+    def display(model_admin: Any, obj: Any) -> str:
+        text = format_full_time(getattr(obj, name))
+        return str(model_admin.get_empty_value_display()) if text is None else text
+
+    display.__name__ = f"{name}_full"
+    display.__qualname__ = f"{name}_full"
+    return admin.display(description=getattr(field, "verbose_name", name), ordering=name)(display)
+
+
+# Field groups ---------------------------------------------------------------------------------
+#
+# Shared so that the row's page (CedulaInfoAdmin) and the host's user page (CedulaInfoInline) show
+# the same place and record note fields, and the times in full.
+
+IDENTITY_FIELDS = ("user", "cedula", "status")
+PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
+NOVEDAD_FIELDS = ("novedad", "resolucion", "fecha_novedad")
+#: The date-time fields, each shown through its ``<name>_full`` display of :class:`FullTimes`.
+TIME_FIELDS = ("requested_at", "fetched_at", "next_attempt_at", "created_at", "updated_at")
+ATTEMPT_FIELDS = (
+    "requested_at_full",
+    "fetched_at_full",
+    "source",
+    "retry_count",
+    "next_attempt_at_full",
+    "error_code",
+    "error_message",
+    "created_at_full",
+    "updated_at_full",
+)
+
+
+class FullTimes:
+    """Display methods for the date-time fields of ``CedulaInfo``, to the second with the zone
+    (:func:`format_full_time`), for a ``ModelAdmin`` or inline to inherit."""
+
+    requested_at_full = full_time_display(CedulaInfo, "requested_at")
+    fetched_at_full = full_time_display(CedulaInfo, "fetched_at")
+    next_attempt_at_full = full_time_display(CedulaInfo, "next_attempt_at")
+    created_at_full = full_time_display(CedulaInfo, "created_at")
+    updated_at_full = full_time_display(CedulaInfo, "updated_at")
+
+
+# The summary line above the list --------------------------------------------------------------
+#
+# How many rows have each status, and today's captcha spend: CedulaInfoAdmin computes them
+# (status_counts, spend_summary); its change_list.html template shows them.
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """One status of the changelist's summary: its label, how many rows have it, and its filter."""
+
+    status: str
+    label: str
+    count: int
+    query: str
+    selected: bool
+
+
+@dataclass(frozen=True)
+class SpendSummary:
+    """Today's captcha spend for the changelist: its figures as short texts, and a link to the
+    spend by day (``None`` for staff who may not see it)."""
+
+    figures: list[str]
+    url: str | None
+
+
+def spend_summary_figures(today: dict[str, Any], price_per_1000: float) -> list[str]:
+    """The figures of one period (as :func:`~django_cedula.management.commands.cedula_stats.spend_figures`
+    gives them) as short translated texts."""
+    ratio = today["solves_per_final_validation"]
+    return [
+        ngettext("%(count)d solve", "%(count)d solves", today["requested"]) % {"count": today["requested"]},
+        ngettext("%(count)d token used", "%(count)d tokens used", today["used"]) % {"count": today["used"]},
+        ngettext("%(count)d expired", "%(count)d expired", today["expired"]) % {"count": today["expired"]},
+        ngettext("%(count)d refused", "%(count)d refused", today["refused"]) % {"count": today["refused"]},
+        gettext("no final validation yet")
+        if ratio is None
+        else gettext("%(ratio)s solves per final validation") % {"ratio": cedula_stats.format_ratio(ratio)},
+        gettext("estimated cost %(cost)s at %(price)s")
+        % {
+            "cost": cedula_stats.format_cost(today["estimated_cost"]),
+            "price": cedula_stats.format_price(price_per_1000),
+        },
+    ]
+
+
+# The validations ------------------------------------------------------------------------------
 
 
 class DepartamentoFilter(admin.AllValuesFieldListFilter):
@@ -72,7 +251,8 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
     The list keeps to five columns, so that it fits a 1280-pixel screen with the filter sidebar
     open: user, masked number, status, place (municipality and department) and last change; the
     polling station, the table, the retries and everything else are on the row's page. Times are
-    shown to the second, with the zone (:mod:`.times`); labels are the model's verbose names.
+    shown to the second, with the zone (:func:`format_full_time`); labels are the model's verbose
+    names.
     """
 
     list_display = ("user", "masked_cedula", "status", "place", "updated_at_full")
@@ -288,3 +468,90 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
                 % {"count": without_number},
                 messages.WARNING,
             )
+
+
+# The inline for the host's user admin ---------------------------------------------------------
+
+
+class CedulaInfoInline(FullTimes, CedulaInfoStackedInline):
+    """A user's validation, read-only, for the host's user admin (``inlines = [CedulaInfoInline]``).
+
+    Shown to staff with the ``view`` (or ``change``) permission of cédula validations; it never
+    adds, changes or deletes a row, and never shows ``raw_response``. When
+    :class:`~django_cedula.admin.CedulaInfoAdmin` is registered on the same admin site, a link
+    leads to the full page. Times are shown to the second, with the zone.
+    """
+
+    model = CedulaInfo
+    fk_name = "user"
+    # The model's own name, also as the plural: a user has one validation.
+    verbose_name = verbose_name_plural = CedulaInfo._meta.verbose_name
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = (
+        "cedula",
+        "status",
+        *PLACE_FIELDS,
+        *NOVEDAD_FIELDS,
+        "requested_at_full",
+        "fetched_at_full",
+        "source",
+        "retry_count",
+        "error_code",
+        "error_message",
+    )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
+        # The package creates the row when the user's validation is requested.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
+        # Saving the user must never write the row back over a job's result.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
+        return False
+
+
+# The captcha spend by day ---------------------------------------------------------------------
+
+
+class CaptchaSpendAdmin(CaptchaSpendModelAdmin):
+    """The captcha spend, one row per UTC day, newest first, read-only: its counters are written
+    by the package (:mod:`django_cedula.captcha.spend`), never by hand."""
+
+    list_display = ("day", *spend.EVENTS, "estimated_cost")
+    date_hierarchy = "day"
+    ordering = ("-day",)
+    fields = readonly_fields = ("day", *spend.EVENTS, "estimated_cost")
+
+    @admin.display(description=_("estimated cost"))
+    def estimated_cost(self, obj: CaptchaSpend) -> str:
+        """The day's solves at ``CEDULA_CAPTCHA_PRICE_PER_1000``, in that price's currency."""
+        return cedula_stats.format_cost(
+            cedula_stats.estimated_cost(obj.requested, app_settings.CAPTCHA_PRICE_PER_1000)
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CaptchaSpend | None = None) -> bool:
+        # A hand edit would falsify the accounting, and a form saving a stale copy would undo the
+        # counts written meanwhile (they are added with UPDATE ... SET n = n + k).
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CaptchaSpend | None = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {
+            "cedula_price": cedula_stats.format_price(app_settings.CAPTCHA_PRICE_PER_1000),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+
+admin.site.register(CedulaInfo, CedulaInfoAdmin)
+admin.site.register(CaptchaSpend, CaptchaSpendAdmin)
