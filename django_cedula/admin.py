@@ -62,6 +62,7 @@ from .exceptions import InvalidCedulaError
 from .management.commands import cedula_stats
 from .models import CaptchaSpend, CedulaInfo, CedulaStatus
 from .numbers import mask_cedula, normalize_cedula
+from .results import NOVEDAD_FIELDS, PLACE_FIELDS
 from .services import RequestDecision, request_validation_batches
 
 if TYPE_CHECKING:
@@ -145,8 +146,6 @@ def full_time_display(model: type[Model], name: str) -> Callable[[Any, Any], str
 # the same place and record note fields, and the times in full.
 
 IDENTITY_FIELDS = ("user", "cedula", "status")
-PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
-NOVEDAD_FIELDS = ("novedad", "resolucion", "fecha_novedad")
 #: The date-time fields, each shown through its ``<name>_full`` display of :class:`FullTimes`.
 TIME_FIELDS = ("requested_at", "fetched_at", "next_attempt_at", "created_at", "updated_at")
 ATTEMPT_FIELDS = (
