@@ -128,9 +128,9 @@ def replica_process() -> Iterator[tuple[int, str, str]]:
 
 
 def python_rss() -> int:
-    from django_cedula.browser import procfs
+    from django_cedula.browser import processes
 
-    return procfs.rss_bytes(os.getpid())
+    return processes.rss_bytes(os.getpid())
 
 
 def python_hwm() -> int:
@@ -149,12 +149,12 @@ def reset_hwm() -> None:
 
 def browser_rss(replica_pid: int) -> int:
     """RSS summed over this process's descendants but the replica's own tree."""
-    from django_cedula.browser import procfs
+    from django_cedula.browser import processes
 
-    table = list(procfs.iter_processes())
-    excluded = {replica_pid, *(p.pid for p in procfs.descendants(replica_pid, table))}
+    table = list(processes.iter_processes())
+    excluded = {replica_pid, *(p.pid for p in processes.descendants(replica_pid, table))}
     return sum(
-        procfs.rss_bytes(p.pid) for p in procfs.descendants(os.getpid(), table) if p.pid not in excluded
+        processes.rss_bytes(p.pid) for p in processes.descendants(os.getpid(), table) if p.pid not in excluded
     )
 
 

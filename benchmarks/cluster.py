@@ -280,13 +280,13 @@ def _leftovers(timeout: float = 15) -> list[int]:
 
 
 def _is_ancestor(pid: int) -> bool:
-    from django_cedula.browser import procfs
+    from django_cedula.browser import processes
 
-    current = procfs.read_process(os.getpid())
+    current = processes.read_process(os.getpid())
     while current is not None and current.ppid > 1:
         if current.ppid == pid:
             return True
-        current = procfs.read_process(current.ppid)
+        current = processes.read_process(current.ppid)
     return False
 
 

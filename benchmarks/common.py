@@ -73,11 +73,11 @@ def tree_anon(root: int | None = None) -> int:
 
 def tree_rollup(root: int | None, fields: Sequence[str]) -> int:
     """The sum of ``fields`` of ``/proc/<pid>/smaps_rollup``, in bytes, over ``root`` and its descendants."""
-    from django_cedula.browser import procfs
+    from django_cedula.browser import processes
 
     root = os.getpid() if root is None else root
     total = 0
-    for pid in [root, *(p.pid for p in procfs.descendants(root))]:
+    for pid in [root, *(p.pid for p in processes.descendants(root))]:
         try:
             with open(f"/proc/{pid}/smaps_rollup") as rollup:
                 for line in rollup:
@@ -152,18 +152,18 @@ def progress(message: str) -> None:
 
 def tree_rss(root: int) -> int:
     """Resident memory of ``root`` and its descendants, summed (shared pages count once per process)."""
-    from django_cedula.browser import procfs
+    from django_cedula.browser import processes
 
-    return procfs.tree_rss_bytes(root)
+    return processes.tree_rss_bytes(root)
 
 
 def cpu_seconds(root: int) -> float:
     """CPU time (user + system) used so far by ``root`` and its live descendants, and by the children
     they have reaped."""
-    from django_cedula.browser import procfs
+    from django_cedula.browser import processes
 
     ticks = 0
-    for pid in [root, *(p.pid for p in procfs.descendants(root))]:
+    for pid in [root, *(p.pid for p in processes.descendants(root))]:
         try:
             with open(f"/proc/{pid}/stat", "rb") as stat:
                 fields = stat.read().rpartition(b")")[2].split()
@@ -195,11 +195,11 @@ def tagged_processes(tag: str) -> list[int]:
 
 def processes_carrying(name: str, value: str) -> list[int]:
     """Live processes other than this one whose environment carries ``name=value``."""
-    from django_cedula.browser import procfs
+    from django_cedula.browser import processes
 
     needle = f"{name}={value}".encode()
     found = []
-    for info in procfs.iter_processes():
+    for info in processes.iter_processes():
         if info.pid == os.getpid() or not info.alive:
             continue
         try:

@@ -135,17 +135,17 @@ def settled_sample(root: int, count: int = 3, interval: float = 0.3, settle: flo
 
 def sample(root: int) -> dict[str, Any]:
     """RSS, PSS and anonymous PSS of the cluster's tree, and of its worker's subtree."""
-    from django_cedula.browser import procfs
+    from django_cedula.browser import processes
 
-    tree = procfs.descendants(root)
+    tree = processes.descendants(root)
     pythons = [info for info in tree if info.comm.startswith("python") or info.comm.startswith("qcluster")]
     # The worker is the Python process whose descendants (its driver, Chromium) hold no Python.
     worker = next(
         (
             info.pid
             for info in pythons
-            if procfs.descendants(info.pid, tree)
-            and not any(child.comm.startswith("python") for child in procfs.descendants(info.pid, tree))
+            if processes.descendants(info.pid, tree)
+            and not any(child.comm.startswith("python") for child in processes.descendants(info.pid, tree))
         ),
         None,
     )

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Browser-marked tests of several suites, each needing Chromium from its first fixture on.
-SUITES = ["tests/browser/test_discovery.py", "tests/e2e", "tests/integration/test_qcluster_browser.py"]
+SUITES = ["tests/browser/test_options.py", "tests/e2e", "tests/integration/test_qcluster_browser.py"]
 
 
 def run_without_chromium(tmp_path: Path, **environment: str) -> subprocess.CompletedProcess[str]:
@@ -48,7 +48,7 @@ def test_without_chromium_browser_tests_fail_in_ci(tmp_path: Path) -> None:
     # Every one of them, in each suite, says what to install.
     lines = [line for line in done.stdout.splitlines() if line.startswith("ERROR tests/")]
     assert {line.split("::")[0].removeprefix("ERROR ") for line in lines} == {
-        "tests/browser/test_discovery.py",
+        "tests/browser/test_options.py",
         "tests/e2e/test_example_project.py",
         "tests/e2e/test_first_hour.py",
         "tests/e2e/test_startproject.py",

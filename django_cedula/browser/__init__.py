@@ -51,25 +51,20 @@ Calling it from inside the runtime (a coroutine given to ``run``) raises ``Runti
 
 Without Django settings, build the options yourself: ``BrowserRuntime(BrowserOptions(...))``.
 
-Where things live, one job per module (everything public is importable from this package):
+Where things live, one job per module (what callers use is importable from this package):
 
 * :mod:`.runtime`: :class:`BrowserRuntime`, the caller's side, and the process-wide bookkeeping:
   the instance of :func:`get_browser_runtime`, the fork and exit hooks.
-* :mod:`.engine`: a runtime's per-process half: starts, drops and relaunches the browser, closes
-  it when idle, shuts everything down.
-* :mod:`.loop_thread`: the event-loop thread, and calls into it from other threads and loops,
-  with their time limits.
-* :mod:`.driver`: Playwright's Node.js driver process; the package's one read of Playwright's
-  private attributes, checked by ``tests/browser/test_driver.py``.
-* :mod:`.launch`: launching Chromium or connecting to an endpoint; the browser's process and group.
-  :mod:`.reaping`: how long a graceful close may take, and killing what did not close.
-* :mod:`.disconnects`: noticing a browser that went away, so that calls on it fail at once.
-* :mod:`.contexts`: each lookup's new, empty context. :mod:`.pages`: fresh pages, the spare made
-  ahead of the next lookup, and the reused page scrubbed between lookups.
-* :mod:`.processes`: the process table, through psutil. :mod:`.descriptors`: the pipe bookkeeping
-  psutil does not do (Linux's ``/proc``). :mod:`.procfs`: their former import path.
-* :mod:`.options`, :mod:`.discovery`, :mod:`.errors`: what is launched and how, which Chromium,
-  the exceptions.
+* :mod:`.engine`: a runtime's per-process half: starts Playwright's driver and the browser
+  (launched, or connected to at an endpoint), drops and relaunches it, closes it when idle,
+  shuts everything down.
+* :mod:`.loop`: the event-loop thread, calls into it from other threads and loops with their
+  time limits, and noticing a browser that went away.
+* :mod:`.pages`: each lookup's new, empty context, and its page: fresh, the spare made ahead of
+  the next lookup, or the reused page scrubbed between lookups.
+* :mod:`.processes`: the process table through psutil: which process is Playwright's driver and
+  which the browser, their pipes (Linux's ``/proc``), killing what did not close.
+* :mod:`.options`: what is launched and how, which Chromium, the exceptions.
 
 The loop thread is hand-written on ``asyncio``. anyio's blocking portal
 (``anyio.from_thread.start_blocking_portal``) was considered and not taken:
@@ -91,9 +86,17 @@ The loop thread is hand-written on ``asyncio``. anyio's blocking portal
 
 from __future__ import annotations
 
-from .discovery import find_browser_executable, playwright_chromium_path
-from .errors import BrowserCrashed, BrowserError, BrowserLaunchError, BrowserTimeout, BrowserUnavailable
-from .options import BASE_ARGS, BrowserOptions, parse_proxy
+from .options import (
+    BASE_ARGS,
+    BrowserCrashed,
+    BrowserError,
+    BrowserLaunchError,
+    BrowserOptions,
+    BrowserTimeout,
+    BrowserUnavailable,
+    find_browser_executable,
+    parse_proxy,
+)
 from .runtime import BrowserRuntime, get_browser_runtime, reset_browser_runtime
 
 __all__ = [
@@ -108,6 +111,5 @@ __all__ = [
     "find_browser_executable",
     "get_browser_runtime",
     "parse_proxy",
-    "playwright_chromium_path",
     "reset_browser_runtime",
 ]

@@ -1,37 +1,34 @@
-"""The engine: the per-process half of a runtime, which owns its thread, driver and browser.
+"""The engine: the per-process half of a runtime, which owns its loop thread, Playwright's driver and
+the browser.
 
 A :class:`~.runtime.BrowserRuntime` replaces its engine after ``close()`` and after a fork,
 so a runtime object stays usable for the life of the process that holds it. The engine starts
-the browser when a call needs it, counts calls to close it when idle, drops and relaunches it
-when it went away, and shuts everything down; the work it delegates: the loop thread
-(:mod:`.loop_thread`), the driver (:mod:`.driver`), launching (:mod:`.launch`), reaping
-(:mod:`.reaping`), contexts and pages (:mod:`.contexts`, :mod:`.pages`). Methods without a
-"caller's side" note run on the loop thread.
+Playwright's driver and the browser (launched, or connected to at an endpoint) when a call needs
+them, counts calls to close them when idle, drops and relaunches a browser that went away, and
+shuts everything down. What it delegates: the loop thread (:mod:`.loop`), the process table and
+killing (:mod:`.processes`), contexts and pages (:mod:`.pages`). Methods without a "caller's
+side" note run on the loop thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, CDPSession, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from ..privacy import redact
 from . import processes
-from .contexts import Contexts
-from .descriptors import fd_targets
-from .disconnects import Disconnects
-from .driver import driver_children, find_driver_pid, stop_driver
-from .errors import BrowserError
-from .launch import browser_group, find_browser_pid, launch_error, open_browser
-from .loop_thread import LoopThread, within
-from .options import BrowserOptions
-from .pages import Pages
-from .reaping import CLOSE_GRACE, kill_child, reap_group
+from .loop import CLOSE_GRACE, Disconnects, LoopThread, within
+from .options import BrowserError, BrowserLaunchError, BrowserOptions, find_browser_executable
+from .pages import Contexts, Pages
 
 logger = logging.getLogger("django_cedula.browser")
 
@@ -144,13 +141,10 @@ class Engine:
     async def _start_browser(self) -> Browser:
         try:
             if self.playwright is None:
-                before = driver_children()
-                manager = async_playwright()
-                self.playwright = await manager.start()
-                self.driver_pid = find_driver_pid(manager, self.playwright, before)
+                self.playwright, self.driver_pid = await start_driver()
                 if self.driver_pid is not None:
                     self.owned_drivers.add(self.driver_pid)
-                    self.driver_pipes = fd_targets(self.driver_pid, (0, 1))
+                    self.driver_pipes = processes.fd_targets(self.driver_pid, (0, 1))
             browser = await open_browser(self.playwright, self.options)
         except Exception as exc:
             # A driver that failed us once is not trusted again: the next call starts afresh.
@@ -168,7 +162,7 @@ class Engine:
         if not self.options.endpoint:
             self.browser_pid = await find_browser_pid(self._cdp, self.driver_pid)
             if self.browser_pid is not None:
-                pgid = browser_group(self.browser_pid)
+                pgid = processes.browser_group(self.browser_pid)
                 if pgid is not None:
                     self._browser_pgid = pgid
                     self.owned_groups.add(pgid)
@@ -217,7 +211,7 @@ class Engine:
                 logger.warning("the browser did not close cleanly (%s); killing it", redact(exc))
         self.contexts.open.clear()
         if pgid is not None:
-            await reap_group(pgid)
+            await processes.reap_group(pgid)
             self.owned_groups.discard(pgid)
 
     async def _stop_playwright(self) -> None:
@@ -275,6 +269,130 @@ class Engine:
         for pgid in list(self.owned_groups):
             processes.kill_group(pgid)
         for pid in list(self.owned_drivers):
-            kill_child(pid)
+            processes.kill_child(pid)
         self.owned_groups.clear()
         self.owned_drivers.clear()
+
+
+# -- Playwright's driver -------------------------------------------------------------------------------
+
+# One driver start at a time in this process, across all engines: a start's driver is told by
+# being the one new Playwright driver among our children, which two starts at once would blur.
+_driver_start = threading.Lock()
+
+
+def _new_driver_start_lock() -> None:
+    # A fork child inherits the lock in whatever state another thread left it.
+    global _driver_start
+    _driver_start = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_driver_start_lock)
+
+
+@contextlib.asynccontextmanager
+async def _driver_start_turn() -> AsyncIterator[None]:
+    """Hold :data:`_driver_start` without blocking the loop (a cancelled wait holds nothing)."""
+    lock = _driver_start
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+async def start_driver() -> tuple[Playwright, int | None]:
+    """Start Playwright's Node.js driver: the Playwright object, and the driver's PID if it can be told.
+
+    Playwright has no public way to tell its driver's process, which the runtime needs to kill a
+    driver that would not stop, to find the browser it launched and to detach a forked child
+    from its pipes. It starts the driver as a child of this process; the one Playwright driver
+    among our children that was not there before the start is it.
+    """
+    async with _driver_start_turn():
+        before = processes.driver_children()
+        playwright = await async_playwright().start()
+        new = processes.driver_children() - before
+    return playwright, (new.pop() if len(new) == 1 else None)
+
+
+async def stop_driver(playwright: Playwright, pid: int | None) -> None:
+    """Stop the driver within :data:`CLOSE_GRACE` seconds; then kill it if it is still our child."""
+    try:
+        await asyncio.wait_for(playwright.stop(), CLOSE_GRACE)
+    except Exception as exc:
+        logger.warning("the Playwright driver did not stop cleanly (%s); killing it", redact(exc))
+    if pid is not None:
+        processes.kill_child(pid)
+
+
+# -- the browser: launched, or connected to ------------------------------------------------------------
+
+
+async def open_browser(playwright: Playwright, options: BrowserOptions) -> Browser:
+    """Connect to ``options.endpoint`` if there is one, else launch Chromium."""
+    if options.endpoint:
+        return await connect(playwright, options)
+    return await launch(playwright, options)
+
+
+async def launch(playwright: Playwright, options: BrowserOptions) -> Browser:
+    executable = find_browser_executable(
+        options.executable,
+        headless=options.headless,
+        bundled=lambda: playwright.chromium.executable_path,
+    )
+    kwargs: dict[str, Any] = {
+        "headless": options.headless,
+        "args": options.launch_args(),
+        "chromium_sandbox": options.sandbox,
+        "timeout": options.launch_timeout * 1000,
+    }
+    if executable is not None:
+        kwargs["executable_path"] = executable
+    return await playwright.chromium.launch(**kwargs)
+
+
+async def connect(playwright: Playwright, options: BrowserOptions) -> Browser:
+    endpoint = options.endpoint
+    assert endpoint
+    url = urlsplit(endpoint)
+    scheme = url.scheme.lower()
+    headers = dict(options.endpoint_headers) if options.endpoint_headers else None
+    timeout = options.launch_timeout * 1000
+    # A DevTools URL (http(s), or ws(s) ending in /devtools/browser/<id>) speaks CDP; any
+    # other ws(s) URL is a Playwright browser server.
+    if scheme in ("http", "https") or (scheme in ("ws", "wss") and "/devtools/browser/" in url.path):
+        return await playwright.chromium.connect_over_cdp(endpoint, headers=headers, timeout=timeout)
+    if scheme in ("ws", "wss"):
+        return await playwright.chromium.connect(endpoint, headers=headers, timeout=timeout)
+    raise BrowserError(
+        "CEDULA_BROWSER_ENDPOINT must be a ws://, wss://, http:// or https:// URL, "
+        f"not {redact(repr(endpoint))}"
+    )
+
+
+def launch_error(exc: Exception, options: BrowserOptions) -> BrowserLaunchError:
+    """What a failed start is reported as: Playwright's message, cleaned, and a hint if there is one.
+
+    Raise it ``from None``: Playwright's message quotes the endpoint it tried, credentials and
+    token included, and a chained original would show it in a logged traceback.
+    """
+    hint = ""
+    if not options.endpoint and options.sandbox:
+        hint = " If Chromium cannot start its sandbox here, add '--no-sandbox' to CEDULA_BROWSER_ARGS."
+    return BrowserLaunchError(f"could not start the browser: {redact(exc)}{hint}")
+
+
+async def find_browser_pid(cdp: CDPSession | None, driver_pid: int | None) -> int | None:
+    """The PID of the launched browser's main process: asked over CDP, else found under the driver."""
+    if cdp is not None:
+        with contextlib.suppress(PlaywrightError, KeyError, TypeError, ValueError):
+            info = await cdp.send("SystemInfo.getProcessInfo")
+            for process in info.get("processInfo", []):
+                if process.get("type") == "browser":
+                    return int(process["id"])
+    # Playwright starts the browser as a child of its driver, leading a group of its own.
+    return None if driver_pid is None else processes.browser_under_driver(driver_pid)

@@ -1,19 +1,31 @@
-"""The process table through psutil: what the runtime started, the memory it holds, killing it.
+"""The processes the runtime starts: the process table through psutil, which of them is Playwright's
+driver and which the browser, their pipes, and killing what did not close.
 
 psutil reads the table wherever the runtime runs (Linux, macOS, the BSDs), so the last-resort
 kill of a browser that would not close and the memory figures are not lost off Linux. It does
 not tell a process's group, which ``os.getpgid`` does. Every helper answers "nothing known"
 (None, False, 0, empty) rather than raising when a process is gone or may not be read.
+
+Only processes the runtime knows it started are killed: a browser's process group (never our
+own) and our own child driver, checked to still be our child so that a reused PID is never hit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import signal
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import playwright
 import psutil
+
+logger = logging.getLogger("django_cedula.browser")
 
 #: psutil's states of a process that is gone but not yet reaped: it holds no memory and cannot be killed.
 _GONE = frozenset({psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
@@ -168,3 +180,116 @@ def rss_bytes(pid: int) -> int:
 def tree_rss_bytes(root: int) -> int:
     """Resident memory of ``root`` and all its live descendants, summed (shared pages count twice)."""
     return rss_bytes(root) + sum(rss_bytes(info.pid) for info in descendants(root))
+
+
+# -- which process is Playwright's driver, which the browser -------------------------------------------
+
+#: Where the installed Playwright keeps its Node.js driver: the driver runs ``cli.js run-driver``
+#: from here (the ``node`` beside it, or ``PLAYWRIGHT_NODEJS_PATH``'s).
+PLAYWRIGHT_DRIVER_DIR = os.path.realpath(Path(playwright.__file__).parent / "driver")
+
+
+def is_playwright_driver(pid: int) -> bool:
+    """Whether ``pid`` runs the installed Playwright's driver (``... driver/package/cli.js run-driver``)."""
+    arguments = [os.fsdecode(argument) for argument in cmdline(pid).split(b"\0")]
+    if "run-driver" not in arguments:
+        return False
+    inside = PLAYWRIGHT_DRIVER_DIR + os.sep
+    return any(os.path.realpath(argument).startswith(inside) for argument in arguments if argument)
+
+
+def driver_children() -> set[int]:
+    """Our live child processes that run Playwright's driver.
+
+    Playwright has no public way to tell its driver's PID; the driver is a child of the process
+    that started it, so the one that is new after a start (see :mod:`.engine`) is that start's.
+    """
+    try:
+        children = psutil.Process().children()
+    except psutil.Error:
+        return set()
+    return {child.pid for child in children if is_alive(child.pid) and is_playwright_driver(child.pid)}
+
+
+def browser_under_driver(driver_pid: int) -> int | None:
+    """The browser a driver launched: its one child that leads a process group of its own."""
+    leaders = [info for info in descendants(driver_pid) if info.ppid == driver_pid and info.pgid == info.pid]
+    return leaders[0].pid if len(leaders) == 1 else None
+
+
+def browser_group(browser_pid: int) -> int | None:
+    """The process group to reap when the browser closes; None if unknown or our own."""
+    with contextlib.suppress(OSError):
+        pgid = os.getpgid(browser_pid)
+        # Never our own group: killing it would take this process down too.
+        if pgid != os.getpgrp():
+            return pgid
+    return None
+
+
+# -- killing what did not close ------------------------------------------------------------------------
+
+
+async def reap_group(pgid: int) -> None:
+    """Give a closed browser's process group a moment to empty, then kill what is left of it."""
+    # Playwright waits for the browser process itself; its helpers may need a moment more.
+    deadline = time.monotonic() + 1.0
+    while group_members(pgid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if kill_group(pgid):
+        logger.warning("killed leftover browser processes of group %s", pgid)
+
+
+def kill_child(pid: int) -> None:
+    """SIGKILL ``pid`` if it is still alive and still our child (so a reused PID is never hit)."""
+    info = read_process(pid)
+    if info is not None and info.alive and info.ppid == os.getpid():
+        kill_process(pid)
+
+
+# -- descriptors, through /proc: the one part psutil does not do ---------------------------------------
+
+# A forked child inherits its parent's pipes to Playwright's driver; while it holds them, the
+# parent's driver (and so its Chromium) outlives the parent. Telling which pipe a descriptor is
+# and pointing ours at ``/dev/null`` needs Linux's ``/proc/<pid>/fd``: psutil's ``open_files()``
+# lists regular files only, never pipes, and nothing in psutil repoints a descriptor. Without
+# ``/proc`` (macOS) both helpers do nothing, and a forked child keeps the pipes it inherited.
+
+PROC = "/proc"
+
+
+def fd_targets(pid: int, fds: Iterable[int]) -> frozenset[str]:
+    """What the given descriptors of ``pid`` point at (``pipe:[1234]`` and the like)."""
+    targets = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            targets.add(os.readlink(f"{PROC}/{pid}/fd/{fd}"))
+    return frozenset(targets)
+
+
+def detach_fds(targets: frozenset[str]) -> int:
+    """Point every descriptor of ours that refers to one of ``targets`` at ``/dev/null``.
+
+    The descriptor numbers stay valid, so objects still holding them close harmlessly later;
+    only our reference to the underlying pipe is dropped. Returns how many were detached.
+    """
+    if not targets:
+        return 0
+    try:
+        names = os.listdir(f"{PROC}/self/fd")
+    except OSError:
+        return 0
+    matches = []
+    for name in names:
+        with contextlib.suppress(OSError, ValueError):
+            if os.readlink(f"{PROC}/self/fd/{name}") in targets:
+                matches.append(int(name))
+    if not matches:
+        return 0
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in matches:
+            os.dup2(devnull, fd, inheritable=False)
+    finally:
+        os.close(devnull)
+    return len(matches)

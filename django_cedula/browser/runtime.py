@@ -25,20 +25,9 @@ from typing import Any, TypeVar
 from playwright.async_api import Browser, BrowserContext, Page
 
 from . import processes
-from .descriptors import detach_fds
 from .engine import Engine
-from .loop_thread import SETTLE, call_limit
+from .loop import CLOSE_GRACE, CLOSE_TIMEOUT, call_limit
 from .options import BrowserOptions
-from .reaping import CLOSE_GRACE, CLOSE_TIMEOUT
-
-__all__ = [
-    "CLOSE_GRACE",
-    "CLOSE_TIMEOUT",
-    "SETTLE",
-    "BrowserRuntime",
-    "get_browser_runtime",
-    "reset_browser_runtime",
-]
 
 logger = logging.getLogger("django_cedula.browser")
 
@@ -258,7 +247,7 @@ def _abandon(engine: Engine) -> None:
     engine.stopped = True
     # Our copies of the driver's pipes would keep the parent's driver (and so its Chromium)
     # alive after the parent dies; with them pointed at /dev/null the parent's exit is seen.
-    detach_fds(engine.driver_pipes)
+    processes.detach_fds(engine.driver_pipes)
     engine.driver_pipes = frozenset()
     _abandoned.append(engine)
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Page
 
-from django_cedula.browser import procfs
+from django_cedula.browser import processes
 
 TAG_VAR = "CEDULA_TEST_TAG"
 
@@ -97,7 +97,7 @@ def new_tag() -> str:
     return uuid.uuid4().hex
 
 
-def tagged_processes(tag: str) -> list[procfs.ProcessInfo]:
+def tagged_processes(tag: str) -> list[processes.ProcessInfo]:
     """Live browser or driver processes whose environment carries ``CEDULA_TEST_TAG=<tag>``.
 
     Python processes are left out: the test's own children and ``multiprocessing``'s helpers
@@ -105,7 +105,7 @@ def tagged_processes(tag: str) -> list[procfs.ProcessInfo]:
     """
     needle = f"{TAG_VAR}={tag}".encode()
     found = []
-    for info in procfs.iter_processes():
+    for info in processes.iter_processes():
         if info.pid == os.getpid() or not info.alive or info.comm.startswith("python"):
             continue
         try:
@@ -136,7 +136,7 @@ def assert_no_tagged_processes(tag: str, timeout: float = 10.0) -> None:
 
 
 def chromium_alive(pid: int | None) -> bool:
-    return pid is not None and procfs.is_alive(pid)
+    return pid is not None and processes.is_alive(pid)
 
 
 @contextmanager

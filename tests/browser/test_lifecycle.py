@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from django_cedula.browser import get_browser_runtime, procfs, reset_browser_runtime
+from django_cedula.browser import get_browser_runtime, processes, reset_browser_runtime
 
 from .helpers import (
     TAG_VAR,
@@ -96,7 +96,7 @@ def children() -> Iterator[list[Child]]:
         child.kill()
         # Whatever a test asserted, never leave a browser behind.
         for info in tagged_processes(child.tag):
-            procfs.kill_process(info.pid)
+            processes.kill_process(info.pid)
 
 
 def test_normal_exit_closes_the_browser(site: Site, children: list[Child]) -> None:
@@ -105,7 +105,7 @@ def test_normal_exit_closes_the_browser(site: Site, children: list[Child]) -> No
     browser, _ = child.started()
     assert child.proc.wait(30) == 0
     # atexit closed it before the interpreter ended: nothing of the browser's group remains.
-    assert not procfs.group_members(browser)
+    assert not processes.group_members(browser)
     assert wait_until(lambda: not child.leftovers(), 5), child.leftovers()
 
 
@@ -115,12 +115,12 @@ def test_a_killed_process_takes_its_browser_along(site: Site, children: list[Chi
     child = Child(site, "wait")
     children.append(child)
     browser, driver = child.started()
-    assert procfs.group_members(browser)
+    assert processes.group_members(browser)
     child.proc.send_signal(signum)
     child.proc.wait(10)
     assert wait_until(lambda: not child.leftovers(), 10), child.leftovers()
     # An exiting process hides its environment before it is gone: ask for the driver by PID too.
-    assert wait_until(lambda: not procfs.is_alive(driver), 5)
+    assert wait_until(lambda: not processes.is_alive(driver), 5)
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_child_processes_get_their_own_browser(site: Site, parent_runtime: int, 
     assert report["runtime_pid"] == report["pid"] != os.getpid()
     assert report["browser_pid"] not in (None, parent_runtime)
     # The child closed its browser on the way out ...
-    assert wait_until(lambda: not procfs.group_members(report["browser_pid"]), 5)
+    assert wait_until(lambda: not processes.group_members(report["browser_pid"]), 5)
     # ... and never touched ours, which still serves this process.
     runtime = get_browser_runtime()
     assert runtime.browser_pid == parent_runtime
@@ -197,10 +197,10 @@ def test_a_forked_child_does_not_keep_the_parents_driver_alive(site: Site, child
         proc.kill()
         proc.wait(10)
         # The grandchild lives on, yet the parent's driver and browser go.
-        assert procfs.is_alive(grandchild)
-        assert wait_until(lambda: not procfs.is_alive(driver) and not procfs.group_members(browser), 10)
+        assert processes.is_alive(grandchild)
+        assert wait_until(lambda: not processes.is_alive(driver) and not processes.group_members(browser), 10)
     finally:
-        procfs.kill_process(grandchild)
+        processes.kill_process(grandchild)
         proc.stdout.close()
         for info in tagged_processes(tag):
-            procfs.kill_process(info.pid)
+            processes.kill_process(info.pid)

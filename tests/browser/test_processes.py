@@ -1,16 +1,28 @@
-"""The process helpers of the browser runtime: the table through psutil, descriptors through ``/proc``."""
+"""The process helpers of the browser runtime: the table through psutil, descriptors through ``/proc``,
+and which of our children is Playwright's driver.
+
+The driver tests start Playwright's Node.js driver, not a browser.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import playwright
 import pytest
 
-from django_cedula.browser import descriptors, processes, procfs
+from django_cedula.browser import processes
+from django_cedula.browser.engine import start_driver, stop_driver
 
 from .helpers import wait_until
+
+PACKAGE = Path(__file__).resolve().parents[2] / "django_cedula"
 
 
 @pytest.fixture
@@ -85,18 +97,87 @@ def test_descendants_of_a_table_read_before() -> None:
 def test_detaching_the_descriptors_of_a_pipe() -> None:
     read, write = os.pipe()
     try:
-        targets = descriptors.fd_targets(os.getpid(), (read,))
+        targets = processes.fd_targets(os.getpid(), (read,))
         assert len(targets) == 1
         assert next(iter(targets)).startswith("pipe:")
-        assert descriptors.fd_targets(os.getpid(), (write,)) == targets, "both ends name one pipe"
-        assert descriptors.detach_fds(targets) == 2
+        assert processes.fd_targets(os.getpid(), (write,)) == targets, "both ends name one pipe"
+        assert processes.detach_fds(targets) == 2
         assert os.readlink(f"/proc/self/fd/{read}") == os.devnull
-        assert descriptors.detach_fds(targets) == 0
+        assert processes.detach_fds(targets) == 0
     finally:
         os.close(read)
         os.close(write)
 
 
-def test_the_former_module_names_the_same_helpers() -> None:
-    for name in procfs.__all__:
-        assert getattr(procfs, name) is (getattr(processes, name, None) or getattr(descriptors, name))
+def our_pipes() -> frozenset[str]:
+    """Every pipe this process holds a descriptor of."""
+    return frozenset(
+        target for target in processes.fd_targets(os.getpid(), map(int, os.listdir("/proc/self/fd")))
+    )
+
+
+def test_the_driver_found_is_playwrights_own_child_and_goes_with_stop() -> None:
+    async def start_and_stop() -> dict[str, Any]:
+        started, pid = await start_driver()
+        try:
+            seen = {
+                "pid": pid,
+                "info": None if pid is None else processes.read_process(pid),
+                "arguments": b"" if pid is None else processes.cmdline(pid),
+                "its_pipes": frozenset() if pid is None else processes.fd_targets(pid, (0, 1)),
+                "our_pipes": our_pipes(),
+            }
+        finally:
+            await stop_driver(started, pid)
+        return seen
+
+    seen = asyncio.run(start_and_stop())
+    pid = seen["pid"]
+    assert pid is not None, "the driver Playwright started was not found among our children"
+    assert seen["info"].ppid == os.getpid()
+    cli = os.path.realpath(Path(playwright.__file__).parent / "driver" / "package" / "cli.js")
+    arguments = [os.path.realpath(os.fsdecode(arg)) for arg in seen["arguments"].split(b"\0") if arg]
+    assert cli in arguments, seen["arguments"]
+    assert b"run-driver\0" in seen["arguments"]
+    if os.path.isdir("/proc/self/fd"):
+        # Its stdin and stdout are the pipes Playwright talks to it through: ours.
+        assert seen["its_pipes"]
+        assert seen["its_pipes"] <= seen["our_pipes"]
+    assert wait_until(lambda: not processes.is_alive(pid), 5), "the driver outlived its Playwright's stop()"
+
+
+def test_each_of_two_drivers_started_at_once_is_found() -> None:
+    async def two() -> list[int | None]:
+        started = await asyncio.gather(start_driver(), start_driver())
+        try:
+            return [pid for _, pid in started]
+        finally:
+            await asyncio.gather(*(stop_driver(playwright_, pid) for playwright_, pid in started))
+
+    first, second = asyncio.run(two())
+    assert first is not None
+    assert second is not None
+    assert first != second
+    assert wait_until(lambda: not processes.is_alive(first) and not processes.is_alive(second), 5)
+
+
+def test_a_child_that_only_says_run_driver_is_not_playwrights_driver() -> None:
+    child = subprocess.Popen(["sh", "-c", "sleep 30; exit 0", "run-driver"])
+    try:
+        assert wait_until(lambda: b"run-driver" in processes.cmdline(child.pid), 5)
+        assert not processes.is_playwright_driver(child.pid)
+        assert child.pid not in processes.driver_children()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_package_reads_no_private_attribute_of_playwright() -> None:
+    private = re.compile(r"\._(impl_obj|connection|transport|proc|client)\b")
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in sorted((PACKAGE / "browser").glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if private.search(line)
+    ]
+    assert found == []

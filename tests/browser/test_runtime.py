@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import SynchronousOnlyOperation
 from playwright.async_api import Page
 
-from django_cedula.browser import BrowserCrashed, BrowserRuntime, BrowserTimeout, procfs
-from django_cedula.browser.reaping import CLOSE_GRACE
+from django_cedula.browser import BrowserCrashed, BrowserRuntime, BrowserTimeout, processes
+from django_cedula.browser.loop import CLOSE_GRACE
 
 from .conftest import SHARED_USER_AGENT
 from .helpers import Site, chromium_alive, page_title, wait_until
@@ -169,7 +169,7 @@ def test_a_killed_browser_is_relaunched_by_the_next_call(
     assert runtime.run_page(lambda page: page_title(page, site.url)) == "cedula test"
     assert runtime.browser_pid not in (None, first)
     assert runtime.launch_count == 2
-    assert wait_until(lambda: not procfs.group_members(first), 5)
+    assert wait_until(lambda: not processes.group_members(first), 5)
 
 
 def test_a_browser_dying_during_a_lookup_fails_it_at_once(
@@ -210,7 +210,7 @@ def test_an_idle_browser_is_closed_and_restarted_on_demand(
     assert first is not None
     assert driver is not None
     assert wait_until(lambda: not runtime.is_browser_running(), 10)
-    assert wait_until(lambda: not procfs.group_members(first) and not procfs.is_alive(driver), 5)
+    assert wait_until(lambda: not processes.group_members(first) and not processes.is_alive(driver), 5)
     assert runtime.driver_pid is None
     assert runtime.run_page(lambda page: page_title(page, site.url)) == "cedula test"
     assert runtime.browser_pid not in (None, first)
@@ -270,19 +270,24 @@ def test_close_leaves_no_process_and_the_runtime_can_start_again(
     browser, driver = runtime.browser_pid, runtime.driver_pid
     assert browser is not None
     assert driver is not None
+    # The driver found is Playwright's own, a child of this process, and the browser's parent.
+    assert driver in processes.driver_children()
+    browser_info = processes.read_process(browser)
+    assert browser_info is not None
+    assert browser_info.ppid == driver
     started = time.monotonic()
     runtime.close()
     # A graceful close is given CLOSE_GRACE (5 s) before the group is reaped: well inside 15 s.
     assert time.monotonic() - started < 15
-    assert not procfs.group_members(browser)
-    assert not procfs.is_alive(driver)
+    assert not processes.group_members(browser)
+    assert not processes.is_alive(driver)
     assert runtime.browser_pid is None
     assert runtime.run_page(lambda page: page_title(page, site.url)) == "cedula test"
     assert runtime.browser_pid not in (None, browser)
 
 
 def test_memory_rss_counts_the_browser(shared_runtime: BrowserRuntime) -> None:
-    own = procfs.rss_bytes(os.getpid())
+    own = processes.rss_bytes(os.getpid())
     total = shared_runtime.memory_rss()
     assert own > 0
     # The driver and Chromium's processes add well over 50 MB.

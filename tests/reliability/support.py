@@ -19,7 +19,7 @@ from django.db import connection
 from django_q.models import Failure, Schedule, Task
 
 from django_cedula.backends.base import TASK_PATH, ValidationJob
-from django_cedula.browser import procfs
+from django_cedula.browser import processes
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.replica import Replica
 from tests.browser.helpers import tagged_processes
@@ -143,18 +143,18 @@ def user_lines(log: str, user_id: int) -> list[str]:
     return [line for line in log.splitlines() if pattern.search(line)]
 
 
-def chromium_processes(tag: str) -> list[procfs.ProcessInfo]:
+def chromium_processes(tag: str) -> list[processes.ProcessInfo]:
     """Live Chromium processes (the browser and its helpers) started under ``tag``."""
     return [info for info in tagged_processes(tag) if info.comm.lower().startswith("chrom")]
 
 
-def browser_processes(tag: str) -> list[procfs.ProcessInfo]:
+def browser_processes(tag: str) -> list[processes.ProcessInfo]:
     """The main process of each live Chromium started under ``tag``: not a helper (those have ``--type=``),
     nor one of the crash handlers Chromium starts beside itself (daemonised, so their parent is init)."""
     return [
         info
         for info in chromium_processes(tag)
-        if "crashpad" not in info.comm and b"--type=" not in procfs.cmdline(info.pid)
+        if "crashpad" not in info.comm and b"--type=" not in processes.cmdline(info.pid)
     ]
 
 
@@ -193,12 +193,12 @@ class ChromiumWatch:
             if info.pgid == info.pid:
                 self.groups.add(info.pgid)
 
-    def left(self) -> list[procfs.ProcessInfo]:
+    def left(self) -> list[processes.ProcessInfo]:
         """Tagged processes and members of the browsers' groups that are still alive."""
         self.sample()
         found = {info.pid: info for info in tagged_processes(self.tag)}
         for group in list(self.groups):
-            found.update((info.pid, info) for info in procfs.group_members(group))
+            found.update((info.pid, info) for info in processes.group_members(group))
         return sorted(found.values(), key=lambda info: info.pid)
 
     def assert_none_left(self, timeout: float = 15.0) -> None:
@@ -206,5 +206,5 @@ class ChromiumWatch:
             raise AssertionError(f"processes left behind: {describe_processes(self.left())}")
 
 
-def describe_processes(infos: Iterable[procfs.ProcessInfo]) -> list[tuple[int, int, str, str]]:
+def describe_processes(infos: Iterable[processes.ProcessInfo]) -> list[tuple[int, int, str, str]]:
     return [(info.pid, info.ppid, info.comm, info.state) for info in infos]

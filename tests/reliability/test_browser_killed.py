@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from django_cedula.browser import procfs
+from django_cedula.browser import processes
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.replica import Replica
 from tests.browser.helpers import assert_no_tagged_processes
@@ -65,13 +65,13 @@ def test_a_worker_whose_chromium_was_killed_relaunches_it_for_the_next_lookup(
     # Everything those browsers run (renderers, GPU and utility helpers, crash handlers) must go with them.
     chromium.sample()
     doomed = {info.pid for info in chromium.left() if info.comm.lower().startswith("chrom")}
-    assert any(b"--type=renderer" in procfs.cmdline(pid) for pid in doomed), "the watch sees the helpers"
+    assert any(b"--type=renderer" in processes.cmdline(pid) for pid in doomed), "the watch sees the helpers"
     for browser in browsers:
         os.kill(browser.pid, signal.SIGKILL)
     killed = {browser.pid for browser in browsers}
 
     def all_gone() -> bool:
-        return not any(procfs.is_alive(pid) for pid in doomed)
+        return not any(processes.is_alive(pid) for pid in doomed)
 
     assert wait_until(all_gone, timeout=15), describe_processes(
         info for info in chromium.left() if info.pid in doomed

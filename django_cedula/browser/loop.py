@@ -1,7 +1,10 @@
-"""The runtime's event-loop thread, and calls into it from other threads and loops, with time limits.
+"""The runtime's event-loop thread, calls into it from other threads and loops with their time limits,
+and noticing a browser that went away so that calls on it fail at once.
 
-Hand-written on ``asyncio`` rather than on anyio's blocking portal; the package docstring
-(:mod:`django_cedula.browser`) says why.
+The loop thread is hand-written on ``asyncio`` rather than on anyio's blocking portal; the package
+docstring (:mod:`django_cedula.browser`) says why. Some Playwright calls in flight when Chromium
+dies never settle, so every call the runtime makes on a browser is raced against a future that is
+done when that browser disconnects (:class:`Disconnects`).
 """
 
 from __future__ import annotations
@@ -14,10 +17,16 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from .errors import BrowserError, BrowserTimeout
+from playwright.async_api import Browser
+
+from .options import BrowserCrashed, BrowserError, BrowserTimeout
 
 T = TypeVar("T")
 
+#: Seconds a graceful close (of a context, the browser, the driver) may take before we kill.
+CLOSE_GRACE = 5.0
+#: Seconds a caller of ``close()`` waits for the whole shutdown before killing what is left.
+CLOSE_TIMEOUT = 3 * CLOSE_GRACE
 #: Seconds a caller waits beyond a call's own limit, for the cancellation inside the loop to finish.
 SETTLE = 5.0
 
@@ -144,3 +153,66 @@ class LoopThread:
             if not inner.cancelled():
                 raise  # our caller was cancelled (and the call with it)
             raise BrowserError("the browser call was cancelled (timeout or runtime closed)") from None
+
+
+# -- a browser that went away --------------------------------------------------------------------------
+
+
+def is_disconnect(exc: BaseException, browser: Browser) -> bool:
+    """Whether ``exc`` means the browser itself is gone (as opposed to a failed action)."""
+    # TargetClosedError is not exported by playwright.async_api, so it is recognised by name.
+    return (
+        isinstance(exc, BrowserCrashed)
+        or not browser.is_connected()
+        or type(exc).__name__ == "TargetClosedError"
+        or "has been closed" in str(exc)
+    )
+
+
+class Disconnects:
+    """Per browser (by id), a future done when it disconnects. Used on the loop thread only."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._gone: dict[int, asyncio.Future[None]] = {}
+
+    def watch(self, browser: Browser) -> None:
+        """Start following a browser just launched or connected to."""
+        gone: asyncio.Future[None] = self.loop.create_future()
+        self._gone[id(browser)] = gone
+
+        def on_disconnected(_: Browser) -> None:
+            if not gone.done():
+                gone.set_result(None)
+
+        browser.on("disconnected", on_disconnected)
+
+    def forget(self, browser: Browser) -> None:
+        """A browser dropped: whatever still waits on it is released as if it had disconnected."""
+        gone = self._gone.pop(id(browser), None)
+        if gone is not None and not gone.done():
+            gone.set_result(None)
+
+    def gone(self, browser: Browser) -> asyncio.Future[None]:
+        """Done once ``browser`` has disconnected (at once for a browser already dropped)."""
+        gone = self._gone.get(id(browser))
+        if gone is None:
+            gone = self.loop.create_future()
+            gone.set_result(None)
+        return gone
+
+    async def guarded(self, browser: Browser, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``, but raise :class:`BrowserCrashed` as soon as ``browser`` disconnects."""
+        task = asyncio.ensure_future(awaitable)
+        waiters: set[asyncio.Future[Any]] = {task, self.gone(browser)}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task.done():
+            return task.result()
+        task.cancel()
+        # Retrieve whatever the abandoned call ends with, so asyncio does not log it.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        raise BrowserCrashed("the browser went away during the call")
