@@ -55,7 +55,7 @@ def test_the_same_class_by_another_path(good: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "solver", [None, "django_cedula.captcha.replica.ReplicaCaptchaSolver", "nope.Nope", 42]
+    "solver", [None, "django_cedula.testing.captcha.ReplicaCaptchaSolver", "nope.Nope", 42]
 )
 def test_other_solvers_are_not_its_business(good: Any, solver: object) -> None:
     good.CEDULA_CAPTCHA_SOLVER = solver

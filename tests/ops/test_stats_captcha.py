@@ -227,7 +227,7 @@ def redis_supply(settings: Any) -> Iterator[Any]:
         },
     }
     settings.CEDULA_CACHE_ALIAS = "shared"
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
     cache = caches["shared"]
     target = supply.Target("site-key", "https://example.org/form")
