@@ -90,7 +90,7 @@ EXPIRED_STEADY_GOAL = 0.25
 LATENCY_GOAL = 2.0  # seconds, plus the queue's pick-up
 
 REDIS = "redis://127.0.0.1:6379/8"
-SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
 FROM_SUPPLY = "Captcha token from the shared supply"
 #: Numbers the replica answers "found" with a derived place (not in its outcome table).
 FIRST_NUMBER = 61_000_000

@@ -330,7 +330,7 @@ def _configure(url: str) -> None:
         DATABASES={},
         USE_TZ=True,
         CEDULA_SOURCE_URL=url,
-        CEDULA_CAPTCHA_SOLVER="django_cedula.captcha.replica.ReplicaCaptchaSolver",
+        CEDULA_CAPTCHA_SOLVER="django_cedula.testing.captcha.ReplicaCaptchaSolver",
         CEDULA_MIN_LOOKUP_INTERVAL=0,
         CEDULA_CAPTCHA_POOL=False,
         CEDULA_PAGE_TIMEOUT=4,

@@ -37,7 +37,7 @@ def configure(replica_url: str, solver_options: dict[str, Any]) -> None:
         DATABASES={},
         USE_TZ=True,
         CEDULA_SOURCE_URL=replica_url,
-        CEDULA_CAPTCHA_SOLVER="django_cedula.captcha.replica.ReplicaCaptchaSolver",
+        CEDULA_CAPTCHA_SOLVER="django_cedula.testing.captcha.ReplicaCaptchaSolver",
         CEDULA_CAPTCHA_SOLVER_OPTIONS=solver_options,
         CEDULA_MIN_LOOKUP_INTERVAL=0,
         CEDULA_BROWSER_IDLE_TIMEOUT=IDLE_TIMEOUT,

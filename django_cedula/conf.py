@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 PREFIX = "CEDULA_"
 
@@ -244,19 +245,60 @@ class AppSettings:
         return int(self._get("RAW_RESPONSE_MAX_LENGTH"))
 
 
-#: Cache backends whose contents live in one process: no use for coordinating a cluster.
-PROCESS_LOCAL_CACHES = frozenset(
-    {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
+#: Cache backends (and their subclasses) whose ``add()`` is one atomic step across processes: Redis's
+#: ``SET NX``, Memcached's ``add``, an ``INSERT`` on the database cache's unique key. The throttle's
+#: lock and the token supply's claims are taken with ``add()``, so only these coordinate a cluster.
+ATOMIC_ADD_CACHES = (
+    "django.core.cache.backends.redis.RedisCache",
+    "django.core.cache.backends.memcached.BaseMemcachedCache",
+    "django.core.cache.backends.db.DatabaseCache",
+    "django_redis.cache.RedisCache",
 )
+
+#: Why the usual backends that are not shared are refused.
+_NOT_SHARED_BECAUSE = {
+    "django.core.cache.backends.locmem.LocMemCache": "LocMemCache keeps its entries in each process's memory",
+    "django.core.cache.backends.dummy.DummyCache": "DummyCache keeps nothing",
+    "django.core.cache.backends.filebased.FileBasedCache": (
+        "FileBasedCache's add() looks for the key's file and then writes it, which is not atomic: "
+        "two processes can both add the same key"
+    ),
+}
+
+
+def cache_not_shared_reason(alias: str) -> str | None:
+    """Why cache ``alias`` cannot coordinate the workers of a cluster, or ``None`` when it can.
+
+    Read from ``CACHES`` without connecting (the backend class is imported, not built). Shared means
+    one of :data:`ATOMIC_ADD_CACHES` or a subclass: Redis, Memcached (pymemcache, pylibmc), the
+    database cache. The answer is a clause that can follow "the cache ... is not shared: "."""
+    config = getattr(settings, "CACHES", {}).get(alias)
+    if config is None:
+        return f"{alias!r} is not a cache in CACHES"
+    backend = str(config.get("BACKEND", ""))
+    if backend in _NOT_SHARED_BECAUSE:
+        return _NOT_SHARED_BECAUSE[backend]
+    try:
+        backend_class = import_string(backend)
+    except ImportError:
+        return f"its BACKEND {backend!r} cannot be imported"
+    for path in ATOMIC_ADD_CACHES:
+        try:
+            shared = import_string(path)
+        except ImportError:
+            continue  # an optional package (django-redis) that is not installed
+        if isinstance(backend_class, type) and issubclass(backend_class, shared):
+            return None
+    return (
+        f"{backend} is not known to have an add() that is atomic across processes "
+        "(Redis, Memcached and the database cache have one)"
+    )
 
 
 def is_shared_cache(alias: str) -> bool:
-    """Whether cache ``alias`` is shared between processes (Redis, Memcached, the database, files),
-    read from ``CACHES`` without connecting. An alias not in ``CACHES`` is not."""
-    config = getattr(settings, "CACHES", {}).get(alias)
-    if config is None:
-        return False
-    return str(config.get("BACKEND", "")) not in PROCESS_LOCAL_CACHES
+    """Whether cache ``alias`` is shared between processes with an atomic ``add()`` (Redis, Memcached,
+    the database cache); :func:`cache_not_shared_reason` says why not."""
+    return cache_not_shared_reason(alias) is None
 
 
 app_settings = AppSettings()

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import BaseCache, caches
-from django.core.cache.backends.redis import RedisCache
 
 from .conf import app_settings
 
@@ -41,6 +40,11 @@ LOCK_KEY = "django_cedula:next_lookup_lock"
 LINE_KEY = "django_cedula:line_ends_at"
 #: Seconds a crashed lock holder can block the others (the lock is held for two cache calls).
 LOCK_TIMEOUT = 2
+#: Seconds a cache may take off a key's timeout: Memcached and the database cache keep expiry times in
+#: whole seconds, so a lock given ``LOCK_TIMEOUT`` may be gone one second sooner.
+EXPIRY_ROUNDING = 1.0
+#: Seconds kept in hand for the release to reach the cache while the lock is still the holder's.
+RELEASE_MARGIN = 0.5
 #: How long a worker tries to take the lock before giving up and deferring.
 LOCK_PATIENCE = 5.0
 #: A turn starting within this many seconds is worth sleeping for; a later one, deferring.
@@ -176,8 +180,8 @@ def acquire(
     if not spacing:
         return Permit()
     cache = _cache()
-    token = _lock(cache)
-    if token is None:
+    held = _lock(cache)
+    if held is None:
         return Permit(
             granted=False, wait=_place_in_line(started, started + spacing, spacing), reason="rate_limit"
         )
@@ -191,55 +195,54 @@ def acquire(
             # which read the same next time: writing now would hand both the same slot. Not a
             # guarantee (the lock can still run out between this read and the write), but it
             # shrinks the window from the whole stall to one cache call.
-            if cache.get(LOCK_KEY) == token:
+            if cache.get(LOCK_KEY) == held.token:
                 cache.set(NEXT_KEY, starts_at + spacing, timeout=math.ceil(wait + spacing) + 1)
                 return Permit(wait=wait)
             starts_at = max(starts_at, current + spacing)  # the slot went to the new holder
     finally:
-        _unlock(cache, token)
+        _unlock(cache, held)
     return Permit(granted=False, wait=_place_in_line(current, starts_at, spacing), reason="rate_limit")
 
 
-def _lock(cache: BaseCache) -> int | None:
+@dataclass(frozen=True)
+class _Held:
+    """The throttle's lock, as its holder took it."""
+
+    #: The value stored under :data:`LOCK_KEY`: the holder's alone.
+    token: int
+    #: ``time.monotonic()`` before which the lock is still the holder's, however the cache rounds its
+    #: expiry, with :data:`RELEASE_MARGIN` left for a release to arrive.
+    release_by: float
+
+
+def _lock(cache: BaseCache) -> _Held | None:
     """Take the short lock around reading and advancing the next lookup's time.
 
-    Returns the holder's token (``None`` if the lock could not be had within ``LOCK_PATIENCE``):
-    only the holder of the token may release the lock. An integer, so that Django's Redis cache
-    stores it as plain digits that :data:`_RELEASE_SCRIPT` can compare.
+    ``None`` if the lock could not be had within ``LOCK_PATIENCE``. Only the holder may release it
+    (:func:`_unlock`).
     """
     token = secrets.randbits(62) + 1
     deadline = time.monotonic() + LOCK_PATIENCE
-    while not cache.add(LOCK_KEY, token, timeout=LOCK_TIMEOUT):
+    while True:
+        # Read before asking: the lock's life starts in the cache, after this.
+        asked_at = time.monotonic()
+        if cache.add(LOCK_KEY, token, timeout=LOCK_TIMEOUT):
+            return _Held(token, asked_at + LOCK_TIMEOUT - EXPIRY_ROUNDING - RELEASE_MARGIN)
         if time.monotonic() > deadline:
             return None
         time.sleep(0.01)
-    return token
 
 
-# Compare and delete in one step, inside Redis.
-_RELEASE_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
-"""
+def _unlock(cache: BaseCache, held: _Held) -> None:
+    """Release the lock while it is certainly still the holder's; after that, leave it to run out.
 
-
-def _unlock(cache: BaseCache, token: int) -> None:
-    """Release the lock if ``token`` still holds it; a lock that ran out and was taken since is left alone.
-
-    Django's cache API has no compare-and-delete. On Django's own Redis cache the comparison and
-    the delete run as one script in Redis, so no other worker can come between them. Elsewhere
-    (Memcached, the database, local memory) it is a read then a delete: another worker could take
-    the lock in between only if ours ran out in that instant, after a stall of ``LOCK_TIMEOUT``.
+    Django's cache API has no compare-and-delete, and the throttle uses its public methods only. The
+    holder knows when it asked for the lock, so it knows how long no other worker can have it: until
+    :attr:`_Held.release_by`, a plain delete removes only its own lock. A holder that stalled past
+    that does nothing: the lock runs out within ``LOCK_TIMEOUT`` (the others wait for it or defer),
+    and another worker that holds it by then keeps it.
     """
-    if isinstance(cache, RedisCache):
-        key = cache.make_and_validate_key(LOCK_KEY)
-        # Django's internals (stable since 4.0): the client of the server that holds the key.
-        client: Any = cache._cache.get_client(key, write=True)  # typed or not, by the installed stubs
-        client.eval(_RELEASE_SCRIPT, 1, key, str(token))
-        return
-    if cache.get(LOCK_KEY) == token:
+    if time.monotonic() < held.release_by:
         cache.delete(LOCK_KEY)
 
 

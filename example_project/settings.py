@@ -139,7 +139,7 @@ if os.environ.get("CEDULA_REAL_SITE") == "1":
 else:
     # The local replica, with its captcha "solver" (it returns the token the replica accepts).
     CEDULA_SOURCE_URL = os.environ.get("CEDULA_REPLICA_URL", "http://127.0.0.1:8765/censo/consultar/")
-    CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     # Short waits, so that retries happen while you watch.
     CEDULA_MIN_LOOKUP_INTERVAL = 0
     CEDULA_RETRY_DELAYS = [

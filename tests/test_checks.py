@@ -33,7 +33,7 @@ def good(settings: Any) -> Any:
     """A complete, valid configuration: Django-Q2 on its ORM broker and the replica's solver."""
     settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
     settings.CEDULA_SCRAPER = "django_cedula.scrapers.wsp.WspScraper"
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     settings.Q_CLUSTER = {"name": "t", "orm": "default", "timeout": 120, "retry": 180}
     settings.CEDULA_CAPTCHA_POOL = False  # the supply wants a shared cache (W009's tests turn it on)
     return settings
@@ -419,7 +419,7 @@ REDIS_CACHES = {
 
 def test_w009_a_solver_without_a_shared_cache_means_no_token_supply(good: Any) -> None:
     good.CEDULA_CAPTCHA_POOL = True
-    good.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    good.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     (message,) = [m for m in all_messages() if m.id == "django_cedula.W009"]
     assert "every lookup waits for a captcha solve of its own" in message.msg
     assert "CEDULA_CAPTCHA_POOL = False" in (message.hint or "")
@@ -427,7 +427,7 @@ def test_w009_a_solver_without_a_shared_cache_means_no_token_supply(good: Any) -
 
 def test_w009_is_silent_with_a_shared_cache_or_the_pool_off(good: Any) -> None:
     good.CEDULA_CAPTCHA_POOL = True
-    good.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    good.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     good.CACHES = REDIS_CACHES
     assert "django_cedula.W009" not in ids(all_messages())
     good.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

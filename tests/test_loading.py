@@ -10,10 +10,10 @@ import pytest
 from django_cedula.backends import get_backend
 from django_cedula.backends.inline import InlineBackend
 from django_cedula.captcha import get_captcha_solver
-from django_cedula.captcha.replica import ReplicaCaptchaSolver
 from django_cedula.exceptions import ConfigurationError
 from django_cedula.loading import option_problems
 from django_cedula.scrapers import BaseScraper, get_scraper
+from django_cedula.testing.captcha import ReplicaCaptchaSolver
 from django_cedula.testing.scrapers import FakeScraper
 
 SECRET = "SECRET-KEY-5678"
@@ -126,7 +126,7 @@ def test_get_raises_configuration_error_for_a_missing_option(settings: Any) -> N
 
 
 def test_get_raises_configuration_error_for_a_refused_value_without_quoting_it(settings: Any) -> None:
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"token": SECRET, "delay": -1}
     with pytest.raises(ConfigurationError) as caught:
         get_captcha_solver()

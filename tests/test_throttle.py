@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,3 +206,30 @@ def test_the_holder_releases_its_own_lock(lock_cache: Any) -> None:
     second = throttle.acquire()
     assert not second.granted
     assert lock_cache.get(throttle.LOCK_KEY) is None  # released on the deferral path as well
+
+
+def test_a_holder_past_its_release_time_leaves_even_its_own_lock_to_run_out(
+    lock_cache: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A margin longer than the lock's life: the holder can no longer be sure the lock is its own.
+    monkeypatch.setattr(throttle, "RELEASE_MARGIN", throttle.LOCK_TIMEOUT)
+    assert throttle.acquire().granted
+    assert lock_cache.get(throttle.LOCK_KEY) is not None, "a lock it could not be sure of was deleted"
+    deadline = time.monotonic() + 10
+    while lock_cache.get(throttle.LOCK_KEY) is not None:
+        assert time.monotonic() < deadline, "the lock never ran out"
+        time.sleep(0.05)
+
+
+def test_the_throttle_uses_the_cache_s_public_methods_only() -> None:
+    source = Path(throttle.__file__).read_text()
+    assert "._cache" not in source
+    assert "get_client" not in source
+
+
+def test_a_file_based_cache_sets_no_default_rate_limit(settings: Any, tmp_path: Path) -> None:
+    # Its add() is not atomic across processes: the lock would not hold for the cluster.
+    del settings.CEDULA_RATE_LIMIT  # the tests' settings turn it off; unset, the default applies
+    file_cache = "django.core.cache.backends.filebased.FileBasedCache"
+    settings.CACHES = {"default": {"BACKEND": file_cache, "LOCATION": str(tmp_path)}}
+    assert throttle.interval() == 0.0

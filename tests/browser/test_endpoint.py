@@ -250,7 +250,7 @@ def test_a_lookup_s_stored_error_quotes_no_endpoint_secret(
 
     tag = new_tag()
     monkeypatch.setenv(TAG_VAR, tag)
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     settings.CEDULA_BROWSER_ENDPOINT = (
         f"http://agent:hunter2@127.0.0.1:{closed_port()}/?token=SECRET-TOKEN&cedula=1020304050"
     )

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from django_cedula.captcha import spend, supply
 from django_cedula.captcha.base import CaptchaSolver, SolvedToken
-from django_cedula.captcha.supply import Filler, Target, TokenStore, get_token_supply, plan_solves
+from django_cedula.captcha.supply import Filler, get_token_supply, plan_solves
+from django_cedula.captcha.supply_store import Target, TokenStore
 from django_cedula.conf import app_settings
 from django_cedula.exceptions import CaptchaUnreachable
 from django_cedula.models import CaptchaSpend, CedulaInfo

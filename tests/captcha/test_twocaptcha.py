@@ -28,7 +28,7 @@ API_KEY = "0123456789abcdef0123456789abcdef"
 def _replica_token_issuer() -> Callable[[str], str] | None:
     """The issuer of signed tokens the local replica accepts, where that module exists."""
     try:
-        from django_cedula.captcha.replica_tokens import issue_token
+        from django_cedula.testing.replica.tokens import issue_token
     except ImportError:  # pragma: no cover
         return None
     return issue_token
@@ -400,7 +400,7 @@ def test_twenty_solves_in_flight_from_one_thread_without_a_thread_each(
 
 @pytest.mark.skipif(ISSUE_TOKEN is None, reason="no signed replica tokens in this tree")
 def test_the_stand_in_s_tokens_are_ones_the_replica_accepts(fake_api: str) -> None:
-    from django_cedula.captcha.replica_tokens import TokenCheck, check_token
+    from django_cedula.testing.replica.tokens import TokenCheck, check_token
 
     solver = TwoCaptchaSolver(api_key=API_KEY, server=fake_api)
     ref = solver.submit("replica-site-key", "https://wsp.example/")

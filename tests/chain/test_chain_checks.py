@@ -23,7 +23,7 @@ def ids(messages: list[CheckMessage]) -> list[str]:
 def good(settings: Any) -> Any:
     settings.CEDULA_SCRAPER = [WSP, {"class": CENSO, "options": {}}]
     settings.CEDULA_SCRAPER_OPTIONS = {}
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     return settings
 
 

@@ -21,7 +21,7 @@ from .conftest import Worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 Status = CedulaInfo.Status
-SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
 
 
 def spent() -> dict[str, int]:

@@ -17,7 +17,7 @@ from django.core.cache import caches
 from django.core.management import call_command
 from django.utils import timezone, translation
 
-from django_cedula.captcha import spend, supply
+from django_cedula.captcha import spend, supply, supply_store
 from django_cedula.captcha.base import SolvedToken
 from django_cedula.management.commands.cedula_stats import estimated_cost, start_of_day
 from django_cedula.models import CaptchaSpend, CedulaInfo
@@ -227,18 +227,18 @@ def redis_supply(settings: Any) -> Iterator[Any]:
         },
     }
     settings.CEDULA_CACHE_ALIAS = "shared"
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
     cache = caches["shared"]
-    target = supply.Target("site-key", "https://example.org/form")
-    store = supply.TokenStore(cache, target, max_age=100)
+    target = supply_store.Target("site-key", "https://example.org/form")
+    store = supply_store.TokenStore(cache, target, max_age=100)
     yield store
     cache.delete_many(
         [supply.TARGETS_KEY, supply.STATUS_KEY, supply.LATENCY_KEY, store._index_key, store._lock_key]
     )
 
 
-def test_the_live_supply_on_redis(redis_supply: supply.TokenStore) -> None:
+def test_the_live_supply_on_redis(redis_supply: supply_store.TokenStore) -> None:
     supply.note_target(redis_supply.target)
     redis_supply.put(SolvedToken(value="token-a"))
     redis_supply.put(SolvedToken(value="token-b"))

@@ -12,8 +12,8 @@ from html.parser import HTMLParser
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
-from django_cedula.captcha.replica_tokens import issue_token
 from django_cedula.testing.replica import DEFAULT_SITE_KEY
+from django_cedula.testing.replica.tokens import issue_token
 
 
 class Target(Protocol):

@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from django_cedula.captcha.replica_tokens import issue_token
 from django_cedula.testing.replica import Replica
-from django_cedula.testing.replica.pages import CAPTCHA_TEXT, CENSO_CAPTCHA_TEXT
+from django_cedula.testing.replica.censo_pages import CENSO_CAPTCHA_TEXT
+from django_cedula.testing.replica.tokens import issue_token
+from django_cedula.testing.replica.wsp_pages import CAPTCHA_TEXT
 
 from .helpers import CensoClient, WspClient
 

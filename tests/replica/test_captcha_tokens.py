@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from django_cedula.captcha import replica_tokens
-from django_cedula.captcha.replica_tokens import (
+from django_cedula.testing.replica import tokens as replica_tokens
+from django_cedula.testing.replica.tokens import (
     TOKEN_MAX_AGE,
     TokenCheck,
     TokenVerifier,

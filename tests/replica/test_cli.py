@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from django_cedula.captcha.replica_tokens import issue_token
 from django_cedula.testing.replica import DEFAULT_SITE_KEY
 from django_cedula.testing.replica.__main__ import build_parser
+from django_cedula.testing.replica.tokens import issue_token
 
 from .helpers import Remote, WspClient
 

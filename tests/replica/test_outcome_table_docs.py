@@ -73,7 +73,7 @@ def test_the_banner_lists_every_number_with_its_outcome_and_the_settings() -> No
     finally:
         assert running.stop() == 0
     assert f'    CEDULA_SOURCE_URL = "{url}censo/consultar/"' in banner
-    assert '    CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"' in banner
+    assert '    CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"' in banner
     listed = banner[banner.index("  " + OUTCOMES_HEADING) + 1 :]
     assert rows(listed) == EXPECTED
     assert len(listed) == len(EXPECTED)

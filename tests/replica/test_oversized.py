@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from django_cedula.testing.replica import OUTCOMES, FaultMode, OutcomeKind, Replica
-from django_cedula.testing.replica.constants import (
+from django_cedula.testing.replica.control import (
     DEFAULT_BOMB_BYTES,
     DEFAULT_DEEP_JSON_DEPTH,
     DEFAULT_HUGE_BYTES,

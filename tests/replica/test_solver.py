@@ -7,10 +7,11 @@ import socket
 import pytest
 
 from django_cedula.captcha.base import CaptchaSolver
-from django_cedula.captcha.replica import ReplicaCaptchaSolver
-from django_cedula.captcha.replica_tokens import TokenCheck, check_token, read_token
+from django_cedula.testing.captcha import ReplicaCaptchaSolver
 from django_cedula.testing.replica import Replica
-from django_cedula.testing.replica.pages import CAPTCHA_TEXT, CENSO_CAPTCHA_TEXT
+from django_cedula.testing.replica.censo_pages import CENSO_CAPTCHA_TEXT
+from django_cedula.testing.replica.tokens import TokenCheck, check_token, read_token
+from django_cedula.testing.replica.wsp_pages import CAPTCHA_TEXT
 
 from .helpers import CensoClient, WspClient
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from django_cedula.captcha.replica_tokens import TokenCheck, check_token
 from django_cedula.testing.replica import DEFAULT_SITE_KEY, Replica
+from django_cedula.testing.replica.tokens import TokenCheck, check_token
 
 from .helpers import Client, Elements, WspClient
 
@@ -149,7 +149,7 @@ def test_urls(replica: Replica) -> None:
     assert replica.censo_api_url == replica.url + "consultacenso/back/api/"
     settings = replica.django_settings()
     assert settings["CEDULA_SOURCE_URL"] == replica.wsp_url
-    assert settings["CEDULA_CAPTCHA_SOLVER"] == "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    assert settings["CEDULA_CAPTCHA_SOLVER"] == "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     assert settings["CEDULA_CAPTCHA_SOLVER_OPTIONS"] == {}, "the solver's own tokens are accepted"
     assert replica.django_settings("censo")["CEDULA_SOURCE_URL"] == replica.censo_url
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from django_cedula.testing.replica import Replica
-from django_cedula.testing.replica.pages import CAPTCHA_TEXT, INVALID_NUIP_TEXT
+from django_cedula.testing.replica.wsp_pages import CAPTCHA_TEXT, INVALID_NUIP_TEXT
 
 from .helpers import Client, WspClient
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from django_cedula.captcha.base import get_captcha_solver
-from django_cedula.captcha.replica import ReplicaCaptchaSolver
-from django_cedula.captcha.replica_tokens import issue_token
 from django_cedula.results import ScrapeResult, ScrapeStatus
 from django_cedula.scrapers import get_scraper
+from django_cedula.testing.captcha import ReplicaCaptchaSolver
 from django_cedula.testing.replica import Replica
+from django_cedula.testing.replica.tokens import issue_token
 
 pytestmark = pytest.mark.browser
 

@@ -149,7 +149,8 @@ def test_the_token_supply_serves_the_http_scraper(
     from django.core.management import call_command
 
     from django_cedula.captcha.base import SolvedToken
-    from django_cedula.captcha.supply import Target, TokenStore, get_token_supply
+    from django_cedula.captcha.supply import get_token_supply
+    from django_cedula.captcha.supply_store import Target, TokenStore
 
     for name, value in cedula_replica.django_settings().items():
         setattr(settings, name, value)

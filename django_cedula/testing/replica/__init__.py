@@ -12,7 +12,7 @@ shows (:class:`FaultMode`). Stdlib and this package only::
         ...  # point a scraper at replica.wsp_url (replica.django_settings() gives the settings)
 
 Captchas are checked as Google checks them: the tokens of the solver stand-in
-(:class:`~django_cedula.captcha.replica.ReplicaCaptchaSolver`, or ``replica.issue_token()``) are
+(:class:`~django_cedula.testing.captcha.ReplicaCaptchaSolver`, or ``replica.issue_token()``) are
 accepted once each, within ``replica.token_max_age`` seconds (120), for the replica's site key;
 ``replica.captcha_counts()`` counts the verdicts.
 
@@ -20,20 +20,22 @@ From a shell: ``python -m django_cedula.testing.replica --port 8765``.
 
 What lives where (one job each; every name above is importable from this package):
 
-* :mod:`.control`: :class:`Replica`, the control object: knobs, start/stop, addresses and settings,
-  and the front of the state below (faults, log, sessions, captcha verdicts), under one lock.
+* :mod:`.control`: :class:`Replica`, the control object: knobs and their defaults, start/stop,
+  addresses and settings, and the front of the state below (faults, log, sessions, captcha
+  verdicts), under one lock.
 * :mod:`.faults`: :class:`FaultMode`, :class:`Fault` and the switch that hands faults out.
 * :mod:`.records`: :class:`Answer`, :class:`RequestRecord` and the request log ``wait_for`` watches.
 * :mod:`.sessions`: each source's sessions (``PHPSESSID``; Source A's single-use form token).
-* :mod:`.outcomes`: the outcome table (:data:`OUTCOMES`, :func:`outcome_for`), on
-  :mod:`.outcome_model` (the types) and :mod:`.derived_places` (numbers outside the table).
-* :mod:`.http_server`: the threaded server and the handler's plumbing; :mod:`.routes` maps paths to
-  the endpoints of :mod:`.wsp_endpoints` (Source A), :mod:`.censo_endpoints` (Source B) and
-  :mod:`.site_endpoints` (home page, reCAPTCHA stand-in), which share :mod:`.shared_steps`.
+* :mod:`.tokens`: the reCAPTCHA stand-in's tokens, issued and checked as Google checks them.
+* :mod:`.outcomes`: the outcome table (:data:`OUTCOMES`, :func:`outcome_for`), its types and the
+  places of numbers outside it; :mod:`.outcome_text` renders it for the docs.
+* :mod:`.http_server`: the threaded server, the handler's plumbing, the paths and the sources'
+  names; :mod:`.routes` maps paths to the endpoints of :mod:`.wsp_endpoints` (Source A),
+  :mod:`.censo_endpoints` (Source B) and its own (home page, reCAPTCHA stand-in), which share
+  :mod:`.shared_steps`.
 * The markup and JSON they answer with, as pure functions: :mod:`.wsp_pages`, :mod:`.censo_pages`,
-  :mod:`.oversized`, :mod:`.site_pages` (all re-exported by :mod:`.pages`).
-* :mod:`.constants`: paths, defaults and election lists; ``__main__``: the command line.
-* :mod:`.server`: the old single-module home, kept as re-exports for old import paths.
+  :mod:`.oversized`, :mod:`.site_pages`.
+* ``__main__``: the command line.
 
 Nothing outside ``django_cedula.testing`` imports this package: production code does not depend on
 its test tooling.
@@ -41,12 +43,18 @@ its test tooling.
 
 from __future__ import annotations
 
-from .constants import DEFAULT_SITE_KEY, DEFAULT_SLOW_SECONDS, DEFAULT_VALID_TOKEN
-from .control import Replica
-from .derived_places import derived_place
+from .control import DEFAULT_SITE_KEY, DEFAULT_SLOW_SECONDS, DEFAULT_VALID_TOKEN, Replica
 from .faults import Fault, FaultMode
-from .outcome_model import Novedad, Outcome, OutcomeKind, Place
-from .outcomes import OUTCOMES, outcome_for, outcome_table_markdown
+from .outcomes import (
+    OUTCOMES,
+    Novedad,
+    Outcome,
+    OutcomeKind,
+    Place,
+    derived_place,
+    outcome_for,
+    outcome_table_markdown,
+)
 from .records import Answer, RequestRecord
 
 __all__ = [

@@ -16,16 +16,16 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from ...captcha.replica_tokens import TOKEN_MAX_AGE
-from .constants import (
+from .control import (
     DEFAULT_BOMB_BYTES,
     DEFAULT_DEEP_JSON_DEPTH,
     DEFAULT_HUGE_BYTES,
     DEFAULT_SLOW_SECONDS,
+    Replica,
 )
-from .control import Replica
 from .faults import FaultMode
 from .outcome_text import outcome_lines
+from .tokens import TOKEN_MAX_AGE
 
 #: The heading of the outcome list in ``--help`` and in the start-up banner.
 OUTCOMES_HEADING = "numbers and what the replica answers (details: docs/scraper.rst):"
@@ -113,7 +113,7 @@ def banner_tail(replica: Replica) -> list[str]:
     return [
         "  a site's settings for it (docs/installation.rst, 'Try it on the replica'):",
         f'    CEDULA_SOURCE_URL = "{replica.wsp_url}"',
-        '    CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"',
+        '    CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"',
         "  " + OUTCOMES_HEADING,
         *outcome_lines("    "),
     ]

@@ -8,11 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import censo_pages
-from .constants import CENSO, CENSO_API_PATH, CENSO_PATH, RECAPTCHA_PATH
 from .faults import block_modes
-from .http_server import HTML, JSON
-from .outcome_model import OutcomeKind
-from .outcomes import outcome_for
+from .http_server import CENSO, CENSO_API_PATH, CENSO_PATH, HTML, JSON, RECAPTCHA_PATH
+from .outcomes import OutcomeKind, outcome_for
 from .records import Answer, RequestRecord
 from .shared_steps import OVERSIZED, VALID_NUMBER, SharedSteps
 

@@ -12,11 +12,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .constants import CENSO_ELECTIONS
-from .markup import JsonObject
-from .markup import escape as _e  # short: the template calls it on every value
-from .outcome_model import Novedad, Place
-from .outcomes import CURL_ERROR_TEXT, NOT_FOUND_TEXT, UPDATING_TEXT
+from .outcomes import CURL_ERROR_TEXT, NOT_FOUND_TEXT, UPDATING_TEXT, Novedad, Place
+from .site_pages import JsonObject
+from .site_pages import escape as _e  # short: the template calls it on every value
+
+#: The election list of Source B (``GET back/api/elecciones``): ``0`` is the current voting place.
+CENSO_ELECTIONS: tuple[tuple[int, str], ...] = (
+    (0, "LUGAR DE VOTACION ACTUAL"),
+    (66, "CONSULTAS POPULARES, INTERNAS O INTERPARTIDISTAS 2026"),
+    (67, "CONGRESO DE LA REPUBLICA 2026"),
+    (68, "PRESIDENTE Y VICEPRESIDENTE DE LA REPUBLICA 2026"),
+)
+
 
 CENSO_CAPTCHA_TEXT = 'Captcha inválido. Marque la casilla "No soy un robot" e intente nuevamente.'
 CENSO_RELOAD_TEXT = "La sesión ha expirado. Recargue la página."

@@ -1,9 +1,9 @@
 """The replica's Python API: :class:`Replica`, the control object tests hold.
 
-It owns the knobs (plain attributes), starts and stops the server (:mod:`.http_server`), gives the
-addresses and settings of both sources, and fronts the state the handlers share: the faults
-(:mod:`.faults`), the request log (:mod:`.records`), the sessions (:mod:`.sessions`) and the
-captcha verifier with its counts (:mod:`django_cedula.captcha.replica_tokens`). One lock guards all
+It owns the knobs (plain attributes, with their defaults here), starts and stops the server
+(:mod:`.http_server`), gives the addresses and settings of both sources, and fronts the state the
+handlers share: the faults (:mod:`.faults`), the request log (:mod:`.records`), the sessions
+(:mod:`.sessions`) and the captcha verifier with its counts (:mod:`.tokens`). One lock guards all
 of it, so tests may change knobs and read the log while requests are in flight.
 """
 
@@ -13,26 +13,35 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from ...captcha.replica_tokens import TOKEN_MAX_AGE, TokenCheck, TokenVerifier, issue_token
-from .constants import (
-    CENSO,
-    CENSO_API_PATH,
-    CENSO_PATH,
-    DEFAULT_BOMB_BYTES,
-    DEFAULT_DEEP_JSON_DEPTH,
-    DEFAULT_HUGE_BYTES,
-    DEFAULT_SITE_KEY,
-    DEFAULT_SLOW_SECONDS,
-    RECAPTCHA_PATH,
-    WSP,
-    WSP_PATH,
-)
 from .faults import Fault, FaultMode, FaultSwitch, normalize_number
-from .http_server import ReplicaServer
+from .http_server import CENSO, CENSO_API_PATH, CENSO_PATH, RECAPTCHA_PATH, WSP, WSP_PATH, ReplicaServer
 from .outcomes import Outcome, outcome_for
 from .records import RequestLog, RequestRecord
 from .routes import Handler
 from .sessions import SessionStore
+from .tokens import TOKEN_MAX_AGE, TokenCheck, TokenVerifier, issue_token
+
+#: A fixed string for ``Replica(valid_token=DEFAULT_VALID_TOKEN)`` / ``--valid-token``: only when so
+#: configured does the replica accept a fixed token (on every use). By default it accepts only the tokens
+#: its solver stand-ins issue, once each (:mod:`django_cedula.testing.replica.tokens`).
+DEFAULT_VALID_TOKEN = "replica-valid-token"
+
+#: The reCAPTCHA site key the replica's pages carry. Shaped like a real v2 key (40 characters, ``6L...``)
+#: so that clients reading ``data-sitekey`` see something plausible; it means nothing to Google.
+DEFAULT_SITE_KEY = "6LdReplicaLocalSiteKeyForTestsOnly000000"
+
+#: Seconds a "slow" answer takes unless told otherwise: longer than a typical client timeout.
+DEFAULT_SLOW_SECONDS = 30.0
+
+#: Bytes of a "huge" answer unless told otherwise (``Replica(huge_bytes=...)``).
+DEFAULT_HUGE_BYTES = 20 * 1024 * 1024
+
+#: Bytes a "gzip bomb" answer expands to unless told otherwise (``Replica(bomb_bytes=...)``); about a
+#: thousandth of it goes over the wire.
+DEFAULT_BOMB_BYTES = 100 * 1024 * 1024
+
+#: How deep a "deep JSON" answer nests unless told otherwise (``Replica(deep_json_depth=...)``).
+DEFAULT_DEEP_JSON_DEPTH = 50_000
 
 
 class Replica:
@@ -46,7 +55,7 @@ class Replica:
     state of a fresh replica (knobs back to the constructor's values).
 
     Captcha tokens are checked as Google's verification checks them
-    (:mod:`django_cedula.captcha.replica_tokens`): a token must come from one of the replica's solver
+    (:mod:`django_cedula.testing.replica.tokens`): a token must come from one of the replica's solver
     stand-ins, be for :attr:`site_key`, be at most :attr:`token_max_age` seconds old and not have been
     accepted before; otherwise the lookup gets the page's captcha answer. :meth:`captcha_counts` counts
     the verdicts and each lookup's :attr:`RequestRecord.captcha_check` says which it got.
@@ -203,7 +212,7 @@ class Replica:
                 else "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"
             ),
             "CEDULA_SOURCE_URL": self.wsp_url if source == WSP else self.censo_url,
-            "CEDULA_CAPTCHA_SOLVER": "django_cedula.captcha.replica.ReplicaCaptchaSolver",
+            "CEDULA_CAPTCHA_SOLVER": "django_cedula.testing.captcha.ReplicaCaptchaSolver",
             # The solver issues a fresh token for the page's site key: the replica accepts each once.
             "CEDULA_CAPTCHA_SOLVER_OPTIONS": {},
         }

@@ -1,8 +1,9 @@
 """The HTTP plumbing: the threaded server and the request handler's base (dispatch, logging each
 request, sending, dropping, cookies, bodies, the firewall's block page, sleeps that ``reset`` cuts).
 
-Which path goes to which endpoint is :mod:`.routes`; the endpoints are in :mod:`.wsp_endpoints`,
-:mod:`.censo_endpoints` and :mod:`.site_endpoints`, on top of :mod:`.shared_steps`.
+Also the paths both sources are served under and the sources' names. Which path goes to which
+endpoint is :mod:`.routes` (with the replica's own endpoints); the sources' endpoints are in
+:mod:`.wsp_endpoints` and :mod:`.censo_endpoints`, on top of :mod:`.shared_steps`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,18 @@ from .site_pages import block_page
 
 if TYPE_CHECKING:
     from .control import Replica
+
+#: Paths of the two sources, keeping the real sites' relative structure under one local host.
+WSP_PATH = "/censo/consultar/"
+CENSO_PATH = "/consultacenso/"
+CENSO_ALT_PATH = "/consultacenso/consultar/"
+CENSO_API_PATH = "/consultacenso/back/api/"
+RECAPTCHA_PATH = "/recaptcha/"
+
+#: The two sources' names, as :attr:`RequestRecord.source <.records.RequestRecord.source>` and
+#: ``Replica.django_settings(source)`` spell them: Source A ("wsp") and Source B ("consultacenso").
+WSP = "wsp"
+CENSO = "censo"
 
 #: Content types of the sources' answers.
 HTML = "text/html; charset=UTF-8"

@@ -2,10 +2,8 @@
 # (The docstring carries the documentation table verbatim; its rows are longer than a code line.)
 """What the replica answers for each cédula number: the outcome table.
 
-The types an outcome is made of are in :mod:`.outcome_model`, the places of numbers outside the
-table in :mod:`.derived_places`, and the fault modes the replica can be switched into in
-:mod:`.faults`; this module re-exports them, so ``from django_cedula.testing.replica.outcomes
-import ...`` keeps working.
+Here too: the types an outcome is made of (:class:`OutcomeKind`, :class:`Outcome`, :class:`Place`,
+:class:`Novedad`) and the places of numbers outside the table (:func:`derived_place`).
 
 Numbers in :data:`OUTCOMES` get the outcome the table names; every other well-formed number
 (3 to 10 digits, no leading zero) is found, with a voting place derived from a hash of the
@@ -56,11 +54,9 @@ OUTCOME TABLE (kept equal to :func:`outcome_table_markdown` by the replica's tes
 from __future__ import annotations
 
 import dataclasses
+import enum
+import hashlib
 from collections.abc import Mapping
-
-from .derived_places import derived_place, number_digest
-from .faults import FaultMode
-from .outcome_model import Novedad, Outcome, OutcomeKind, Place
 
 __all__ = [
     "CURL_ERROR_TEXT",
@@ -71,7 +67,6 @@ __all__ = [
     "NOT_FOUND_TEXT",
     "OUTCOMES",
     "UPDATING_TEXT",
-    "FaultMode",
     "Novedad",
     "Outcome",
     "OutcomeKind",
@@ -80,6 +75,162 @@ __all__ = [
     "outcome_for",
     "outcome_table_markdown",
 ]
+
+# -- the outcome model: what kinds of outcome there are and what an outcome carries
+
+
+class OutcomeKind(str, enum.Enum):
+    """What the outcome table says about a number."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    CANCELLED = "cancelled"
+    UPDATING = "updating"
+    CURL_ERROR = "curl_error"
+    CURL_ERROR_ONCE = "curl_error_once"
+    RELOAD_ONCE = "reload_once"
+    CAPTCHA_REJECT = "captcha_reject"
+    BLOCK = "block"
+    GET500 = "get500"
+    SLOW = "slow"
+    DROP = "drop"
+    GARBAGE = "garbage"
+    HUGE = "huge"
+    GZIP_BOMB = "gzip_bomb"
+    DEEP_JSON = "deep_json"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """A voting place as the sources show it: upper case, accents, ``No.``, ``#`` and dashes."""
+
+    departamento: str
+    municipio: str
+    puesto: str
+    direccion: str
+    mesa: str
+    lat: float
+    lng: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Novedad:
+    """A note on a cédula that keeps it out of the census (cancellation and the like)."""
+
+    text: str
+    resolucion: str = ""
+    fecha: str = ""
+    #: Whether the note means the holder died (the only cancellation with that meaning).
+    deceased: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The replica's answer for one number, before faults are applied."""
+
+    kind: OutcomeKind
+    #: One line for the documentation table.
+    summary: str = ""
+    #: The voting place; outcomes that end in a found answer always have one after :func:`outcome_for`.
+    place: Place | None = None
+    novedad: Novedad | None = None
+    #: Source B: the ``data`` and ``mapa`` keys are upper case and ``mesa`` is a number, not a string.
+    upper_keys: bool = False
+    #: Source A: the MESA and DIRECCIÓN columns trade places, to catch parsers that count columns.
+    swap_columns: bool = False
+
+    @property
+    def label(self) -> str:
+        """The short outcome name used in the documentation table."""
+        if self.kind is OutcomeKind.CANCELLED and self.novedad is not None and self.novedad.deceased:
+            return "cancelled (deceased)"
+        return _LABELS[self.kind]
+
+
+_LABELS: Mapping[OutcomeKind, str] = {
+    OutcomeKind.FOUND: "found",
+    OutcomeKind.NOT_FOUND: "not found",
+    OutcomeKind.CANCELLED: "cancelled (other)",
+    OutcomeKind.UPDATING: "en actualización (transient)",
+    OutcomeKind.CURL_ERROR: "curl error (transient)",
+    OutcomeKind.CURL_ERROR_ONCE: "curl error once",
+    OutcomeKind.RELOAD_ONCE: "reload once",
+    OutcomeKind.CAPTCHA_REJECT: "captcha rejected",
+    OutcomeKind.BLOCK: "block page",
+    OutcomeKind.GET500: "500 on GET",
+    OutcomeKind.SLOW: "slow",
+    OutcomeKind.DROP: "dropped connection",
+    OutcomeKind.GARBAGE: "garbage",
+    OutcomeKind.HUGE: "huge answer",
+    OutcomeKind.GZIP_BOMB: "gzip bomb",
+    OutcomeKind.DEEP_JSON: "deep JSON",
+}
+
+
+# -- the voting places of numbers outside the table: derived from a hash of the number, so the same
+# number always gets the same place and benchmarks may use as many numbers as they like: the hash picks from these lists.
+_DERIVED_PLACES: tuple[tuple[str, str, float, float], ...] = (
+    ("BOGOTÁ D.C.", "BOGOTÁ. D.C.", 4.6097, -74.0817),
+    ("ANTIOQUIA", "MEDELLÍN", 6.2442, -75.5812),
+    ("VALLE", "SANTIAGO DE CALI", 3.4516, -76.5320),
+    ("ATLÁNTICO", "BARRANQUILLA", 10.9685, -74.7813),
+    ("SANTANDER", "BUCARAMANGA", 7.1193, -73.1227),
+    ("BOLÍVAR", "CARTAGENA DE INDIAS", 10.3910, -75.4794),
+    ("NARIÑO", "PASTO", 1.2136, -77.2811),
+    ("BOYACÁ", "TUNJA", 5.5353, -73.3678),
+    ("CÓRDOBA", "MONTERÍA", 8.7479, -75.8814),
+    ("QUINDÍO", "ARMENIA", 4.5339, -75.6811),
+    ("CAQUETÁ", "FLORENCIA", 1.6144, -75.6062),
+    ("CHOCÓ", "QUIBDÓ", 5.6947, -76.6611),
+)
+_DERIVED_PUESTOS: tuple[str, ...] = (
+    "COLEGIO DISTRITAL SAN JOSÉ",
+    "INSTITUCIÓN EDUCATIVA SIMÓN BOLÍVAR - SEDE PRINCIPAL",
+    "ESCUELA NORMAL SUPERIOR MARÍA AUXILIADORA",
+    "UNIVERSIDAD PEDAGÓGICA NACIONAL",
+    "COLISEO CUBIERTO LOS ÁLAMOS",
+    "CONCENTRACIÓN ESCOLAR JOSÉ ANTONIO GALÁN",
+    "I.E. TÉCNICO INDUSTRIAL No. 2",
+    "SALÓN COMUNAL BARRIO LA ESPERANZA",
+)
+_DERIVED_DIRECCIONES: tuple[str, ...] = (
+    "CALLE 45 No. 13-27",
+    "CARRERA 7 # 32-16",
+    "AVENIDA 68 No. 22-40 SUR",
+    "DIAGONAL 23 # 5A-08",
+    "TRANSVERSAL 78 No. 40B-15",
+    "CALLE 10 # 4-55 CENTRO",
+    "KILÓMETRO 2 VÍA AL MAR",
+    "CARRERA 15 No. 100-69 - PISO 2",
+)
+
+
+def number_digest(cedula: str) -> bytes:
+    """The hash a number's derived answer is picked with."""
+    # A hash, not the digits themselves, so that neighbouring numbers land in different places.
+    return hashlib.sha256(f"django-cedula-replica:{cedula}".encode()).digest()
+
+
+def derived_place(cedula: str) -> Place:
+    """The voting place the replica gives a number outside the table; the same number, the same place."""
+    digest = number_digest(cedula)
+    departamento, municipio, lat, lng = _DERIVED_PLACES[digest[0] % len(_DERIVED_PLACES)]
+    return Place(
+        departamento=departamento,
+        municipio=municipio,
+        puesto=_DERIVED_PUESTOS[digest[1] % len(_DERIVED_PUESTOS)],
+        direccion=_DERIVED_DIRECCIONES[digest[2] % len(_DERIVED_DIRECCIONES)],
+        mesa=str(1 + digest[3] % 40),
+        # A small offset so places in one municipio do not all share a map pin.
+        lat=round(lat + (digest[4] - 128) / 10_000, 4),
+        lng=round(lng + (digest[5] - 128) / 10_000, 4),
+    )
+
+
+# -- the table
 
 NOT_FOUND_TEXT = "El documento consultado no se encuentra en el censo para esta elección."
 UPDATING_TEXT = "La información se encuentra en actualización. Por favor intente más tarde."

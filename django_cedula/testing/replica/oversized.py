@@ -11,8 +11,8 @@ import gzip
 import json
 
 from .censo_pages import censo_found, censo_json
-from .markup import escape as _e
-from .outcome_model import Place
+from .outcomes import Place
+from .site_pages import escape as _e
 from .wsp_pages import FOUND_NOTICE, wsp_answer, wsp_found_message, wsp_json
 
 # One notice line of filler, as a template that repeats a block without end would print it; here

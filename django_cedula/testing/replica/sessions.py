@@ -8,7 +8,7 @@ import secrets
 import threading
 from collections import OrderedDict
 
-from .constants import CENSO, WSP
+from .http_server import CENSO, WSP
 
 _SESSION_ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # PHP's default session id characters
 

@@ -10,17 +10,15 @@ import re
 import secrets
 from collections.abc import Mapping
 
-from ...captcha.replica_tokens import TokenCheck
-from .constants import CENSO, WSP
-from .derived_places import derived_place
 from .faults import Fault, FaultMode, block_modes
 from .fingerprint import browser_shape_problems
-from .http_server import HTML, JSON, Drop, HandlerBase
-from .outcome_model import Outcome, OutcomeKind
+from .http_server import CENSO, HTML, JSON, WSP, Drop, HandlerBase
+from .outcomes import Outcome, OutcomeKind, derived_place
 from .oversized import censo_deep_json, censo_huge_answer, gzip_bomb, wsp_deep_json, wsp_huge_answer
 from .records import Answer, RequestRecord
 from .sessions import Session
 from .site_pages import error_500_page
+from .tokens import TokenCheck
 
 #: A number the outcome table answers for (3 to 10 digits, no leading zero); others are invalid.
 VALID_NUMBER = re.compile(r"[1-9][0-9]{2,9}")

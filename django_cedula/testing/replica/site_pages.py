@@ -1,9 +1,19 @@
 """The pages both sources share, and the replica's own: the firewall's block page, the 500 page, 404,
-and the replica's home page (pure functions)."""
+and the replica's home page (pure functions); and what every page module uses: HTML escaping and the
+type of a JSON answer."""
 
 from __future__ import annotations
 
-from .markup import escape as _e
+import html
+from typing import Any
+
+#: A JSON object as the sources answer it.
+JsonObject = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """``text`` safe inside HTML text and attribute values (quotes escaped too)."""
+    return html.escape(text, quote=True)
 
 
 def block_page(support_id: str) -> str:
@@ -22,7 +32,7 @@ body {{ font-family: Verdana, sans-serif; background: #fafafa; }}
 <body>
 <div class="wrapper">
 <h1 class="blocked">The requested URL was rejected. Please consult with your administrator.</h1>
-<h2 class="authenticate">Your support ID is: <span class="support-id">{_e(support_id)}</span></h2>
+<h2 class="authenticate">Your support ID is: <span class="support-id">{escape(support_id)}</span></h2>
 <p><a href="javascript:history.back();">[Go Back]</a></p>
 </div>
 </body>
@@ -46,7 +56,7 @@ your request.</p>
 <p>More information about this error may be available
 in the server error log.</p>
 <hr>
-<address>Apache Server at {_e(host)}</address>
+<address>Apache Server at {escape(host)}</address>
 </body></html>
 """
 
@@ -55,7 +65,8 @@ def not_found_page(path: str) -> str:
     """404 for paths the replica does not serve."""
     return (
         "<!DOCTYPE html><html><head><title>404 Not Found</title></head><body>"
-        f"<h1>Not Found</h1><p>The requested URL {_e(path)} was not found on this server.</p></body></html>"
+        f"<h1>Not Found</h1><p>The requested URL {escape(path)} was not found on this server.</p>"
+        "</body></html>"
     )
 
 
@@ -64,15 +75,15 @@ def index_page(*, wsp_url: str, censo_url: str, table_markdown: str) -> str:
     rows = []
     for line in table_markdown.splitlines()[2:]:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        rows.append("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in cells) + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>django-cedula replica</title></head>
 <body>
 <h1>django-cedula: local replica of the Registraduría census lookup</h1>
 <ul>
-<li>Source A ("wsp" page): <a href="{_e(wsp_url)}">{_e(wsp_url)}</a></li>
-<li>Source B ("consultacenso" app): <a href="{_e(censo_url)}">{_e(censo_url)}</a></li>
+<li>Source A ("wsp" page): <a href="{escape(wsp_url)}">{escape(wsp_url)}</a></li>
+<li>Source B ("consultacenso" app): <a href="{escape(censo_url)}">{escape(censo_url)}</a></li>
 </ul>
 <h2>Outcome table</h2>
 <table border="1" cellpadding="4">

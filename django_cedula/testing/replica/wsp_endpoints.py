@@ -12,10 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import wsp_pages
-from .constants import RECAPTCHA_PATH, WSP
-from .http_server import HTML, JSON
-from .outcome_model import OutcomeKind
-from .outcomes import CURL_ERROR_TEXT, UPDATING_TEXT, outcome_for
+from .http_server import HTML, JSON, RECAPTCHA_PATH, WSP
+from .outcomes import CURL_ERROR_TEXT, UPDATING_TEXT, OutcomeKind, outcome_for
 from .records import Answer, RequestRecord
 from .shared_steps import OVERSIZED, VALID_NUMBER, SharedSteps
 

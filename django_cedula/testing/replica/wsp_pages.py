@@ -12,11 +12,18 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .constants import WSP_ELECTIONS
-from .markup import JsonObject
-from .markup import escape as _e  # short: the templates call it on every value
-from .outcome_model import Novedad, Place
-from .outcomes import NOT_FOUND_TEXT
+from .outcomes import NOT_FOUND_TEXT, Novedad, Place
+from .site_pages import JsonObject
+from .site_pages import escape as _e  # short: the templates call it on every value
+
+#: The election selector of Source A: ``-1`` is the current voting place.
+WSP_ELECTIONS: tuple[tuple[str, str], ...] = (
+    ("-1", "LUGAR DE VOTACIÓN ACTUAL"),
+    ("66", "CONSULTAS POPULARES, INTERNAS O INTERPARTIDISTAS 2026"),
+    ("67", "CONGRESO DE LA REPÚBLICA 2026"),
+    ("68", "PRESIDENTE Y VICEPRESIDENTE DE LA REPÚBLICA 2026"),
+)
+
 
 CAPTCHA_TEXT = "Marque el cuadro de verificación o captcha! Debe confirmar que no es un robot."
 INVALID_NUIP_TEXT = "Por favor ingrese un número de documento válido, sin puntos ni espacios."

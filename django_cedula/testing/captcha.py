@@ -2,13 +2,13 @@
 
 Configure it with::
 
-    CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.replica.ReplicaCaptchaSolver"
+    CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
     CEDULA_CAPTCHA_SOLVER_OPTIONS = {}                      # tokens at once
     CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 4}            # every solve takes 4 s
     CEDULA_CAPTCHA_SOLVER_OPTIONS = {"latency_median": 30, "latency_p90": 60, "seed": 1}
 
 Each token is new, signed for the page's site key and stamped with its issue time
-(:mod:`django_cedula.captcha.replica_tokens`): the replica accepts it once, for two minutes, as Google
+(:mod:`django_cedula.testing.replica.tokens`): the replica accepts it once, for two minutes, as Google
 does. ``token="..."`` sends that fixed string instead (the replica refuses it: a way to test refusals);
 ``fail=True`` models a service that gives up.
 """
@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from ..captcha.base import CaptchaSolver, SolvedToken
 from ..exceptions import CaptchaError
-from .base import CaptchaSolver, SolvedToken
-from .replica_tokens import issue_token
+from .replica.tokens import issue_token
 
 __all__ = ["P90_Z", "ReplicaCaptchaSolver"]
 

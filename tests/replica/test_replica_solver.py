@@ -13,10 +13,10 @@ import threading
 import pytest
 
 from django_cedula.captcha.base import CaptchaSolver
-from django_cedula.captcha.replica import P90_Z, ReplicaCaptchaSolver
-from django_cedula.captcha.replica_tokens import TokenCheck, TokenVerifier, check_token
 from django_cedula.exceptions import CaptchaError
 from django_cedula.loading import option_problems
+from django_cedula.testing.captcha import P90_Z, ReplicaCaptchaSolver
+from django_cedula.testing.replica.tokens import TokenCheck, TokenVerifier, check_token
 
 SITE_KEY = "6LdReplicaLocalSiteKeyForTestsOnly000000"
 URL = "http://127.0.0.1:8765/censo/consultar/"

@@ -1,5 +1,8 @@
-"""Where the supply's tokens live: a target (site key and page URL), and the store of its tokens in
-Django's cache, taken with an atomic claim so that a token goes to one lookup."""
+"""Where the token supply's tokens live: a target (site key and page URL), and the store of its tokens
+in Django's cache, taken with an atomic claim so that a token goes to one lookup.
+
+The rest of the token supply (what lookups use, the sizing rule, the filler) is :mod:`.supply`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from contextlib import contextmanager
 
 from django.core.cache import BaseCache, caches
 
-from ...conf import app_settings
-from ..base import SolvedToken
+from ..conf import app_settings
+from .base import SolvedToken
 
 #: How long Google accepts a token after its solve, in seconds.
 TOKEN_LIFETIME = 120.0
@@ -23,7 +26,7 @@ PREFIX = "django_cedula:captcha:"
 
 
 def shared_cache() -> BaseCache:
-    """The cache the supply (and the throttle) keep their state in: ``CEDULA_CACHE_ALIAS``."""
+    """The cache the token supply (and the throttle) keep their state in: ``CEDULA_CACHE_ALIAS``."""
     return caches[app_settings.CACHE_ALIAS]
 
 
@@ -41,7 +44,7 @@ class Target:
 
 
 @dataclasses.dataclass(frozen=True)
-class PooledToken:
+class SuppliedToken:
     """A token taken from the supply, for one submission."""
 
     value: str
@@ -54,7 +57,7 @@ class PooledToken:
         return (time.time() if now is None else now) - self.solved_at
 
     def __repr__(self) -> str:
-        return f"PooledToken(ref={self.ref!r}, age={self.age():.0f}s)"
+        return f"SuppliedToken(ref={self.ref!r}, age={self.age():.0f}s)"
 
 
 class TokenStore:
@@ -89,7 +92,7 @@ class TokenStore:
             index[token_id] = solved_at
             self.cache.set(self._index_key, index, timeout=math.ceil(self.max_age) + 60)
 
-    def take(self, now: float | None = None) -> PooledToken | None:
+    def take(self, now: float | None = None) -> SuppliedToken | None:
         """The oldest unexpired token, now this caller's alone; ``None`` when there is none.
 
         Oldest first, not freshest: every token in the store is good for a submission (the max
@@ -106,7 +109,7 @@ class TokenStore:
             stored = self.cache.get(self._token_key(token_id))
             self.cache.delete(self._token_key(token_id))
             if stored:
-                return PooledToken(value=stored["value"], ref=stored.get("ref", ""), solved_at=solved_at)
+                return SuppliedToken(value=stored["value"], ref=stored.get("ref", ""), solved_at=solved_at)
         return None
 
     def stock(self, now: float | None = None) -> int:

@@ -3,7 +3,7 @@ real ones (stdlib only; no Django, no network).
 
 Google's rules for a reCAPTCHA v2 response token: it is valid for two minutes, can be verified once
 (a reused or stale token fails as ``timeout-or-duplicate``) and is bound to the site key; it is not bound
-to the machine that solved it. The replica's solver stand-ins (:class:`~django_cedula.captcha.replica.
+to the machine that solved it. The replica's solver stand-ins (:class:`~django_cedula.testing.captcha.
 ReplicaCaptchaSolver`, the checkbox widget of its ``api.js``) issue tokens with :func:`issue_token`; the
 replica checks them with a :class:`TokenVerifier`.
 
