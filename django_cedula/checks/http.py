@@ -17,7 +17,7 @@ from .messages import error, import_path, raw
 def check_http_scraper(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E014: an HTTP-only scraper is configured but ``curl_cffi`` is not installed."""
     from ..scrapers.chain import Entry, read_entry
-    from ..scrapers.http_scraper import EXTRA, HttpScraper, curl_cffi_missing
+    from ..scrapers.http import EXTRA, HttpScraper, curl_cffi_missing
 
     value = raw("SCRAPER")
     paths: list[str] = []
