@@ -298,7 +298,7 @@ def check_scraper(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 "CEDULA_CAPTCHA_SOLVER is not set: every lookup will end as captcha_failed.",
                 "Set CEDULA_CAPTCHA_SOLVER to django_cedula.captcha.twocaptcha.TwoCaptchaSolver "
                 "(with an API key) "
-                "or, against the local replica, django_cedula.captcha.replica.ReplicaCaptchaSolver.",
+                "or, against the local replica, django_cedula.testing.captcha.ReplicaCaptchaSolver.",
             )
         )
     return messages
@@ -308,7 +308,7 @@ def check_http_scraper(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     """E014: an HTTP-only scraper is configured but ``curl_cffi`` (the ``http`` extra) is not
     installed, which would fail every lookup with ``config_error``."""
     from .scrapers.chain import Entry
-    from .scrapers.http_scraper import EXTRA, HttpScraper, curl_cffi_missing
+    from .scrapers.http import EXTRA, HttpScraper, curl_cffi_missing
 
     value = _raw("SCRAPER")
     paths: list[str] = []
@@ -397,7 +397,7 @@ def check_captcha(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             f"the 2Captcha API key ('api_key') {what}: every lookup would fail on its captcha",
             f"Set the {KEY_VARIABLE} environment variable for every process (web and workers), e.g. "
             f'CEDULA_CAPTCHA_SOLVER_OPTIONS = {{"api_key": os.environ.get("{KEY_VARIABLE}")}}, '
-            "or use django_cedula.captcha.replica.ReplicaCaptchaSolver against the local replica.",
+            "or use django_cedula.testing.captcha.ReplicaCaptchaSolver against the local replica.",
         )
     ]
 

@@ -9,7 +9,6 @@ else can be stored. The row's transitions themselves are :class:`~.models.Cedula
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import traceback
@@ -37,8 +36,8 @@ from .models import (
 from .numbers import normalize_cedula
 from .privacy import redact
 from .results import ScrapeResult, ScrapeStatus
-from .scrapers import Scraper, get_scraper
-from .scrapers.chain import ScraperChain, SourcesPaused, source_name
+from .scrapers import get_scraper
+from .scrapers.base import SourcesPaused, ask, paused_sources
 from .signals import retry_scheduled, send_now, send_on_commit, validation_finished
 
 __all__ = ["validate_user_cedula"]
@@ -89,15 +88,13 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
         return deferred_to
     scraper = get_scraper()
     try:
-        result = _look_up(scraper, cedula, info.user_id)
+        result = ask(scraper, cedula)
     except SourcesPaused as paused:
         # Every source of the chain went into its pause since the turn was taken: nothing was asked.
         permit = throttle.Permit(granted=False, wait=paused.wait, reason="blocked")
         return _defer(info, attempt, permit, queue=get_backend().supports_defer)
     finally:
         spend.flush()  # what the lookup's captcha cost, written from this thread (no ORM in the scraper)
-    if result.status is ScrapeStatus.BLOCKED and not isinstance(scraper, ScraperChain):
-        _report_block(info.user_id)  # a chain pauses the source that blocked, itself
     return _store_result(info, attempt, result)
 
 
@@ -154,7 +151,7 @@ def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
         if prepare is not None:
             prepare()
     # A chain waits only when every one of its sources is paused after a block.
-    sources = scraper.sources if isinstance(scraper, ScraperChain) else None
+    sources = paused_sources(scraper)
     try:
         max_sleep = max(throttle.MAX_SLEEP, backend.defer_granularity)
         permit = throttle.acquire(max_sleep=max_sleep, sources=sources)
@@ -194,50 +191,6 @@ def _defer(info: CedulaInfo, attempt: int, permit: throttle.Permit, *, queue: bo
         "" if queue else "; the backend cannot delay jobs, so it waits for cedula_sweep",
     )
     return status
-
-
-def _report_block(user_id: int | str) -> None:
-    try:
-        throttle.report_block()
-    except Exception as exc:
-        logger.error("Could not pause lookups after a block (%s: %s)", type(exc).__name__, exc)
-        return
-    if app_settings.BLOCK_COOLDOWN > 0:
-        logger.warning(
-            "The source blocked the lookup for user %s: every worker pauses lookups for %ss",
-            user_id,
-            app_settings.BLOCK_COOLDOWN,
-        )
-
-
-def _look_up(scraper: Scraper, cedula: str, user_id: int | str) -> ScrapeResult:
-    """Ask the configured scraper, turning anything it raises into a transient failure; the result
-    names its source (``CedulaInfo.source``)."""
-    result = _ask(scraper, cedula, user_id)
-    if result.source:
-        return result
-    return dataclasses.replace(result, source=source_name(scraper))
-
-
-def _ask(scraper: Scraper, cedula: str, user_id: int | str) -> ScrapeResult:
-    try:
-        answer = scraper.scrape_cedula(cedula)
-    except (ConfigurationError, ImproperlyConfigured, SourcesPaused):
-        raise  # not transient: the job ends the row at once (or, all sources paused, defers)
-    except Exception as exc:
-        # A host's scraper may quote the number in its exception: masked in the log and the row.
-        logger.error(
-            "The scraper raised for user %s:\n%s",
-            user_id,
-            error_text(exc, with_traceback=True, cedula=cedula),
-        )
-        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=error_text(exc, cedula=cedula)[:500])
-    try:
-        return ScrapeResult.coerce(answer)
-    except ValueError as exc:
-        error = redact(exc, cedula)[:500]
-        logger.error("The scraper gave an unusable result for user %s: %s", user_id, error)
-        return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=error)
 
 
 def _claim(user_id: int | str, attempt: int) -> CedulaInfo | None:

@@ -509,7 +509,7 @@ def test_the_same_class_by_another_path(twocaptcha: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "solver", [None, "django_cedula.captcha.replica.ReplicaCaptchaSolver", "nope.Nope", 42]
+    "solver", [None, "django_cedula.testing.captcha.ReplicaCaptchaSolver", "nope.Nope", 42]
 )
 def test_other_solvers_are_not_its_business(twocaptcha: Any, solver: object) -> None:
     twocaptcha.CEDULA_CAPTCHA_SOLVER = solver

@@ -12,7 +12,7 @@ from django.core.management.base import SystemCheckError
 from django_cedula import checks
 from django_cedula.browser import BrowserError, parse_proxy
 from django_cedula.proxies import Proxy, ProxyError, parse_proxy_value
-from django_cedula.scrapers.http_scraper import proxy_url
+from django_cedula.scrapers.http import proxy_url
 
 ACCEPTED = [
     ("proxy.example:8080", "http://proxy.example:8080", "http://proxy.example:8080"),

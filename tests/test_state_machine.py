@@ -15,7 +15,12 @@ Status = CedulaInfo.Status
 
 
 def decide(
-    result: ScrapeResult, *, attempt: int, retry_delays: list[int], now: datetime.datetime, raw_response: str = ""
+    result: ScrapeResult,
+    *,
+    attempt: int,
+    retry_delays: list[int],
+    now: datetime.datetime,
+    raw_response: str = "",
 ) -> Outcome:
     """:func:`outcome_for` under ``CEDULA_RETRY_DELAYS = retry_delays``."""
     with override_settings(CEDULA_RETRY_DELAYS=retry_delays):

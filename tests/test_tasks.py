@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from django_cedula.job import validate_user_cedula
 from django_cedula.models import CedulaInfo
 from django_cedula.results import ScrapeResult, ScrapeStatus
-from django_cedula.job import validate_user_cedula
 from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.scrapers import FakeScraper
 

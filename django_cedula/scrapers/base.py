@@ -1,14 +1,33 @@
-"""The scraper contract and its loader."""
+"""The scraper contract, and asking a scraper as a lookup does.
+
+:class:`Scraper` is what ``CEDULA_SCRAPER`` must name; :class:`BaseScraper` a convenient base for it.
+:func:`ask` is the one way the job (and a chain, for each of its entries) asks a scraper: whatever
+the scraper raises or returns becomes a :class:`~django_cedula.results.ScrapeResult` that names its
+source, and a block starts the pause after a block. The loader that builds the configured scraper,
+one class or a chain of them, is :func:`django_cedula.scrapers.chain.get_scraper`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import logging
+import traceback
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from django.core.exceptions import ImproperlyConfigured
+
+from .. import throttle
 from ..conf import app_settings
-from ..loading import Configurable, ConfiguredInstance
-from ..results import ScrapeResult
-from .chain import build_chain, derived_source_name
+from ..exceptions import CedulaError, ConfigurationError
+from ..loading import Configurable
+from ..privacy import redact
+from ..results import ScrapeResult, ScrapeStatus
+
+logger = logging.getLogger(__name__)
+
+#: How much of a failure's text a result's ``error`` keeps.
+ERROR_LENGTH = 500
 
 
 @runtime_checkable
@@ -22,6 +41,16 @@ class Scraper(Protocol):
     """
 
     def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]: ...
+
+
+class SourcesPaused(CedulaError):
+    """Every source the lookup could ask is paused after a block: nothing was asked. The job defers
+    itself by :attr:`wait` seconds (not an attempt: nothing was looked up)."""
+
+    def __init__(self, wait: float, sources: Sequence[str]) -> None:
+        super().__init__(f"every source is paused after a block ({', '.join(sources)}): {wait:.0f} s left")
+        self.wait = wait
+        self.sources = tuple(sources)
 
 
 class BaseScraper(Configurable):
@@ -49,6 +78,16 @@ class BaseScraper(Configurable):
     def scrape_cedula(self, cedula: str) -> ScrapeResult | Mapping[str, Any]:
         raise NotImplementedError
 
+    def ask(self, cedula: str) -> ScrapeResult:
+        """``cedula`` looked up as a job does it (see :func:`ask_source`): this scraper on its own,
+        whose block pauses every source. A scraper of several sources answers for all of them."""
+        return ask_source(self, cedula)
+
+    def paused_sources(self) -> tuple[str, ...] | None:
+        """The sources whose own pauses after a block hold this scraper's lookups back (it waits
+        only while every one is paused); ``None``: the pause of every source, a single scraper's."""
+        return None
+
     def prepare(self) -> None:
         """Get ready for a lookup without contacting the source (optional; called by the job when
         ``CEDULA_RATE_LIMIT`` is set, before it waits for a slot, so that a slot is not spent starting up)."""
@@ -57,21 +96,83 @@ class BaseScraper(Configurable):
         """Release what the scraper holds (a browser, connections). Called on reset and at exit."""
 
 
-class _ConfiguredScraper(ConfiguredInstance[Scraper]):
-    """``CEDULA_SCRAPER``: one dotted path with ``CEDULA_SCRAPER_OPTIONS``, or a list of entries
-    built into a :class:`~django_cedula.scrapers.chain.ScraperChain`."""
-
-    def _build(self) -> Scraper:
-        value = app_settings.SCRAPER_CHAIN
-        if value is None:
-            return super()._build()
-        return build_chain(value, Scraper)  # type: ignore[type-abstract]
+def ask(scraper: Scraper, cedula: str) -> ScrapeResult:
+    """``cedula`` looked up by the configured scraper, one source or a chain alike: its
+    :meth:`BaseScraper.ask`, or for a class outside the package's base, :func:`ask_source`."""
+    if isinstance(scraper, BaseScraper):
+        return scraper.ask(cedula)
+    return ask_source(scraper, cedula)
 
 
-_scraper = _ConfiguredScraper("SCRAPER", "SCRAPER_OPTIONS", Scraper)  # type: ignore[type-abstract]
+def paused_sources(scraper: Scraper) -> tuple[str, ...] | None:
+    """The configured scraper's :meth:`BaseScraper.paused_sources` (``None`` for a class outside the
+    package's base: the pause of every source)."""
+    return scraper.paused_sources() if isinstance(scraper, BaseScraper) else None
 
 
-def get_scraper() -> Scraper:
-    """The configured scraper (``CEDULA_SCRAPER``), created once per process: a
-    :class:`~django_cedula.scrapers.chain.ScraperChain` when the setting is a list."""
-    return _scraper.get()
+def ask_source(scraper: Scraper, cedula: str, *, own_pause: bool = False) -> ScrapeResult:
+    """Ask one source: ``scraper.scrape_cedula(cedula)``, whatever it raises or returns, as a result.
+
+    An exception is a transient ``network_error`` and an answer that is not a result a
+    ``parse_error`` (their text masked: a scraper may quote the number); a configuration error,
+    and :class:`SourcesPaused`, are raised (not transient: the job ends the row at once, or defers).
+    The result names the source that gave it. A ``blocked`` result starts the pause after a block:
+    of this source alone with ``own_pause`` (an entry of a chain, whose other sources may still be
+    asked), of every source otherwise.
+    """
+    source = source_name(scraper)
+    try:
+        answer = scraper.scrape_cedula(cedula)
+    except (ConfigurationError, ImproperlyConfigured, SourcesPaused):
+        raise
+    except Exception as exc:
+        error = redact(f"{type(exc).__name__}: {exc}", cedula)[:ERROR_LENGTH]
+        trace = redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), cedula)
+        logger.error("Source %s raised:\n%s", source, trace)
+        return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=error, source=source)
+    try:
+        result = ScrapeResult.coerce(answer)
+    except ValueError as exc:
+        error = redact(exc, cedula)[:ERROR_LENGTH]
+        logger.error("Source %s gave an unusable result: %s", source, error)
+        return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=error, source=source)
+    if not result.source:
+        result = dataclasses.replace(result, source=source)
+    if result.status is ScrapeStatus.BLOCKED:
+        report_block(source, own_pause=own_pause)
+    return result
+
+
+def report_block(source: str, *, own_pause: bool = False) -> None:
+    """Start the pause after a block: of ``source`` alone with ``own_pause``, of every source
+    otherwise. A cache that fails is logged: the lookup's result stands."""
+    try:
+        throttle.report_block(source=source if own_pause else None)
+    except Exception as exc:
+        logger.error("Could not pause source %s after a block (%s: %s)", source, type(exc).__name__, exc)
+        return
+    if app_settings.BLOCK_COOLDOWN > 0:
+        logger.warning(
+            "Source %s blocked a lookup: every worker %s for %ss",
+            source,
+            "skips it" if own_pause else "pauses lookups",
+            app_settings.BLOCK_COOLDOWN,
+        )
+
+
+def source_name(scraper: object) -> str:
+    """The name of the source a scraper (or scraper class) asks: its ``source_name`` attribute, or,
+    for a class without one, its name in lower case without a ``Scraper`` suffix."""
+    cls = scraper if isinstance(scraper, type) else type(scraper)
+    name = getattr(cls, "source_name", "")
+    if isinstance(name, str) and name:
+        return name
+    return derived_source_name(cls)
+
+
+def derived_source_name(cls: type) -> str:
+    """``WspScraper`` -> ``"wsp"``: a class's name, lower case, without a ``Scraper`` suffix."""
+    name = cls.__name__
+    if name.endswith("Scraper") and name != "Scraper":
+        name = name[: -len("Scraper")]
+    return name.lower()[:40]

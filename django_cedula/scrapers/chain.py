@@ -22,8 +22,11 @@ It stops at the first final answer (found, not found, cancelled) and at every ot
 
 The pause after a block belongs to the source that blocked (``source_name``, a key of its own in the
 cache, :func:`~django_cedula.throttle.report_block`): while it lasts the chain skips that source
-without sending it a request. When every entry is paused the lookup raises :class:`SourcesPaused`,
-and the job defers itself as it does for the pause of a single scraper.
+without sending it a request. When every entry is paused the lookup raises
+:class:`~.base.SourcesPaused`, and the job defers itself as it does for the pause of a single scraper.
+
+The chain is a scraper (:class:`ScraperChain` on :class:`~.base.BaseScraper`), and this module holds
+the loader, :func:`get_scraper`, which builds one class or a chain as ``CEDULA_SCRAPER`` says.
 """
 
 from __future__ import annotations
@@ -31,20 +34,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .. import throttle
 from ..conf import app_settings
-from ..exceptions import CedulaError, ConfigurationError
-from ..loading import build
-from ..privacy import redact
+from ..exceptions import ConfigurationError
+from ..loading import ConfiguredInstance, build
 from ..results import ScrapeResult, ScrapeStatus
-
-if TYPE_CHECKING:
-    from .base import Scraper
+from .base import ERROR_LENGTH, BaseScraper, Scraper, SourcesPaused, ask_source, source_name
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +52,6 @@ logger = logging.getLogger(__name__)
 MOVES_ON = frozenset({ScrapeStatus.BLOCKED, ScrapeStatus.NETWORK_ERROR})
 #: The keys an entry's mapping may have.
 ENTRY_KEYS = frozenset({"class", "options"})
-#: How much of the failures of the sources asked before the last one a result's ``error`` keeps.
-ERROR_LENGTH = 500
-
-
-class SourcesPaused(CedulaError):
-    """Every source of the chain is paused after a block: nothing was asked. The job defers itself
-    by :attr:`wait` seconds (not an attempt: nothing was looked up)."""
-
-    def __init__(self, wait: float, sources: Sequence[str]) -> None:
-        super().__init__(f"every source is paused after a block ({', '.join(sources)}): {wait:.0f} s left")
-        self.wait = wait
-        self.sources = tuple(sources)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,24 +92,6 @@ def read_entry(index: int, entry: object) -> Entry | str:
     return Entry(label, path, dict(options))
 
 
-def source_name(scraper: object) -> str:
-    """The name of the source a scraper (or scraper class) asks: its ``source_name`` attribute, or,
-    for a class without one, its name in lower case without a ``Scraper`` suffix."""
-    cls = scraper if isinstance(scraper, type) else type(scraper)
-    name = getattr(cls, "source_name", "")
-    if isinstance(name, str) and name:
-        return name
-    return derived_source_name(cls)
-
-
-def derived_source_name(cls: type) -> str:
-    """``WspScraper`` -> ``"wsp"``: a class's name, lower case, without a ``Scraper`` suffix."""
-    name = cls.__name__
-    if name.endswith("Scraper") and name != "Scraper":
-        name = name[: -len("Scraper")]
-    return name.lower()[:40]
-
-
 def configured_sources() -> tuple[str, ...]:
     """The source names of a ``CEDULA_SCRAPER`` list, in order, read without building a scraper (an
     entry that cannot be read or imported, whatever its module raises, is left out: ``manage.py
@@ -138,7 +108,7 @@ def configured_sources() -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def build_chain(value: Sequence[object], base: type[Scraper]) -> ScraperChain:
+def build_chain(value: Sequence[object]) -> ScraperChain:
     """The chain a ``CEDULA_SCRAPER`` list names, each entry built with its own options.
 
     A wrong entry raises :class:`~django.core.exceptions.ImproperlyConfigured` (shape, import, not a
@@ -164,28 +134,37 @@ def build_chain(value: Sequence[object], base: type[Scraper]) -> ScraperChain:
             cls = import_string(entry.path)
         except ImportError as exc:
             raise ImproperlyConfigured(f"{entry.label} = {entry.path!r} cannot be imported: {exc}") from exc
-        if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise ImproperlyConfigured(
-                f"{entry.label} = {entry.path!r} is not a subclass of {base.__module__}.{base.__qualname__}"
-            )
+        if not (isinstance(cls, type) and issubclass(cls, Scraper)):
+            contract = f"{Scraper.__module__}.{Scraper.__qualname__}"
+            raise ImproperlyConfigured(f"{entry.label} = {entry.path!r} is not a subclass of {contract}")
         scrapers.append(build(cls, entry.options, f"{entry.label}['options']"))
     return ScraperChain(scrapers)
 
 
-class ScraperChain:
+class ScraperChain(BaseScraper):
     """Scrapers asked in order until one answers (see the module's text for what moves on).
 
-    A scraper itself (``scrape_cedula``, ``prepare``, ``close``), so that whatever uses
-    ``get_scraper()`` (the job, ``cedula_lookup``) gets the fallback. Every result it returns names
-    the source that gave it (:attr:`~django_cedula.results.ScrapeResult.source`).
+    A scraper itself, so that whatever uses ``get_scraper()`` (the job, ``cedula_lookup``) gets the
+    fallback. Every result it returns names the source that gave it
+    (:attr:`~django_cedula.results.ScrapeResult.source`); each entry is asked as the job asks a
+    single scraper (:func:`~.base.ask_source`), a block pausing that entry's source only.
     """
 
     def __init__(self, scrapers: Sequence[Scraper]) -> None:
+        super().__init__()
         if not scrapers:
             raise ValueError("a chain needs at least one scraper")
         self.scrapers = tuple(scrapers)
         #: The ``source_name`` of each entry, in order (names may repeat: those share one pause).
         self.sources = tuple(source_name(scraper) for scraper in self.scrapers)
+
+    def ask(self, cedula: str) -> ScrapeResult:
+        """The chain's lookup (:meth:`scrape_cedula`): its entries report their own blocks."""
+        return self.scrape_cedula(cedula)
+
+    def paused_sources(self) -> tuple[str, ...]:
+        """Each entry's source: the chain waits only while every one is paused."""
+        return self.sources
 
     def scrape_cedula(self, cedula: str) -> ScrapeResult:
         """Ask each source in turn, skipping those paused after a block, until one gives an answer
@@ -198,9 +177,7 @@ class ScraperChain:
                 waits.append(paused)
                 logger.info("Source %s is paused after a block (%.0f s left): not asked", source, paused)
                 continue
-            result = self._ask(scraper, source, cedula)
-            if result.status is ScrapeStatus.BLOCKED:
-                self._report_block(source)
+            result = ask_source(scraper, cedula, own_pause=True)
             if not moves_on(result):
                 return _with_earlier(result, failures)
             failures.append(result)
@@ -208,24 +185,6 @@ class ScraperChain:
         if not failures:
             raise SourcesPaused(min(waits), self.sources)
         return _with_earlier(failures[-1], failures[:-1])
-
-    def _ask(self, scraper: Scraper, source: str, cedula: str) -> ScrapeResult:
-        try:
-            answer = scraper.scrape_cedula(cedula)
-        except (ConfigurationError, ImproperlyConfigured):
-            raise  # not transient: the job ends the row at once
-        except Exception as exc:
-            # As the job does for a single scraper: a transient failure, masked (it may quote the number).
-            error = redact(f"{type(exc).__name__}: {exc}", cedula)[:ERROR_LENGTH]
-            logger.error("Source %s raised: %s", source, error)
-            return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=error, source=source)
-        try:
-            result = ScrapeResult.coerce(answer)
-        except ValueError as exc:
-            error = redact(exc, cedula)[:ERROR_LENGTH]
-            logger.error("Source %s gave an unusable result: %s", source, error)
-            return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=error, source=source)
-        return result if result.source else dataclasses.replace(result, source=source)
 
     def _paused(self, source: str) -> float:
         if app_settings.BLOCK_COOLDOWN <= 0:
@@ -236,19 +195,6 @@ class ScraperChain:
             # The job took its turn from the same cache a moment ago: ask rather than fail the lookup.
             logger.error("Could not read the pause of source %s (%s: %s)", source, type(exc).__name__, exc)
             return 0.0
-
-    def _report_block(self, source: str) -> None:
-        try:
-            throttle.report_block(source=source)
-        except Exception as exc:
-            logger.error("Could not pause source %s after a block (%s: %s)", source, type(exc).__name__, exc)
-            return
-        if app_settings.BLOCK_COOLDOWN > 0:
-            logger.warning(
-                "Source %s blocked a lookup: every worker skips it for %ss",
-                source,
-                app_settings.BLOCK_COOLDOWN,
-            )
 
     def prepare(self) -> None:
         """Prepare the first entry that is not paused (the one the lookup will ask first)."""
@@ -288,3 +234,23 @@ def _with_earlier(result: ScrapeResult, earlier: Sequence[ScrapeResult]) -> Scra
     steps = [f"{failure.source}: {failure.status.value}" for failure in earlier]
     error = f"{'; '.join(steps)}; then {result.source}: {result.error or result.status.value}"
     return dataclasses.replace(result, error=error[:ERROR_LENGTH])
+
+
+class _ConfiguredScraper(ConfiguredInstance[Scraper]):
+    """``CEDULA_SCRAPER``: one dotted path with ``CEDULA_SCRAPER_OPTIONS``, or a list of entries
+    built into a :class:`ScraperChain`."""
+
+    def _build(self) -> Scraper:
+        value = app_settings.SCRAPER_CHAIN
+        if value is None:
+            return super()._build()
+        return build_chain(value)
+
+
+_scraper = _ConfiguredScraper("SCRAPER", "SCRAPER_OPTIONS", Scraper)  # type: ignore[type-abstract]
+
+
+def get_scraper() -> Scraper:
+    """The configured scraper (``CEDULA_SCRAPER``), created once per process: a
+    :class:`ScraperChain` when the setting is a list."""
+    return _scraper.get()

@@ -9,9 +9,9 @@ from playwright.async_api import Page
 
 from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
-from .browser_scraper import BrowserScraper, CaptchaSolve
+from .browser import BrowserScraper
 from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_response
-from .sources import CENSO_URL, api_base, asks_for_reload, election_id
+from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, election_id
 from .wsp import PAGE_HTML_JS, READ_ANSWER_JS
 
 DEFAULT_URL = CENSO_URL

@@ -1,4 +1,4 @@
-"""Source B, the "consultacenso" app's JSON API, over plain HTTP (opt-in; see :mod:`.http_scraper`)."""
+"""Source B, the "consultacenso" app's JSON API, over plain HTTP (opt-in; see :mod:`.http`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import json
 from urllib.parse import urljoin
 
 from ..results import ScrapeResult, ScrapeStatus
-from .http_scraper import BrowserLikeClient, Fetched, HttpScraper, SourceTimeout, SourceUnreachable
+from .http import BrowserLikeClient, Fetched, HttpScraper, SourceTimeout, SourceUnreachable
 from .parsing import oversized_answer, parse_consultacenso_response, read_form_page
-from .solving import CaptchaSolve
-from .sources import CENSO_URL, api_base, asks_for_reload, election_id
+from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, election_id
 
 
 class ConsultaCensoHttpScraper(HttpScraper):

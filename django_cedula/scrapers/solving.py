@@ -1,11 +1,14 @@
 """What every scraper that meets a captcha shares, browser or not: the lookup's tokens
 (:class:`CaptchaSolve`), the pause between a worker's lookups, the solve threads, the site key
-remembered between lookups, and the result for a page that cannot serve a lookup.
+remembered between lookups, and the result for a page that cannot serve a lookup; and what a lookup
+needs to know about each source (the production URLs, the consultacenso app's API base, election
+numbering and "reload" answer).
 
-Browser-free: :class:`~.browser_scraper.BrowserScraper` (Chromium) and
-:class:`~.http_scraper.HttpScraper` (plain HTTP) both stand on :class:`SolvingScraper`, so that the
-token supply's rules (the oldest good token, a recheck while the lookup's own solve runs, an unused
-own token given to the supply) live in one place.
+Browser-free, so that the HTTP-only scrapers do not import Playwright:
+:class:`~.browser.BrowserScraper` (Chromium) and :class:`~.http.HttpScraper` (plain HTTP) both
+stand on :class:`SolvingScraper`, so that the token supply's rules (the oldest good token, a
+recheck while the lookup's own solve runs, an unused own token given to the supply) live in one
+place.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import concurrent.futures
+import json
 import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import urljoin
 
 from ..captcha import CaptchaSolver, SolvedToken, get_captcha_solver, spend
 from ..captcha.supply import TokenSupply, get_token_supply
@@ -27,6 +32,35 @@ from .base import BaseScraper
 from .parsing import is_block_page
 
 logger = logging.getLogger(__name__)
+
+
+#: Source A, the "wsp" census page (the production default).
+WSP_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
+#: Source B, the "consultacenso" single-page app.
+CENSO_URL = "https://consultacenso.registraduria.gov.co/"
+
+
+def api_base(page_url: str) -> str:
+    """The API's base URL for the app served at ``page_url`` (``.../consultar/`` serves it too)."""
+    base = page_url if page_url.endswith("/") else page_url + "/"
+    if base.endswith("/consultar/"):
+        base = base[: -len("consultar/")]
+    return urljoin(base, "back/api/")
+
+
+def election_id() -> int:
+    """Source B numbers elections from 0 (the current voting place); Source A's "-1" means the same."""
+    value = int(app_settings.ELECTION)
+    return max(value, 0)
+
+
+def asks_for_reload(body: str) -> bool:
+    """Whether a consultacenso answer asks the app to reload its page (``{"reload": true}``)."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):  # the parser says what an unreadable answer is
+        return False
+    return isinstance(payload, dict) and any(k.lower() == "reload" and v for k, v in payload.items())
 
 
 #: Seconds between two looks at the supply while a lookup's own solve runs.

@@ -9,8 +9,9 @@ from playwright.async_api import Page, Response
 
 from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
-from .browser_scraper import BrowserScraper, CaptchaSolve
+from .browser import BrowserScraper
 from .parsing import MAX_ANSWER_BYTES, ReloadRequested, oversized_answer, parse_wsp_response
+from .solving import CaptchaSolve
 
 DEFAULT_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
 

@@ -1,14 +1,12 @@
-"""Source A, the "wsp" census page, over plain HTTP (opt-in; see :mod:`.http_scraper`)."""
+"""Source A, the "wsp" census page, over plain HTTP (opt-in; see :mod:`.http`)."""
 
 from __future__ import annotations
 
 from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
-from .chrome_headers import multipart_body, webkit_boundary
-from .http_scraper import BrowserLikeClient, HttpScraper, new_boundary
+from .http import BrowserLikeClient, HttpScraper, multipart_body, new_boundary, webkit_boundary
 from .parsing import FormPage, ReloadRequested, oversized_answer, parse_wsp_response, read_form_page
-from .solving import CaptchaSolve
-from .sources import WSP_URL
+from .solving import WSP_URL, CaptchaSolve
 
 
 class WspHttpScraper(HttpScraper):

@@ -425,7 +425,7 @@ def test_a_lookup_waiting_for_its_own_solve_takes_a_supply_token_that_arrives_me
     import asyncio
     import concurrent.futures
 
-    from django_cedula.scrapers.browser_scraper import CaptchaSolve
+    from django_cedula.scrapers.solving import CaptchaSolve
 
     settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.SlowSolver"
     settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"

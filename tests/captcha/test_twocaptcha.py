@@ -20,7 +20,7 @@ import pytest
 
 from django_cedula.captcha.twocaptcha import TwoCaptchaSolver
 from django_cedula.exceptions import CaptchaError, CaptchaUnreachable
-from django_cedula.scrapers.browser_scraper import CaptchaSolve
+from django_cedula.scrapers.solving import CaptchaSolve
 
 API_KEY = "0123456789abcdef0123456789abcdef"
 

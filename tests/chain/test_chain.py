@@ -10,7 +10,8 @@ from django_cedula import throttle
 from django_cedula.exceptions import ConfigurationError
 from django_cedula.results import ScrapeResult, ScrapeStatus
 from django_cedula.scrapers import get_scraper
-from django_cedula.scrapers.chain import ScraperChain, SourcesPaused, moves_on, source_name
+from django_cedula.scrapers.base import SourcesPaused, source_name
+from django_cedula.scrapers.chain import ScraperChain, moves_on
 from django_cedula.scrapers.consultacenso import ConsultaCensoScraper
 from django_cedula.scrapers.parsing import parse_consultacenso_response, parse_wsp_response
 from django_cedula.scrapers.wsp import WspScraper

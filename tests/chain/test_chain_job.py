@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from django_cedula import throttle
-from django_cedula.models import CedulaInfo
 from django_cedula.job import validate_user_cedula
+from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
 
 from . import scrapers

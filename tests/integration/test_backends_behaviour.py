@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from django_cedula.backends import enqueue_validation
 from django_cedula.backends.base import TASK_PATH
 from django_cedula.models import CedulaInfo
-from django_cedula.backends import enqueue_validation
 from django_cedula.testing.scrapers import FakeScraper
 
 from .conftest import Worker, wait_until

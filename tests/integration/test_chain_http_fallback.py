@@ -21,7 +21,7 @@ import pytest
 
 from django_cedula import throttle
 from django_cedula.models import CedulaInfo
-from django_cedula.scrapers import browser_scraper
+from django_cedula.scrapers import browser
 from django_cedula.scrapers.parsing import is_block_page
 from django_cedula.testing.replica import Replica
 
@@ -130,7 +130,7 @@ def test_the_http_scraper_passes_the_fingerprint_check_and_no_browser_starts(
         runtimes.append("asked")
         raise AssertionError("the browser runtime was asked for")
 
-    monkeypatch.setattr(browser_scraper, "get_browser_runtime", no_browser)
+    monkeypatch.setattr(browser, "get_browser_runtime", no_browser)
     cedula_replica.set_fault("fingerprint")
     numbers = {
         "1000000001": Status.ACTIVE,

@@ -154,9 +154,7 @@ def test_a_failing_receiver_is_logged_and_the_others_still_run(
         validation_finished.disconnect(broken)
     assert len(received.of("finished")) == 1
     assert CedulaInfo.objects.get(user=queued).status == Status.ACTIVE
-    (record,) = [
-        r for r in caplog.records if r.name == "django_cedula.job" and "receiver" in r.getMessage()
-    ]
+    (record,) = [r for r in caplog.records if r.name == "django_cedula.job" and "receiver" in r.getMessage()]
     assert f"user {queued.pk}: RuntimeError: receiver bug" in record.getMessage()
     assert "broken" in record.getMessage()
 

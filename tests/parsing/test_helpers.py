@@ -103,3 +103,13 @@ def test_the_parser_borrows_the_masker_and_keeps_no_copy_of_it() -> None:
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 assert "mask" not in node.name.lower(), f"{module.name} defines {node.name}"
+
+
+def test_the_parser_modules_import_only_one_anothers_public_names() -> None:
+    # Markup helpers plus one reader per source: a module leaning on another's private names would
+    # make the split no boundary at all.
+    for module in sorted(Path(parsing.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                assert not private, f"{module.name} imports {private} from {node.module}"

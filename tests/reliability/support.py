@@ -126,7 +126,7 @@ def retry_schedule_name(user_id: int, attempt: int) -> str:
 
 
 def job_runs(user_id: int, attempt: int) -> list[Task]:
-    """Django-Q2's record of every run of ``validate_user_cedula(user_id, attempt)`` (the tests keep them all)."""
+    """Django-Q2's record of every run of ``validate_user_cedula(user_id, attempt)`` (kept, all)."""
     return [
         task for task in Task.objects.filter(func=TASK_PATH) if tuple(task.args or ()) == (user_id, attempt)
     ]

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from django_cedula.scrapers.chrome_headers import ChromeHeaders, grease_brand, sec_ch_ua
+from django_cedula.scrapers.http import ChromeHeaders, grease_brand, sec_ch_ua
 from django_cedula.scrapers.parsing import is_block_page
 from django_cedula.testing.replica import Replica
 from django_cedula.testing.replica.fingerprint import browser_shape_problems

@@ -16,7 +16,7 @@ import pytest
 from django_cedula.results import DATA_FIELDS, ScrapeResult, ScrapeStatus
 from django_cedula.scrapers.base import BaseScraper
 from django_cedula.scrapers.consultacenso_http import ConsultaCensoHttpScraper
-from django_cedula.scrapers.http_scraper import HttpScraper
+from django_cedula.scrapers.http import HttpScraper
 from django_cedula.scrapers.wsp_http import WspHttpScraper
 from django_cedula.testing.replica import OUTCOMES, FaultMode, OutcomeKind, Replica
 

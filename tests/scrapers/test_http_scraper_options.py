@@ -11,9 +11,8 @@ import pytest
 from django_cedula.checks import check_http_scraper
 from django_cedula.exceptions import ConfigurationError
 from django_cedula.results import ScrapeStatus
-from django_cedula.scrapers import get_scraper, http_scraper
-from django_cedula.scrapers.chrome_headers import ChromeHeaders
-from django_cedula.scrapers.http_scraper import impersonation_target, proxy_url
+from django_cedula.scrapers import get_scraper, http
+from django_cedula.scrapers.http import ChromeHeaders, impersonation_target, proxy_url
 from django_cedula.scrapers.wsp_http import WspHttpScraper
 from django_cedula.testing.replica import Replica
 
@@ -29,7 +28,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def without_curl_cffi(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http_scraper, "curl_cffi_missing", lambda: True)
+    monkeypatch.setattr(http, "curl_cffi_missing", lambda: True)
 
 
 @pytest.mark.usefixtures("without_curl_cffi")
@@ -61,7 +60,7 @@ def test_manage_py_check_says_so_first(settings: Any, value: object) -> None:
 def test_no_check_problem_with_curl_cffi_or_a_browser_scraper(settings: Any, monkeypatch: Any) -> None:
     settings.CEDULA_SCRAPER = CENSO_HTTP
     assert check_http_scraper() == []
-    monkeypatch.setattr(http_scraper, "curl_cffi_missing", lambda: True)
+    monkeypatch.setattr(http, "curl_cffi_missing", lambda: True)
     settings.CEDULA_SCRAPER = "django_cedula.scrapers.wsp.WspScraper"
     assert check_http_scraper() == []
 

@@ -32,34 +32,35 @@ Classification principles:
   markup); whatever cannot be read is ``parse_error`` with a short masked excerpt. The one
   exception is deliberate: :func:`parse_wsp_response` raises :class:`ReloadRequested`.
 
-Modules, one job each; each imports only those listed after it:
+Markup helpers plus one reader per source; each module imports only the public names of those
+listed after it:
 
 ``wsp``
     Source A's reader, and :class:`ReloadRequested`.
 ``consultacenso``
     Source B's reader.
-``forms``
-    The lookup pages as an HTTP client gets them (:func:`read_form_page`): ids, site key, token.
-``blocking``
-    Refusals rather than answers: the F5 block page, HTTP 429 and 5xx.
 ``markup``
-    The HTML reader on :mod:`html.parser`: visible text, tables, class/id tokens.
-``bounds``
-    How much of an answer is read and quoted, and the results for what cannot be read.
-``verdicts``
-    A table row, JSON record or sentence as a result, shared by both readers.
+    What any reader uses: the limits and the results for what cannot be read, the HTML reader on
+    :mod:`html.parser` (visible text, tables, class/id tokens), block pages and HTTP refusals, and
+    the lookup pages as an HTTP client gets them (:func:`read_form_page`).
 ``vocabulary``
-    Folding, and the sites' words: table headers, novedades, "not in the census".
+    The sites' words (folding, table headers, novedades, "not in the census") and what a table
+    row, JSON record or sentence means as a result, shared by both readers.
 """
 
 from __future__ import annotations
 
 from ...results import is_death_novedad
-from .blocking import is_block_page
-from .bounds import ERROR_EXCERPT_CHARS, MAX_ANSWER_BYTES, oversized_answer
 from .consultacenso import parse_consultacenso_response
-from .forms import FormPage, read_form_page
-from .markup import html_to_text
+from .markup import (
+    ERROR_EXCERPT_CHARS,
+    MAX_ANSWER_BYTES,
+    FormPage,
+    html_to_text,
+    is_block_page,
+    oversized_answer,
+    read_form_page,
+)
 from .wsp import ReloadRequested, parse_wsp_message, parse_wsp_response
 
 __all__ = [

@@ -12,30 +12,33 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...results import ScrapeResult, ScrapeStatus
-from .blocking import _non_json_answer
-from .bounds import (
-    _excerpt,
-    _http_status,
-    _load_json,
-    _not_text,
-    _optional_text,
-    _server_error,
-    _text_of,
-    _too_large,
-    _unreadable,
+from .markup import (
+    as_http_status,
+    excerpt,
+    load_json,
+    non_json_answer,
+    not_text,
+    optional_text,
     oversized_answer,
+    text_of,
+    too_large,
+    unreadable,
+    visible_text,
+    with_server_error,
 )
-from .markup import _html_to_text
-from .verdicts import _classify_text, _from_record, _record_problem, _result
 from .vocabulary import (
-    _CAPTCHA_RE,
-    _PLACE_FIELDS,
-    _REQUIRED_PLACE_FIELDS,
-    _TIMED_OUT_RE,
-    _as_bool,
-    _clean,
-    _collapse,
-    _fold,
+    CAPTCHA_RE,
+    PLACE_FIELDS,
+    REQUIRED_PLACE_FIELDS,
+    TIMED_OUT_RE,
+    as_bool,
+    classify_text,
+    clean,
+    collapse,
+    fold,
+    from_record,
+    make_result,
+    record_problem,
 )
 
 _B_PLACE_KEYS: dict[str, tuple[str, ...]] = {
@@ -66,7 +69,7 @@ def _lower_keys(value: Mapping[Any, Any]) -> dict[str, Any]:
 def _pick(sources: Iterable[Mapping[str, Any]], keys: tuple[str, ...]) -> str:
     for source in sources:
         for key in keys:
-            text = _clean(source.get(key))
+            text = clean(source.get(key))
             if text:
                 return text
     return ""
@@ -98,34 +101,34 @@ def _parse_consultacenso_response(
     if isinstance(payload, str):
         raw = payload
         text = payload.lstrip("\ufeff").strip()
-        is_json, decoded = _load_json(text) if text else (False, None)
+        is_json, decoded = load_json(text) if text else (False, None)
         if not is_json:
-            failure = _non_json_answer(text, raw, http_status, "census app")
+            failure = non_json_answer(text, raw, http_status, "census app")
             if failure is not None:
                 return failure
             if not text:
-                return _result(ScrapeStatus.PARSE_ERROR, raw, f"empty answer (HTTP {http_status})")
-            return _result(
+                return make_result(ScrapeStatus.PARSE_ERROR, raw, f"empty answer (HTTP {http_status})")
+            return make_result(
                 ScrapeStatus.PARSE_ERROR,
                 raw,
-                f"not a JSON answer (HTTP {http_status}): {_excerpt(_html_to_text(text) or text, cedula)}",
+                f"not a JSON answer (HTTP {http_status}): {excerpt(visible_text(text) or text, cedula)}",
             )
     else:
         decoded = payload
         raw = json.dumps(payload, ensure_ascii=False, default=str)
     if http_status >= 500:
         # The app relays its own upstream's timeout ("Curl error: ... timed out") as a 502.
-        said_5xx = _fold(_as_text(_lower_keys(decoded).get("error"))) if isinstance(decoded, Mapping) else ""
-        if _TIMED_OUT_RE.search(said_5xx):
-            return _result(ScrapeStatus.TIMEOUT, raw, f"the census app timed out (HTTP {http_status})")
-        return _result(ScrapeStatus.NETWORK_ERROR, raw, f"the census app answered HTTP {http_status}")
+        said_5xx = fold(_as_text(_lower_keys(decoded).get("error"))) if isinstance(decoded, Mapping) else ""
+        if TIMED_OUT_RE.search(said_5xx):
+            return make_result(ScrapeStatus.TIMEOUT, raw, f"the census app timed out (HTTP {http_status})")
+        return make_result(ScrapeStatus.NETWORK_ERROR, raw, f"the census app answered HTTP {http_status}")
     if http_status == 429:
-        return _result(ScrapeStatus.BLOCKED, raw, "the census app answered HTTP 429 (too many requests)")
+        return make_result(ScrapeStatus.BLOCKED, raw, "the census app answered HTTP 429 (too many requests)")
     if not isinstance(decoded, Mapping):
-        return _result(
+        return make_result(
             ScrapeStatus.PARSE_ERROR,
             raw,
-            f"JSON answer of unexpected shape ({type(decoded).__name__}): {_excerpt(raw, cedula)}",
+            f"JSON answer of unexpected shape ({type(decoded).__name__}): {excerpt(raw, cedula)}",
         )
     top = _lower_keys(decoded)
     data = top.get("data")
@@ -138,61 +141,63 @@ def _parse_consultacenso_response(
 
     record = {name: _pick((record_source,), keys) for name, keys in _B_PLACE_KEYS.items()}
     record["novedad"] = (
-        _pick((novedad_source,), _B_NOVEDAD_KEYS["novedad"]) if novedad_source else _clean(novedad_value)
+        _pick((novedad_source,), _B_NOVEDAD_KEYS["novedad"]) if novedad_source else clean(novedad_value)
     )
     record["resolucion"] = _pick(sources, _B_NOVEDAD_KEYS["resolucion"])
     record["fecha_novedad"] = _pick(sources, _B_NOVEDAD_KEYS["fecha_novedad"])
 
-    ok = _as_bool(top.get("ok"))
-    found = _as_bool(top.get("encontrado"))
-    error_text = _collapse(_as_text(top.get("error")))
-    message_text = _collapse(_as_text(top.get("mensaje", top.get("message"))))
-    said = _fold(f"{error_text} {message_text}")
+    ok = as_bool(top.get("ok"))
+    found = as_bool(top.get("encontrado"))
+    error_text = collapse(_as_text(top.get("error")))
+    message_text = collapse(_as_text(top.get("mensaje", top.get("message"))))
+    said = fold(f"{error_text} {message_text}")
 
-    problem = _record_problem(record, cedula)
+    problem = record_problem(record, cedula)
     if problem:
-        return _result(ScrapeStatus.PARSE_ERROR, raw, problem)
+        return make_result(ScrapeStatus.PARSE_ERROR, raw, problem)
     # A real answer wins over whatever "mensaje" adds (it may mention the captcha in passing),
     # unless the app itself says the request failed.
     if ok is not False:
         if record["novedad"]:
-            outcome = _from_record(record, raw, cedula)
+            outcome = from_record(record, raw, cedula)
             if isinstance(outcome, ScrapeResult):
                 return outcome
         # Trust "encontrado" when present; without it, complete data under ok=true is an answer.
-        if (found or (found is None and ok)) and all(record[name] for name in _REQUIRED_PLACE_FIELDS):
-            return _result(ScrapeStatus.FOUND, raw, **{name: record[name] for name in _PLACE_FIELDS})
-    if _CAPTCHA_RE.search(said):
-        return _result(
+        if (found or (found is None and ok)) and all(record[name] for name in REQUIRED_PLACE_FIELDS):
+            return make_result(ScrapeStatus.FOUND, raw, **{name: record[name] for name in PLACE_FIELDS})
+    if CAPTCHA_RE.search(said):
+        return make_result(
             ScrapeStatus.CAPTCHA_FAILED,
             raw,
-            f"the census app rejected the captcha: {_excerpt(error_text or message_text, cedula)}",
+            f"the census app rejected the captcha: {excerpt(error_text or message_text, cedula)}",
         )
-    if _TIMED_OUT_RE.search(said):
-        return _result(
+    if TIMED_OUT_RE.search(said):
+        return make_result(
             ScrapeStatus.TIMEOUT,
             raw,
-            f"the census app timed out: {_excerpt(error_text or message_text, cedula)}",
+            f"the census app timed out: {excerpt(error_text or message_text, cedula)}",
         )
     # Unverified: the reason may come as a sentence in "mensaje".
-    worded = _classify_text(message_text, raw) if message_text else None
+    worded = classify_text(message_text, raw) if message_text else None
     if worded is not None:
         return worded
     if ok is False or error_text:
         detail = error_text or message_text
-        return _result(
+        return make_result(
             ScrapeStatus.NETWORK_ERROR,
             raw,
-            f"the census app reported an error: {_excerpt(detail, cedula)}"
+            f"the census app reported an error: {excerpt(detail, cedula)}"
             if detail
             else "the census app answered ok=false without a message",
         )
     if found is False:
-        return _result(ScrapeStatus.NOT_FOUND, raw)
+        return make_result(ScrapeStatus.NOT_FOUND, raw)
     if found:
-        missing = ", ".join(name for name in _REQUIRED_PLACE_FIELDS if not record[name])
-        return _result(ScrapeStatus.PARSE_ERROR, raw, f"'encontrado' is true but the data lacks {missing}")
-    return _result(ScrapeStatus.PARSE_ERROR, raw, f"unrecognised JSON answer: {_excerpt(raw, cedula)}")
+        missing = ", ".join(name for name in REQUIRED_PLACE_FIELDS if not record[name])
+        return make_result(
+            ScrapeStatus.PARSE_ERROR, raw, f"'encontrado' is true but the data lacks {missing}"
+        )
+    return make_result(ScrapeStatus.PARSE_ERROR, raw, f"unrecognised JSON answer: {excerpt(raw, cedula)}")
 
 
 def parse_consultacenso_response(
@@ -222,21 +227,23 @@ def parse_consultacenso_response(
       be read is ``parse_error`` with a short masked excerpt. ``raw_html`` holds the body (a
       mapping is re-encoded). Never raises.
     """
-    wanted = _optional_text(cedula)
-    status = _http_status(http_status)
+    wanted = optional_text(cedula)
+    status = as_http_status(http_status)
     if isinstance(payload, Mapping):
         try:
-            return _server_error(
+            return with_server_error(
                 _parse_consultacenso_response(payload, http_status=status, cedula=wanted), status
             )
         except Exception as exc:
-            return _unreadable(exc, "", wanted)
-    text = _text_of(payload)
+            return unreadable(exc, "", wanted)
+    text = text_of(payload)
     if text is None:
-        return _not_text(payload)
-    if _too_large(text):
+        return not_text(payload)
+    if too_large(text):
         return oversized_answer(text)
     try:
-        return _server_error(_parse_consultacenso_response(text, http_status=status, cedula=wanted), status)
+        return with_server_error(
+            _parse_consultacenso_response(text, http_status=status, cedula=wanted), status
+        )
     except Exception as exc:
-        return _unreadable(exc, text, wanted)
+        return unreadable(exc, text, wanted)

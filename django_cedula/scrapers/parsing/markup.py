@@ -1,20 +1,139 @@
-"""Reading HTML with the standard library's :mod:`html.parser`: visible text, tables, class/id tokens.
+"""What every reader of the Registraduría's answers uses: HTML, forms, block pages and the limits.
 
-One forgiving pass collects what the readers need from a page or fragment: its text, one line per
-block element; its tables, cell by cell (``th``/``thead`` and ``data-th`` kept); and the class and
-id tokens that block-page detection looks at. Nothing here knows the Registraduría's words.
+* The limits: how much of an answer is read (:data:`MAX_ANSWER_BYTES`, the JSON nesting the decoder
+  can follow) and quoted (:data:`ERROR_EXCERPT_CHARS` of the site's text in an ``error``, masked),
+  the coercion of arguments of the wrong type, and the ``parse_error`` results for an answer that is
+  too large, not text, or unreadable: the readers are total, any input ends as a result.
+* The HTML reader, on the standard library's :mod:`html.parser`: one forgiving pass collects the
+  text of a page or fragment (one line per block element), its tables cell by cell (``th``/``thead``
+  and ``data-th`` kept) and the class and id tokens that block-page detection looks at.
+* Refusals rather than answers: the F5 firewall's block page, recognised by its structure (a
+  ``blocked`` or ``authenticate`` class/id token, a "support ID" followed by a long number), never
+  by words such as "blocked" in ordinary text; HTTP 403, 429 and 5xx.
+* The lookup pages as an HTTP client gets them (:func:`read_form_page`): which element ids the page
+  has (``#nuip``, ``#documento``), the reCAPTCHA widget's ``data-sitekey``, the value of the hidden
+  ``#token`` input, and whether the page carries the block page's markers.
+
+Nothing here knows a source's answer shapes: those are :mod:`.wsp`'s and :mod:`.consultacenso`'s.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # This module is markup.py, not html.py, so that this import plainly reads as the standard library.
 from html.parser import HTMLParser
+from typing import Any
 
-from .bounds import MAX_ANSWER_BYTES, _text_of
-from .vocabulary import _collapse
+from ...privacy import mask_numbers
+from ...results import ScrapeResult, ScrapeStatus
+from .vocabulary import collapse, fold, make_result
+
+#: How many characters of the site's own text an ``error`` may quote.
+ERROR_EXCERPT_CHARS = 200
+
+#: The largest answer body read, in bytes (UTF-8), and the most characters of a page's HTML read.
+#: Real answers are a few KiB. Both scrapers cut the body inside the page (the page's script stops
+#: reading after this many bytes and cancels the rest), so no more than this crosses into Python; a
+#: longer answer ends as ``parse_error`` ("answer larger than N bytes"), and so does one handed to
+#: the parsers directly.
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+def excerpt(text: str, cedula: str | None, limit: int = ERROR_EXCERPT_CHARS) -> str:
+    """A short, masked, one-line quote of the site's text for an ``error`` message."""
+    # Cut before masking (the text may be long), dropping a number the cut went through: masking
+    # must see whole numbers, or a cut one could show more digits than a masked one does.
+    head = limit * 4 + 40
+    flat = collapse(text[:head].rstrip("0123456789.,") if text[head : head + 1].isdigit() else text[:head])
+    flat = mask_numbers(flat[: limit + 40], cedula)
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return f'"{flat}"'
+
+
+class _TooDeep(Exception):
+    """JSON nested deeper than the reader follows."""
+
+
+def load_json(body: str) -> tuple[bool, Any]:
+    """``(True, value)`` for JSON, ``(False, None)`` otherwise; too deep a nesting raises."""
+    try:
+        return True, json.loads(body)
+    except RecursionError:
+        raise _TooDeep from None
+    except ValueError:
+        return False, None
+
+
+def oversized_answer(raw: str = "", limit: int = MAX_ANSWER_BYTES) -> ScrapeResult:
+    """The result for an answer longer than ``limit`` bytes (``raw``: the part that was read)."""
+    return make_result(ScrapeStatus.PARSE_ERROR, raw[:limit], f"answer larger than {limit} bytes")
+
+
+def text_of(value: object) -> str | None:
+    """An answer body as text: bytes are decoded as UTF-8 (bad bytes replaced); other types are not text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value[: MAX_ANSWER_BYTES + 1]).decode("utf-8", "replace")
+    return None
+
+
+def too_large(text: str) -> bool:
+    """Whether ``text`` takes more than :data:`MAX_ANSWER_BYTES` bytes in UTF-8."""
+    if len(text) > MAX_ANSWER_BYTES:
+        return True
+    # Only a text of more than a quarter of the limit can take more than the limit in UTF-8.
+    return len(text) * 4 > MAX_ANSWER_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_ANSWER_BYTES
+
+
+def as_http_status(value: object) -> int:
+    """An ``http_status`` argument as an ``int`` (``0`` for what is not a number)."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (float, str)):
+        try:
+            return int(value)
+        except (ValueError, OverflowError):
+            return 0
+    return 0
+
+
+def with_server_error(result: ScrapeResult, http_status: int) -> ScrapeResult:
+    """``result`` marked with ``http_status`` when that is a server error (5xx): a chain of scrapers
+    moves on to its next source after one, whatever status the answer was read as."""
+    if http_status < 500 or result.http_status == http_status:
+        return result
+    return dataclasses.replace(result, http_status=http_status)
+
+
+def optional_text(value: object) -> str | None:
+    """An optional text argument: anything but a ``str`` is ``None``."""
+    return value if isinstance(value, str) else None
+
+
+def unreadable(exc: BaseException, raw: str, cedula: str | None) -> ScrapeResult:
+    """What a reader's failure becomes: ``parse_error`` with a short masked excerpt of the answer."""
+    raw = raw[:MAX_ANSWER_BYTES]
+    what = "JSON nested too deep" if isinstance(exc, (_TooDeep, RecursionError)) else type(exc).__name__
+    try:
+        quoted = excerpt(raw, cedula) if raw.strip() else "(empty)"
+    except Exception:  # pragma: no cover - the excerpt of a plain string does not fail
+        quoted = "(no excerpt)"
+    return make_result(ScrapeStatus.PARSE_ERROR, raw, f"unreadable answer ({what}): {quoted}")
+
+
+def not_text(value: object) -> ScrapeResult:
+    """The result for an answer that is neither ``str`` nor bytes."""
+    return make_result(ScrapeStatus.PARSE_ERROR, "", f"the answer is not text ({type(value).__name__})")
+
 
 _SKIP_TAGS = frozenset({"script", "style", "template"})
 # Elements that start a new line of text; inline ones (b, span, a, ...) do not, so that
@@ -30,23 +149,23 @@ _BLOCK_TAGS = frozenset(
 
 
 @dataclass
-class _Cell:
+class Cell:
     header: bool
     data_th: str | None
     parts: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
-        return _collapse("".join(self.parts))
+        return collapse("".join(self.parts))
 
 
 @dataclass
-class _Table:
+class Table:
     element_id: str
-    rows: list[list[_Cell]] = field(default_factory=list)
+    rows: list[list[Cell]] = field(default_factory=list)
     in_head: bool = False
-    row: list[_Cell] | None = None
-    cell: _Cell | None = None
+    row: list[Cell] | None = None
+    cell: Cell | None = None
 
     def close_cell(self) -> None:
         self.cell = None
@@ -57,13 +176,13 @@ class _Table:
             self.rows.append(self.row)
         self.row = None
 
-    def open_row(self) -> list[_Cell]:
+    def open_row(self) -> list[Cell]:
         self.close_row()
         self.row = []
         return self.row
 
 
-class _DocumentParser(HTMLParser):
+class DocumentParser(HTMLParser):
     """Collects the text, the tables and the class/id tokens of an HTML document.
 
     Deliberately forgiving: unmatched closing tags are ignored, cells close implicitly,
@@ -72,19 +191,19 @@ class _DocumentParser(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.tables: list[_Table] = []
+        self.tables: list[Table] = []
         self.markers: set[str] = set()
         self.text_parts: list[str] = []
-        self._open: list[_Table] = []
+        self._open: list[Table] = []
         self._skip_depth = 0
 
     # The current table, reopening the last one for rows found outside any table.
-    def _table_for_row(self) -> _Table:
+    def _table_for_row(self) -> Table:
         if not self._open:
             if self.tables:
                 self._open.append(self.tables[-1])
             else:
-                table = _Table(element_id="")
+                table = Table(element_id="")
                 self.tables.append(table)
                 self._open.append(table)
         return self._open[-1]
@@ -97,7 +216,7 @@ class _DocumentParser(HTMLParser):
             self._skip_depth += 1
             return
         if tag == "table":
-            table = _Table(element_id=attributes.get("id", "").strip().lower())
+            table = Table(element_id=attributes.get("id", "").strip().lower())
             self.tables.append(table)
             self._open.append(table)
         elif tag == "thead" and self._open:
@@ -110,7 +229,7 @@ class _DocumentParser(HTMLParser):
             table = self._table_for_row()
             row = table.row if table.row is not None else table.open_row()
             data_th = attributes.get("data-th")
-            table.cell = _Cell(header=tag == "th" or table.in_head, data_th=data_th)
+            table.cell = Cell(header=tag == "th" or table.in_head, data_th=data_th)
             row.append(table.cell)
         if tag in _BLOCK_TAGS:
             self._break()
@@ -145,26 +264,30 @@ class _DocumentParser(HTMLParser):
         if self._open and self._open[-1].cell is not None:
             self._open[-1].cell.parts.append(" ")
 
-    def finish(self) -> _DocumentParser:
+    def finish(self) -> DocumentParser:
         self.close()
         while self._open:
             self._open.pop().close_row()
         return self
 
 
-def _parse_html(html: str) -> _DocumentParser:
-    parser = _DocumentParser()
+def parse_html(html: str) -> DocumentParser:
+    """``html`` read in one pass: its text parts, tables and class/id tokens (may raise)."""
+    parser = DocumentParser()
     parser.feed(html)
     return parser.finish()
 
 
-def _lines_text(parts: Iterable[str]) -> str:
-    lines = (_collapse(line) for line in "".join(parts).split("\n"))
+def lines_text(parts: Iterable[str]) -> str:
+    """A document's text parts as lines, each collapsed, empty ones dropped."""
+    lines = (collapse(line) for line in "".join(parts).split("\n"))
     return "\n".join(line for line in lines if line)
 
 
-def _html_to_text(html: str) -> str:
-    return _lines_text(_parse_html(html).text_parts)
+def visible_text(html: str) -> str:
+    """What :func:`html_to_text` returns, for a reader that turns its own failures into results
+    (this one may raise, and reads ``html`` whole)."""
+    return lines_text(parse_html(html).text_parts)
 
 
 def html_to_text(html: str) -> str:
@@ -174,10 +297,111 @@ def html_to_text(html: str) -> str:
     ``<b>`` joins its text to its neighbours without a space. Reads the first
     :data:`MAX_ANSWER_BYTES` characters; never raises (``""`` for what cannot be read).
     """
-    text = _text_of(html)
+    text = text_of(html)
     if text is None:
         return ""
     try:
-        return _html_to_text(text[:MAX_ANSWER_BYTES])
+        return visible_text(text[:MAX_ANSWER_BYTES])
     except Exception:
         return ""
+
+
+# F5's rejection pages show "Your support ID is: <long number>".
+_SUPPORT_ID_RE = re.compile(r"\bsupport\s*id\b[^0-9]{0,20}\d{6,}")
+_BLOCK_MARKERS = frozenset({"blocked", "authenticate"})
+
+
+def _is_block_document(document: DocumentParser) -> bool:
+    if document.markers & _BLOCK_MARKERS:
+        return True
+    return bool(_SUPPORT_ID_RE.search(fold(collapse("".join(document.text_parts)))))
+
+
+def non_json_answer(body: str, raw: str, http_status: int, source: str) -> ScrapeResult | None:
+    """Block pages and HTTP failures among answers that are not JSON; ``None`` if neither."""
+    document = parse_html(body)
+    if _is_block_document(document):
+        return make_result(ScrapeStatus.BLOCKED, raw, f"the {source} answered with the firewall's block page")
+    if http_status >= 500:
+        return make_result(ScrapeStatus.NETWORK_ERROR, raw, f"the {source} answered HTTP {http_status}")
+    if http_status == 429:
+        return make_result(ScrapeStatus.BLOCKED, raw, f"the {source} answered HTTP 429 (too many requests)")
+    if http_status == 403:
+        # A firewall refusing the client (another Registraduría page answers plain clients so).
+        return make_result(ScrapeStatus.BLOCKED, raw, f"the {source} answered HTTP 403 (forbidden)")
+    return None
+
+
+def is_block_page(html: str) -> bool:
+    """Whether ``html`` is the F5 firewall's block page rather than an answer.
+
+    Decided by structure: an element whose ``class`` (or ``id``) token is ``blocked`` or
+    ``authenticate``, or a "support ID" followed by a long number. Words such as "blocked"
+    or "challenge" in ordinary text do not count. Reads the first :data:`MAX_ANSWER_BYTES`
+    characters; never raises (what cannot be read is not a block page).
+    """
+    text = text_of(html)
+    if text is None:
+        return False
+    try:
+        return _is_block_document(parse_html(text[:MAX_ANSWER_BYTES]))
+    except Exception:
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class FormPage:
+    """What a lookup page offers: element ids, the site key, the hidden token, a block page or not."""
+
+    ids: frozenset[str] = frozenset()
+    #: ``data-sitekey`` of the first ``.g-recaptcha`` element (``""``: none).
+    site_key: str = ""
+    #: The ``value`` of ``input#token`` (Source A's per-load form token; ``""``: none).
+    token: str = ""
+    #: An element with a ``blocked`` or ``authenticate`` class or id: the firewall's block page's
+    #: markers, as the browser scrapers look for them (``.blocked, .authenticate``). Whether a page
+    #: without the form is a block page is :func:`is_block_page`'s to say.
+    blocked: bool = False
+
+    def has(self, element_id: str) -> bool:
+        return element_id in self.ids
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.site_key = ""
+        self.token = ""
+        self.blocked = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        element_id = values.get("id", "").strip()
+        classes = values.get("class", "").split()
+        if not self.blocked and _BLOCK_MARKERS.intersection([*classes, element_id]):
+            self.blocked = True
+        if element_id:
+            self.ids.add(element_id)
+        if not self.site_key and "g-recaptcha" in classes:
+            self.site_key = values.get("data-sitekey", "").strip()
+        if tag == "input" and element_id == "token" and not self.token:
+            self.token = values.get("value", "").strip()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+
+def read_form_page(html: object) -> FormPage:
+    """What ``html`` (the first :data:`MAX_ANSWER_BYTES` characters) offers a lookup; never raises."""
+    text = text_of(html)
+    if text is None:
+        return FormPage()
+    text = text[:MAX_ANSWER_BYTES]
+    parser = _FormParser()
+    try:
+        parser.feed(text)
+        parser.close()
+    except Exception:  # a reader of untrusted markup does not fail; what it read so far stands
+        pass
+    return FormPage(frozenset(parser.ids), parser.site_key, parser.token, parser.blocked)

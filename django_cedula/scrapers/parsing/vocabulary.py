@@ -1,9 +1,13 @@
-"""The words of the Registraduría's answers, as the readers match them.
+"""The words of the Registraduría's answers, as the readers match them, and what they mean.
 
 Folding (lower case, accents dropped, length kept) and whitespace collapsing; the header texts of
 answer tables and the result fields they name; the phrases of novedades, "not in the census",
 "being updated", captcha and timeout messages; booleans as the sites write them. Patterns are
 matched against folded text, so they are written in lower case and without accents.
+
+Then the verdicts, shared by both sources' readers: a record with a novedad is ``cancelled`` (or the
+transient "being updated"), one naming the voting place is ``found``, one about another number is a
+``parse_error``; where no record says more, the words decide (:func:`classify_text`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from ...privacy import mask_cedula
+from ...results import ScrapeResult, ScrapeStatus
 
 
 @functools.lru_cache(maxsize=2048)
@@ -22,21 +31,21 @@ def _fold_char(char: str) -> str:
     return lowered if len(lowered) == 1 else base
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Lower-case ``text`` and drop its accents, keeping its length."""
     return "".join(_fold_char(char) for char in text)
 
 
-def _collapse(text: str) -> str:
+def collapse(text: str) -> str:
     """Strip and collapse every run of whitespace (``&nbsp;`` included) into one space."""
     return " ".join(text.split())
 
 
-def _clean(value: object) -> str:
+def clean(value: object) -> str:
     """A value from the site as a clean string: ``None`` is empty, whitespace collapsed."""
     if value is None or isinstance(value, (dict, list)):
         return ""
-    return _collapse(str(value))
+    return collapse(str(value))
 
 
 def _digits(value: str) -> str:
@@ -82,13 +91,13 @@ _HEADER_ALIASES: dict[str, str] = {
     "fecha": "fecha_novedad",
     "fecha resolucion": "fecha_novedad",
 }
-_PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
+PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
 # A found answer without these is not trustworthy enough to store.
-_REQUIRED_PLACE_FIELDS = ("departamento", "municipio", "puesto")
+REQUIRED_PLACE_FIELDS = ("departamento", "municipio", "puesto")
 
 
-def _canonical_header(text: str) -> str | None:
-    key = _collapse(re.sub(r"[^0-9a-z]+", " ", _fold(text)))
+def canonical_header(text: str) -> str | None:
+    key = collapse(re.sub(r"[^0-9a-z]+", " ", fold(text)))
     return _HEADER_ALIASES.get(key)
 
 
@@ -126,9 +135,9 @@ _NOVEDAD_TRAILING_WORDS = frozenset({"de", "los", "las", "o", "y"})
 
 _UPDATING_RE = re.compile(r"\ben\s+(?:proceso\s+de\s+)?actualizacion\b")
 _NOT_FOUND_RE = re.compile(r"\bno\s+se\s+encuentra\s+(?:[a-z]+\s+){0,2}en\s+(?:el\s+)?censo\b")
-_CAPTCHA_RE = re.compile(r"captcha|cuadro\s+de\s+verificacion")
-_CURL_RE = re.compile(r"\bcurl\s+error\b")
-_TIMED_OUT_RE = re.compile(r"\btimed?\s*-?\s*out\b|\btiempo\s+de\s+espera\b")
+CAPTCHA_RE = re.compile(r"captcha|cuadro\s+de\s+verificacion")
+CURL_RE = re.compile(r"\bcurl\s+error\b")
+TIMED_OUT_RE = re.compile(r"\btimed?\s*-?\s*out\b|\btiempo\s+de\s+espera\b")
 _RESOLUCION_RE = re.compile(
     r"\bresolucion\b\s*(?:(?:no|nro|n|numero)\b\.?|n[°º]|#)?\s*[:#]?\s*(\d[\d./-]*(?:\s+de\s+\d{4})?)"
 )
@@ -141,7 +150,7 @@ def _find_novedad(text: str, folded: str) -> str:
     for pattern in _KNOWN_NOVEDADES:
         match = pattern.search(folded)
         if match:
-            return _collapse(text[match.start() : match.end()])
+            return collapse(text[match.start() : match.end()])
     match = _GENERIC_NOVEDAD_RE.search(folded)
     if not match:
         return ""
@@ -156,24 +165,99 @@ def _find_novedad(text: str, folded: str) -> str:
         kept.pop()
     if len(kept) < 3:
         return ""
-    return _collapse(text[match.start() : match.start() + kept[-1].end()])
+    return collapse(text[match.start() : match.start() + kept[-1].end()])
 
 
 def _find_labelled(pattern: re.Pattern[str], text: str, folded: str) -> str:
     match = pattern.search(folded)
-    return _collapse(text[match.start(1) : match.end(1)]) if match else ""
+    return collapse(text[match.start(1) : match.end(1)]) if match else ""
 
 
-def _as_bool(value: object) -> bool | None:
+def as_bool(value: object) -> bool | None:
     """JSON booleans as the sites send them (sometimes as strings or 0/1)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
         return bool(value)
     if isinstance(value, str):
-        folded = _fold(value.strip())
+        folded = fold(value.strip())
         if folded in ("true", "1", "si", "yes"):
             return True
         if folded in ("false", "0", "no", ""):
             return False
+    return None
+
+
+def make_result(status: ScrapeStatus, raw: str, error: str = "", **values: str) -> ScrapeResult:
+    """A reader's result: ``status``, the body as received (``raw``), an ``error`` and data fields."""
+    data: dict[str, Any] = values  # the data fields, all text (ScrapeResult also has an int field)
+    return ScrapeResult(status=status, error=error, raw_html=raw, **data)
+
+
+def _updating(raw: str) -> ScrapeResult:
+    return make_result(
+        ScrapeStatus.NETWORK_ERROR,
+        raw,
+        'the site says its information is being updated ("en actualización"); try again later',
+    )
+
+
+def record_problem(record: Mapping[str, str], cedula: str | None) -> str:
+    """Why a record from an answer cannot be trusted for this lookup, or ``""``."""
+    answered = _digits(record.get("nuip", ""))
+    wanted = _digits(cedula or "")
+    if answered and wanted and answered != wanted:
+        return f"the answer is for another number ({mask_cedula(answered)}, asked for {mask_cedula(wanted)})"
+    return ""
+
+
+def _cancelled(record: Mapping[str, str], raw: str) -> ScrapeResult:
+    return make_result(
+        ScrapeStatus.CANCELLED,
+        raw,
+        novedad=record.get("novedad", ""),
+        resolucion=record.get("resolucion", ""),
+        fecha_novedad=record.get("fecha_novedad", ""),
+        **{name: record.get(name, "") for name in PLACE_FIELDS},
+    )
+
+
+def from_record(record: Mapping[str, str], raw: str, cedula: str | None) -> ScrapeResult | str:
+    """The result a table row or JSON record stands for, or why it stands for nothing."""
+    problem = record_problem(record, cedula)
+    if problem:
+        return make_result(ScrapeStatus.PARSE_ERROR, raw, problem)
+    novedad = record.get("novedad", "")
+    if novedad:
+        if _UPDATING_RE.search(fold(novedad)):
+            return _updating(raw)
+        return _cancelled(record, raw)
+    places = {name: record.get(name, "") for name in PLACE_FIELDS}
+    if all(places[name] for name in REQUIRED_PLACE_FIELDS):
+        return make_result(ScrapeStatus.FOUND, raw, **places)
+    if any(places.values()):
+        # An answer table, but an incomplete one: its notices must not decide instead.
+        missing = ", ".join(name for name in REQUIRED_PLACE_FIELDS if not places[name])
+        return make_result(ScrapeStatus.PARSE_ERROR, raw, f"the answer table lacks {missing}")
+    return "the answer table has an empty novedad" if "novedad" in record else ""
+
+
+def classify_text(text: str, raw: str) -> ScrapeResult | None:
+    """Classify an answer from its words alone (when no answer table says more)."""
+    folded = fold(text)
+    # Transient first: a "try later" must not be mistaken for a final answer.
+    if _UPDATING_RE.search(folded):
+        return _updating(raw)
+    novedad = _find_novedad(text, folded)
+    if novedad:
+        return _cancelled(
+            {
+                "novedad": novedad,
+                "resolucion": _find_labelled(_RESOLUCION_RE, text, folded),
+                "fecha_novedad": _find_labelled(_FECHA_RE, text, folded),
+            },
+            raw,
+        )
+    if _NOT_FOUND_RE.search(folded):
+        return make_result(ScrapeStatus.NOT_FOUND, raw)
     return None

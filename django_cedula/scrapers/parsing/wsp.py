@@ -13,22 +13,35 @@ from typing import Any
 
 from ...privacy import mask_numbers
 from ...results import ScrapeResult, ScrapeStatus
-from .blocking import _non_json_answer
-from .bounds import (
-    _excerpt,
-    _http_status,
-    _load_json,
-    _not_text,
-    _optional_text,
-    _server_error,
-    _text_of,
-    _too_large,
-    _unreadable,
+from .markup import (
+    Table,
+    as_http_status,
+    excerpt,
+    lines_text,
+    load_json,
+    non_json_answer,
+    not_text,
+    optional_text,
     oversized_answer,
+    parse_html,
+    text_of,
+    too_large,
+    unreadable,
+    visible_text,
+    with_server_error,
 )
-from .markup import _html_to_text, _lines_text, _parse_html, _Table
-from .verdicts import _classify_text, _from_record, _result
-from .vocabulary import _CAPTCHA_RE, _CURL_RE, _TIMED_OUT_RE, _as_bool, _canonical_header, _collapse, _fold
+from .vocabulary import (
+    CAPTCHA_RE,
+    CURL_RE,
+    TIMED_OUT_RE,
+    as_bool,
+    canonical_header,
+    classify_text,
+    collapse,
+    fold,
+    from_record,
+    make_result,
+)
 
 
 class ReloadRequested(Exception):
@@ -44,7 +57,7 @@ class ReloadRequested(Exception):
         self.result = result
 
 
-def _table_records(table: _Table) -> list[dict[str, str]]:
+def _table_records(table: Table) -> list[dict[str, str]]:
     """Each data row of ``table`` as ``{field: text}``, keyed by ``data-th`` or header text."""
     header: list[str | None] | None = None
     records: list[dict[str, str]] = []
@@ -54,18 +67,18 @@ def _table_records(table: _Table) -> list[dict[str, str]]:
             continue
         if all(cell.header for cell in row):
             if header is None:
-                header = [_canonical_header(cell.text) for cell in row]
+                header = [canonical_header(cell.text) for cell in row]
             continue
         # A "label | value" row of a vertical table: <tr><th>NOVEDAD</th><td>...</td></tr>.
         if header is None and len(row) == 2 and row[0].header and not row[1].header:
-            key = _canonical_header(row[1].data_th or row[0].text)
+            key = canonical_header(row[1].data_th or row[0].text)
             if key:
                 vertical.setdefault(key, row[1].text)
             continue
         record: dict[str, str] = {}
         for index, cell in enumerate(row):
             if cell.data_th is not None:
-                key = _canonical_header(cell.data_th)
+                key = canonical_header(cell.data_th)
             elif cell.header:
                 continue
             elif header is not None and len(header) == len(row):
@@ -85,51 +98,51 @@ def _table_records(table: _Table) -> list[dict[str, str]]:
 
 def _parse_wsp_message(html: str, *, cedula: str | None = None) -> ScrapeResult:
     """See :func:`parse_wsp_message` (this one may raise)."""
-    document = _parse_html(html)
+    document = parse_html(html)
     problem = ""
     tables = sorted(document.tables, key=lambda table: table.element_id != "consulta")
     for table in tables:
         for record in _table_records(table):
-            outcome = _from_record(record, html, cedula)
+            outcome = from_record(record, html, cedula)
             if isinstance(outcome, ScrapeResult):
                 return outcome
             problem = problem or outcome
-    text = _lines_text(document.text_parts)
-    result = _classify_text(text, html)
+    text = lines_text(document.text_parts)
+    result = classify_text(text, html)
     if result is not None:
         return result
     if problem:
-        return _result(ScrapeStatus.PARSE_ERROR, html, problem)
+        return make_result(ScrapeStatus.PARSE_ERROR, html, problem)
     if not text:
-        return _result(ScrapeStatus.PARSE_ERROR, html, "the answer has no text")
-    return _result(ScrapeStatus.PARSE_ERROR, html, f"unrecognised answer: {_excerpt(text, cedula)}")
+        return make_result(ScrapeStatus.PARSE_ERROR, html, "the answer has no text")
+    return make_result(ScrapeStatus.PARSE_ERROR, html, f"unrecognised answer: {excerpt(text, cedula)}")
 
 
 def _status_note(http_status: int, content_type: str | None) -> str:
     note = f"HTTP {http_status}"
     if content_type and isinstance(content_type, str):
-        note += f", {mask_numbers(_collapse(content_type[:200].split(';')[0])[:60])}"
+        note += f", {mask_numbers(collapse(content_type[:200].split(';')[0])[:60])}"
     return note
 
 
 def _wsp_failure(message: str, raw: str, cedula: str | None) -> ScrapeResult:
     """Classify the message of a ``success: false`` answer."""
-    text = _html_to_text(message)
-    folded = _fold(text)
-    if _CAPTCHA_RE.search(folded):
-        return _result(
-            ScrapeStatus.CAPTCHA_FAILED, raw, f"the site rejected the captcha: {_excerpt(text, cedula)}"
+    text = visible_text(message)
+    folded = fold(text)
+    if CAPTCHA_RE.search(folded):
+        return make_result(
+            ScrapeStatus.CAPTCHA_FAILED, raw, f"the site rejected the captcha: {excerpt(text, cedula)}"
         )
-    if _CURL_RE.search(folded) or _TIMED_OUT_RE.search(folded):
-        status = ScrapeStatus.TIMEOUT if _TIMED_OUT_RE.search(folded) else ScrapeStatus.NETWORK_ERROR
-        return _result(status, raw, f"the site's upstream failed: {_excerpt(text, cedula)}")
+    if CURL_RE.search(folded) or TIMED_OUT_RE.search(folded):
+        status = ScrapeStatus.TIMEOUT if TIMED_OUT_RE.search(folded) else ScrapeStatus.NETWORK_ERROR
+        return make_result(status, raw, f"the site's upstream failed: {excerpt(text, cedula)}")
     # Unverified shapes: an ordinary answer sent with success=false.
     answer = _parse_wsp_message(message, cedula=cedula)
     if answer.status is not ScrapeStatus.PARSE_ERROR:
         return dataclasses.replace(answer, raw_html=raw)
     if not text:
-        return _result(ScrapeStatus.PARSE_ERROR, raw, "the site refused the lookup without a message")
-    return _result(ScrapeStatus.PARSE_ERROR, raw, f"the site refused the lookup: {_excerpt(text, cedula)}")
+        return make_result(ScrapeStatus.PARSE_ERROR, raw, "the site refused the lookup without a message")
+    return make_result(ScrapeStatus.PARSE_ERROR, raw, f"the site refused the lookup: {excerpt(text, cedula)}")
 
 
 def _wsp_message(payload: Mapping[str, Any]) -> str | None:
@@ -153,54 +166,54 @@ def _parse_wsp_response(
     text = body.lstrip("\ufeff").strip()
     if not text:
         if http_status >= 500:
-            return _result(
+            return make_result(
                 ScrapeStatus.NETWORK_ERROR, body, f"the site answered HTTP {http_status} with no body"
             )
         if http_status == 429:
-            return _result(ScrapeStatus.BLOCKED, body, "the site answered HTTP 429 (too many requests)")
-        return _result(
+            return make_result(ScrapeStatus.BLOCKED, body, "the site answered HTTP 429 (too many requests)")
+        return make_result(
             ScrapeStatus.PARSE_ERROR, body, f"empty answer ({_status_note(http_status, content_type)})"
         )
-    is_json, payload = _load_json(text)
+    is_json, payload = load_json(text)
     if not is_json:
-        failure = _non_json_answer(text, body, http_status, "site")
+        failure = non_json_answer(text, body, http_status, "site")
         if failure is not None:
             return failure
         answer = _parse_wsp_message(text, cedula=cedula)
         if answer.status is ScrapeStatus.PARSE_ERROR:
-            return _result(
+            return make_result(
                 ScrapeStatus.PARSE_ERROR,
                 body,
                 f"not a JSON answer ({_status_note(http_status, content_type)}): {answer.error}",
             )
         return dataclasses.replace(answer, raw_html=body)
     if http_status >= 500:
-        return _result(ScrapeStatus.NETWORK_ERROR, body, f"the site answered HTTP {http_status}")
+        return make_result(ScrapeStatus.NETWORK_ERROR, body, f"the site answered HTTP {http_status}")
     if http_status == 429:
-        return _result(ScrapeStatus.BLOCKED, body, "the site answered HTTP 429 (too many requests)")
+        return make_result(ScrapeStatus.BLOCKED, body, "the site answered HTTP 429 (too many requests)")
     if not isinstance(payload, Mapping):
-        return _result(
+        return make_result(
             ScrapeStatus.PARSE_ERROR,
             body,
-            f"JSON answer of unexpected shape ({type(payload).__name__}): {_excerpt(text, cedula)}",
+            f"JSON answer of unexpected shape ({type(payload).__name__}): {excerpt(text, cedula)}",
         )
-    success = _as_bool(payload.get("success"))
+    success = as_bool(payload.get("success"))
     message = _wsp_message(payload)
-    if success is not True and _as_bool(payload.get("reload")):
+    if success is not True and as_bool(payload.get("reload")):
         raise ReloadRequested(
-            _result(
+            make_result(
                 ScrapeStatus.NETWORK_ERROR,
                 body,
                 "the site asked for a page reload (stale or replayed form token)",
             )
         )
     if success is None:
-        return _result(
-            ScrapeStatus.PARSE_ERROR, body, f"JSON answer without 'success': {_excerpt(text, cedula)}"
+        return make_result(
+            ScrapeStatus.PARSE_ERROR, body, f"JSON answer without 'success': {excerpt(text, cedula)}"
         )
     if message is None:
-        return _result(
-            ScrapeStatus.PARSE_ERROR, body, f"JSON answer without 'data.message': {_excerpt(text, cedula)}"
+        return make_result(
+            ScrapeStatus.PARSE_ERROR, body, f"JSON answer without 'data.message': {excerpt(text, cedula)}"
         )
     if not success:
         return _wsp_failure(message, body, cedula)
@@ -224,16 +237,16 @@ def parse_wsp_message(html: str, *, cedula: str | None = None) -> ScrapeResult:
     pages: those never reach ``#success``; :func:`parse_wsp_response` checks raw bodies.
     Never raises.
     """
-    text = _text_of(html)
+    text = text_of(html)
     if text is None:
-        return _not_text(html)
-    if _too_large(text):
+        return not_text(html)
+    if too_large(text):
         return oversized_answer(text)
-    wanted = _optional_text(cedula)
+    wanted = optional_text(cedula)
     try:
         return _parse_wsp_message(text, cedula=wanted)
     except Exception as exc:
-        return _unreadable(exc, text, wanted)
+        return unreadable(exc, text, wanted)
 
 
 def parse_wsp_response(
@@ -264,21 +277,21 @@ def parse_wsp_response(
     ``cedula`` (optional, the number looked up) is used to mask it in ``error`` texts and to
     reject an answer table about another number.
     """
-    text = _text_of(body)
+    text = text_of(body)
     if text is None:
-        return _not_text(body)
-    if _too_large(text):
+        return not_text(body)
+    if too_large(text):
         return oversized_answer(text)
-    wanted = _optional_text(cedula)
-    status = _http_status(http_status)
+    wanted = optional_text(cedula)
+    status = as_http_status(http_status)
     try:
-        return _server_error(
+        return with_server_error(
             _parse_wsp_response(
-                text, http_status=status, content_type=_optional_text(content_type), cedula=wanted
+                text, http_status=status, content_type=optional_text(content_type), cedula=wanted
             ),
             status,
         )
     except ReloadRequested:
         raise
     except Exception as exc:
-        return _unreadable(exc, text, wanted)
+        return unreadable(exc, text, wanted)

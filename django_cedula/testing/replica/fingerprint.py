@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ...scrapers.chrome_headers import chrome_major, grease_brand
+from ...scrapers.http import chrome_major, grease_brand
 
 _BRAND_RE = re.compile(r'"([^"]*)"\s*;\s*v\s*=\s*"([^"]*)"')
 _CHROMIUM_BRANDS = frozenset({"Chromium", "Google Chrome", "HeadlessChrome", "Microsoft Edge", "Opera"})

@@ -24,9 +24,7 @@ from ..conf import app_settings
 from ..exceptions import CaptchaError
 from ..privacy import redact
 from ..results import ScrapeResult, ScrapeStatus
-from .solving import SUPPLY_RECHECK, CaptchaSolve, SolvingScraper
-
-__all__ = ["BROWSER_SETTINGS", "SUPPLY_RECHECK", "BrowserScraper", "CaptchaSolve"]
+from .solving import CaptchaSolve, SolvingScraper
 
 logger = logging.getLogger(__name__)
 
