@@ -21,9 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import CreateView
 
 from django_cedula.conf import app_settings
-from django_cedula.models import CedulaInfo
+from django_cedula.models import RETRYABLE_STATUSES, CedulaInfo
 from django_cedula.services import request_validation
-from django_cedula.models import RETRYABLE_STATUSES
 
 from .forms import RegistrationForm
 
