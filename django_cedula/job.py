@@ -302,7 +302,7 @@ def _store(
         # and its signal sent once the queue took it (see _queue_retry_on_commit).
         if stored and retry_delay is None:
             send_on_commit(validation_finished, info, using=using, status=fields["status"], result=result)
-        elif stored:
+        elif stored and retry_delay is not None:
             _queue_retry_on_commit(
                 info, attempt + 1, delay=retry_delay, error_code=str(fields["error_code"]), using=using
             )

@@ -198,11 +198,16 @@ def bounded_raw_response(raw: str) -> str:
 class SeenRow(Protocol):
     """What a caller saw of a row: enough to tell whether it changed since."""
 
-    pk: Any
-    status: str
-    retry_count: int
-    requested_at: datetime.datetime | None
-    updated_at: datetime.datetime
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def retry_count(self) -> int: ...
+    @property
+    def requested_at(self) -> datetime.datetime | None: ...
+    @property
+    def updated_at(self) -> datetime.datetime: ...
 
 
 class CedulaInfoQuerySet(models.QuerySet["CedulaInfo"]):

@@ -12,7 +12,7 @@ from .base import BaseTaskBackend, ValidationJob, run_job
 try:
     from django.tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # Django 5.2: the django-tasks backport (the [tasks] extra)
-    from django_tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore,no-redef]
+    from django_tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore,no-redef,assignment]
 
 
 @task()  # type: ignore[untyped-decorator,misc,unused-ignore]
