@@ -57,7 +57,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .captcha import spend
-from .conf import app_settings
+from .captcha.base import price_per_1000
 from .exceptions import InvalidCedulaError
 from .management.commands import cedula_stats
 from .models import CaptchaSpend, CedulaInfo, CedulaStatus
@@ -527,9 +527,7 @@ class CaptchaSpendAdmin(CaptchaSpendModelAdmin):
     @admin.display(description=_("estimated cost"))
     def estimated_cost(self, obj: CaptchaSpend) -> str:
         """The day's solves at ``CEDULA_CAPTCHA_PRICE_PER_1000``, in that price's currency."""
-        return cedula_stats.format_cost(
-            cedula_stats.estimated_cost(obj.requested, app_settings.CAPTCHA_PRICE_PER_1000)
-        )
+        return cedula_stats.format_cost(cedula_stats.estimated_cost(obj.requested, price_per_1000()))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -546,7 +544,7 @@ class CaptchaSpendAdmin(CaptchaSpendModelAdmin):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         context = {
-            "cedula_price": cedula_stats.format_price(app_settings.CAPTCHA_PRICE_PER_1000),
+            "cedula_price": cedula_stats.format_price(price_per_1000()),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)

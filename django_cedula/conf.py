@@ -2,7 +2,9 @@
 
 Every setting is read from ``django.conf.settings`` on each access, so a host's
 ``override_settings`` works everywhere and nothing is frozen at import time.
-Defaults live in one place, :data:`DEFAULTS`.
+Defaults live in one place, :data:`DEFAULTS`. A pluggable part is configured as Django configures
+its own (``CACHES``, ``STORAGES``, ``TASKS``): ``{"BACKEND": "dotted.path", "OPTIONS": {...}}``,
+the options being the part's own keyword arguments (:mod:`.loading` builds it).
 """
 
 from __future__ import annotations
@@ -21,55 +23,83 @@ DEFAULTS: Mapping[str, Any] = {
     "USER_FIELD": "cedula",
     "AUTO_VALIDATE": True,
     # Where jobs run.
-    "TASK_BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
-    "TASK_BACKEND_OPTIONS": {},
+    "TASKS": {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend", "OPTIONS": {}},
     # Retries of transient failures: attempt n is retried after RETRY_DELAYS[n - 1] seconds.
     "RETRY_DELAYS": [60, 300, 900],
-    # What looks a number up.
-    "SCRAPER": "django_cedula.scrapers.wsp.WspScraper",
-    "SCRAPER_OPTIONS": {},
-    # None means the scraper's own production URL.
-    "SOURCE_URL": None,
-    # The value of the election selector; "-1" is the current voting place.
-    "ELECTION": "-1",
-    # Seconds.
-    "PAGE_TIMEOUT": 30.0,
-    "LOOKUP_TIMEOUT": 120.0,
-    "MIN_LOOKUP_INTERVAL": 5.0,
-    # The browser.
-    "BROWSER_EXECUTABLE": None,
-    "BROWSER_HEADLESS": True,
-    "BROWSER_ARGS": [],
-    "BROWSER_PROXY": None,
-    "BROWSER_USER_AGENT": None,
-    "BROWSER_ENDPOINT": None,
-    "BROWSER_IDLE_TIMEOUT": 300.0,
+    # What looks a number up: one source, or several asked in order (a fallback chain). Each
+    # source's options hold its URL, election, page timeout, proxy and browser.
+    "SOURCES": [{"BACKEND": "django_cedula.scrapers.wsp.WspScraper", "OPTIONS": {}}],
     # The captcha solver; None means lookups end as captcha_failed at once.
     "CAPTCHA_SOLVER": None,
-    "CAPTCHA_SOLVER_OPTIONS": {},
     # The cluster's shared supply of solved tokens (docs/captcha-supply.rst).
-    "CAPTCHA_POOL": True,
-    # Seconds a solved token is kept for a lookup at most (Google's tokens live 120 s).
-    "CAPTCHA_TOKEN_MAX_AGE": 100.0,
-    # Tokens kept ready even when nothing is due: a fast first answer, at a cost.
-    "CAPTCHA_POOL_MIN_TOKENS": 0,
-    # What 1,000 solves cost, in the currency you count in (2Captcha: about 3 USD).
-    "CAPTCHA_PRICE_PER_1000": 3.0,
-    # Operations.
-    "REFRESH_COOLDOWN": 3600.0,
-    "REVALIDATE_ON_CHANGE": True,
-    # Lookups for the whole cluster. This default applies where CEDULA_CACHE_ALIAS is a cache the
+    "TOKEN_SUPPLY": {
+        "ENABLED": True,
+        # Seconds a solved token is kept for a lookup at most (Google's tokens live 120 s).
+        "MAX_AGE": 100.0,
+        # Tokens kept ready even when nothing is due: a fast first answer, at a cost.
+        "MIN_TOKENS": 0,
+    },
+    # Seconds one lookup may take, and a worker's pause between its lookups.
+    "LOOKUP_TIMEOUT": 120.0,
+    "MIN_LOOKUP_INTERVAL": 5.0,
+    # Lookups for the whole cluster. This default applies where CACHE_ALIAS is a cache the
     # workers share; with a process-local cache there is none unless set (see RATE_LIMIT below).
     "RATE_LIMIT": "1/5s",
     "BLOCK_COOLDOWN": 900.0,
     "CACHE_ALIAS": "default",
-    "SWEEP_PENDING_AFTER": 600.0,
-    "SWEEP_PROCESSING_AFTER": 900.0,
-    "SWEEP_SCHEDULE": False,
+    # Operations.
+    "REFRESH_COOLDOWN": 3600.0,
+    "REVALIDATE_ON_CHANGE": True,
+    # The sweeper: seconds before a waiting or a processing row counts as lost, and whether
+    # Django-Q2 runs it every 10 minutes.
+    "SWEEP": {"PENDING_AFTER": 600.0, "PROCESSING_AFTER": 900.0, "SCHEDULE": False},
     # Personal data: raw answers are optional and bounded.
     "STORE_RAW_RESPONSE": True,
     "RAW_RESPONSE_MAX_LENGTH": 10_000,
 }
+
+#: Settings of earlier versions, each with what replaces it (``manage.py check`` names it: E015).
+REMOVED_SETTINGS: Mapping[str, str] = {
+    "TASK_BACKEND": 'CEDULA_TASKS = {"BACKEND": ..., "OPTIONS": {...}}',
+    "TASK_BACKEND_OPTIONS": 'CEDULA_TASKS["OPTIONS"]',
+    "SCRAPER": 'CEDULA_SOURCES = [{"BACKEND": ..., "OPTIONS": {...}}, ...]',
+    "SCRAPER_OPTIONS": 'the "OPTIONS" of each entry of CEDULA_SOURCES',
+    "SOURCE_URL": 'the "url" option of an entry of CEDULA_SOURCES',
+    "ELECTION": 'the "election" option of an entry of CEDULA_SOURCES',
+    "PAGE_TIMEOUT": 'the "page_timeout" option of an entry of CEDULA_SOURCES',
+    "BROWSER_EXECUTABLE": 'the "browser" option of a browser source: {"executable": ...}',
+    "BROWSER_HEADLESS": 'the "browser" option of a browser source: {"headless": ...}',
+    "BROWSER_ARGS": 'the "browser" option of a browser source: {"args": [...]}',
+    "BROWSER_ENDPOINT": 'the "browser" option of a browser source: {"endpoint": ...}',
+    "BROWSER_IDLE_TIMEOUT": 'the "browser" option of a browser source: {"idle_timeout": ...}',
+    "BROWSER_PROXY": 'the "proxy" option of an entry of CEDULA_SOURCES',
+    "BROWSER_USER_AGENT": 'the "user_agent" option of an entry of CEDULA_SOURCES',
+    "CAPTCHA_SOLVER_OPTIONS": 'CEDULA_CAPTCHA_SOLVER["OPTIONS"]',
+    "CAPTCHA_PRICE_PER_1000": 'the "price_per_1000" option of CEDULA_CAPTCHA_SOLVER',
+    "CAPTCHA_POOL": 'CEDULA_TOKEN_SUPPLY["ENABLED"]',
+    "CAPTCHA_TOKEN_MAX_AGE": 'CEDULA_TOKEN_SUPPLY["MAX_AGE"]',
+    "CAPTCHA_POOL_MIN_TOKENS": 'CEDULA_TOKEN_SUPPLY["MIN_TOKENS"]',
+    "SWEEP_PENDING_AFTER": 'CEDULA_SWEEP["PENDING_AFTER"]',
+    "SWEEP_PROCESSING_AFTER": 'CEDULA_SWEEP["PROCESSING_AFTER"]',
+    "SWEEP_SCHEDULE": 'CEDULA_SWEEP["SCHEDULE"]',
+}
+
+
+def part(value: Any) -> dict[str, Any]:
+    """A part's ``{"BACKEND", "OPTIONS"}`` as given, with ``OPTIONS`` defaulting to ``{}``; raises
+    ``TypeError`` or ``ValueError`` for another shape (``manage.py check`` says which: E004)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f'expected {{"BACKEND": ..., "OPTIONS": {{...}}}}, not {type(value).__name__}')
+    unknown = sorted(str(key) for key in value if key not in ("BACKEND", "OPTIONS"))
+    if unknown:
+        raise ValueError(f"unknown keys {unknown}: a part has BACKEND and OPTIONS only")
+    backend = value.get("BACKEND")
+    if not isinstance(backend, str) or not backend:
+        raise ValueError("BACKEND must be a dotted path")
+    options = value.get("OPTIONS", {})
+    if not isinstance(options, Mapping):
+        raise TypeError(f"OPTIONS must be a dict, not {type(options).__name__}")
+    return {"BACKEND": backend, "OPTIONS": dict(options)}
 
 
 class AppSettings:
@@ -77,6 +107,11 @@ class AppSettings:
 
     def _get(self, name: str) -> Any:
         return getattr(settings, PREFIX + name, DEFAULTS[name])
+
+    def _group(self, name: str) -> dict[str, Any]:
+        """A dict setting (``SWEEP``, ``TOKEN_SUPPLY``): the host's keys over the defaults."""
+        value = getattr(settings, PREFIX + name, None) or {}
+        return {**DEFAULTS[name], **dict(value)}
 
     def setting_name(self, name: str) -> str:
         """The full Django setting name of ``name`` (``RETRY_DELAYS`` -> ``CEDULA_RETRY_DELAYS``)."""
@@ -91,12 +126,8 @@ class AppSettings:
         return bool(self._get("AUTO_VALIDATE"))
 
     @property
-    def TASK_BACKEND(self) -> str:
-        return str(self._get("TASK_BACKEND"))
-
-    @property
-    def TASK_BACKEND_OPTIONS(self) -> dict[str, Any]:
-        return dict(self._get("TASK_BACKEND_OPTIONS"))
+    def TASKS(self) -> dict[str, Any]:
+        return part(self._get("TASKS"))
 
     @property
     def RETRY_DELAYS(self) -> list[float]:
@@ -104,33 +135,21 @@ class AppSettings:
         return list(delays)
 
     @property
-    def SCRAPER(self) -> str:
-        """The dotted path of a single scraper (see :attr:`SCRAPER_CHAIN` for a list)."""
-        return str(self._get("SCRAPER"))
+    def SOURCES(self) -> list[dict[str, Any]]:
+        """The entries of ``CEDULA_SOURCES``, each ``{"BACKEND", "OPTIONS"}``."""
+        value = self._get("SOURCES")
+        if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence) or not value:
+            raise TypeError('CEDULA_SOURCES must be a non-empty list of {"BACKEND": ..., "OPTIONS": {...}}')
+        return [part(entry) for entry in value]
 
     @property
-    def SCRAPER_CHAIN(self) -> list[Any] | None:
-        """The entries of ``CEDULA_SCRAPER`` when it is a list (a fallback chain); ``None`` when it
-        is a single dotted path."""
-        value = self._get("SCRAPER")
-        return list(value) if isinstance(value, (list, tuple)) else None
+    def CAPTCHA_SOLVER(self) -> dict[str, Any] | None:
+        value = self._get("CAPTCHA_SOLVER")
+        return None if value is None else part(value)
 
     @property
-    def SCRAPER_OPTIONS(self) -> dict[str, Any]:
-        return dict(self._get("SCRAPER_OPTIONS"))
-
-    @property
-    def SOURCE_URL(self) -> str | None:
-        value = self._get("SOURCE_URL")
-        return None if value is None else str(value)
-
-    @property
-    def ELECTION(self) -> str:
-        return str(self._get("ELECTION"))
-
-    @property
-    def PAGE_TIMEOUT(self) -> float:
-        return float(self._get("PAGE_TIMEOUT"))
+    def TOKEN_SUPPLY(self) -> dict[str, Any]:
+        return self._group("TOKEN_SUPPLY")
 
     @property
     def LOOKUP_TIMEOUT(self) -> float:
@@ -139,47 +158,6 @@ class AppSettings:
     @property
     def MIN_LOOKUP_INTERVAL(self) -> float:
         return float(self._get("MIN_LOOKUP_INTERVAL"))
-
-    @property
-    def BROWSER_EXECUTABLE(self) -> str | None:
-        value = self._get("BROWSER_EXECUTABLE")
-        return None if value is None else str(value)
-
-    @property
-    def BROWSER_HEADLESS(self) -> bool:
-        return bool(self._get("BROWSER_HEADLESS"))
-
-    @property
-    def BROWSER_ARGS(self) -> list[str]:
-        return [str(arg) for arg in self._get("BROWSER_ARGS")]
-
-    @property
-    def BROWSER_PROXY(self) -> str | dict[str, str] | None:
-        value: str | dict[str, str] | None = self._get("BROWSER_PROXY")
-        return value
-
-    @property
-    def BROWSER_USER_AGENT(self) -> str | None:
-        value = self._get("BROWSER_USER_AGENT")
-        return None if value is None else str(value)
-
-    @property
-    def BROWSER_ENDPOINT(self) -> str | None:
-        value = self._get("BROWSER_ENDPOINT")
-        return None if value is None else str(value)
-
-    @property
-    def BROWSER_IDLE_TIMEOUT(self) -> float:
-        return float(self._get("BROWSER_IDLE_TIMEOUT"))
-
-    @property
-    def CAPTCHA_SOLVER(self) -> str | None:
-        value = self._get("CAPTCHA_SOLVER")
-        return None if value is None else str(value)
-
-    @property
-    def CAPTCHA_SOLVER_OPTIONS(self) -> dict[str, Any]:
-        return dict(self._get("CAPTCHA_SOLVER_OPTIONS"))
 
     @property
     def REFRESH_COOLDOWN(self) -> float:
@@ -201,20 +179,16 @@ class AppSettings:
         return str(DEFAULTS["RATE_LIMIT"]) if is_shared_cache(self.CACHE_ALIAS) else None
 
     @property
-    def CAPTCHA_POOL(self) -> bool:
-        return bool(self._get("CAPTCHA_POOL"))
+    def TOKEN_SUPPLY_ENABLED(self) -> bool:
+        return bool(self.TOKEN_SUPPLY["ENABLED"])
 
     @property
-    def CAPTCHA_TOKEN_MAX_AGE(self) -> float:
-        return float(self._get("CAPTCHA_TOKEN_MAX_AGE"))
+    def TOKEN_MAX_AGE(self) -> float:
+        return float(self.TOKEN_SUPPLY["MAX_AGE"])
 
     @property
-    def CAPTCHA_POOL_MIN_TOKENS(self) -> int:
-        return int(self._get("CAPTCHA_POOL_MIN_TOKENS"))
-
-    @property
-    def CAPTCHA_PRICE_PER_1000(self) -> float:
-        return float(self._get("CAPTCHA_PRICE_PER_1000"))
+    def TOKEN_MIN_STOCK(self) -> int:
+        return int(self.TOKEN_SUPPLY["MIN_TOKENS"])
 
     @property
     def BLOCK_COOLDOWN(self) -> float:
@@ -226,15 +200,15 @@ class AppSettings:
 
     @property
     def SWEEP_PENDING_AFTER(self) -> float:
-        return float(self._get("SWEEP_PENDING_AFTER"))
+        return float(self._group("SWEEP")["PENDING_AFTER"])
 
     @property
     def SWEEP_PROCESSING_AFTER(self) -> float:
-        return float(self._get("SWEEP_PROCESSING_AFTER"))
+        return float(self._group("SWEEP")["PROCESSING_AFTER"])
 
     @property
     def SWEEP_SCHEDULE(self) -> bool:
-        return bool(self._get("SWEEP_SCHEDULE"))
+        return bool(self._group("SWEEP")["SCHEDULE"])
 
     @property
     def STORE_RAW_RESPONSE(self) -> bool:

@@ -17,12 +17,17 @@ from django_cedula.conf import app_settings
 from django_cedula.loading import reset_all
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
+from django_cedula.testing.replica import Replica
 from django_cedula.testing.replica.outcomes import OUTCOMES
 from django_cedula.testing.scrapers import FakeScraper
 
 from .log_privacy import GUARD
 
 pytest_plugins = ["django_cedula.testing.pytest_plugin"]
+
+#: What every source pointed at the replica gets in these tests: a short page timeout keeps the
+#: fault tests (a page that hangs, a slow answer) fast.
+REPLICA_SOURCE_OPTIONS = {"page_timeout": 4}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -100,7 +105,7 @@ def _clean_package_state() -> Iterator[None]:
 
 @pytest.fixture
 def recording_backend(settings: Any) -> type[RecordingBackend]:
-    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.testing.backends.RecordingBackend"}
     return RecordingBackend
 
 
@@ -116,3 +121,14 @@ def make_user() -> Callable[..., Any]:
         return get_user_model().objects.create(**fields)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def cedula_replica_server() -> Iterator[Replica]:
+    """The plugin's replica, its sources with :data:`REPLICA_SOURCE_OPTIONS`."""
+    replica = Replica(port=0, source_options=REPLICA_SOURCE_OPTIONS)
+    replica.start()
+    try:
+        yield replica
+    finally:
+        replica.stop()

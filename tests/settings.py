@@ -131,16 +131,16 @@ CELERY_BROKER_URL = os.environ.get("CEDULA_TEST_CELERY_BROKER", "redis://127.0.0
 CELERY_TASK_IGNORE_RESULT = True
 
 # Unit tests run jobs in-process with the fake scraper; integration tests override these.
-CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
-CEDULA_SCRAPER = "django_cedula.testing.scrapers.FakeScraper"
+CEDULA_TASKS = {"BACKEND": "django_cedula.backends.inline.InlineBackend"}
+CEDULA_SOURCES = [{"BACKEND": "django_cedula.testing.scrapers.FakeScraper"}]
 CEDULA_MIN_LOOKUP_INTERVAL = 0
 # No cluster-wide rate limit unless a test sets one (the default, one lookup per 5 s with a shared
 # cache, would slow every real-process test down to the real site's pace).
 CEDULA_RATE_LIMIT = None
 # Unit tests want retries at once with the inline backend; the chain tests record the delays instead.
 SILENCED_SYSTEM_CHECKS = ["django_cedula.W004"]
-# Browser tests run against the local replica: short limits keep fault tests fast.
-CEDULA_PAGE_TIMEOUT = 4
+# Browser tests run against the local replica: a short limit keeps fault tests fast (each source's
+# page_timeout is given where the replica is: REPLICA_SOURCE_OPTIONS in tests/conftest.py).
 CEDULA_LOOKUP_TIMEOUT = 20
 # A block page is one of the replica's answers that many tests use as an ordinary transient
 # failure; the cluster-wide pause after one is tested where it is turned on (test_politeness,

@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 
 from .. import throttle
 from ..conf import app_settings
-from ..loading import Configurable, ConfiguredInstance
+from ..loading import Configurable, ConfiguredPart, build_part
 
 #: Seconds a job spends besides its lookup and its waits: claiming the row, starting the browser
 #: when no earlier lookup has (under a rate limit the job starts it before taking its turn), and
@@ -64,8 +64,8 @@ class BaseTaskBackend(Configurable, abc.ABC):
 
     Subclasses implement :meth:`enqueue` and declare what they can do, as Django's own
     tasks framework does: ``supports_defer`` says whether a delayed job really waits.
-    Options come from ``CEDULA_TASK_BACKEND_OPTIONS`` as keyword arguments, declared by the
-    subclass's ``__init__``; an option none declares is refused, at run time and by
+    Options come from ``CEDULA_TASKS["OPTIONS"]`` as keyword arguments, declared and validated by
+    the subclass's ``__init__``; an option none declares is refused, at run time and by
     ``manage.py check`` (``django_cedula.E002``).
     """
 
@@ -116,16 +116,16 @@ class BaseTaskBackend(Configurable, abc.ABC):
         The lookup itself (``CEDULA_LOOKUP_TIMEOUT``); under ``CEDULA_RATE_LIMIT``, the wait for a
         turn (the throttle's lock, then a sleep of up to ``defer_granularity``: a deferred job could
         not come back sooner); a browser scraper's pause between its lookups
-        (``CEDULA_MIN_LOOKUP_INTERVAL``); and :data:`JOB_OVERHEAD`. A ``CEDULA_SCRAPER`` list of
+        (``CEDULA_MIN_LOOKUP_INTERVAL``); and :data:`JOB_OVERHEAD`. ``CEDULA_SOURCES`` with
         n entries may look up n times (each with its timeout and pause).
         """
         try:
             parts = [("CEDULA_LOOKUP_TIMEOUT", app_settings.LOOKUP_TIMEOUT)]
-            fallbacks = len(app_settings.SCRAPER_CHAIN or ()) - 1
+            fallbacks = len(app_settings.SOURCES) - 1
             if fallbacks > 0:
                 # A chain may ask each of its other sources in turn, each paced and timed on its own.
                 each = app_settings.LOOKUP_TIMEOUT + app_settings.MIN_LOOKUP_INTERVAL
-                parts.append((f"{fallbacks} more lookups of a CEDULA_SCRAPER list", fallbacks * each))
+                parts.append((f"{fallbacks} more lookups of the CEDULA_SOURCES chain", fallbacks * each))
             if app_settings.RATE_LIMIT:
                 wait = throttle.LOCK_PATIENCE + max(throttle.MAX_SLEEP, self.defer_granularity)
                 parts.append(("a wait for a turn under CEDULA_RATE_LIMIT", wait))
@@ -146,9 +146,14 @@ def describe_job_run(parts: Sequence[tuple[str, float]] | None) -> str:
     return " + ".join(f"{seconds:g} s {what}" for what, seconds in parts or ())
 
 
-_backend = ConfiguredInstance("TASK_BACKEND", "TASK_BACKEND_OPTIONS", BaseTaskBackend)  # type: ignore[type-abstract]
+def build_backend() -> BaseTaskBackend:
+    """The backend ``CEDULA_TASKS`` describes."""
+    return build_part(app_settings.TASKS, BaseTaskBackend, "CEDULA_TASKS")  # type: ignore[type-abstract]
+
+
+_backend: ConfiguredPart[BaseTaskBackend] = ConfiguredPart("CEDULA_TASKS", build_backend)
 
 
 def get_backend() -> BaseTaskBackend:
-    """The configured backend (``CEDULA_TASK_BACKEND``), created once and cached."""
+    """The configured backend (``CEDULA_TASKS``), created once and cached."""
     return _backend.get()

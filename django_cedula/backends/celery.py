@@ -32,7 +32,9 @@ class CeleryBackend(BaseTaskBackend):
     supports_defer = True
 
     def __init__(self, *, queue: str | None = None) -> None:
-        super().__init__(**({} if queue is None else {"queue": queue}))
+        super().__init__()
+        if queue is not None:
+            self.keep_options(queue=queue)
 
     def enqueue(self, job: ValidationJob) -> None:
         validate_user_cedula_task.apply_async(

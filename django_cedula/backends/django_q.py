@@ -68,7 +68,8 @@ class DjangoQBackend(BaseTaskBackend):
         # Only the options given are kept: an absent timeout means the cluster's own.
         given = {"cluster": cluster, "timeout": timeout, "group": group}
         options = {name: value for name, value in given.items() if value is not None}
-        super().__init__(**options)
+        super().__init__()
+        self.keep_options(**options)
         self.q_options: dict[str, Any] = {"ack_failure": True, "group": "django_cedula", **options}
 
     def check_options(self) -> list[str]:

@@ -41,7 +41,8 @@ class DjangoTasksBackend(BaseTaskBackend):
     ) -> None:
         # Only the options given are kept; the methods below read them with their defaults.
         given = {"backend": backend, "queue_name": queue_name, "priority": priority}
-        super().__init__(**{name: value for name, value in given.items() if value is not None})
+        super().__init__()
+        self.keep_options(**{name: value for name, value in given.items() if value is not None})
 
     def _tasks_backend(self) -> Any:
         return task_backends[self.options.get("backend", "default")]

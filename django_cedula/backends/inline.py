@@ -29,7 +29,8 @@ class InlineBackend(BaseTaskBackend):
     runs_jobs_inline = True
 
     def __init__(self, *, wait_for_delays: bool = False, **options: Any) -> None:
-        super().__init__(wait_for_delays=wait_for_delays, **options)
+        super().__init__(**options)
+        self.keep_options(wait_for_delays=wait_for_delays)
         self.wait_for_delays = wait_for_delays
 
     def enqueue(self, job: ValidationJob) -> None:

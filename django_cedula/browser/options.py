@@ -57,9 +57,49 @@ DEFAULT_LOCALE = "es-CO"
 DEFAULT_TIMEZONE = "America/Bogota"
 
 
+def _optional_text(value: object) -> bool:
+    return value is None or (isinstance(value, str) and bool(value))
+
+
+def _seconds_or_none(value: object) -> bool:
+    if value is None:
+        return True
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
+
+
+#: The keys of a browser source's ``browser`` option, with what each takes.
+_SOURCE_RULES: dict[str, tuple[Any, str]] = {
+    "executable": (_optional_text, "a path to Chromium, or None"),
+    "headless": (lambda value: isinstance(value, bool), "True or False"),
+    "args": (
+        lambda value: isinstance(value, (list, tuple)) and all(isinstance(arg, str) for arg in value),
+        "a list of command-line flags",
+    ),
+    "endpoint": (
+        lambda value: (
+            value is None
+            or (isinstance(value, str) and value.startswith(("ws://", "wss://", "http://", "https://")))
+        ),
+        "a ws:// or http:// endpoint URL, or None",
+    ),
+    "endpoint_headers": (
+        lambda value: (
+            value is None
+            or (
+                isinstance(value, Mapping)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            )
+        ),
+        "a dict of header names to values",
+    ),
+    "idle_timeout": (_seconds_or_none, "seconds (0 or more), or None to keep the browser"),
+}
+SOURCE_KEYS = tuple(_SOURCE_RULES)
+
+
 @dataclasses.dataclass(frozen=True)
 class BrowserOptions:
-    """Everything the runtime needs to know; build one with :meth:`from_settings` or by hand.
+    """Everything the runtime needs to know; build one with :meth:`from_options` or by hand.
 
     Times are in seconds. ``idle_timeout`` of ``None`` or ``0`` keeps the browser until
     :meth:`~django_cedula.browser.BrowserRuntime.close`. ``endpoint`` switches from launching
@@ -111,23 +151,56 @@ class BrowserOptions:
         return f"{type(self).__name__}({', '.join(shown)})"
 
     @classmethod
-    def from_settings(cls, **overrides: Any) -> BrowserOptions:
-        """The options the ``CEDULA_BROWSER_*`` settings (and the timeouts) describe."""
+    def defaults(cls, **overrides: Any) -> BrowserOptions:
+        """The defaults, with the lookup's time limit of ``CEDULA_LOOKUP_TIMEOUT``."""
         from ..conf import app_settings
 
+        return cls(**{"lookup_timeout": app_settings.LOOKUP_TIMEOUT, **overrides})
+
+    @classmethod
+    def from_options(
+        cls,
+        browser: Mapping[str, Any] | None = None,
+        *,
+        proxy: str | Mapping[str, str] | None = None,
+        user_agent: str | None = None,
+        page_timeout: float = 30.0,
+    ) -> BrowserOptions:
+        """The options of a browser source: its ``browser`` option (:data:`SOURCE_KEYS`) and the
+        source's ``proxy``, ``user_agent`` and ``page_timeout``. A wrong value raises
+        :class:`~django_cedula.exceptions.ConfigurationError` naming the key, never its value."""
+        from ..exceptions import ConfigurationError
+
+        given = dict(browser or {})
+        unknown = sorted(str(key) for key in given if key not in SOURCE_KEYS)
+        if unknown:
+            raise ConfigurationError(
+                f"browser has unknown keys {unknown}", f"It takes {', '.join(SOURCE_KEYS)}."
+            )
+        for key, (accepts, words) in _SOURCE_RULES.items():
+            if key in given and not accepts(given[key]):
+                raise ConfigurationError(
+                    f'browser["{key}"] must be {words}', f"It takes {', '.join(SOURCE_KEYS)}."
+                )
+        try:
+            parsed_proxy = parse_proxy(proxy)
+        except BrowserError as exc:
+            raise ConfigurationError(f"proxy: {exc}", "See the proxy option in docs/settings.rst.") from None
         values: dict[str, Any] = {
-            "executable": app_settings.BROWSER_EXECUTABLE,
-            "headless": app_settings.BROWSER_HEADLESS,
-            "args": tuple(app_settings.BROWSER_ARGS),
-            "proxy": parse_proxy(app_settings.BROWSER_PROXY),
-            "user_agent": app_settings.BROWSER_USER_AGENT,
-            "endpoint": app_settings.BROWSER_ENDPOINT,
-            "idle_timeout": app_settings.BROWSER_IDLE_TIMEOUT,
-            "page_timeout": app_settings.PAGE_TIMEOUT,
-            "lookup_timeout": app_settings.LOOKUP_TIMEOUT,
+            "proxy": parsed_proxy,
+            "user_agent": user_agent,
+            "page_timeout": float(page_timeout),
+            **{
+                key: given[key]
+                for key in ("executable", "headless", "endpoint", "idle_timeout")
+                if key in given
+            },
         }
-        values.update(overrides)
-        return cls(**values)
+        if "args" in given:
+            values["args"] = tuple(given["args"])
+        if given.get("endpoint_headers"):
+            values["endpoint_headers"] = dict(given["endpoint_headers"])
+        return cls.defaults(**values)
 
     def launch_args(self) -> list[str]:
         """Chromium's extra command line: the base flags, ``--no-sandbox`` as root, then ``args``."""

@@ -49,7 +49,7 @@ class BrowserRuntime:
     """
 
     def __init__(self, options: BrowserOptions | None = None) -> None:
-        """``options`` defaults to :meth:`BrowserOptions.from_settings`, read when the browser starts."""
+        """``options`` defaults to :meth:`BrowserOptions.defaults`, read when the browser starts."""
         self._given_options = options
         self._lock = threading.Lock()
         self._lock_pid = os.getpid()
@@ -60,6 +60,11 @@ class BrowserRuntime:
 
     def __repr__(self) -> str:
         return f"<BrowserRuntime pid={self.pid} browser_pid={self.browser_pid}>"
+
+    @property
+    def options_given(self) -> BrowserOptions | None:
+        """The options this runtime was created with (``None``: the defaults, read at each start)."""
+        return self._given_options
 
     # -- the engine -----------------------------------------------------------------------------------
 
@@ -73,7 +78,7 @@ class BrowserRuntime:
                 _abandon(engine)
                 engine = None
             if engine is None or engine.stopped:
-                options = self._given_options or BrowserOptions.from_settings()
+                options = self._given_options or BrowserOptions.defaults()
                 _register_exit_hook()
                 engine = self._engine = Engine(options)
             return engine
@@ -106,7 +111,7 @@ class BrowserRuntime:
         engine = self._engine
         if engine is not None and engine.pid == os.getpid() and not engine.stopped:
             return engine.options
-        return self._given_options or BrowserOptions.from_settings()
+        return self._given_options or BrowserOptions.defaults()
 
     def run(self, fn: Callable[[], Awaitable[T]], *, timeout: float | None = None) -> T:
         """Run the coroutine ``fn()`` on the runtime's thread and return its result (or raise its error).
@@ -237,8 +242,9 @@ _runtimes: weakref.WeakSet[BrowserRuntime] = weakref.WeakSet()
 # Engines inherited through fork: kept referenced so that no finaliser ever touches the
 # parent's loop, pipes or processes from this process.
 _abandoned: list[Engine] = []
-_singleton: BrowserRuntime | None = None
-_singleton_lock = threading.Lock()
+# The runtimes get_browser_runtime() shares, one per distinct options (sources normally share one).
+_shared: list[BrowserRuntime] = []
+_shared_lock = threading.Lock()
 _exit_hook_pid: int | None = None
 
 
@@ -253,8 +259,8 @@ def _abandon(engine: Engine) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _singleton_lock
-    _singleton_lock = threading.Lock()
+    global _shared_lock
+    _shared_lock = threading.Lock()
     for runtime in list(_runtimes):
         runtime._after_fork()
 
@@ -287,32 +293,34 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def get_browser_runtime() -> BrowserRuntime:
-    """The process-wide runtime, created on first use with the options of the Django settings.
+def get_browser_runtime(options: BrowserOptions | None = None) -> BrowserRuntime:
+    """The process's runtime for ``options`` (default :meth:`BrowserOptions.defaults`), created on
+    first use; sources whose browser options are equal share it.
 
     Fork-safe: in a process forked from one that had a runtime (Django-Q2 forks its workers),
     the inherited instance is dropped, without touching the parent's browser, and a new one
     is created here.
     """
-    global _singleton
-    runtime = _singleton
-    if runtime is not None and runtime.pid == os.getpid():
+    wanted = options or BrowserOptions.defaults()
+    pid = os.getpid()
+    with _shared_lock:
+        for runtime in list(_shared):
+            if runtime.pid != pid:
+                runtime._after_fork()
+                _shared.remove(runtime)
+            elif runtime.options_given == wanted:
+                return runtime
+        runtime = BrowserRuntime(wanted)
+        _shared.append(runtime)
         return runtime
-    with _singleton_lock:
-        if _singleton is None or _singleton.pid != os.getpid():
-            if _singleton is not None:
-                _singleton._after_fork()
-            _singleton = BrowserRuntime()
-        return _singleton
 
 
 def reset_browser_runtime() -> None:
-    """Close the process-wide runtime and forget it; the next :func:`get_browser_runtime` makes a new one.
-
-    For settings changes (the new one reads them afresh) and tests.
-    """
-    global _singleton
-    with _singleton_lock:
-        runtime, _singleton = _singleton, None
-    if runtime is not None:
-        runtime.close()
+    """Close every runtime :func:`get_browser_runtime` shares and forget them; the next call makes a
+    new one. For settings changes and tests."""
+    with _shared_lock:
+        runtimes = list(_shared)
+        _shared.clear()
+    for runtime in runtimes:
+        if runtime.pid == os.getpid():
+            runtime.close()

@@ -5,18 +5,21 @@ from __future__ import annotations
 import abc
 import dataclasses
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..conf import app_settings
-from ..loading import Configurable, ConfiguredInstance
+from ..exceptions import ConfigurationError
+from ..loading import Configurable, ConfiguredPart, build_part
 
 
 class CaptchaSolver(Configurable, abc.ABC):
     """Turns a reCAPTCHA v2 challenge into a response token.
 
-    Subclasses take their options as keyword arguments (``CEDULA_CAPTCHA_SOLVER_OPTIONS``),
-    declared in their ``__init__``; an option none declares is refused, at run time and by
-    ``manage.py check`` (``django_cedula.E012``).
+    Subclasses take their options as keyword arguments (``CEDULA_CAPTCHA_SOLVER["OPTIONS"]``),
+    declared and validated in their ``__init__``; an option none declares is refused, at run time
+    and by ``manage.py check`` (``django_cedula.E012``). Every solver takes ``price_per_1000``:
+    what 1,000 solves cost, in the currency the site counts in (:attr:`default_price_per_1000`
+    when not given), for ``cedula_stats`` and the admin's estimates.
     ``solve`` is called from a plain thread, never from an event loop; it may block for
     as long as the solve takes and raises :class:`~django_cedula.exceptions.CaptchaError`
     when it cannot produce a token.
@@ -35,6 +38,18 @@ class CaptchaSolver(Configurable, abc.ABC):
     supports_submit: ClassVar[bool] = False
     #: Seconds between two :meth:`poll` calls for the same solve (the service's own advice).
     poll_interval: ClassVar[float] = 5.0
+    #: What 1,000 solves cost when ``price_per_1000`` is not given.
+    default_price_per_1000: ClassVar[float] = 0.0
+
+    def __init__(self, *, price_per_1000: float | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        price = self.default_price_per_1000 if price_per_1000 is None else price_per_1000
+        if isinstance(price, bool) or not isinstance(price, (int, float)) or not 0 <= price < float("inf"):
+            raise ConfigurationError(
+                "price_per_1000 must be a number of 0 or more", "Give what 1,000 solves cost, e.g. 3.0."
+            )
+        #: What 1,000 solves cost.
+        self.price_per_1000 = float(price)
 
     @abc.abstractmethod
     def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> str:
@@ -87,7 +102,15 @@ class SolvedToken:
         return f"SolvedToken(ref={self.ref!r}, seconds={self.seconds:.1f}, value=<{len(self.value)} chars>)"
 
 
-_solver = ConfiguredInstance("CAPTCHA_SOLVER", "CAPTCHA_SOLVER_OPTIONS", CaptchaSolver)  # type: ignore[type-abstract]
+def build_captcha_solver() -> CaptchaSolver | None:
+    """The solver ``CEDULA_CAPTCHA_SOLVER`` describes; ``None`` when unset."""
+    config = app_settings.CAPTCHA_SOLVER
+    if config is None:
+        return None
+    return build_part(config, CaptchaSolver, "CEDULA_CAPTCHA_SOLVER")  # type: ignore[type-abstract]
+
+
+_solver: ConfiguredPart[CaptchaSolver | None] = ConfiguredPart("CEDULA_CAPTCHA_SOLVER", build_captcha_solver)
 
 
 def get_captcha_solver() -> CaptchaSolver | None:
@@ -95,3 +118,13 @@ def get_captcha_solver() -> CaptchaSolver | None:
     if app_settings.CAPTCHA_SOLVER is None:
         return None
     return _solver.get()
+
+
+def price_per_1000() -> float:
+    """What 1,000 solves of the configured solver cost (0 when none is configured or it cannot be
+    built: ``manage.py check`` reports that)."""
+    try:
+        solver = get_captcha_solver()
+    except Exception:
+        return 0.0
+    return 0.0 if solver is None else solver.price_per_1000

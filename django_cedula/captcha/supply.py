@@ -7,19 +7,19 @@ ahead of demand and off the job's path, so that a lookup finds a token ready whe
 * **Shared**: tokens live in Django's cache (``CEDULA_CACHE_ALIAS``, the one the throttle uses), so
   every worker of every machine draws on the same stock. Taking a token is one atomic ``add`` of
   a claim key (Redis ``SET NX``, an ``INSERT`` on the database cache): a token goes to one lookup.
-* **Fresh**: a token is kept at most ``CEDULA_CAPTCHA_TOKEN_MAX_AGE`` seconds (100 of Google's 120)
+* **Fresh**: a token is kept at most ``CEDULA_TOKEN_SUPPLY["MAX_AGE"]`` seconds (100 of Google's 120)
   and a lookup takes the oldest still good (taking the freshest would let the rest expire).
   Older ones are thrown away and counted as expired.
 * **Demand-driven**: one worker process at a time (the leader, by a lease in the cache) runs the
   filler, a daemon thread that starts solves for what is due: rows waiting for a first attempt or a
   retry within the next solve's time, plus what recent registrations predict, capped by what the
-  politeness limits let run in that window; ``CEDULA_CAPTCHA_POOL_MIN_TOKENS`` keeps a standing
+  politeness limits let run in that window; ``CEDULA_TOKEN_SUPPLY["MIN_TOKENS"]`` keeps a standing
   stock. Nothing due and no arrival for a token's lifetime: no solve starts.
 * **No extra process**: the filler starts in whichever worker process runs a validation job
   (Django-Q2, Celery and django.tasks workers alike); if the leader dies, its lease runs out and
   another worker takes over.
 
-Without a shared cache, with the inline backend, or with ``CEDULA_CAPTCHA_POOL = False``, there is
+Without a shared cache, with the inline backend, or with ``CEDULA_TOKEN_SUPPLY["ENABLED"] = False``, there is
 no token supply: each lookup solves for itself (:func:`get_token_supply` returns ``None``).
 
 Here: how many solves to start, and from what (:func:`plan_solves` and its inputs), the filler (the
@@ -162,7 +162,7 @@ def lookup_interval() -> float:
 
 def demand(lead: float) -> tuple[int, int]:
     """``(due, arrivals)``: rows whose attempt falls within ``lead`` seconds, and validations asked
-    for within the last token lifetime (``CEDULA_CAPTCHA_TOKEN_MAX_AGE``: what arrived in the last
+    for within the last token lifetime (``CEDULA_TOKEN_SUPPLY["MAX_AGE"]``: what arrived in the last
     lifetime predicts the next one).
 
     Rows not touched for ``CEDULA_SWEEP_PENDING_AFTER`` are left out: their job may be lost (a broker
@@ -178,7 +178,7 @@ def demand(lead: float) -> tuple[int, int]:
     ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=horizon))
     due = waiting.count()
     arrivals = CedulaInfo.objects.filter(
-        requested_at__gte=now - datetime.timedelta(seconds=app_settings.CAPTCHA_TOKEN_MAX_AGE)
+        requested_at__gte=now - datetime.timedelta(seconds=app_settings.TOKEN_MAX_AGE)
     ).count()
     return due, arrivals
 
@@ -258,7 +258,7 @@ class Filler:
             spend.flush()
             return 0
         started = 0
-        max_age = app_settings.CAPTCHA_TOKEN_MAX_AGE
+        max_age = app_settings.TOKEN_MAX_AGE
         for target in active_targets(now):
             store = TokenStore(shared_cache(), target, max_age)
             spend.count("expired", store.prune(now))
@@ -274,7 +274,7 @@ class Filler:
                 in_flight=flying,
                 latency=latency,
                 interval=interval,
-                min_tokens=app_settings.CAPTCHA_POOL_MIN_TOKENS,
+                min_tokens=app_settings.TOKEN_MIN_STOCK,
                 lifetime=max_age,
                 # Tokens still good once a solve started now is back.
                 lasting=store.stock(now + latency),
@@ -327,7 +327,7 @@ class Filler:
                 continue
             spend.count("delivered")
             record_latency(token.seconds or (now - solve.started))
-            store = TokenStore(shared_cache(), solve.target, app_settings.CAPTCHA_TOKEN_MAX_AGE)
+            store = TokenStore(shared_cache(), solve.target, app_settings.TOKEN_MAX_AGE)
             store.put(token, solved_at=solve.solved_at())
         self.in_flight = still
 
@@ -420,7 +420,7 @@ class TokenSupply:
         target = Target(site_key, page_url)
         note_target(target)
         self.ensure_filler()
-        token = TokenStore(shared_cache(), target, app_settings.CAPTCHA_TOKEN_MAX_AGE).take()
+        token = TokenStore(shared_cache(), target, app_settings.TOKEN_MAX_AGE).take()
         if token is not None:
             spend.count("used")
         return token
@@ -430,11 +430,11 @@ class TokenSupply:
         target = Target(site_key, page_url)
         note_target(target)
         self.ensure_filler()
-        return TokenStore(shared_cache(), target, app_settings.CAPTCHA_TOKEN_MAX_AGE).stock()
+        return TokenStore(shared_cache(), target, app_settings.TOKEN_MAX_AGE).stock()
 
     def donate(self, site_key: str, page_url: str, token: SolvedToken) -> None:
         """Keep a token a lookup solved but did not need (it took one from the supply meanwhile)."""
-        TokenStore(shared_cache(), Target(site_key, page_url), app_settings.CAPTCHA_TOKEN_MAX_AGE).put(token)
+        TokenStore(shared_cache(), Target(site_key, page_url), app_settings.TOKEN_MAX_AGE).put(token)
 
     def ensure_filler(self) -> None:
         _FillerThread.ensure()
@@ -450,9 +450,9 @@ def stop_filler() -> None:
 
 def get_token_supply() -> TokenSupply | None:
     """The cluster's token supply, or ``None`` when lookups solve for themselves: the token supply is off
-    (``CEDULA_CAPTCHA_POOL``), the cache is not shared between processes, or the backend runs jobs
+    (``CEDULA_TOKEN_SUPPLY["ENABLED"]``), the cache is not shared between processes, or the backend runs jobs
     in the caller's process (inline)."""
-    if not app_settings.CAPTCHA_POOL or app_settings.CAPTCHA_SOLVER is None:
+    if not app_settings.TOKEN_SUPPLY_ENABLED or app_settings.CAPTCHA_SOLVER is None:
         return None
     if not is_shared_cache(app_settings.CACHE_ALIAS):
         return None
@@ -466,7 +466,7 @@ def get_token_supply() -> TokenSupply | None:
 def supply_status() -> dict[str, Any]:
     """What the supply holds now, for ``cedula_stats`` and monitoring."""
     now = time.time()
-    max_age = app_settings.CAPTCHA_TOKEN_MAX_AGE
+    max_age = app_settings.TOKEN_MAX_AGE
     targets = active_targets(now)
     status = shared_cache().get(STATUS_KEY) or {}
     return {

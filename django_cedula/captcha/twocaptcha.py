@@ -71,6 +71,8 @@ class TwoCaptchaSolver(CaptchaSolver):
 
     supports_reports = True
     supports_submit = True
+    #: 2Captcha's price for reCAPTCHA v2, about 3 USD per 1,000 solves.
+    default_price_per_1000 = 3.0
 
     def __init__(
         self,
@@ -84,7 +86,8 @@ class TwoCaptchaSolver(CaptchaSolver):
         if not api_key:
             raise ValueError("TwoCaptchaSolver needs an api_key")
         # The key is kept out of self.options, which is shown in reprs and debug output.
-        super().__init__(server=server, timeout=timeout, polling_interval=polling_interval, **options)
+        super().__init__(**options)
+        self.keep_options(server=server, timeout=timeout, polling_interval=polling_interval)
         self._api_key = api_key
         # The client polls res.php?key=<key>: urllib3 logs that URL at DEBUG.
         privacy.register_secret(api_key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -15,34 +16,23 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from ..browser import (
     BrowserError,
+    BrowserOptions,
+    BrowserRuntime,
     BrowserTimeout,
     BrowserUnavailable,
     get_browser_runtime,
     reset_browser_runtime,
 )
 from ..conf import app_settings
-from ..exceptions import CaptchaError
+from ..exceptions import CaptchaError, ConfigurationError
 from ..privacy import redact
 from ..results import ScrapeResult, ScrapeStatus
 from .solving import CaptchaSolve, SolvingScraper
 
 logger = logging.getLogger(__name__)
 
-#: Settings that shape the browser itself; changing one restarts the process's browser.
-BROWSER_SETTINGS = frozenset(
-    app_settings.setting_name(name)
-    for name in (
-        "BROWSER_EXECUTABLE",
-        "BROWSER_HEADLESS",
-        "BROWSER_ARGS",
-        "BROWSER_PROXY",
-        "BROWSER_USER_AGENT",
-        "BROWSER_ENDPOINT",
-        "BROWSER_IDLE_TIMEOUT",
-        "PAGE_TIMEOUT",
-        "LOOKUP_TIMEOUT",
-    )
-)
+#: Settings that shape the browser itself; changing one restarts the process's browsers.
+BROWSER_SETTINGS = frozenset({"CEDULA_SOURCES", "CEDULA_LOOKUP_TIMEOUT"})
 
 
 class BrowserScraper(SolvingScraper, abc.ABC):
@@ -52,11 +42,30 @@ class BrowserScraper(SolvingScraper, abc.ABC):
     and event loop, so the caller (a task worker using the ORM) never runs inside
     Playwright's loop. Every failure becomes a :class:`~django_cedula.results.ScrapeResult`
     with a transient status; nothing is raised.
+
+    Besides the options of every source (:class:`~.solving.SolvingScraper`), ``browser``: a dict
+    of ``executable``, ``headless``, ``args``, ``endpoint``, ``endpoint_headers`` and
+    ``idle_timeout`` (see :mod:`django_cedula.browser`). Sources with equal browser options
+    share one Chromium per process.
     """
+
+    def __init__(self, *, browser: Mapping[str, Any] | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        if browser is not None and not isinstance(browser, Mapping):
+            raise ConfigurationError("browser must be a dict", "For example {'headless': True}.")
+        #: What this source's Chromium is launched with.
+        self.browser_options = BrowserOptions.from_options(
+            browser, proxy=self.proxy, user_agent=self.user_agent, page_timeout=self.page_timeout
+        )
+
+    @property
+    def runtime(self) -> BrowserRuntime:
+        """The process's browser runtime for :attr:`browser_options`."""
+        return get_browser_runtime(self.browser_options)
 
     def run_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         try:
-            return get_browser_runtime().run_page(
+            return self.runtime.run_page(
                 lambda page: self._guarded_lookup(page, url, cedula, captcha),
                 timeout=app_settings.LOOKUP_TIMEOUT,
             )
@@ -82,7 +91,7 @@ class BrowserScraper(SolvingScraper, abc.ABC):
         except asyncio.TimeoutError:
             return ScrapeResult(
                 status=ScrapeStatus.TIMEOUT,
-                error=f"the source did not answer within {app_settings.PAGE_TIMEOUT:g} s",
+                error=f"the source did not answer within {self.page_timeout:g} s",
             )
         except CaptchaError as exc:
             return ScrapeResult(
@@ -104,7 +113,7 @@ class BrowserScraper(SolvingScraper, abc.ABC):
 
     def prepare(self) -> None:
         """Start the browser (and its page for the next lookup) if it is not running yet."""
-        runtime = get_browser_runtime()
+        runtime = self.runtime
         if runtime.is_browser_running():
             return
         try:

@@ -1,9 +1,8 @@
-"""A fallback chain across sources: ``CEDULA_SCRAPER`` as a list of scrapers, asked in order.
+"""The configured sources: ``CEDULA_SOURCES``, one scraper or several asked in order (a fallback chain).
 
-Each entry of the list is a dotted class path, or a mapping ``{"class": "dotted.path", "options":
-{...}}`` (``options`` optional; ``CEDULA_SCRAPER_OPTIONS`` applies to a single-string setting only).
-One lookup asks the first entry; it moves on to the next only when that source could not serve the
-request at all:
+Each entry is ``{"BACKEND": "dotted.path", "OPTIONS": {...}}``. One entry is the scraper itself; with
+several, one lookup asks the first entry and moves on to the next only when that source could not
+serve the request at all:
 
 * ``blocked`` (the source refuses us: its pause starts, see below),
 * ``network_error`` (no connection, a dropped one, a browser that cannot start),
@@ -26,23 +25,21 @@ without sending it a request. When every entry is paused the lookup raises
 :class:`~.base.SourcesPaused`, and the job defers itself as it does for the pause of a single scraper.
 
 The chain is a scraper (:class:`ScraperChain` on :class:`~.base.BaseScraper`), and this module holds
-the loader, :func:`get_scraper`, which builds one class or a chain as ``CEDULA_SCRAPER`` says.
+the loader, :func:`get_scraper`, which builds one scraper or a chain as ``CEDULA_SOURCES`` says.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .. import throttle
 from ..conf import app_settings
-from ..exceptions import ConfigurationError
-from ..loading import ConfiguredInstance, build
+from ..loading import ConfiguredPart, build_part
 from ..results import ScrapeResult, ScrapeStatus
 from .base import ERROR_LENGTH, BaseScraper, Scraper, SourcesPaused, ask_source, source_name
 
@@ -50,95 +47,51 @@ logger = logging.getLogger(__name__)
 
 #: The statuses after which the chain asks its next source (besides any answer with an HTTP 5xx).
 MOVES_ON = frozenset({ScrapeStatus.BLOCKED, ScrapeStatus.NETWORK_ERROR})
-#: The keys an entry's mapping may have.
-ENTRY_KEYS = frozenset({"class", "options"})
+#: The setting this module reads.
+SETTING = "CEDULA_SOURCES"
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    """One entry of a ``CEDULA_SCRAPER`` list, read but not imported: where it is (``label``, e.g.
-    ``CEDULA_SCRAPER[1]``), the class's dotted path and its options."""
-
-    label: str
-    path: str
-    options: Mapping[str, Any]
-
-
-def is_chain_setting(value: object) -> bool:
-    """Whether a ``CEDULA_SCRAPER`` value is a chain (a list or tuple) rather than one dotted path."""
-    return isinstance(value, (list, tuple))
-
-
-def read_entry(index: int, entry: object) -> Entry | str:
-    """Entry ``index`` of a ``CEDULA_SCRAPER`` list, or what is wrong with its shape (in words).
-
-    Shared by the chain and by ``manage.py check`` (``django_cedula.E004``/``E005``), so that both
-    refuse the same settings.
-    """
-    label = f"{app_settings.setting_name('SCRAPER')}[{index}]"
-    if isinstance(entry, str):
-        return Entry(label, entry, {}) if entry else f"{label} is an empty string"
-    if not isinstance(entry, Mapping):
-        shape = "a dotted path or a mapping {'class': ..., 'options': {...}}"
-        return f"{label} must be {shape}, not {type(entry).__name__}"
-    unknown = sorted(str(key) for key in entry if key not in ENTRY_KEYS)
-    if unknown:
-        return f"{label} has unknown keys {', '.join(map(repr, unknown))} (it takes 'class' and 'options')"
-    path, options = entry.get("class"), entry.get("options", {})
-    if not isinstance(path, str) or not path:
-        return f"{label} needs 'class', the scraper's dotted path"
-    if not isinstance(options, Mapping):
-        return f"{label}['options'] must be a dict"
-    return Entry(label, path, dict(options))
+def entry_label(index: int) -> str:
+    return f"{SETTING}[{index}]"
 
 
 def configured_sources() -> tuple[str, ...]:
-    """The source names of a ``CEDULA_SCRAPER`` list, in order, read without building a scraper (an
-    entry that cannot be read or imported, whatever its module raises, is left out: ``manage.py
-    check`` reports it); ``()`` for a single scraper, whose pause after a block is every source's."""
+    """The source names of ``CEDULA_SOURCES`` when it holds several entries, in order, read without
+    building a scraper (an entry that cannot be read or imported, whatever its module raises, is
+    left out: ``manage.py check`` reports it); ``()`` for a single scraper, whose pause after a
+    block is every source's."""
+    try:
+        entries = app_settings.SOURCES
+    except (TypeError, ValueError):
+        return ()
+    if len(entries) < 2:
+        return ()
     names: list[str] = []
-    for index, value in enumerate(app_settings.SCRAPER_CHAIN or ()):
-        entry = read_entry(index, value)
-        if isinstance(entry, str):
-            continue
+    for entry in entries:
         try:
-            names.append(source_name(import_string(entry.path)))
+            names.append(source_name(import_string(entry["BACKEND"])))
         except Exception:  # a report of pauses must not fail on a broken entry
             continue
     return tuple(dict.fromkeys(names))
 
 
-def build_chain(value: Sequence[object]) -> ScraperChain:
-    """The chain a ``CEDULA_SCRAPER`` list names, each entry built with its own options.
+def build_sources() -> Scraper:
+    """The scraper ``CEDULA_SOURCES`` describes: its one entry, or a :class:`ScraperChain` of them,
+    each built with its own options.
 
     A wrong entry raises :class:`~django.core.exceptions.ImproperlyConfigured` (shape, import, not a
     scraper) or :class:`~django_cedula.exceptions.ConfigurationError` (options): not transient, the
     job ends the row at once.
     """
-    name = app_settings.setting_name("SCRAPER")
-    if not value:
-        raise ImproperlyConfigured(f"{name} is an empty list: name at least one scraper")
-    if app_settings.SCRAPER_OPTIONS:
-        options_name = app_settings.setting_name("SCRAPER_OPTIONS")
-        raise ConfigurationError(
-            f"{options_name} applies to a single dotted path in {name}, not to a list",
-            f"Give each entry of {name} its own: {{'class': '...', 'options': {{...}}}}; "
-            f"set {options_name} = {{}}.",
-        )
-    scrapers: list[Scraper] = []
-    for index, raw in enumerate(value):
-        entry = read_entry(index, raw)
-        if isinstance(entry, str):
-            raise ImproperlyConfigured(entry)
-        try:
-            cls = import_string(entry.path)
-        except ImportError as exc:
-            raise ImproperlyConfigured(f"{entry.label} = {entry.path!r} cannot be imported: {exc}") from exc
-        if not (isinstance(cls, type) and issubclass(cls, Scraper)):
-            contract = f"{Scraper.__module__}.{Scraper.__qualname__}"
-            raise ImproperlyConfigured(f"{entry.label} = {entry.path!r} is not a subclass of {contract}")
-        scrapers.append(build(cls, entry.options, f"{entry.label}['options']"))
-    return ScraperChain(scrapers)
+    try:
+        entries = app_settings.SOURCES
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{SETTING}: {exc}") from exc
+    scrapers = [
+        build_part(entry, Scraper, entry_label(index))  # type: ignore[type-abstract]
+        for index, entry in enumerate(entries)
+    ]
+    return scrapers[0] if len(scrapers) == 1 else ScraperChain(scrapers)
 
 
 class ScraperChain(BaseScraper):
@@ -236,21 +189,10 @@ def _with_earlier(result: ScrapeResult, earlier: Sequence[ScrapeResult]) -> Scra
     return dataclasses.replace(result, error=error[:ERROR_LENGTH])
 
 
-class _ConfiguredScraper(ConfiguredInstance[Scraper]):
-    """``CEDULA_SCRAPER``: one dotted path with ``CEDULA_SCRAPER_OPTIONS``, or a list of entries
-    built into a :class:`ScraperChain`."""
-
-    def _build(self) -> Scraper:
-        value = app_settings.SCRAPER_CHAIN
-        if value is None:
-            return super()._build()
-        return build_chain(value)
-
-
-_scraper = _ConfiguredScraper("SCRAPER", "SCRAPER_OPTIONS", Scraper)  # type: ignore[type-abstract]
+_scraper: ConfiguredPart[Scraper] = ConfiguredPart(SETTING, build_sources)
 
 
 def get_scraper() -> Scraper:
-    """The configured scraper (``CEDULA_SCRAPER``), created once per process: a
-    :class:`ScraperChain` when the setting is a list."""
+    """The configured scraper (``CEDULA_SOURCES``), created once per process: a
+    :class:`ScraperChain` when it has several entries."""
     return _scraper.get()

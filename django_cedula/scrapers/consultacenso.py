@@ -7,7 +7,6 @@ from urllib.parse import urljoin
 
 from playwright.async_api import Page
 
-from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
 from .browser import BrowserScraper
 from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_response
@@ -68,11 +67,15 @@ class ConsultaCensoScraper(BrowserScraper):
                     _POST_JSON,
                     {
                         "url": urljoin(api_base(page.url), "consulta"),
-                        "payload": {"documento": cedula, "eleccionId": election_id(), "captchaToken": token},
+                        "payload": {
+                            "documento": cedula,
+                            "eleccionId": election_id(self.election),
+                            "captchaToken": token,
+                        },
                         "limit": MAX_ANSWER_BYTES,
                     },
                 ),
-                timeout=app_settings.PAGE_TIMEOUT,
+                timeout=self.page_timeout,
             )
             if answer.get("truncated"):
                 return oversized_answer(answer["body"])

@@ -53,7 +53,7 @@ class ConsultaCensoHttpScraper(HttpScraper):
                 token = await captcha.token()
             finally:
                 await _settle(elections)
-            payload = {"documento": cedula, "eleccionId": election_id(), "captchaToken": token}
+            payload = {"documento": cedula, "eleccionId": election_id(self.election), "captchaToken": token}
             answer = await client.fetch(
                 urljoin(api, "consulta"),
                 page.url,

@@ -413,33 +413,30 @@ class HttpScraper(SolvingScraper, abc.ABC):
     def __init__(
         self,
         *,
-        proxy: str | Mapping[str, str] | None = None,
-        user_agent: str | None = None,
         impersonate: str | None = "chrome",
         browser_headers: bool = True,
         **options: Any,
     ) -> None:
-        super().__init__(**options)  # url: SolvingScraper's
+        super().__init__(**options)  # url, proxy, user_agent, ...: SolvingScraper's
         if curl_cffi_missing():
             raise ConfigurationError(
                 missing_message(type(self).__name__),
                 f"Install the extra ({EXTRA}) on every worker, or use a browser scraper.",
             )
-        if user_agent is not None and chrome_major(user_agent) is None:
-            raise ValueError(
-                "user_agent must be a Chrome User-Agent (the client hints sent must agree with it)"
+        if self.user_agent is not None and chrome_major(self.user_agent) is None:
+            raise ConfigurationError(
+                "user_agent must be a Chrome User-Agent (the client hints sent must agree with it)",
+                "Give a desktop Chrome User-Agent, or leave it out.",
             )
-        self._proxy = proxy
-        self._user_agent = user_agent
         self.impersonate = impersonate
         self.chrome_major = impersonation_target(impersonate) if impersonate else FALLBACK_CHROME
         self.browser_headers = browser_headers
-        if proxy is not None:
-            proxy_url(proxy)  # refused now rather than at the first lookup
+        if self.proxy is not None:
+            proxy_url(self.proxy)  # refused now rather than at the first lookup
 
     def __repr__(self) -> str:
-        proxy = "None" if self._proxy is None else repr(REDACTED if isinstance(self._proxy, Mapping) else
-                                                        redact_urls(str(self._proxy)))  # fmt: skip
+        proxy = "None" if self.proxy is None else repr(REDACTED if isinstance(self.proxy, Mapping) else
+                                                       redact_urls(str(self.proxy)))  # fmt: skip
         return (
             f"{type(self).__name__}(url={self.url!r}, proxy={proxy}, impersonate={self.impersonate!r}, "
             f"browser_headers={self.browser_headers!r})"
@@ -451,10 +448,8 @@ class HttpScraper(SolvingScraper, abc.ABC):
     def _client_settings(self) -> tuple[dict[str, Any], ChromeHeaders | None]:
         from curl_cffi import CurlHttpVersion, CurlOpt
 
-        proxy, bypass = proxy_url(self._proxy if self._proxy is not None else app_settings.BROWSER_PROXY)
-        user_agent = self._user_agent or app_settings.BROWSER_USER_AGENT
-        if user_agent and chrome_major(user_agent) is None:
-            user_agent = None  # a non-Chrome CEDULA_BROWSER_USER_AGENT would contradict the hints
+        proxy, bypass = proxy_url(self.proxy)
+        user_agent = self.user_agent
         session: dict[str, Any] = {"proxy": proxy, "allow_redirects": True}
         if bypass:
             session["curl_options"] = {CurlOpt.NOPROXY: bypass}
@@ -477,7 +472,7 @@ class HttpScraper(SolvingScraper, abc.ABC):
             return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=f"proxy: {redact(exc, cedula)}")
         try:
             async with AsyncSession(**options) as session:
-                client = BrowserLikeClient(session, headers, app_settings.PAGE_TIMEOUT)
+                client = BrowserLikeClient(session, headers, self.page_timeout)
                 return await asyncio.wait_for(
                     self.lookup(client, url, cedula, captcha), timeout=app_settings.LOOKUP_TIMEOUT
                 )
@@ -489,7 +484,7 @@ class HttpScraper(SolvingScraper, abc.ABC):
         except SourceTimeout:
             return ScrapeResult(
                 status=ScrapeStatus.TIMEOUT,
-                error=f"the source did not answer within {app_settings.PAGE_TIMEOUT:g} s",
+                error=f"the source did not answer within {self.page_timeout:g} s",
             )
         except SourceUnreachable as exc:
             return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_first_line(exc, cedula))

@@ -20,13 +20,15 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
 from ..captcha import CaptchaSolver, SolvedToken, get_captcha_solver, spend
 from ..captcha.supply import TokenSupply, get_token_supply
 from ..conf import app_settings
-from ..exceptions import CaptchaError
+from ..exceptions import CaptchaError, ConfigurationError
+from ..proxies import ProxyError, parse_proxy_value
 from ..results import ScrapeResult, ScrapeStatus
 from .base import BaseScraper
 from .parsing import is_block_page
@@ -48,10 +50,24 @@ def api_base(page_url: str) -> str:
     return urljoin(base, "back/api/")
 
 
-def election_id() -> int:
+def election_id(election: str) -> int:
     """Source B numbers elections from 0 (the current voting place); Source A's "-1" means the same."""
-    value = int(app_settings.ELECTION)
-    return max(value, 0)
+    return max(int(election), 0)
+
+
+def _is_election(value: str | int) -> bool:
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
+#: What every refused proxy value's hint says.
+PROXY_HINT = (
+    "Give a URL such as http://user:password@host:3128 (percent-encode / # ? @ : [ ] in the "
+    "credentials) or a dict {'server': ..., 'username': ..., 'password': ...}."
+)
 
 
 def asks_for_reload(body: str) -> bool:
@@ -248,16 +264,53 @@ class SolvingScraper(BaseScraper, abc.ABC):
     :meth:`run_lookup` on its own client, and :meth:`end_lookup` with the solve and the result
     whatever happened.
 
-    ``url``: this scraper's page, before ``CEDULA_SOURCE_URL`` (which names one URL for every
-    scraper): what an entry of a ``CEDULA_SCRAPER`` list sets, one URL per source.
+    Options (the ``OPTIONS`` of an entry of ``CEDULA_SOURCES``), each refused by name when wrong:
+
+    - ``url``: the source's page (default: the production page, :attr:`default_url`);
+    - ``election``: the value of the page's election selector, ``"-1"`` (the default) being the
+      current voting place;
+    - ``page_timeout``: seconds for each page action and answer (default 30);
+    - ``proxy``: a proxy URL or ``{"server", "username", "password", "bypass"}`` (default none);
+    - ``user_agent``: the User-Agent to send (default: the client's own).
     """
 
-    #: The production URL, used when neither the ``url`` option nor ``CEDULA_SOURCE_URL`` is set.
+    #: The production URL, used when the ``url`` option is not set.
     default_url: str = ""
 
-    def __init__(self, *, url: str | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        election: str | int = "-1",
+        page_timeout: float = 30.0,
+        proxy: str | Mapping[str, str] | None = None,
+        user_agent: str | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
+        if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+            raise ConfigurationError("url must be an http:// or https:// URL", "Give the source page's URL.")
+        if isinstance(election, bool) or not isinstance(election, (str, int)) or not _is_election(election):
+            raise ConfigurationError(
+                'election must be a whole number, as text or not ("-1": the current voting place)',
+                'Give the value of the page\'s election selector, e.g. "-1".',
+            )
+        if isinstance(page_timeout, bool) or not isinstance(page_timeout, (int, float)):
+            raise ConfigurationError("page_timeout must be a number of seconds", "For example 30.")
+        if not 0 < page_timeout < float("inf"):
+            raise ConfigurationError("page_timeout must be more than 0 and finite", "For example 30.")
+        if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
+            raise ConfigurationError("user_agent must be a non-empty string", "Or leave it out.")
+        if proxy is not None:
+            try:
+                parse_proxy_value(proxy)
+            except ProxyError as exc:
+                raise ConfigurationError(f"proxy: {exc}", PROXY_HINT) from None
         self._url = url
+        self.election = str(election).strip()
+        self.page_timeout = float(page_timeout)
+        self.proxy = proxy
+        self.user_agent = user_agent
         # Solves run beside the page work: at most one per lookup, plus one after a reload.
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="cedula-captcha"
@@ -268,7 +321,7 @@ class SolvingScraper(BaseScraper, abc.ABC):
 
     @property
     def url(self) -> str:
-        return self._url or app_settings.SOURCE_URL or self.default_url
+        return self._url or self.default_url
 
     def scrape_cedula(self, cedula: str) -> ScrapeResult:
         url = self.url

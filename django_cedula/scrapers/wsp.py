@@ -7,7 +7,6 @@ from typing import Any
 
 from playwright.async_api import Page, Response
 
-from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
 from .browser import BrowserScraper
 from .parsing import MAX_ANSWER_BYTES, ReloadRequested, oversized_answer, parse_wsp_response
@@ -103,7 +102,7 @@ class WspScraper(BrowserScraper):
             self.remember_site_key(form["siteKey"])
             captcha.start(form["siteKey"], url)
             await page.fill("#nuip", cedula)
-            await page.select_option("#tipo", app_settings.ELECTION)
+            await page.select_option("#tipo", self.election)
             captcha_token = await captcha.token()
             answer = await asyncio.wait_for(
                 page.evaluate(
@@ -112,14 +111,14 @@ class WspScraper(BrowserScraper):
                         "url": page.url,
                         "fields": {
                             "nuip": cedula,
-                            "tipo": app_settings.ELECTION,
+                            "tipo": self.election,
                             "token": form["token"],
                             "g-recaptcha-response": captcha_token,
                         },
                         "limit": MAX_ANSWER_BYTES,
                     },
                 ),
-                timeout=app_settings.PAGE_TIMEOUT,
+                timeout=self.page_timeout,
             )
             if answer.get("truncated"):
                 return oversized_answer(answer["body"])

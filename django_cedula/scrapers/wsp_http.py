@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..conf import app_settings
 from ..results import ScrapeResult, ScrapeStatus
 from .http import BrowserLikeClient, HttpScraper, multipart_body, new_boundary, webkit_boundary
 from .parsing import FormPage, ReloadRequested, oversized_answer, parse_wsp_response, read_form_page
@@ -40,7 +39,7 @@ class WspHttpScraper(HttpScraper):
             boundary = webkit_boundary(new_boundary())
             fields = [
                 ("nuip", cedula),
-                ("tipo", app_settings.ELECTION),
+                ("tipo", self.election),
                 ("token", form.token),
                 ("g-recaptcha-response", captcha_token),
             ]

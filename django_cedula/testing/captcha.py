@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..captcha.base import CaptchaSolver, SolvedToken
 from ..exceptions import CaptchaError
@@ -60,6 +60,7 @@ class ReplicaCaptchaSolver(CaptchaSolver):
         seed: int = 0,
         fail: bool = False,
         poll_interval: float = 0.25,
+        **options: Any,
     ) -> None:
         if delay < 0:
             raise ValueError("delay must not be negative")
@@ -72,7 +73,8 @@ class ReplicaCaptchaSolver(CaptchaSolver):
                 raise ValueError("latency_median must be positive and latency_p90 at least latency_median")
         if poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
-        super().__init__(
+        super().__init__(**options)
+        self.keep_options(
             token=token,
             delay=delay,
             latency_median=latency_median,

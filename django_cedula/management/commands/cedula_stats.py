@@ -24,8 +24,8 @@ from django.utils.translation import ngettext
 
 from ... import throttle
 from ...captcha import spend
+from ...captcha.base import price_per_1000
 from ...captcha.supply import supply_status
-from ...conf import app_settings
 from ...models import FINAL_STATUSES, CaptchaSpend, CedulaInfo, CedulaStatus
 from ...scrapers.chain import configured_sources
 from ..utils import format_duration
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         "7 days (today and the 6 days before) and all time: solves requested, tokens delivered, used, "
         "expired unused and refused by the site, solves failed, solves per final validation (solves "
         "requested / validations whose row reached a final status in the period, by its last change), "
-        "the expired share of solves and an estimated cost (solves x CEDULA_CAPTCHA_PRICE_PER_1000 / "
+        "the expired share of solves and an estimated cost (solves x the solver's price_per_1000 / "
         "1000, in that price's currency); and the token supply's live status, read from the cache "
         "('unavailable' when the cache cannot be read); and the pauses after a block still running, "
         "every source's and each source's of a CEDULA_SCRAPER list. "
@@ -219,7 +219,7 @@ def collect_captcha_stats(
     included. Two queries per period and one for the validations."""
     now = now or timezone.now()
     today = now.astimezone(datetime.timezone.utc).date()
-    price = app_settings.CAPTCHA_PRICE_PER_1000
+    price = price_per_1000()
     starts = {
         name: None if back is None else today - datetime.timedelta(days=back)
         for name, back in periods.items()

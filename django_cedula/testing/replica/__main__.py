@@ -112,8 +112,11 @@ def banner_tail(replica: Replica) -> list[str]:
     """The banner's last part: the settings that point a site at ``replica``, then the numbers."""
     return [
         "  a site's settings for it (docs/installation.rst, 'Try it on the replica'):",
-        f'    CEDULA_SOURCE_URL = "{replica.wsp_url}"',
-        '    CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"',
+        "    CEDULA_SOURCES = [",
+        '        {"BACKEND": "django_cedula.scrapers.wsp.WspScraper",',
+        f'         "OPTIONS": {{"url": "{replica.wsp_url}"}}}},',
+        "    ]",
+        '    CEDULA_CAPTCHA_SOLVER = {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"}',
         "  " + OUTCOMES_HEADING,
         *outcome_lines("    "),
     ]

@@ -10,6 +10,7 @@ of it, so tests may change knobs and read the log while requests are in flight.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -76,8 +77,11 @@ class Replica:
         huge_bytes: int = DEFAULT_HUGE_BYTES,
         bomb_bytes: int = DEFAULT_BOMB_BYTES,
         deep_json_depth: int = DEFAULT_DEEP_JSON_DEPTH,
+        source_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.host = host
+        #: Options every entry of :meth:`source` gets unless given (a test suite's short page timeout).
+        self.source_options = dict(source_options or {})
         self.requested_port = port
         #: Seconds every GET of a source's page takes before it answers.
         self.form_delay = form_delay
@@ -203,29 +207,33 @@ class Replica:
         """The stand-in for ``https://www.google.com/recaptcha/api.js``."""
         return self.url.rstrip("/") + RECAPTCHA_PATH + "api.js"
 
-    def django_settings(self, source: str = WSP) -> dict[str, Any]:
-        """Settings that point the package at this replica and its solver (for ``override_settings``)."""
+    def source(self, source: str = WSP, **options: Any) -> dict[str, Any]:
+        """An entry of ``CEDULA_SOURCES`` for ``source`` of this replica: the browser scraper of that
+        source at its URL here, with ``options`` besides (``page_timeout``, ``browser``, ...)."""
+        backend = (
+            "django_cedula.scrapers.wsp.WspScraper"
+            if source == WSP
+            else "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"
+        )
+        url = self.wsp_url if source == WSP else self.censo_url
+        return {"BACKEND": backend, "OPTIONS": {"url": url, **self.source_options, **options}}
+
+    def django_settings(self, source: str = WSP, **options: Any) -> dict[str, Any]:
+        """Settings that point the package at this replica and its solver (for ``override_settings``):
+        ``source`` (:meth:`source`, with ``options``) the one source."""
         return {
-            "CEDULA_SCRAPER": (
-                "django_cedula.scrapers.wsp.WspScraper"
-                if source == WSP
-                else "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"
-            ),
-            "CEDULA_SOURCE_URL": self.wsp_url if source == WSP else self.censo_url,
-            "CEDULA_CAPTCHA_SOLVER": "django_cedula.testing.captcha.ReplicaCaptchaSolver",
+            "CEDULA_SOURCES": [self.source(source, **options)],
             # The solver issues a fresh token for the page's site key: the replica accepts each once.
-            "CEDULA_CAPTCHA_SOLVER_OPTIONS": {},
+            "CEDULA_CAPTCHA_SOLVER": {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"},
         }
 
-    def chain_settings(self, *sources: str) -> dict[str, Any]:
-        """Settings for a ``CEDULA_SCRAPER`` list (a fallback chain) over ``sources`` of this replica,
-        in order (default: Source A, then Source B), each entry with its own ``url``."""
-        entries = [
-            {"class": str(self.django_settings(source)["CEDULA_SCRAPER"]), "options": {"url": url}}
-            for source in sources or (WSP, CENSO)
-            for url in [self.wsp_url if source == WSP else self.censo_url]
-        ]
-        return {**self.django_settings(), "CEDULA_SCRAPER": entries, "CEDULA_SOURCE_URL": None}
+    def chain_settings(self, *sources: str, **options: Any) -> dict[str, Any]:
+        """Settings for a fallback chain over ``sources`` of this replica, in order (default: Source A,
+        then Source B), each entry with its own ``url`` and ``options``."""
+        return {
+            **self.django_settings(),
+            "CEDULA_SOURCES": [self.source(source, **options) for source in sources or (WSP, CENSO)],
+        }
 
     # -- captcha tokens ----------------------------------------------------------------------
 
