@@ -126,7 +126,7 @@ def child(argv: list[str]) -> int:
     from django_q.models import OrmQ
 
     from django_cedula import services as receivers
-    from django_cedula.loading import reset_all
+    from django_cedula.conf import reset_all
     from django_cedula.models import CedulaInfo
 
     call_command("migrate", verbosity=0)

@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             own_runtime.close()
 
         # Overlap: a slow form page (1 s) and a slow solver (2 s).
-        from django_cedula.loading import reset_all
+        from django_cedula.conf import reset_all
 
         settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 2.0}
         reset_all()

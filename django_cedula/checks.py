@@ -53,9 +53,8 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from .backends.base import BaseTaskBackend, describe_job_run
 from .captcha.base import CaptchaSolver
-from .conf import DEFAULTS, REMOVED_SETTINGS, app_settings, cache_not_shared_reason, part
+from .conf import DEFAULTS, REMOVED_SETTINGS, app_settings, build, cache_not_shared_reason, load_class, part
 from .exceptions import ConfigurationError
-from .loading import build, load_class
 from .scrapers.base import Scraper
 from .throttle import parse_rate
 

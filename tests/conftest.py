@@ -14,7 +14,7 @@ from django.db.models.signals import post_save
 from django_cedula.captcha import spend
 from django_cedula.captcha.supply import stop_filler
 from django_cedula.conf import app_settings
-from django_cedula.loading import reset_all
+from django_cedula.conf import reset_all
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.replica import Replica

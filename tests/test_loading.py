@@ -11,7 +11,7 @@ from django_cedula.backends import get_backend
 from django_cedula.backends.inline import InlineBackend
 from django_cedula.captcha import get_captcha_solver
 from django_cedula.exceptions import ConfigurationError
-from django_cedula.loading import option_problems
+from django_cedula.conf import option_problems
 from django_cedula.scrapers import BaseScraper, get_scraper
 from django_cedula.testing.captcha import ReplicaCaptchaSolver
 from django_cedula.testing.scrapers import FakeScraper

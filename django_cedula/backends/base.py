@@ -11,8 +11,7 @@ from django.core.checks import CheckMessage
 from django.utils.module_loading import import_string
 
 from .. import throttle
-from ..conf import app_settings
-from ..loading import Configurable, ConfiguredPart, build_part
+from ..conf import Configurable, ConfiguredPart, app_settings, build_part
 
 #: Seconds a job spends besides its lookup and its waits: claiming the row, starting the browser
 #: when no earlier lookup has (under a rate limit the job starts it before taking its turn), and

@@ -7,9 +7,8 @@ import dataclasses
 import time
 from typing import Any, ClassVar
 
-from ..conf import app_settings
+from ..conf import Configurable, ConfiguredPart, app_settings, build_part
 from ..exceptions import ConfigurationError
-from ..loading import Configurable, ConfiguredPart, build_part
 
 
 class CaptchaSolver(Configurable, abc.ABC):

@@ -18,9 +18,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import throttle
-from ..conf import app_settings
+from ..conf import Configurable, app_settings
 from ..exceptions import CedulaError, ConfigurationError
-from ..loading import Configurable
 from ..privacy import redact
 from ..results import ScrapeResult, ScrapeStatus
 

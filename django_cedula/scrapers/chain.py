@@ -38,8 +38,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .. import throttle
-from ..conf import app_settings
-from ..loading import ConfiguredPart, build_part
+from ..conf import ConfiguredPart, app_settings, build_part
 from ..results import ScrapeResult, ScrapeStatus
 from .base import ERROR_LENGTH, BaseScraper, Scraper, SourcesPaused, ask_source, source_name
 

@@ -406,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.contrib.auth import get_user_model
     from django.test.utils import override_settings, setup_databases, teardown_databases
 
-    from django_cedula.loading import reset_all
+    from django_cedula.conf import reset_all
 
     from .support import immediate_transactions_on_sqlite
 

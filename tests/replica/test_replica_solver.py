@@ -14,7 +14,7 @@ import pytest
 
 from django_cedula.captcha.base import CaptchaSolver
 from django_cedula.exceptions import CaptchaError
-from django_cedula.loading import option_problems
+from django_cedula.conf import option_problems
 from django_cedula.testing.captcha import P90_Z, ReplicaCaptchaSolver
 from django_cedula.testing.replica.tokens import TokenCheck, TokenVerifier, check_token
 
