@@ -526,7 +526,7 @@ class CaptchaSpendAdmin(CaptchaSpendModelAdmin):
 
     @admin.display(description=_("estimated cost"))
     def estimated_cost(self, obj: CaptchaSpend) -> str:
-        """The day's solves at ``CEDULA_CAPTCHA_PRICE_PER_1000``, in that price's currency."""
+        """The day's solves at the solver's ``price_per_1000``, in that price's currency."""
         return cedula_stats.format_cost(cedula_stats.estimated_cost(obj.requested, price_per_1000()))
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -18,7 +18,7 @@ ERROR / ``lost`` when no attempt is left. So a row whose jobs keep dying ends in
 looked up again for ever.
 
 Run it with ``manage.py cedula_sweep`` (cron), or let Django-Q2 run it every 10 minutes with
-``CEDULA_SWEEP_SCHEDULE = True``.
+``CEDULA_SWEEP = {"SCHEDULE": True}``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from .signals import retry_scheduled, send_now, validation_finished
 
 logger = logging.getLogger(__name__)
 
-#: The name of the Django-Q2 schedule that ``CEDULA_SWEEP_SCHEDULE`` installs.
+#: The name of the Django-Q2 schedule that ``CEDULA_SWEEP["SCHEDULE"]`` installs.
 SCHEDULE_NAME = "django_cedula.sweep"
 #: What that schedule runs.
 SCHEDULE_FUNC = "django_cedula.sweeper.run_scheduled_sweep"
@@ -115,9 +115,9 @@ def sweep(
 ) -> SweepReport:
     """Queue again every validation whose job looks lost; return what was done.
 
-    * PENDING rows not touched for ``CEDULA_SWEEP_PENDING_AFTER`` seconds, and RETRYING rows
+    * PENDING rows not touched for ``CEDULA_SWEEP["PENDING_AFTER"]`` seconds, and RETRYING rows
       whose ``next_attempt_at`` passed more than that long ago, get their attempt queued again.
-    * PROCESSING rows not touched for ``CEDULA_SWEEP_PROCESSING_AFTER`` seconds are first moved
+    * PROCESSING rows not touched for ``CEDULA_SWEEP["PROCESSING_AFTER"]`` seconds are first moved
       back, with one conditional ``UPDATE``, to the state their attempt can be claimed from
       (PENDING on the first attempt, RETRYING with the same ``retry_count`` later), then queued.
 
@@ -326,7 +326,7 @@ def run_scheduled_sweep() -> dict[str, Any]:
 
 
 def ensure_schedule(*, using: str | None = None, apps: Apps | None = None) -> None:
-    """Create or update the Django-Q2 schedule of the sweep, or delete it, per ``CEDULA_SWEEP_SCHEDULE``.
+    """Create or update the Django-Q2 schedule of the sweep, or delete it, per ``CEDULA_SWEEP["SCHEDULE"]``.
 
     Called after ``migrate``; call it yourself after changing the setting without migrating.
     The schedule is named ``django_cedula.sweep`` and runs :func:`run_scheduled_sweep` every
@@ -337,7 +337,9 @@ def ensure_schedule(*, using: str | None = None, apps: Apps | None = None) -> No
     registry = apps or global_apps
     if not global_apps.is_installed("django_q"):
         if app_settings.SWEEP_SCHEDULE:
-            logger.warning("CEDULA_SWEEP_SCHEDULE is on but django_q is not installed; no schedule created")
+            logger.warning(
+                'CEDULA_SWEEP["SCHEDULE"] is on but django_q is not installed; no schedule created'
+            )
         return
     from django_q.models import Schedule as ScheduleConstants
 

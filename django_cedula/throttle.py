@@ -1,7 +1,7 @@
 """Politeness across the whole cluster: a shared rate limit and a pause after a block.
 
-The pause belongs to the source that blocked when ``CEDULA_SCRAPER`` is a chain of sources (a key
-per ``source_name``); a single scraper pauses everything, under the key it always used.
+The pause belongs to the source that blocked when ``CEDULA_SOURCES`` is a chain of sources (a key
+per ``source_name``); a single source pauses everything, under the key it always used.
 
 Both live in Django's cache (``CEDULA_CACHE_ALIAS``), so every worker of every machine that
 shares the cache obeys them. Use a cache that all workers share (Redis, Memcached, the
@@ -84,14 +84,14 @@ def _cache() -> BaseCache:
 
 def block_key(source: str | None = None) -> str:
     """The cache key of the pause of ``source`` (a scraper's ``source_name``); ``None``: the pause of
-    every source, the one key a single ``CEDULA_SCRAPER`` has always used (:data:`BLOCK_KEY`)."""
+    every source, the one key a single source has always used (:data:`BLOCK_KEY`)."""
     return f"{BLOCK_KEY}:{source}" if source else BLOCK_KEY
 
 
 def blocked_for(now: float | None = None, *, source: str | None = None) -> float:
     """Seconds left in the cluster-wide pause after a block (0 when there is none).
 
-    With ``source``: the pause of that source (an entry of a ``CEDULA_SCRAPER`` list), or the pause
+    With ``source``: the pause of that source (an entry of a ``CEDULA_SOURCES`` chain), or the pause
     of every source if that one ends later.
     """
     keys = [BLOCK_KEY] if not source else [BLOCK_KEY, block_key(source)]
@@ -136,7 +136,7 @@ def paused_for(sources: Sequence[str] | None, now: float | None = None) -> float
 def report_block(now: float | None = None, *, source: str | None = None) -> None:
     """A lookup was blocked: pause lookups for ``CEDULA_BLOCK_COOLDOWN`` seconds on every worker.
 
-    Without ``source``, every lookup pauses (a single ``CEDULA_SCRAPER``); with it, only the lookups
+    Without ``source``, every lookup pauses (a single entry in ``CEDULA_SOURCES``); with it, only the lookups
     of that source: a chain of scrapers asks its other sources meanwhile.
     """
     cooldown = app_settings.BLOCK_COOLDOWN

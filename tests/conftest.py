@@ -13,8 +13,7 @@ from django.db.models.signals import post_save
 
 from django_cedula.captcha import spend
 from django_cedula.captcha.supply import stop_filler
-from django_cedula.conf import app_settings
-from django_cedula.conf import reset_all
+from django_cedula.conf import app_settings, reset_all
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.replica import Replica
@@ -101,6 +100,20 @@ def _clean_package_state() -> Iterator[None]:
     RecordingBackend.reset()
     stop_filler()  # a test that used the token supply started its filler thread in this process
     spend.reset()
+
+
+#: A 2Captcha solver at its class's price (3.0 per 1,000 solves); building it sends no request.
+TWOCAPTCHA = {
+    "BACKEND": "django_cedula.captcha.twocaptcha.TwoCaptchaSolver",
+    "OPTIONS": {"api_key": "tests-2captcha-key"},
+}
+
+
+@pytest.fixture
+def twocaptcha(settings: Any) -> dict[str, Any]:
+    """``CEDULA_CAPTCHA_SOLVER`` set to :data:`TWOCAPTCHA`: what the spend's cost estimates read."""
+    settings.CEDULA_CAPTCHA_SOLVER = TWOCAPTCHA
+    return TWOCAPTCHA
 
 
 @pytest.fixture

@@ -14,14 +14,17 @@ from django_q.signing import SignedPackage
 
 from django_cedula.backends import TASK_PATH, ValidationJob, get_backend
 from django_cedula.backends.django_q import DjangoQBackend
+from django_cedula.exceptions import ConfigurationError
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def backend(settings: Any) -> DjangoQBackend:
-    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
-    settings.CEDULA_TASK_BACKEND_OPTIONS = {"timeout": 45}
+    settings.CEDULA_TASKS = {
+        "BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+        "OPTIONS": {"timeout": 45},
+    }
     loaded = get_backend()
     assert isinstance(loaded, DjangoQBackend)
     return loaded
@@ -77,11 +80,24 @@ def test_unknown_options_are_refused() -> None:
         DjangoQBackend(retries=3)
 
 
+def test_an_unknown_option_in_the_setting_is_refused_by_name_and_setting(settings: Any) -> None:
+    settings.CEDULA_TASKS = {
+        "BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+        "OPTIONS": {"retries": 3},
+    }
+    with pytest.raises(ConfigurationError, match=r"^CEDULA_TASKS: .*DjangoQBackend.*'retries'") as refused:
+        get_backend()
+    assert "retries" in (refused.value.hint or "")
+
+
 def test_the_backend_is_cached_and_rebuilt_when_the_setting_changes(settings: Any) -> None:
-    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"}
     first = get_backend()
     assert get_backend() is first
-    settings.CEDULA_TASK_BACKEND_OPTIONS = {"group": "other"}
+    settings.CEDULA_TASKS = {
+        "BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+        "OPTIONS": {"group": "other"},
+    }
     second = get_backend()
     assert second is not first
     assert second.options == {"group": "other"}

@@ -23,7 +23,7 @@ from django_cedula.privacy import mask_numbers, redact, redact_urls
         # Quoted in a repr or a message: the quote ends the URL, the text after it stays.
         ("not 'ws://h:1/?token=SECRET' (bad)", "not 'ws://h:1/?***' (bad)"),
         ('connect "http://u:p@h:1" refused', 'connect "http://***@h:1" refused'),
-        # CEDULA_BROWSER_PROXY may be given without a scheme.
+        # A source's "proxy" option may be given without a scheme.
         ("proxy user:secret@proxy.example:3128 failed", "proxy ***@proxy.example:3128 failed"),
         # Nothing secret: unchanged.
         ("net::ERR_CONNECTION_REFUSED at http://127.0.0.1:8000/censo/", None),

@@ -115,7 +115,7 @@ def test_broker_down_at_registration_keeps_the_user_and_a_pending_row(
     """Django-Q2 with a Redis broker on a closed port: a real connection failure."""
     from django_q.conf import Conf
 
-    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"}
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", {"host": "127.0.0.1", "port": 1, "socket_connect_timeout": 1})
     caplog.set_level(logging.ERROR, logger="django_cedula")

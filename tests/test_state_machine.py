@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from django_cedula import models
 from django_cedula.models import CedulaInfo, Outcome, outcome_for
 from django_cedula.results import ScrapeResult, ScrapeStatus
+from django_cedula.services import request_validation
+from django_cedula.testing.backends import RecordingBackend
 
 NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
 DELAYS = [60, 300, 900]
@@ -132,3 +137,108 @@ def test_control_characters_never_reach_the_database() -> None:
     assert "\x1b" not in outcome.fields["error_message"]
     assert outcome.fields["error_message"].endswith("here\n")
     assert outcome.fields["raw_response"] == "<p>\ufffd</p>"
+
+
+# --------------------------------------------------------------------------- the "as seen" rule
+
+
+@pytest.fixture
+def waiting_row(recording_backend: type[RecordingBackend], make_user: Callable[..., Any]) -> CedulaInfo:
+    """A user's row, PENDING for its first attempt (its job recorded, not run)."""
+    return CedulaInfo.objects.get(user=make_user(cedula="1020304050"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": Status.RETRYING},
+        {"retry_count": 1},
+        {"requested_at": NOW},
+        {"updated_at": NOW},
+    ],
+    ids=["state", "attempt", "validation", "write"],
+)
+def test_a_row_changed_in_any_column_of_the_rule_is_no_longer_as_seen(
+    waiting_row: CedulaInfo, change: dict[str, Any]
+) -> None:
+    assert CedulaInfo.objects.as_seen(waiting_row).get() == waiting_row
+    CedulaInfo.objects.filter(pk=waiting_row.pk).update(**change)
+    assert not CedulaInfo.objects.as_seen(waiting_row).exists()
+
+
+@pytest.mark.django_db
+def test_a_row_without_a_request_time_is_as_seen_while_unchanged(waiting_row: CedulaInfo) -> None:
+    """``requested_at`` is NULL on rows never requested through the package: ``= NULL`` would
+    match nothing in SQL, so the rule compares it with ``IS NULL``."""
+    CedulaInfo.objects.filter(pk=waiting_row.pk).update(requested_at=None)
+    seen = CedulaInfo.objects.get(pk=waiting_row.pk)
+    assert CedulaInfo.objects.as_seen(seen).exists()
+    assert CedulaInfo.objects.touch(seen, now=timezone.now())
+
+
+@pytest.mark.django_db
+def test_a_job_whose_row_was_restarted_and_claimed_again_stores_nothing(waiting_row: CedulaInfo) -> None:
+    """The row is in the state (PROCESSING) and at the attempt (the first) the job saw, but it is
+    another validation's now: what the job found must not be stored over it."""
+    user = waiting_row.user
+    mine = CedulaInfo.objects.claim(user.pk, 1)
+    assert mine is not None
+    request_validation(user, force=True)  # a staff "Validate again" while the lookup runs
+    theirs = CedulaInfo.objects.claim(user.pk, 1)
+    assert theirs is not None
+    assert (theirs.status, theirs.retry_count) == (mine.status, mine.retry_count)
+
+    found = outcome_for(ScrapeResult(status=ScrapeStatus.NOT_FOUND), attempt=1, now=timezone.now())
+    assert CedulaInfo.objects.record(mine, found.fields) is False
+    assert CedulaInfo.objects.release(mine, 1, wait=5) is None
+    assert CedulaInfo.objects.mark_lost(mine, now=timezone.now(), message="lost") is None
+    assert CedulaInfo.objects.get(pk=waiting_row.pk).status == Status.PROCESSING, (
+        "the new job's row, untouched"
+    )
+
+    active = outcome_for(ScrapeResult(status=ScrapeStatus.FOUND, mesa="7"), attempt=1, now=timezone.now())
+    assert CedulaInfo.objects.record(theirs, active.fields) is True
+    stored = CedulaInfo.objects.get(pk=waiting_row.pk)
+    assert (stored.status, stored.mesa) == (Status.ACTIVE, "7")
+
+
+@pytest.mark.django_db
+def test_a_job_whose_attempt_was_counted_lost_and_claimed_again_stores_nothing(
+    waiting_row: CedulaInfo,
+) -> None:
+    user = waiting_row.user
+    first = CedulaInfo.objects.claim(user.pk, 1)
+    assert first is not None
+    # The sweeper takes the first attempt for lost; the second attempt's job claims the row.
+    assert CedulaInfo.objects.mark_lost(first, now=timezone.now(), message="worker gone") is not None
+    second = CedulaInfo.objects.claim(user.pk, 2)
+    assert second is not None
+    assert second.status == Status.PROCESSING
+
+    late = outcome_for(ScrapeResult(status=ScrapeStatus.NOT_FOUND), attempt=1, now=timezone.now())
+    assert CedulaInfo.objects.record(first, late.fields) is False
+    stored = CedulaInfo.objects.get(pk=waiting_row.pk)
+    assert (stored.status, stored.retry_count) == (Status.PROCESSING, 1)
+
+
+@pytest.mark.django_db
+def test_a_row_touched_since_it_was_read_is_not_written_over(waiting_row: CedulaInfo) -> None:
+    """Two sweeps read the same stale row; the first re-queues it (a touch), the second finds it
+    changed and neither touches it again nor counts its attempt lost."""
+    stale = CedulaInfo.objects.get(pk=waiting_row.pk)
+    assert CedulaInfo.objects.touch(stale, now=timezone.now()) is True
+    assert CedulaInfo.objects.touch(stale, now=timezone.now()) is False
+    assert CedulaInfo.objects.mark_lost(stale, now=timezone.now(), message="lost") is None
+    assert CedulaInfo.objects.get(pk=waiting_row.pk).retry_count == 0
+
+
+@pytest.mark.django_db
+def test_a_recorded_row_stays_in_step_with_what_its_job_holds(waiting_row: CedulaInfo) -> None:
+    """``record`` updates the job's copy (``updated_at`` included), so the job can store again."""
+    mine = CedulaInfo.objects.claim(waiting_row.user.pk, 1)
+    assert mine is not None
+    assert CedulaInfo.objects.record(mine, {"error_message": "first"}) is True
+    assert CedulaInfo.objects.record(mine, {"error_message": "second"}) is True
+    stored = CedulaInfo.objects.get(pk=waiting_row.pk)
+    assert (stored.error_message, stored.updated_at) == ("second", mine.updated_at)

@@ -123,9 +123,9 @@ def test_no_cooldown_means_a_block_is_only_a_retry(
 def test_a_backend_that_cannot_defer_leaves_the_row_for_the_sweeper(
     settings: Any, make_user: Callable[..., Any]
 ) -> None:
-    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.backends.inline.InlineBackend"}
     settings.CEDULA_RATE_LIMIT = "1/h"
-    settings.CEDULA_SWEEP_PENDING_AFTER = 60
+    settings.CEDULA_SWEEP = {"PENDING_AFTER": 60}
     make_user(cedula="1020304050")
     second = make_user(cedula="1020304051")  # the inline job runs here; it must not sleep an hour
     info = CedulaInfo.objects.get(user=second)
@@ -159,7 +159,7 @@ def test_a_failing_cache_defers_rather_than_looking_up(
 def test_the_sweeper_leaves_a_deferred_row_alone_until_it_is_due(
     settings: Any, users: list[Any], recording_backend: type[RecordingBackend]
 ) -> None:
-    settings.CEDULA_SWEEP_PENDING_AFTER = 60
+    settings.CEDULA_SWEEP = {"PENDING_AFTER": 60}
     later = timezone.now() + datetime.timedelta(hours=2)
     CedulaInfo.objects.filter(user=users[0]).update(
         updated_at=timezone.now() - datetime.timedelta(hours=1), next_attempt_at=later
@@ -185,6 +185,6 @@ def test_a_dead_cache_does_not_stop_lookups_when_neither_limit_needs_it(
     settings.CEDULA_CACHE_ALIAS = "broken"
     settings.CEDULA_RATE_LIMIT = None
     settings.CEDULA_BLOCK_COOLDOWN = 0
-    settings.CEDULA_CAPTCHA_POOL = False
+    settings.CEDULA_TOKEN_SUPPLY = {"ENABLED": False}
     assert recording_backend.run_next() == Status.ACTIVE
     assert len(FakeScraper.calls) == 1

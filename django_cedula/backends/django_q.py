@@ -43,7 +43,7 @@ def _orm_broker_transaction() -> contextlib.AbstractContextManager[Any]:
 class DjangoQBackend(BaseTaskBackend):
     """Queues jobs with ``django_q.tasks.async_task``; delayed jobs become one-off schedules.
 
-    Options (``CEDULA_TASK_BACKEND_OPTIONS``):
+    Options (``CEDULA_TASKS["OPTIONS"]``):
 
     - ``cluster``: the name of the Django-Q2 cluster (broker) to route jobs to;
     - ``timeout``: seconds a worker may spend on one job (defaults to the cluster's);
@@ -102,7 +102,7 @@ class DjangoQBackend(BaseTaskBackend):
                     "Django-Q2 uses its Redis broker, which has no delivery receipts: a job whose worker "
                     "crashes is lost (its row stays PROCESSING until a sweep re-queues it).",
                     hint=(
-                        "Run the sweeper (CEDULA_SWEEP_SCHEDULE = True, or cedula_sweep from cron): it "
+                        'Run the sweeper (CEDULA_SWEEP = {"SCHEDULE": True}, or cedula_sweep from cron): it '
                         "re-queues rows a dead worker left PROCESSING, on any broker. The ORM broker "
                         "(Q_CLUSTER['orm'] = 'default') also keeps jobs that were never started."
                     ),

@@ -24,7 +24,7 @@ def validate_user_cedula_task(user_id: int | str, attempt: int = 1) -> str | Non
 class DjangoTasksBackend(BaseTaskBackend):
     """Enqueues :func:`validate_user_cedula_task` on a Django tasks backend.
 
-    Options (``CEDULA_TASK_BACKEND_OPTIONS``):
+    Options (``CEDULA_TASKS["OPTIONS"]``):
 
     - ``backend``: the alias in ``TASKS`` (default ``"default"``);
     - ``queue_name``: a queue that backend accepts (default ``"default"``);

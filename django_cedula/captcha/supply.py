@@ -165,7 +165,7 @@ def demand(lead: float) -> tuple[int, int]:
     for within the last token lifetime (``CEDULA_TOKEN_SUPPLY["MAX_AGE"]``: what arrived in the last
     lifetime predicts the next one).
 
-    Rows not touched for ``CEDULA_SWEEP_PENDING_AFTER`` are left out: their job may be lost (a broker
+    Rows not touched for ``CEDULA_SWEEP["PENDING_AFTER"]`` are left out: their job may be lost (a broker
     outage) and nothing would take their tokens until the sweeper queues them again.
     """
     from ..models import CedulaInfo, CedulaStatus

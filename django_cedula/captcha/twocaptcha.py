@@ -1,7 +1,9 @@
 """2Captcha, a paid reCAPTCHA-solving service (``pip install django-cedula[2captcha]``).
 
-    CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.twocaptcha.TwoCaptchaSolver"
-    CEDULA_CAPTCHA_SOLVER_OPTIONS = {"api_key": os.environ.get("TWOCAPTCHA_API_KEY")}
+    CEDULA_CAPTCHA_SOLVER = {
+        "BACKEND": "django_cedula.captcha.twocaptcha.TwoCaptchaSolver",
+        "OPTIONS": {"api_key": os.environ.get("TWOCAPTCHA_API_KEY")},
+    }
 
 (with ``import os``; an unset variable fails ``manage.py check`` with ``django_cedula.E013``.)
 

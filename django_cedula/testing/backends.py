@@ -1,6 +1,6 @@
 """A task backend for tests that records jobs instead of running them.
 
-Like an outbox: ``CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"``,
+Like an outbox: ``CEDULA_TASKS = {"BACKEND": "django_cedula.testing.backends.RecordingBackend"}``,
 then look at :attr:`RecordingBackend.jobs` or run them with :meth:`RecordingBackend.run_next`.
 """
 

@@ -2,10 +2,14 @@
 
 Configure it with::
 
-    CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
-    CEDULA_CAPTCHA_SOLVER_OPTIONS = {}                      # tokens at once
-    CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 4}            # every solve takes 4 s
-    CEDULA_CAPTCHA_SOLVER_OPTIONS = {"latency_median": 30, "latency_p90": 60, "seed": 1}
+    CEDULA_CAPTCHA_SOLVER = {
+        "BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver",
+        "OPTIONS": {},                                        # tokens at once
+        # "OPTIONS": {"delay": 4},                            # every solve takes 4 s
+        # "OPTIONS": {"latency_median": 30, "latency_p90": 60, "seed": 1},
+    }
+
+Its solves cost nothing: ``price_per_1000`` defaults to 0 (the spend's estimates show 0.00).
 
 Each token is new, signed for the page's site key and stamped with its issue time
 (:mod:`django_cedula.testing.replica.tokens`): the replica accepts it once, for two minutes, as Google

@@ -46,7 +46,7 @@ def today_spend() -> CaptchaSpend:
 
 
 def test_the_changelist_shows_today_s_spend(
-    staff_client: Client, make_row: MakeRow, today_spend: CaptchaSpend
+    staff_client: Client, make_row: MakeRow, today_spend: CaptchaSpend, twocaptcha: Any
 ) -> None:
     for number in range(1020304050, 1020304054):
         make_row(str(number))  # four validations ended today (the fake scraper answers at once)
@@ -57,7 +57,7 @@ def test_the_changelist_shows_today_s_spend(
     assert spend_line(html) == (
         "Captcha today (UTC): 10 solves &middot; 7 tokens used &middot; 1 expired &middot; 2 refused "
         "&middot; 2.50 solves per final validation &middot; estimated cost 0.03 at "
-        "CEDULA_CAPTCHA_PRICE_PER_1000 = 3.0"
+        "CEDULA_CAPTCHA_SOLVER price_per_1000 = 3.0"
     )
     # This staff user may not view the spend by day: no link to it.
     assert reverse(SPEND_LIST) not in html
@@ -76,22 +76,43 @@ def test_the_line_links_to_the_spend_by_day_for_staff_who_may_view_it(
     assert "no final validation yet" in spend_line(html)
 
 
-def test_an_empty_table_and_no_spend(staff_client: Client) -> None:
+def test_an_empty_table_and_no_spend(staff_client: Client, twocaptcha: Any) -> None:
     html = staff_client.get(reverse(CHANGELIST)).content.decode()
     assert spend_line(html) == (
         "Captcha today (UTC): 0 solves &middot; 0 tokens used &middot; 0 expired &middot; 0 refused "
-        "&middot; no final validation yet &middot; estimated cost 0.00 at CEDULA_CAPTCHA_PRICE_PER_1000 = 3.0"
+        "&middot; no final validation yet &middot; estimated cost 0.00 at "
+        "CEDULA_CAPTCHA_SOLVER price_per_1000 = 3.0"
     )
 
 
-def test_singular_forms_and_the_price_setting(staff_client: Client, settings: Any) -> None:
-    settings.CEDULA_CAPTCHA_PRICE_PER_1000 = 15.0
+def test_singular_forms_and_the_solver_s_price(
+    staff_client: Client, settings: Any, twocaptcha: dict[str, Any]
+) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = {
+        **twocaptcha,
+        "OPTIONS": {**twocaptcha["OPTIONS"], "price_per_1000": 15.0},
+    }
     CaptchaSpend.objects.create(day=utc_today(), requested=1, used=1, expired=1, refused=1)
     line = spend_line(staff_client.get(reverse(CHANGELIST)).content.decode())
     assert line.startswith(
         "Captcha today (UTC): 1 solve &middot; 1 token used &middot; 1 expired &middot; 1 refused"
     )
-    assert line.endswith("estimated cost 0.02 at CEDULA_CAPTCHA_PRICE_PER_1000 = 15.0")
+    assert line.endswith("estimated cost 0.02 at CEDULA_CAPTCHA_SOLVER price_per_1000 = 15.0")
+
+
+@pytest.mark.parametrize(
+    "solver",
+    [None, {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"}],
+    ids=["no solver", "the replica's solver"],
+)
+def test_solves_cost_nothing_without_a_priced_solver(
+    spend_viewer: Client, today_spend: CaptchaSpend, settings: Any, solver: dict[str, Any] | None
+) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = solver
+    html = spend_viewer.get(reverse(SPEND_LIST)).content.decode()
+    cells = re.findall(r'<td class="field-estimated_cost[^"]*">([^<]*)</td>', html)
+    assert cells == ["0.00", "0.00"]
+    assert "Estimated cost at CEDULA_CAPTCHA_SOLVER price_per_1000 = 0.0," in html
 
 
 @pytest.mark.urls("tests.admin.urls")
@@ -119,7 +140,7 @@ def spend_viewer(client: Client, make_user: Callable[..., Any]) -> Client:
 
 
 def test_the_spend_by_day_lists_every_counter_and_the_cost(
-    spend_viewer: Client, today_spend: CaptchaSpend
+    spend_viewer: Client, today_spend: CaptchaSpend, twocaptcha: Any
 ) -> None:
     response = spend_viewer.get(reverse(SPEND_LIST))
 
@@ -153,7 +174,7 @@ def test_the_spend_by_day_lists_every_counter_and_the_cost(
     }
     assert dict(cells[7:14])["estimated_cost"] == "1.50"  # yesterday's 500 solves
     assert (
-        "Days in UTC. Estimated cost at CEDULA_CAPTCHA_PRICE_PER_1000 = 3.0, in that price's currency."
+        "Days in UTC. Estimated cost at CEDULA_CAPTCHA_SOLVER price_per_1000 = 3.0, in that price's currency."
         in html
     )
     assert reverse("admin:django_cedula_captchaspend_add") not in html  # no "Add" button
@@ -161,7 +182,7 @@ def test_the_spend_by_day_lists_every_counter_and_the_cost(
 
 
 def test_the_spend_cannot_be_added_changed_or_deleted(
-    client: Client, make_user: Callable[..., Any], today_spend: CaptchaSpend
+    client: Client, make_user: Callable[..., Any], today_spend: CaptchaSpend, twocaptcha: Any
 ) -> None:
     staff = make_user(username="spend-staff", is_staff=True)
     # Every permission of the model: the admin refuses adding, changing and deleting anyway.

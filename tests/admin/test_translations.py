@@ -136,7 +136,9 @@ def test_action_message_in_spanish(
 
 
 @pytest.mark.django_db
-def test_spend_in_spanish(spanish_client: Client, make_row: Callable[..., CedulaInfo]) -> None:
+def test_spend_in_spanish(
+    spanish_client: Client, make_row: Callable[..., CedulaInfo], twocaptcha: Any
+) -> None:
     today = timezone.now().astimezone(datetime.timezone.utc).date()
     CaptchaSpend.objects.create(day=today, requested=3, used=1, expired=1, refused=0)
     make_row("1020304050")
@@ -150,7 +152,7 @@ def test_spend_in_spanish(spanish_client: Client, make_row: Callable[..., Cedula
         "1 vencido",
         "0 rechazados",
         "3.00 resoluciones por validación terminada",
-        "costo estimado 0.01 a CEDULA_CAPTCHA_PRICE_PER_1000 = 3.0",
+        "costo estimado 0.01 a CEDULA_CAPTCHA_SOLVER price_per_1000 = 3.0",
     ):
         assert f'<span class="cedula-spend-figure">{figure}</span>' in html, figure
     with translation.override("es"):

@@ -203,8 +203,8 @@ class CountingSolver(CaptchaSolver):
 
 @pytest.fixture
 def filler(settings: Any, shared_cache: str) -> Iterator[Filler]:
-    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.CountingSolver"
-    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.CountingSolver"}
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.testing.backends.RecordingBackend"}
     settings.CEDULA_RATE_LIMIT = "1/5s"
     CountingSolver.submitted = []
     supply.note_target(TARGET)
@@ -223,11 +223,27 @@ def add_rows(make_user: Callable[..., Any], count: int, **fields: Any) -> list[A
 def test_an_idle_site_spends_nothing_once_arrivals_are_a_lifetime_old(
     filler: Filler, make_user: Callable[..., Any]
 ) -> None:
-    long_ago = timezone.now() - datetime.timedelta(seconds=app_settings.CAPTCHA_TOKEN_MAX_AGE + 10)
+    long_ago = timezone.now() - datetime.timedelta(seconds=app_settings.TOKEN_MAX_AGE + 10)
     add_rows(make_user, 3, status=Status.ACTIVE, requested_at=long_ago)
     for _ in range(5):
         assert filler.tick() == 0
     assert CountingSolver.submitted == []
+
+
+def test_a_supply_setting_without_every_key_takes_the_others_defaults(filler: Filler, settings: Any) -> None:
+    """Only ``MIN_TOKENS`` given: the supply stays on, tokens live 100 s, and an idle site keeps
+    its standing stock."""
+    settings.CEDULA_TOKEN_SUPPLY = {"MIN_TOKENS": 2}
+    assert (app_settings.TOKEN_SUPPLY_ENABLED, app_settings.TOKEN_MAX_AGE) == (True, 100.0)
+    assert get_token_supply() is not None
+    assert filler.tick() == 2
+    assert len(CountingSolver.submitted) == 2
+    del settings.CEDULA_TOKEN_SUPPLY  # not set at all: every default, no standing stock
+    assert (app_settings.TOKEN_SUPPLY_ENABLED, app_settings.TOKEN_MAX_AGE, app_settings.TOKEN_MIN_STOCK) == (
+        True,
+        100.0,
+        0,
+    )
 
 
 def test_due_rows_start_solves_and_their_tokens_reach_the_store(
@@ -281,7 +297,7 @@ class BlockingSolver(CaptchaSolver):
 def test_a_polled_token_s_age_counts_from_its_last_not_ready_poll_not_from_its_collection(
     filler: Filler, make_user: Callable[..., Any], settings: Any, shared_cache: str
 ) -> None:
-    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.SecondPollSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.SecondPollSolver"}
     SecondPollSolver.polled = set()
     add_rows(make_user, 2)
     start = time.time()
@@ -296,7 +312,7 @@ def test_a_polled_token_s_age_counts_from_its_last_not_ready_poll_not_from_its_c
 def test_an_unanswered_poll_is_not_taken_for_not_ready(
     filler: Filler, make_user: Callable[..., Any], settings: Any, shared_cache: str
 ) -> None:
-    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.UnansweredPollSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.UnansweredPollSolver"}
     SecondPollSolver.polled, UnansweredPollSolver.unanswered = set(), {}
     add_rows(make_user, 2)
     start = time.time()
@@ -316,7 +332,7 @@ def test_an_unanswered_poll_is_not_taken_for_not_ready(
 def test_a_blocking_solve_s_token_counts_from_when_it_finished(
     filler: Filler, make_user: Callable[..., Any], settings: Any, shared_cache: str
 ) -> None:
-    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.BlockingSolver"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.BlockingSolver"}
     add_rows(make_user, 2)
     started = time.time()
     assert filler.tick(now=started) > 0
@@ -374,8 +390,8 @@ def test_the_supply_serves_a_lookup_and_counts_it_used(
 
 
 def test_no_supply_with_a_process_local_cache(settings: Any) -> None:
-    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.CountingSolver"
-    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.CountingSolver"}
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.testing.backends.RecordingBackend"}
     assert get_token_supply() is None
 
 
@@ -384,12 +400,12 @@ def test_no_supply_with_the_inline_backend_or_when_turned_off(
 ) -> None:
     settings.CACHES = shared_caches(request)
     settings.CEDULA_CACHE_ALIAS = "redis"
-    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.CountingSolver"
-    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.inline.InlineBackend"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.CountingSolver"}
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.backends.inline.InlineBackend"}
     assert get_token_supply() is None
-    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.testing.backends.RecordingBackend"}
     assert get_token_supply() is not None
-    settings.CEDULA_CAPTCHA_POOL = False
+    settings.CEDULA_TOKEN_SUPPLY = {"ENABLED": False}
     assert get_token_supply() is None
 
 
@@ -427,8 +443,8 @@ def test_a_lookup_waiting_for_its_own_solve_takes_a_supply_token_that_arrives_me
 
     from django_cedula.scrapers.solving import CaptchaSolve
 
-    settings.CEDULA_CAPTCHA_SOLVER = f"{__name__}.SlowSolver"
-    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.SlowSolver"}
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.testing.backends.RecordingBackend"}
     served = get_token_supply()
     assert served is not None
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=2)

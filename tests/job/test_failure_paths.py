@@ -111,7 +111,7 @@ def test_a_raising_prepare_is_a_counted_attempt_retried_until_none_is_left(
     user: Any, recording_backend: type[RecordingBackend], settings: Any
 ) -> None:
     """prepare() (run before the throttle's turn) raised, and the row stayed PROCESSING for ever."""
-    settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.PrepareExplodesScraper"
+    settings.CEDULA_SOURCES = [{"BACKEND": "tests.misbehaving_scrapers.PrepareExplodesScraper"}]
     settings.CEDULA_RATE_LIMIT = "100/s"  # prepare() is called when a rate limit is set
     settings.CEDULA_RETRY_DELAYS = [60, 300]
     PrepareExplodesScraper.lookups = 0
@@ -134,7 +134,7 @@ def test_a_raising_prepare_is_a_counted_attempt_retried_until_none_is_left(
 def test_a_host_scrapers_exception_is_stored_and_logged_with_the_number_masked(
     user: Any, recording_backend: type[RecordingBackend], settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.QuotingScraper"
+    settings.CEDULA_SOURCES = [{"BACKEND": "tests.misbehaving_scrapers.QuotingScraper"}]
     caplog.set_level(logging.DEBUG)
     assert recording_backend.run_next() == Status.RETRYING
     info = CedulaInfo.objects.get(user=user)
@@ -152,7 +152,7 @@ def test_a_short_cedula_quoted_by_a_host_scraper_is_masked_too(
     make_user: Any, recording_backend: type[RecordingBackend], settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Numbers under six digits escape the generic masking: the job masks the row's own number."""
-    settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.QuotingScraper"
+    settings.CEDULA_SOURCES = [{"BACKEND": "tests.misbehaving_scrapers.QuotingScraper"}]
     short = make_user(cedula="4821")
     caplog.set_level(logging.DEBUG)
     assert recording_backend.run_next() == Status.RETRYING
@@ -171,7 +171,7 @@ def test_a_connection_lost_during_the_lookup_keeps_the_answer(
 ) -> None:
     """A 1.5 s connection loss mid-lookup used to lose the answer and cost a second lookup; now the
     store is retried once on a fresh connection."""
-    settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.ConnectionDroppingScraper"
+    settings.CEDULA_SOURCES = [{"BACKEND": "tests.misbehaving_scrapers.ConnectionDroppingScraper"}]
     ConnectionDroppingScraper.drops = 0
     caplog.set_level(logging.WARNING, logger="django_cedula.job")
 
@@ -277,7 +277,9 @@ def test_a_configuration_error_ends_the_row_at_once_and_is_logged_once_with_its_
     user: Any, recording_backend: type[RecordingBackend], settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A TypeError building the scraper used to be stored as network_error and retried three times."""
-    settings.CEDULA_SCRAPER_OPTIONS = {"bogus": 1}
+    settings.CEDULA_SOURCES = [
+        {"BACKEND": "django_cedula.testing.scrapers.FakeScraper", "OPTIONS": {"bogus": 1}}
+    ]
     settings.CEDULA_RETRY_DELAYS = [60, 300, 900]
     caplog.set_level(logging.INFO, logger="django_cedula.job")
 
@@ -286,7 +288,7 @@ def test_a_configuration_error_ends_the_row_at_once_and_is_logged_once_with_its_
     info = CedulaInfo.objects.get(user=user)
     assert (info.status, info.error_code, info.retry_count) == (Status.ERROR, "config_error", 0)
     assert "bogus" in info.error_message
-    assert "CEDULA_SCRAPER_OPTIONS" in info.error_message
+    assert "CEDULA_SOURCES[0]" in info.error_message
     assert recording_backend.jobs == [], "not retried"
     assert FakeScraper.calls == []
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "django_cedula.job"]
@@ -297,9 +299,8 @@ def test_a_configuration_error_ends_the_row_at_once_and_is_logged_once_with_its_
 def test_a_solver_missing_its_api_key_ends_as_a_configuration_error_without_a_browser(
     user: Any, recording_backend: type[RecordingBackend], settings: Any
 ) -> None:
-    settings.CEDULA_SCRAPER = "django_cedula.scrapers.wsp.WspScraper"
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.twocaptcha.TwoCaptchaSolver"
-    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {}
+    settings.CEDULA_SOURCES = [{"BACKEND": "django_cedula.scrapers.wsp.WspScraper"}]
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": "django_cedula.captcha.twocaptcha.TwoCaptchaSolver"}
     assert recording_backend.run_next() == Status.ERROR
     info = CedulaInfo.objects.get(user=user)
     assert info.error_code == "config_error"
@@ -370,7 +371,7 @@ def test_retry_scheduled_is_sent_only_once_the_queue_took_the_retry(
     assert recording_backend.run_next() == Status.RETRYING
     assert signals_received == ["retry 2"]
 
-    settings.CEDULA_TASK_BACKEND = f"{__name__}.RefusingRetriesBackend"
+    settings.CEDULA_TASKS = {"BACKEND": f"{__name__}.RefusingRetriesBackend"}
     assert recording_backend.run_next() == Status.RETRYING
     assert signals_received == ["retry 2"], "the broker refused attempt 3: no signal"
     info = CedulaInfo.objects.get(user=user)

@@ -30,7 +30,7 @@ def run(name: str, *args: str, language: str = "en") -> str:
 @pytest.fixture
 def one_lost_row(registered: Callable[..., Any], settings: Any) -> Any:
     """One pending row whose job was lost long ago: the sweep re-queues it."""
-    settings.CEDULA_SWEEP_PENDING_AFTER = 600
+    settings.CEDULA_SWEEP = {"PENDING_AFTER": 600}
     user = registered(cedula="1000000001")
     set_row(user, status=Status.PENDING, requested_at=ago(hours=1), updated_at=ago(hours=1))
     return user

@@ -36,7 +36,7 @@ def population(
     registered: Callable[..., Any], make_user: Callable[..., Any], settings: Any
 ) -> dict[str, Any]:
     """Users in every interesting state, none in the cooldown unless said so."""
-    settings.CEDULA_SWEEP_PENDING_AFTER = 600
+    settings.CEDULA_SWEEP = {"PENDING_AFTER": 600}
     users = {
         "active_old": registered(cedula="1000000001", username="ana"),
         "active_recent": registered(cedula="1000000002"),
@@ -298,8 +298,11 @@ def test_stats_on_an_empty_table() -> None:
     ("name", "phrases"),
     [
         ("cedula_revalidate", ["--status", "--older-than", "--user", "--all", "--force", "--dry-run"]),
-        ("cedula_sweep", ["--dry-run", "CEDULA_SWEEP_PENDING_AFTER"]),
-        ("cedula_stats", ["--json", "last 24 hours", "last 7 days", "UTC", "CEDULA_CAPTCHA_PRICE_PER_1000"]),
+        ("cedula_sweep", ["--dry-run", 'CEDULA_SWEEP["PENDING_AFTER"]', 'CEDULA_SWEEP["SCHEDULE"]']),
+        (
+            "cedula_stats",
+            ["--json", "last 24 hours", "last 7 days", "UTC", "price_per_1000", "CEDULA_SOURCES"],
+        ),
     ],
 )
 def test_help(name: str, phrases: list[str]) -> None:

@@ -23,10 +23,10 @@ from ..admin.conftest import grant
 
 pytestmark = pytest.mark.django_db
 CHAIN = [
-    "django_cedula.scrapers.wsp.WspScraper",
-    {"class": "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper", "options": {}},
-    "no.such.Scraper",  # left out of the names: manage.py check reports it
-    "tests.ops.broken_scraper_module.Scraper",  # its module raises on import: left out too
+    {"BACKEND": "django_cedula.scrapers.wsp.WspScraper"},
+    {"BACKEND": "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper", "OPTIONS": {}},
+    {"BACKEND": "no.such.Scraper"},  # left out of the names: manage.py check reports it
+    {"BACKEND": "tests.ops.broken_scraper_module.Scraper"},  # its module raises on import: left out too
 ]
 #: The clock the pauses are read on (``throttle.time``): a report takes its time on a loaded
 #: machine, and the seconds left must not move meanwhile.
@@ -46,7 +46,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def chain(settings: Any) -> None:
-    settings.CEDULA_SCRAPER = CHAIN
+    settings.CEDULA_SOURCES = CHAIN
     settings.CEDULA_BLOCK_COOLDOWN = 900
 
 
@@ -82,7 +82,7 @@ def test_the_chain_s_sources_are_named_without_building_a_scraper(chain: None) -
 
 
 def test_a_single_scraper_has_only_the_pause_of_every_source(settings: Any) -> None:
-    settings.CEDULA_SCRAPER = "django_cedula.scrapers.wsp.WspScraper"
+    settings.CEDULA_SOURCES = [{"BACKEND": "django_cedula.scrapers.wsp.WspScraper"}]
     assert configured_sources() == ()
     assert "Pauses after a block: none." in stats()
     settings.CEDULA_BLOCK_COOLDOWN = 600

@@ -92,7 +92,7 @@ def validations(registered: Callable[..., Any]) -> None:
         set_row(registered(cedula=str(number), username=name), status=status, updated_at=updated_at)
 
 
-def test_json_figures_per_period(spend_rows: None, validations: None) -> None:
+def test_json_figures_per_period(twocaptcha: Any, spend_rows: None, validations: None) -> None:
     stats = json.loads(run("--json"))
     # The existing keys are still there, unchanged.
     assert {"generated_at", "total", "statuses", "oldest_pending", "last_24h"} <= set(stats)
@@ -130,7 +130,7 @@ def test_json_figures_per_period(spend_rows: None, validations: None) -> None:
     assert always["estimated_cost"] == 3.48
 
 
-def test_text_table(spend_rows: None, validations: None) -> None:
+def test_text_table(twocaptcha: Any, spend_rows: None, validations: None) -> None:
     output = run()
     section = output[output.index("Captcha solves (days in UTC; today since 00:00 UTC):") :]
     header = section.splitlines()[1].split()
@@ -146,23 +146,42 @@ def test_text_table(spend_rows: None, validations: None) -> None:
     assert row_cells(section, "expired share of solves") == ["10.0", "%", "10.0", "%", "4.0", "%"]
     assert row_cells(section, "estimated cost") == ["0.03", "0.48", "3.48"]
     assert (
-        "  Estimated cost today: 0.03 at CEDULA_CAPTCHA_PRICE_PER_1000 = 3.0 (in that price's currency)."
-        in section
+        "  Estimated cost today: 0.03 at CEDULA_CAPTCHA_SOLVER price_per_1000 = 3.0 "
+        "(in that price's currency)." in section
     )
     assert "Token supply: off: each lookup solves for itself; 0 tokens ready, 0 solves in flight" in section
 
 
-def test_the_price_setting_and_rounding_to_cents(settings: Any) -> None:
-    settings.CEDULA_CAPTCHA_PRICE_PER_1000 = 15.0
+def test_the_solver_s_price_and_rounding_to_cents(settings: Any, twocaptcha: dict[str, Any]) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = {
+        **twocaptcha,
+        "OPTIONS": {**twocaptcha["OPTIONS"], "price_per_1000": 15.0},
+    }
     CaptchaSpend.objects.create(day=utc_today(), requested=1)
 
     captcha = captcha_json()
     # 1 x 15 / 1000 = 0.015: half up to 0.02 (a float's round() gives 0.01).
     assert captcha["price_per_1000"] == 15.0
     assert captcha["today"]["estimated_cost"] == 0.02
-    assert "Estimated cost today: 0.02 at CEDULA_CAPTCHA_PRICE_PER_1000 = 15.0" in run()
+    assert "Estimated cost today: 0.02 at CEDULA_CAPTCHA_SOLVER price_per_1000 = 15.0" in run()
     assert estimated_cost(2345, 2.99) == 7.01  # 7.01155
     assert estimated_cost(0, 3.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    "solver",
+    [None, {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"}],
+    ids=["no solver", "the replica's solver"],
+)
+def test_solves_cost_nothing_without_a_priced_solver(
+    settings: Any, spend_rows: None, solver: dict[str, Any] | None
+) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = solver
+    captcha = captcha_json()
+    assert captcha["price_per_1000"] == 0.0
+    assert [captcha[period]["estimated_cost"] for period in ("today", "last_7_days", "all_time")] == [0.0] * 3
+    assert captcha["all_time"]["requested"] == 1160, "the solves are counted all the same"
+    assert "Estimated cost today: 0.00 at CEDULA_CAPTCHA_SOLVER price_per_1000 = 0.0" in run()
 
 
 def test_counts_not_yet_written_by_this_process_are_included() -> None:
@@ -227,8 +246,8 @@ def redis_supply(settings: Any) -> Iterator[Any]:
         },
     }
     settings.CEDULA_CACHE_ALIAS = "shared"
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
-    settings.CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"}
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"}
     cache = caches["shared"]
     target = supply_store.Target("site-key", "https://example.org/form")
     store = supply_store.TokenStore(cache, target, max_age=100)
@@ -262,13 +281,13 @@ def test_the_live_supply_on_redis(redis_supply: supply_store.TokenStore) -> None
     assert captcha_json()["supply"]["stock"] == 1
 
 
-def test_the_section_in_spanish(spend_rows: None, validations: None) -> None:
+def test_the_section_in_spanish(twocaptcha: Any, spend_rows: None, validations: None) -> None:
     with translation.override("es"):
         output = run()
     assert "Resoluciones de captcha (días en UTC; hoy desde las 00:00 UTC):" in output
     assert row_cells(output, "resoluciones solicitadas") == ["10", "160", "1160"]
     assert row_cells(output, "resoluciones por validación terminada") == ["2.50", "32.00", "193.33"]
-    assert "Costo estimado hoy: 0.03 a CEDULA_CAPTCHA_PRICE_PER_1000 = 3.0" in output
+    assert "Costo estimado hoy: 0.03 a CEDULA_CAPTCHA_SOLVER price_per_1000 = 3.0" in output
     assert "Reserva de tokens: inactiva: cada consulta resuelve el suyo; 0 tokens listos" in output
     # JSON keys are never translated.
     with translation.override("es"):

@@ -40,12 +40,13 @@ def test_rows_left_by_an_outage_and_a_dead_worker_are_finished_after_a_sweep(
     from django_q.models import OrmQ
 
     overrides = {
-        "CEDULA_TASK_BACKEND": DJANGO_Q,
-        "CEDULA_SCRAPER": "django_cedula.testing.scrapers.FakeScraper",
-        "CEDULA_SCRAPER_OPTIONS": {
-            "outcomes": {"1000000002": "not_found"},
-            "state_dir": str(tmp_path / "calls"),
-        },
+        "CEDULA_TASKS": {"BACKEND": DJANGO_Q},
+        "CEDULA_SOURCES": [
+            {
+                "BACKEND": "django_cedula.testing.scrapers.FakeScraper",
+                "OPTIONS": {"outcomes": {"1000000002": "not_found"}, "state_dir": str(tmp_path / "calls")},
+            }
+        ],
     }
     for name, value in overrides.items():
         setattr(settings, name, value)
@@ -69,7 +70,7 @@ def test_rows_left_by_an_outage_and_a_dead_worker_are_finished_after_a_sweep(
     assert CedulaInfo.objects.get(user=registered).status == Status.PENDING
     assert CedulaInfo.objects.get(user=interrupted).status == Status.PROCESSING
 
-    settings.CEDULA_SWEEP_PENDING_AFTER = 0  # the outage is over and noticed
+    settings.CEDULA_SWEEP = {"PENDING_AFTER": 0}  # the outage is over and noticed
     report = sweep()
     assert (report.pending, report.processing, report.enqueue_failures) == (1, 1, 0)
 

@@ -28,8 +28,7 @@ Status = CedulaInfo.Status
 
 @pytest.fixture(autouse=True)
 def _thresholds(settings: Any) -> None:
-    settings.CEDULA_SWEEP_PENDING_AFTER = 600
-    settings.CEDULA_SWEEP_PROCESSING_AFTER = 900
+    settings.CEDULA_SWEEP = {"PENDING_AFTER": 600, "PROCESSING_AFTER": 900}
 
 
 def counts(report: SweepReport) -> tuple[int, int, int]:
@@ -70,6 +69,29 @@ def test_rows_within_their_time_are_left_alone(
 
     assert report.requeued == report.deferred == report.changed == 0
     assert recording_backend.jobs == []
+
+
+def test_a_sweep_setting_without_every_key_takes_the_others_defaults(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any
+) -> None:
+    settings.CEDULA_SWEEP = {"PENDING_AFTER": 100}
+    pending = registered()
+    set_row(pending, requested_at=ago(seconds=150), updated_at=ago(seconds=150))
+    processing = registered(cedula="79123456")
+    set_row(processing, status=Status.PROCESSING, updated_at=ago(seconds=800))  # within the default 900
+
+    assert counts(sweep()) == (1, 0, 0)
+    assert recording_backend.jobs == [ValidationJob(pending.pk, 1)]
+    set_row(processing, status=Status.PROCESSING, updated_at=ago(seconds=901))
+    assert counts(sweep()) == (0, 0, 1)
+    ensure_schedule()
+    assert not Schedule.objects.filter(name=sweeper.SCHEDULE_NAME).exists(), "SCHEDULE is off by default"
+
+    del settings.CEDULA_SWEEP  # not set at all: every default
+    set_row(pending, updated_at=ago(seconds=599))
+    assert counts(sweep()) == (0, 0, 0)
+    set_row(pending, updated_at=ago(seconds=601))
+    assert counts(sweep()) == (1, 0, 0)
 
 
 def test_a_retry_the_queue_lost_is_queued_again(
@@ -253,7 +275,7 @@ def test_a_broker_still_down_is_counted_and_the_next_sweep_tries_again(
 ) -> None:
     user = registered()
     set_row(user, updated_at=ago(seconds=700))
-    settings.CEDULA_TASK_BACKEND = "tests.ops.conftest.BrokenBackend"
+    settings.CEDULA_TASKS = {"BACKEND": "tests.ops.conftest.BrokenBackend"}
 
     before = CedulaInfo.objects.get(user=user).updated_at
     report = sweep()
@@ -312,7 +334,7 @@ def test_the_scheduled_function_sweeps(
 
 
 def test_the_schedule_follows_the_setting(settings: Any) -> None:
-    settings.CEDULA_SWEEP_SCHEDULE = True
+    settings.CEDULA_SWEEP = {**settings.CEDULA_SWEEP, "SCHEDULE": True}
     ensure_schedule()
     ensure_schedule()
     (schedule,) = Schedule.objects.filter(name=sweeper.SCHEDULE_NAME)
@@ -329,13 +351,13 @@ def test_the_schedule_follows_the_setting(settings: Any) -> None:
     assert (repaired.pk, repaired.func, repaired.minutes) == (schedule.pk, schedule.func, 10)
     assert repaired.next_run == schedule.next_run  # an update does not move the next run
 
-    settings.CEDULA_SWEEP_SCHEDULE = False
+    settings.CEDULA_SWEEP = {**settings.CEDULA_SWEEP, "SCHEDULE": False}
     ensure_schedule()
     assert not Schedule.objects.filter(name=sweeper.SCHEDULE_NAME).exists()
 
 
 def test_the_schedule_with_the_historical_models_migrate_passes(settings: Any) -> None:
-    settings.CEDULA_SWEEP_SCHEDULE = True
+    settings.CEDULA_SWEEP = {**settings.CEDULA_SWEEP, "SCHEDULE": True}
     historical = MigrationLoader(connection).project_state().apps
     ensure_schedule(apps=historical)
     (schedule,) = Schedule.objects.filter(name=sweeper.SCHEDULE_NAME)
@@ -343,9 +365,9 @@ def test_the_schedule_with_the_historical_models_migrate_passes(settings: Any) -
 
 
 def test_migrate_installs_and_removes_the_schedule(settings: Any) -> None:
-    settings.CEDULA_SWEEP_SCHEDULE = True
+    settings.CEDULA_SWEEP = {**settings.CEDULA_SWEEP, "SCHEDULE": True}
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
     assert Schedule.objects.filter(name=sweeper.SCHEDULE_NAME).count() == 1
-    settings.CEDULA_SWEEP_SCHEDULE = False
+    settings.CEDULA_SWEEP = {**settings.CEDULA_SWEEP, "SCHEDULE": False}
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
     assert not Schedule.objects.filter(name=sweeper.SCHEDULE_NAME).exists()

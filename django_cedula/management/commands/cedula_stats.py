@@ -51,7 +51,7 @@ class Command(BaseCommand):
         "the expired share of solves and an estimated cost (solves x the solver's price_per_1000 / "
         "1000, in that price's currency); and the token supply's live status, read from the cache "
         "('unavailable' when the cache cannot be read); and the pauses after a block still running, "
-        "every source's and each source's of a CEDULA_SCRAPER list. "
+        "every source's and each source's of a CEDULA_SOURCES chain. "
         "A few aggregate queries: fast and constant in memory on any number of rows."
     )
 
@@ -249,7 +249,8 @@ def format_cost(value: float) -> str:
 
 
 def format_price(price: float) -> str:
-    return f"CEDULA_CAPTCHA_PRICE_PER_1000 = {price}"
+    """The price the costs are estimated at, named as it is configured (the solver's option)."""
+    return f"CEDULA_CAPTCHA_SOLVER price_per_1000 = {price}"
 
 
 def format_supply(supply: Mapping[str, Any]) -> str:
@@ -326,8 +327,8 @@ def format_captcha(captcha: Mapping[str, Any]) -> list[str]:
 
 def collect_pauses(now: float | None = None) -> dict[str, Any]:
     """The pauses after a block, JSON-ready: seconds left of every source's (``every_source``: a
-    single scraper's, or one that stops a whole chain) and of each source's of a ``CEDULA_SCRAPER``
-    list (``sources``, in the list's order), 0 where none runs; ``{"available": False, "error":
+    single scraper's, or one that stops a whole chain) and of each source's of a ``CEDULA_SOURCES``
+    chain (``sources``, in the chain's order), 0 where none runs; ``{"available": False, "error":
     kind}`` when the cache cannot be read, so that a report never fails for it. One cache call."""
     sources = configured_sources()
     try:

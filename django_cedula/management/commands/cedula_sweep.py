@@ -15,9 +15,9 @@ from ..utils import ProgressBar
 class Command(BaseCommand):
     help = (
         "Queue again the validations whose job was lost: rows pending longer than "
-        "CEDULA_SWEEP_PENDING_AFTER (the broker was down), retrying that long past their "
-        "next_attempt_at, or processing longer than CEDULA_SWEEP_PROCESSING_AFTER (the worker died). "
-        "Safe to run often, e.g. from cron every 10 minutes; CEDULA_SWEEP_SCHEDULE = True makes "
+        'CEDULA_SWEEP["PENDING_AFTER"] (the broker was down), retrying that long past their '
+        'next_attempt_at, or processing longer than CEDULA_SWEEP["PROCESSING_AFTER"] (the worker died). '
+        'Safe to run often, e.g. from cron every 10 minutes; CEDULA_SWEEP["SCHEDULE"] = True makes '
         "Django-Q2 run it instead."
     )
 

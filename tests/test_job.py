@@ -190,7 +190,7 @@ def test_user_deleted_during_the_lookup_schedules_nothing(
 def test_a_scraper_that_raises_counts_as_a_network_error(
     user: Any, recording_backend: type[RecordingBackend], settings: Any
 ) -> None:
-    settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.ExplodingScraper"
+    settings.CEDULA_SOURCES = [{"BACKEND": "tests.misbehaving_scrapers.ExplodingScraper"}]
     assert recording_backend.run_next() == Status.RETRYING
     info = CedulaInfo.objects.get(user=user)
     assert info.error_code == "network_error"
@@ -200,7 +200,7 @@ def test_a_scraper_that_raises_counts_as_a_network_error(
 def test_a_scraper_returning_garbage_counts_as_a_parse_error(
     user: Any, recording_backend: type[RecordingBackend], settings: Any
 ) -> None:
-    settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.GarbageScraper"
+    settings.CEDULA_SOURCES = [{"BACKEND": "tests.misbehaving_scrapers.GarbageScraper"}]
     assert recording_backend.run_next() == Status.RETRYING
     assert CedulaInfo.objects.get(user=user).error_code == "parse_error"
 
@@ -234,7 +234,7 @@ def test_the_lookup_runs_with_no_transaction_open(
     user: Any, recording_backend: type[RecordingBackend], settings: Any
 ) -> None:
     """A lookup takes seconds; holding a transaction (and its row locks) through it would block others."""
-    settings.CEDULA_SCRAPER = "tests.misbehaving_scrapers.TransactionSpyScraper"
+    settings.CEDULA_SOURCES = [{"BACKEND": "tests.misbehaving_scrapers.TransactionSpyScraper"}]
     from tests.misbehaving_scrapers import TransactionSpyScraper
 
     recording_backend.run_next()
