@@ -29,7 +29,7 @@ W008   ``CEDULA_SWEEP["PROCESSING_AFTER"]`` is shorter than the longest a job ma
 W009   no cache shared between processes: no token supply, no cluster-wide rate limit
 =====  ==================================================================
 
-Each pluggable part validates its own options in its constructor (:mod:`.loading`): the checks
+Each pluggable part validates its own options in its constructor (:mod:`.conf`): the checks
 build every part as a worker would, and report what it refuses (E002, E005, E012) in its own words,
 which name the option and never its value. Building a part touches no network and no queue.
 
@@ -53,7 +53,16 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from .backends.base import BaseTaskBackend, describe_job_run
 from .captcha.base import CaptchaSolver
-from .conf import DEFAULTS, REMOVED_SETTINGS, app_settings, build, cache_not_shared_reason, load_class, part
+from .conf import (
+    DEFAULTS,
+    REMOVED_SETTINGS,
+    app_settings,
+    build,
+    cache_not_shared_reason,
+    load_class,
+    part,
+    qualified_name,
+)
 from .exceptions import ConfigurationError
 from .scrapers.base import Scraper
 from .throttle import parse_rate
@@ -102,11 +111,24 @@ def _load(number: int, name: str, config: Mapping[str, Any], base: type, where: 
 def _build(
     number: int, name: str, cls: type, options: Mapping[str, Any], where: str
 ) -> tuple[Any, list[Error]]:
-    """An instance of ``cls`` built as a worker builds it, or the error (``number``) it raised."""
+    """An instance of ``cls`` built as a worker builds it, or the error (``number``) it raised.
+
+    A part that fails on a value it did not expect (an ``AttributeError``, an ``OverflowError``)
+    is reported too, by the exception's type alone: its text might quote the value."""
     try:
         return build(cls, options, where), []
     except ConfigurationError as exc:
         return None, [_error(number, name, str(exc).removeprefix(f"{where}: "), exc.hint)]
+    except Exception as exc:
+        given = ", ".join(repr(str(option)) for option in options) or "none"
+        return None, [
+            _error(
+                number,
+                name,
+                f"{qualified_name(cls)} could not be built from its OPTIONS ({type(exc).__name__})",
+                f"Check the OPTIONS in {where} against the documentation of {cls.__name__} (given: {given}).",
+            )
+        ]
 
 
 # The task backend: E001, E002, E003, W004 -----------------------------------------------------
@@ -141,7 +163,13 @@ def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         return messages
     backend_name = type(backend).__name__
     hint = "See the backend's documentation for its options."
-    messages += [_error(2, "TASKS", f"OPTIONS: {problem}", hint) for problem in backend.check_options()]
+    try:
+        problems = backend.check_options()
+        environment = backend.check_environment()
+    except Exception as exc:  # an option of a type the backend did not expect; its text may quote it
+        problems = [f"{backend_name} could not check them ({type(exc).__name__})"]
+        environment = []
+    messages += [_error(2, "TASKS", f"OPTIONS: {problem}", hint) for problem in problems]
     for app in getattr(backend, "required_apps", ()):
         if not apps.is_installed(app):
             messages.append(
@@ -163,7 +191,7 @@ def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                 "to say that immediate retries are intended.",
             )
         )
-    messages += backend.check_environment()
+    messages += environment
     return messages
 
 
@@ -347,7 +375,10 @@ def _is_number(value: object) -> bool:
 
 
 def _finite(value: object) -> bool:
-    return _is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    try:
+        return _is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond a float's range: no setting takes one
+        return False
 
 
 def _non_negative(value: object) -> bool:
@@ -573,14 +604,17 @@ def check_sweep(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     backend, _ = load_backend()
     if backend is None or not _positive(after):
         return []  # E001, E002 or E009 says why
-    limit = backend.job_time_limit()
-    if limit is not None:
-        # The queue kills a job at its limit: no job of this backend runs longer.
-        longest: float | None = limit
-        why = f"{type(backend).__name__}'s job timeout"
-    else:
-        longest = backend.longest_job_run()
-        why = describe_job_run(backend.job_run_parts())
+    try:
+        limit = backend.job_time_limit()
+        if limit is not None:
+            # The queue kills a job at its limit: no job of this backend runs longer.
+            longest: float | None = limit
+            why = f"{type(backend).__name__}'s job timeout"
+        else:
+            longest = backend.longest_job_run()
+            why = describe_job_run(backend.job_run_parts())
+    except Exception:
+        return []  # E002 says why: check_task_backend asks the backend the same
     if longest is None or after >= longest:
         return []
     return [

@@ -212,16 +212,20 @@ class AppSettings:
         return str(self._get("CACHE_ALIAS"))
 
     @property
+    def SWEEP(self) -> dict[str, Any]:
+        return self._group("SWEEP")
+
+    @property
     def SWEEP_PENDING_AFTER(self) -> float:
-        return float(self._group("SWEEP")["PENDING_AFTER"])
+        return float(self.SWEEP["PENDING_AFTER"])
 
     @property
     def SWEEP_PROCESSING_AFTER(self) -> float:
-        return float(self._group("SWEEP")["PROCESSING_AFTER"])
+        return float(self.SWEEP["PROCESSING_AFTER"])
 
     @property
     def SWEEP_SCHEDULE(self) -> bool:
-        return bool(self._group("SWEEP")["SCHEDULE"])
+        return bool(self.SWEEP["SCHEDULE"])
 
     @property
     def STORE_RAW_RESPONSE(self) -> bool:
@@ -351,6 +355,16 @@ def build(cls: type[T], options: Mapping[str, Any], where: str) -> T:
             f"{where}: {qualified_name(cls)} refused its OPTIONS: {exc}",
             f"Check the OPTIONS in {where} against the documentation of {cls.__name__} (given: {given}).",
         ) from exc
+
+
+def part_setting(name: str) -> Any:
+    """``app_settings.<name>`` of a part's setting (``TASKS``, ``CAPTCHA_SOLVER``) for building it: a
+    value of the wrong shape raises ``ImproperlyConfigured`` naming the setting, which the job takes
+    for a configuration error (the row ends at once) rather than a transient failure."""
+    try:
+        return getattr(app_settings, name)
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{PREFIX}{name}: {exc}") from exc
 
 
 def build_part(config: Mapping[str, Any], base: type[T], where: str) -> T:

@@ -1,9 +1,10 @@
-"""``CEDULA_BROWSER_PROXY`` (or a scraper's ``proxy`` option) read into one form for every client.
+"""A source's ``proxy`` option (an entry of ``CEDULA_SOURCES``) read into one form for every client.
 
 The browser hands Playwright the server and the credentials apart; the HTTP client puts the
 credentials in the proxy URL curl takes. Both read the value here, and so does ``manage.py check``
-(E009), so a value that a client would refuse fails the check rather than the first lookup. Nothing
-here imports Playwright or curl_cffi. An error never quotes the password.
+(E005: the source refuses it when built), so a value that a client would refuse fails the check
+rather than the first lookup. Nothing here imports Playwright or curl_cffi. An error never quotes
+the password.
 """
 
 from __future__ import annotations

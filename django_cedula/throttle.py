@@ -32,7 +32,10 @@ from django.core.cache import BaseCache, caches
 from .conf import app_settings
 
 _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*")
+# A unit is its letter or its word ("12/m", "12/min", "12/minute"): a longer word such as "ms" or
+# "month" is refused rather than read by its first letter ("1/5ms" is not 5 minutes).
+_UNIT = r"s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?"
+_RATE = re.compile(rf"\s*(\d+)\s*/\s*(\d*)\s*({_UNIT})\s*")
 
 BLOCK_KEY = "django_cedula:blocked_until"
 NEXT_KEY = "django_cedula:next_lookup_at"
@@ -55,12 +58,26 @@ CACHE_FAILURE_WAIT = 60.0
 
 
 def parse_rate(rate: str) -> float:
-    """Seconds between lookups for a rate such as ``"12/m"``, ``"1/5s"`` or ``"100/h"``."""
+    """Seconds between lookups for a rate such as ``"12/m"``, ``"1/5s"`` or ``"100/h"``.
+
+    The count and the period must be more than 0, and the unit ``s``, ``m``, ``h`` or ``d`` (or its
+    word: ``sec``, ``min``, ``hour``, ``day``, with or without a plural ``s``); anything else raises
+    ``ValueError``.
+    """
+    refused = ValueError(f"not a rate: {rate!r} (examples: '12/m', '1/5s', '100/h')")
     match = _RATE.fullmatch(rate)
-    if not match or int(match.group(1)) <= 0:
-        raise ValueError(f"not a rate: {rate!r} (examples: '12/m', '1/5s', '100/h')")
+    if not match:
+        raise refused
     count, multiple, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
-    return multiple * _PERIODS[unit] / count
+    if count <= 0 or multiple <= 0:
+        raise refused
+    try:
+        interval = multiple * _PERIODS[unit[0]] / count
+    except OverflowError:  # digits beyond a float's range
+        raise refused from None
+    if not 0 < interval < math.inf:
+        raise refused
+    return interval
 
 
 @dataclass(frozen=True)

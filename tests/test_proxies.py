@@ -1,5 +1,5 @@
-"""CEDULA_BROWSER_PROXY, read once (``django_cedula.proxies``) for the browser, the HTTP client and
-``manage.py check``: what one takes the others take, and what one refuses fails the check."""
+"""A source's ``proxy`` option, read once (``django_cedula.proxies``) for the browser, the HTTP client
+and ``manage.py check``: what one takes the others take, and what one refuses fails the check."""
 
 from __future__ import annotations
 
@@ -12,7 +12,18 @@ from django.core.management.base import SystemCheckError
 from django_cedula import checks
 from django_cedula.browser import BrowserError, parse_proxy
 from django_cedula.proxies import Proxy, ProxyError, parse_proxy_value
-from django_cedula.scrapers.http import proxy_url
+from django_cedula.scrapers.http import curl_cffi_missing, proxy_url
+
+WSP = "django_cedula.scrapers.wsp.WspScraper"
+WSP_HTTP = "django_cedula.scrapers.wsp_http.WspHttpScraper"
+#: A browser source and, where curl_cffi is installed, an HTTP-only one: both read the option alike.
+SOURCES = [WSP] + ([] if curl_cffi_missing() else [WSP_HTTP])
+
+
+def with_proxy(settings: Any, backend: str, value: object) -> None:
+    settings.CEDULA_SOURCES = [{"BACKEND": backend, "OPTIONS": {"proxy": value}}]
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"}
+
 
 ACCEPTED = [
     ("proxy.example:8080", "http://proxy.example:8080", "http://proxy.example:8080"),
@@ -59,37 +70,44 @@ def test_both_clients_read_a_value_alike(value: Any, server: str, curl_url: str)
     assert proxy_url(value) == (curl_url, None)
 
 
+@pytest.mark.parametrize("backend", SOURCES)
 @pytest.mark.parametrize("value", ACCEPTED, ids=range(len(ACCEPTED)))
-def test_what_the_clients_take_passes_the_check(settings: Any, value: tuple[Any, str, str]) -> None:
-    settings.CEDULA_BROWSER_PROXY = value[0]
-    assert [m for m in checks.check_values() if "CEDULA_BROWSER_PROXY" in m.msg] == []
+def test_what_the_clients_take_passes_the_check(
+    settings: Any, value: tuple[Any, str, str], backend: str
+) -> None:
+    with_proxy(settings, backend, value[0])
+    assert checks.check_sources() == []
 
 
+@pytest.mark.parametrize("backend", SOURCES)
 @pytest.mark.parametrize("value", REFUSED, ids=range(len(REFUSED)))
-def test_what_the_clients_refuse_fails_the_check_without_its_password(settings: Any, value: Any) -> None:
+def test_what_the_clients_refuse_fails_the_check_without_its_password(
+    settings: Any, value: Any, backend: str
+) -> None:
     with pytest.raises(ProxyError):
         parse_proxy_value(value)
     with pytest.raises(BrowserError):
         parse_proxy(value)
     with pytest.raises(ProxyError):  # a ValueError, as the HTTP scraper's option has always raised
         proxy_url(value)
-    settings.CEDULA_BROWSER_PROXY = value
-    (message,) = [m for m in checks.check_values() if "CEDULA_BROWSER_PROXY" in m.msg]
-    assert message.id == "django_cedula.E009"
+    with_proxy(settings, backend, value)
+    (message,) = checks.check_sources()
+    assert message.id == "django_cedula.E005"
+    assert message.msg.startswith("CEDULA_SOURCES: [0]: proxy: ")
     for fragment in ("hunter2", "hunt", "er2", "ter2", "proxyman"):
         assert fragment not in message.msg
         assert fragment not in (message.hint or "")
-    assert "Percent-encode" in (message.hint or "")
+    assert "percent-encode" in (message.hint or "")
 
 
 @pytest.mark.django_db(databases="__all__")  # the model checks ask each database about JSON fields
 def test_manage_py_check_refuses_a_proxy_mapping_and_quotes_none_of_its_values(settings: Any) -> None:
-    settings.CEDULA_BROWSER_PROXY = {"server": "http://p:1", "user": "proxyman", "password": "hunter2"}
+    with_proxy(settings, WSP, {"server": "http://p:1", "user": "proxyman", "password": "hunter2"})
     with pytest.raises(SystemCheckError) as refused:
         call_command("check")
     shown = str(refused.value)
-    assert "django_cedula.E009" in shown
-    assert "CEDULA_BROWSER_PROXY" in shown
+    assert "django_cedula.E005" in shown
+    assert "CEDULA_SOURCES: [0]: proxy: " in shown
     assert "['password', 'server', 'user']" in shown, "the keys, to see the typo"
     assert "hunter2" not in shown
     assert "proxyman" not in shown

@@ -25,13 +25,42 @@ def _fresh_cache(settings: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("rate", "interval"), [("12/m", 5.0), ("1/s", 1.0), ("100/h", 36.0), ("1/5s", 5.0), ("2/10 s", 5.0)]
+    ("rate", "interval"),
+    [
+        ("12/m", 5.0),
+        ("1/s", 1.0),
+        ("100/h", 36.0),
+        ("1/5s", 5.0),
+        ("2/10 s", 5.0),
+        ("12/minute", 5.0),
+        ("1/5secs", 5.0),
+        ("3/hours", 1200.0),
+        ("1/day", 86400.0),
+    ],
 )
 def test_parse_rate(rate: str, interval: float) -> None:
     assert throttle.parse_rate(rate) == interval
 
 
-@pytest.mark.parametrize("rate", ["", "12", "0/m", "x/m", "12/fortnight"])
+@pytest.mark.parametrize(
+    "rate",
+    [
+        "",
+        "12",
+        "0/m",
+        "x/m",
+        "12/fortnight",
+        # A zero period, and units that are not seconds to days: "ms" is not read as "m".
+        "1/0s",
+        "1/00m",
+        "1/5ms",
+        "12/month",
+        "1/5mins_",
+        # Beyond a float's range.
+        "1/" + "9" * 400 + "s",
+        "9" * 400 + "/s",
+    ],
+)
 def test_parse_rate_refuses_nonsense(rate: str) -> None:
     with pytest.raises(ValueError, match="not a rate"):
         throttle.parse_rate(rate)

@@ -11,7 +11,7 @@ from django.core.checks import CheckMessage
 from django.utils.module_loading import import_string
 
 from .. import throttle
-from ..conf import Configurable, ConfiguredPart, app_settings, build_part
+from ..conf import Configurable, ConfiguredPart, app_settings, build_part, part_setting
 
 #: Seconds a job spends besides its lookup and its waits: claiming the row, starting the browser
 #: when no earlier lookup has (under a rate limit the job starts it before taking its turn), and
@@ -129,7 +129,7 @@ class BaseTaskBackend(Configurable, abc.ABC):
                 wait = throttle.LOCK_PATIENCE + max(throttle.MAX_SLEEP, self.defer_granularity)
                 parts.append(("a wait for a turn under CEDULA_RATE_LIMIT", wait))
             parts.append(("CEDULA_MIN_LOOKUP_INTERVAL", app_settings.MIN_LOOKUP_INTERVAL))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # manage.py check says why (E004, E009)
             return None
         parts.append(("starting the browser and storing the outcome", JOB_OVERHEAD))
         return [(what, seconds) for what, seconds in parts if seconds > 0]
@@ -147,7 +147,7 @@ def describe_job_run(parts: Sequence[tuple[str, float]] | None) -> str:
 
 def build_backend() -> BaseTaskBackend:
     """The backend ``CEDULA_TASKS`` describes."""
-    return build_part(app_settings.TASKS, BaseTaskBackend, "CEDULA_TASKS")  # type: ignore[type-abstract]
+    return build_part(part_setting("TASKS"), BaseTaskBackend, "CEDULA_TASKS")  # type: ignore[type-abstract]
 
 
 _backend: ConfiguredPart[BaseTaskBackend] = ConfiguredPart("CEDULA_TASKS", build_backend)

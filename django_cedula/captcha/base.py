@@ -7,7 +7,7 @@ import dataclasses
 import time
 from typing import Any, ClassVar
 
-from ..conf import Configurable, ConfiguredPart, app_settings, build_part
+from ..conf import Configurable, ConfiguredPart, build_part, part_setting
 from ..exceptions import ConfigurationError
 
 
@@ -103,7 +103,7 @@ class SolvedToken:
 
 def build_captcha_solver() -> CaptchaSolver | None:
     """The solver ``CEDULA_CAPTCHA_SOLVER`` describes; ``None`` when unset."""
-    config = app_settings.CAPTCHA_SOLVER
+    config = part_setting("CAPTCHA_SOLVER")
     if config is None:
         return None
     return build_part(config, CaptchaSolver, "CEDULA_CAPTCHA_SOLVER")  # type: ignore[type-abstract]
@@ -114,7 +114,7 @@ _solver: ConfiguredPart[CaptchaSolver | None] = ConfiguredPart("CEDULA_CAPTCHA_S
 
 def get_captcha_solver() -> CaptchaSolver | None:
     """The configured solver (``CEDULA_CAPTCHA_SOLVER``), created once; ``None`` when unset."""
-    if app_settings.CAPTCHA_SOLVER is None:
+    if part_setting("CAPTCHA_SOLVER") is None:
         return None
     return _solver.get()
 
