@@ -259,8 +259,11 @@ def _children(process: Any) -> list[Any]:
 
 
 def _worker(processes: list[Any]) -> Any:
-    """The worker that does the lookups: the parent of Playwright's driver (the browser scraper), or
-    the one process that has loaded curl_cffi (the HTTP scraper, once jobs have run)."""
+    """The worker that does the lookups: the parent of Playwright's driver (the browser scraper), or,
+    for the HTTP scraper, of the processes without children that have curl_cffi loaded, the one that
+    used the most CPU. ``manage.py check`` builds the sources in qcluster's main process, so every
+    process of the cluster, forked after it, has curl_cffi loaded: the lookups' CPU tells the worker
+    from Django-Q2's pusher and monitor (before the first job, any of them may be taken)."""
     import psutil
 
     for process in processes:
@@ -269,10 +272,14 @@ def _worker(processes: list[Any]) -> Any:
                 return process.parent()
         except psutil.Error:
             continue
+    candidates = []
     for process in processes:
-        if _maps_curl(process.pid):
-            return process
-    return None
+        try:
+            if not process.children() and _maps_curl(process.pid):
+                candidates.append((sum(process.cpu_times()[:2]), process))
+        except psutil.Error:
+            continue
+    return max(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
 
 
 def _maps_curl(pid: int) -> bool:
