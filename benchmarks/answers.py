@@ -77,7 +77,8 @@ def figures_for(benchmark: str, result: dict[str, Any]) -> list[Figure]:
         )
 
     python_growth = result["python_peak"] - result["python_before"]
-    outcome = f"{result['status']}: {result['error']}"[:100]
+    # Not "error": that key marks a benchmark that failed (benchmarks.common.failed_figure).
+    outcome = f"{result['status']}: {result['lookup_error']}"[:100]
     return [
         Figure(
             benchmark,
@@ -216,7 +217,7 @@ def child(argv: list[str]) -> int:
         "case": options.case,
         "source": options.source,
         "status": result.status.value,
-        "error": result.error,
+        "lookup_error": result.error,
         "raw_chars": len(result.raw_html),
         "seconds": seconds,
         "python_before": python_before,
