@@ -77,7 +77,8 @@ def figures_for(benchmark: str, result: dict[str, Any]) -> list[Figure]:
         )
 
     python_growth = result["python_peak"] - result["python_before"]
-    outcome = f"{result['status']}: {result['error']}"[:100]
+    # Not "error": that key marks a benchmark that failed (benchmarks.common.failed_figure).
+    outcome = f"{result['status']}: {result['lookup_error']}"[:100]
     return [
         Figure(
             benchmark,
@@ -169,13 +170,12 @@ def child(argv: list[str]) -> int:
 
     with replica_process() as (replica_pid, url, token):
         source_url = url + ("censo/consultar/" if options.source == "wsp" else "consultacenso/")
-        configure(source_url, {"token": token})
-        from django.conf import settings
-
-        settings.CEDULA_SCRAPER = (
+        configure(
+            source_url,
+            {"token": token},
             "django_cedula.scrapers.wsp.WspScraper"
             if options.source == "wsp"
-            else "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"
+            else "django_cedula.scrapers.consultacenso.ConsultaCensoScraper",
         )
         from django_cedula.results import ScrapeResult
         from django_cedula.scrapers import get_scraper
@@ -209,15 +209,15 @@ def child(argv: list[str]) -> int:
         python_after, browser_after = python_rss(), browser_rss(replica_pid)
         if isinstance(scraper, BaseScraper):
             scraper.close()
-        from django_cedula.browser import get_browser_runtime
+        from django_cedula.browser import reset_browser_runtime
 
-        get_browser_runtime().close()
+        reset_browser_runtime()
 
     data = {
         "case": options.case,
         "source": options.source,
         "status": result.status.value,
-        "error": result.error,
+        "lookup_error": result.error,
         "raw_chars": len(result.raw_html),
         "seconds": seconds,
         "python_before": python_before,

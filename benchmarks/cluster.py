@@ -27,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -248,15 +248,21 @@ def wait_final(ids: list[int], timeout: float, cluster: Cluster) -> dict[str, in
 
 @contextlib.contextmanager
 def running_cluster(
-    workers: int, log_dir: Path, *, recycle: int | None = None, extra: dict[str, Any] | None = None
+    workers: int,
+    log_dir: Path,
+    *,
+    recycle: int | None = None,
+    extra: dict[str, Any] | Callable[[Any], dict[str, Any]] | None = None,
 ) -> Iterator[Cluster]:
     """A replica in this process and a qcluster pointed at it; both stopped on the way out, and any
     process of ours still alive afterwards (a browser a worker left) is reported and killed.
-    ``extra``: more settings of the workers (another scraper, say)."""
+    ``extra``: more settings of the workers, or a function of the replica that gives them (another
+    source at the replica's URL, say)."""
     from django_cedula.testing.replica import Replica
 
     replica = Replica().start()
-    overrides = {**cluster_overrides(replica, workers=workers, recycle=recycle), **(extra or {})}
+    more = extra(replica) if callable(extra) else (extra or {})
+    overrides = {**cluster_overrides(replica, workers=workers, recycle=recycle), **more}
     cluster = Cluster(overrides, log_dir / "qcluster.log")
     try:
         yield cluster.start()
@@ -354,7 +360,7 @@ async def _floor(url: str, token: str, executable: str, lookups: int) -> tuple[l
 
     from .scraper import bare_lookup, numbers
 
-    args = BrowserOptions.from_settings().launch_args()
+    args = BrowserOptions.defaults().launch_args()
     durations = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=executable, headless=True, args=args)

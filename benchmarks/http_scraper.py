@@ -259,8 +259,11 @@ def _children(process: Any) -> list[Any]:
 
 
 def _worker(processes: list[Any]) -> Any:
-    """The worker that does the lookups: the parent of Playwright's driver (the browser scraper), or
-    the one process that has loaded curl_cffi (the HTTP scraper, once jobs have run)."""
+    """The worker that does the lookups: the parent of Playwright's driver (the browser scraper), or,
+    for the HTTP scraper, of the processes without children that have curl_cffi loaded, the one that
+    used the most CPU. ``manage.py check`` builds the sources in qcluster's main process, so every
+    process of the cluster, forked after it, has curl_cffi loaded: the lookups' CPU tells the worker
+    from Django-Q2's pusher and monitor (before the first job, any of them may be taken)."""
     import psutil
 
     for process in processes:
@@ -269,10 +272,14 @@ def _worker(processes: list[Any]) -> Any:
                 return process.parent()
         except psutil.Error:
             continue
+    candidates = []
     for process in processes:
-        if _maps_curl(process.pid):
-            return process
-    return None
+        try:
+            if not process.children() and _maps_curl(process.pid):
+                candidates.append((sum(process.cpu_times()[:2]), process))
+        except psutil.Error:
+            continue
+    return max(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
 
 
 def _maps_curl(pid: int) -> bool:
@@ -304,7 +311,11 @@ def measure_memory(validations: int, log_dir: Path, scraper: str) -> dict[str, A
     call_command("migrate", verbosity=0)
     samples: dict[int, dict[str, Any]] = {}
     statuses: dict[str, int] = {}
-    with running_cluster(1, log_dir, recycle=validations + 100, extra={"CEDULA_SCRAPER": scraper}) as cluster:
+
+    def source(replica: Any) -> dict[str, Any]:
+        return {"CEDULA_SOURCES": [{"BACKEND": scraper, "OPTIONS": {"url": replica.wsp_url}}]}
+
+    with running_cluster(1, log_dir, recycle=validations + 100, extra=source) as cluster:
         time.sleep(1)
         samples[0] = tree_sample(cluster.pid)
         cpu_before = cpu_seconds(cluster.pid)
@@ -322,18 +333,20 @@ def measure_memory(validations: int, log_dir: Path, scraper: str) -> dict[str, A
     return {"samples": samples, "statuses": statuses, "cluster_cpu": cluster_cpu}
 
 
-def _configure(url: str) -> None:
+#: The page timeout of every scraper measured in one process.
+PAGE_TIMEOUT = 4.0
+
+
+def _configure() -> None:
     from django.conf import settings
 
     settings.configure(
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django_cedula"],
         DATABASES={},
         USE_TZ=True,
-        CEDULA_SOURCE_URL=url,
-        CEDULA_CAPTCHA_SOLVER="django_cedula.testing.captcha.ReplicaCaptchaSolver",
+        CEDULA_CAPTCHA_SOLVER={"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"},
         CEDULA_MIN_LOOKUP_INTERVAL=0,
-        CEDULA_CAPTCHA_POOL=False,
-        CEDULA_PAGE_TIMEOUT=4,
+        CEDULA_TOKEN_SUPPLY={"ENABLED": False},
         CEDULA_LOOKUP_TIMEOUT=30,
     )
     import django
@@ -371,16 +384,22 @@ def measure_cpu(lookups: int) -> dict[str, Any]:
                 if time.monotonic() > deadline or replica.poll() is not None:
                     raise RuntimeError("the replica did not start") from None
                 time.sleep(0.2)
-        _configure(base + "censo/consultar/")
-        from django_cedula.browser import get_browser_runtime
+        _configure()
+        from django_cedula.browser import reset_browser_runtime
         from django_cedula.scrapers.wsp import WspScraper
         from django_cedula.scrapers.wsp_http import WspHttpScraper
+
+        url = base + "censo/consultar/"
 
         def ours() -> float:
             return cpu_seconds(os.getpid()) - cpu_seconds(replica.pid)
 
         figures: dict[str, Any] = {"lookups": lookups}
-        for name, scraper in (("http", WspHttpScraper()), ("browser", WspScraper())):
+        scrapers = (
+            ("http", WspHttpScraper(url=url, page_timeout=PAGE_TIMEOUT)),
+            ("browser", WspScraper(url=url, page_timeout=PAGE_TIMEOUT)),
+        )
+        for name, scraper in scrapers:
             scraper.scrape_cedula("1000000001")  # warm up (the browser launches, the site key is learnt)
             cpu, thread, served = ours(), time.thread_time(), cpu_seconds(replica.pid)
             durations = []
@@ -394,7 +413,7 @@ def measure_cpu(lookups: int) -> dict[str, Any]:
             figures[f"{name}_thread_cpu_per_lookup"] = (time.thread_time() - thread) / lookups
             figures[f"{name}_replica_cpu_per_lookup"] = (cpu_seconds(replica.pid) - served) / lookups
             figures[f"{name}_seconds"] = median(durations)
-        get_browser_runtime().close()
+        reset_browser_runtime()
     finally:
         replica.terminate()
         replica.wait(30)
@@ -403,16 +422,14 @@ def measure_cpu(lookups: int) -> dict[str, Any]:
 
 def measure_outcomes() -> dict[str, Any]:
     """Every table row and fault, both sources: the browser scraper's result against the HTTP one's."""
-    from django.conf import settings
-
     from django_cedula.results import DATA_FIELDS
     from django_cedula.testing.replica import OUTCOMES, FaultMode, Replica
 
     replica = Replica().start()
     cases: list[dict[str, Any]] = []
     try:
-        _configure(replica.wsp_url)
-        from django_cedula.browser import get_browser_runtime
+        _configure()
+        from django_cedula.browser import reset_browser_runtime
         from django_cedula.scrapers.consultacenso import ConsultaCensoScraper
         from django_cedula.scrapers.consultacenso_http import ConsultaCensoHttpScraper
         from django_cedula.scrapers.wsp import WspScraper
@@ -426,12 +443,16 @@ def measure_outcomes() -> dict[str, Any]:
             (f"fault {mode}", "1000000001", mode, 1 if mode is FaultMode.GET500 else None)
             for mode in FaultMode
         ]
+        wsp, censo, timeout = replica.wsp_url, replica.censo_url, PAGE_TIMEOUT
         pairs = (
-            ("wsp", replica.wsp_url, WspScraper(), WspHttpScraper()),
-            ("censo", replica.censo_url, ConsultaCensoScraper(), ConsultaCensoHttpScraper()),
+            ("wsp", WspScraper(url=wsp, page_timeout=timeout), WspHttpScraper(url=wsp, page_timeout=timeout)),
+            (
+                "censo",
+                ConsultaCensoScraper(url=censo, page_timeout=timeout),
+                ConsultaCensoHttpScraper(url=censo, page_timeout=timeout),
+            ),
         )
-        for source, url, browser, http in pairs:
-            settings.CEDULA_SOURCE_URL = url
+        for source, browser, http in pairs:
             for name, number, mode, times in runs:
                 results = []
                 for scraper in (browser, http):
@@ -452,7 +473,7 @@ def measure_outcomes() -> dict[str, Any]:
                         "same": results[0] == results[1],
                     }
                 )
-        get_browser_runtime().close()
+        reset_browser_runtime()
     finally:
         replica.stop()
     return {"cases": cases}

@@ -196,7 +196,7 @@ def child(argv: list[str]) -> int:
         "samples": samples,
         "statuses": statuses,
         "worker_recycled": recycled,
-        "recycle_after": BrowserOptions.from_settings().recycle_after,
+        "recycle_after": BrowserOptions.defaults().recycle_after,
     }
     return write_result(options.out, result)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 import time
@@ -31,17 +32,28 @@ RUNTIME_PAUSE = 0.5
 RUNTIME_GOALS = {"back to back": 1.3, f"{RUNTIME_PAUSE} s apart": 2.0}
 
 
-def configure(replica_url: str, solver_options: dict[str, Any]) -> None:
+WSP = "django_cedula.scrapers.wsp.WspScraper"
+
+
+def source_options(url: str) -> dict[str, Any]:
+    """The options of the benchmarked source: the replica's page, a browser closed when idle."""
+    return {"url": url, "page_timeout": 30, "browser": {"idle_timeout": IDLE_TIMEOUT}}
+
+
+def solver(options: dict[str, Any]) -> dict[str, Any]:
+    """``CEDULA_CAPTCHA_SOLVER``: the replica's solver with ``options``."""
+    return {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver", "OPTIONS": options}
+
+
+def configure(replica_url: str, solver_options: dict[str, Any], backend: str = WSP) -> None:
+    """Settings for one source, ``backend`` at ``replica_url`` (:func:`source_options`)."""
     settings.configure(
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django_cedula"],
         DATABASES={},
         USE_TZ=True,
-        CEDULA_SOURCE_URL=replica_url,
-        CEDULA_CAPTCHA_SOLVER="django_cedula.testing.captcha.ReplicaCaptchaSolver",
-        CEDULA_CAPTCHA_SOLVER_OPTIONS=solver_options,
+        CEDULA_SOURCES=[{"BACKEND": backend, "OPTIONS": source_options(replica_url)}],
+        CEDULA_CAPTCHA_SOLVER=solver(solver_options),
         CEDULA_MIN_LOOKUP_INTERVAL=0,
-        CEDULA_BROWSER_IDLE_TIMEOUT=IDLE_TIMEOUT,
-        CEDULA_PAGE_TIMEOUT=30,
         CEDULA_LOOKUP_TIMEOUT=60,
     )
     django.setup()
@@ -89,7 +101,7 @@ def run_alternatives(url: str, token: str, executable: str, cedulas: list[str]) 
 
     from django_cedula.browser import BrowserOptions
 
-    args = BrowserOptions.from_settings().launch_args()
+    args = BrowserOptions.defaults().launch_args()
 
     async def timed(one: Callable[[str], Awaitable[str]]) -> list[float]:
         durations = []
@@ -146,8 +158,6 @@ def runtime_figures(runtime: Any, url: str, executable: str, pages: int) -> list
     against a new browser per page and a page kept open (the floor), each the median of ``pages``."""
     from playwright.async_api import async_playwright
 
-    from django_cedula.browser import BrowserOptions
-
     async def title(page: Any) -> str:
         await page.goto(url)
         return str(await page.title())
@@ -177,7 +187,7 @@ def runtime_figures(runtime: Any, url: str, executable: str, pages: int) -> list
         return times
 
     async def new_browser_each() -> list[float]:
-        options = BrowserOptions.from_settings()
+        options = runtime.options
         times = []
         async with async_playwright() as playwright:
             for _ in range(pages):
@@ -237,11 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     replica = Replica(valid_token=DEFAULT_VALID_TOKEN).start()
     try:
         configure(replica.wsp_url, {})
-        from django_cedula.browser import find_browser_executable, get_browser_runtime
+        from django_cedula.browser import find_browser_executable
         from django_cedula.scrapers.wsp import WspScraper
 
-        scraper = WspScraper()
-        runtime = get_browser_runtime()
+        scraper = WspScraper(**source_options(replica.wsp_url))
+        runtime = scraper.runtime
         baseline_rss, baseline_pss = runtime.memory_rss(), tree_pss()
         scraper.scrape_cedula("1000000001")  # launch the browser and learn the site key
         cedulas = numbers(options.lookups)
@@ -311,9 +321,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # After the memory figures, which it must not disturb, and on a runtime of its own that
         # the idle timeout does not close between its variants.
-        from django_cedula.browser import BrowserOptions, BrowserRuntime
+        from django_cedula.browser import BrowserRuntime
 
-        own_runtime = BrowserRuntime(BrowserOptions.from_settings(idle_timeout=None))
+        own_runtime = BrowserRuntime(dataclasses.replace(scraper.browser_options, idle_timeout=None))
         try:
             print_figures(
                 "Browser runtime: one page load per call, median (goal: far cheaper than a new browser)",
@@ -325,10 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         # Overlap: a slow form page (1 s) and a slow solver (2 s).
         from django_cedula.conf import reset_all
 
-        settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 2.0}
+        settings.CEDULA_CAPTCHA_SOLVER = solver({"delay": 2.0})
         reset_all()
         replica.form_delay = 1.0
-        scraper = WspScraper()
+        scraper = WspScraper(**source_options(replica.wsp_url))
         scraper.scrape_cedula("1000000001")
         overlap = time_each(scraper.scrape_cedula, numbers(5, start=54_000_000))
         print_table(

@@ -1,4 +1,5 @@
-"""The browser runtime: one headless Chromium per process, usable from plain synchronous code.
+"""The browser runtime: a headless Chromium per process (one per set of browser options), usable
+from plain synchronous code.
 
 A scraper is called from synchronous code (a Django-Q2 worker, a management command) that
 also uses the ORM. Playwright's sync API would run an event loop in that thread, which makes
@@ -26,7 +27,9 @@ and blocks until it is done::
 
 What the runtime guarantees:
 
-* One browser per process, launched on first use and reused; a new, empty context per
+* One browser per process for each :class:`BrowserOptions` (sources with equal ``browser``,
+  ``proxy``, ``user_agent`` and ``page_timeout`` options share it), launched on first use and
+  reused; a new, empty context per
   :meth:`~BrowserRuntime.page` / :meth:`~BrowserRuntime.context` (no cookies or storage
   shared between lookups), closed in the background when the block ends. With
   ``prewarm`` (the default) the next context and page are prepared in the background after
@@ -40,7 +43,7 @@ What the runtime guarantees:
   down with it.
 * :func:`get_browser_runtime` is fork-safe: a forked child (fork, spawn and forkserver all
   work) gets its own runtime and browser and never touches its parent's.
-* Endpoint mode (``CEDULA_BROWSER_ENDPOINT``): ``ws://``/``wss://`` connects to a Playwright
+* Endpoint mode (a browser source's ``browser["endpoint"]``): ``ws://``/``wss://`` connects to a Playwright
   browser server (``playwright launch-server`` / ``run-server``); ``http://``/``https://``,
   or a ``ws://`` DevTools URL (``.../devtools/browser/<id>``), connects over CDP. The remote
   browser is never closed: only our contexts and the connection.

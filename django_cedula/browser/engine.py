@@ -369,7 +369,7 @@ async def connect(playwright: Playwright, options: BrowserOptions) -> Browser:
     if scheme in ("ws", "wss"):
         return await playwright.chromium.connect(endpoint, headers=headers, timeout=timeout)
     raise BrowserError(
-        "CEDULA_BROWSER_ENDPOINT must be a ws://, wss://, http:// or https:// URL, "
+        'the browser\'s "endpoint" must be a ws://, wss://, http:// or https:// URL, '
         f"not {redact(repr(endpoint))}"
     )
 
@@ -382,7 +382,7 @@ def launch_error(exc: Exception, options: BrowserOptions) -> BrowserLaunchError:
     """
     hint = ""
     if not options.endpoint and options.sandbox:
-        hint = " If Chromium cannot start its sandbox here, add '--no-sandbox' to CEDULA_BROWSER_ARGS."
+        hint = " If Chromium cannot start its sandbox here, add '--no-sandbox' to the browser's \"args\"."
     return BrowserLaunchError(f"could not start the browser: {redact(exc)}{hint}")
 
 

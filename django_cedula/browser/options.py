@@ -185,7 +185,7 @@ class BrowserOptions:
         try:
             parsed_proxy = parse_proxy(proxy)
         except BrowserError as exc:
-            raise ConfigurationError(f"proxy: {exc}", "See the proxy option in docs/settings.rst.") from None
+            raise ConfigurationError(str(exc), "See the proxy option in docs/settings.rst.") from None
         values: dict[str, Any] = {
             "proxy": parsed_proxy,
             "user_agent": user_agent,
@@ -237,7 +237,7 @@ def running_as_root() -> bool:
 
 
 def parse_proxy(value: str | Mapping[str, str] | None) -> ProxySettings | None:
-    """Playwright's proxy settings from ``CEDULA_BROWSER_PROXY``.
+    """Playwright's proxy settings from a source's ``proxy`` option.
 
     A string is a proxy URL, credentials included (``http://user:secret@host:3128``,
     ``socks5://host:1080``); a mapping has Playwright's ``server``, ``bypass``, ``username`` and
@@ -247,7 +247,7 @@ def parse_proxy(value: str | Mapping[str, str] | None) -> ProxySettings | None:
     try:
         proxy = parse_proxy_value(value)
     except ProxyError as exc:
-        raise BrowserError(f"CEDULA_BROWSER_PROXY {exc}") from None
+        raise BrowserError(f"the proxy {exc}") from None
     if proxy is None:
         return None
     server = proxy.server
@@ -282,7 +282,7 @@ SYSTEM_BROWSER_PATHS: tuple[str, ...] = (
 
 INSTALL_HINT = (
     "Install Chromium (Debian/Ubuntu: `apt-get install chromium`; or `playwright install chromium`), "
-    "or set CEDULA_BROWSER_EXECUTABLE to the path of a Chromium or Chrome binary."
+    'or set the path of a Chromium or Chrome binary as the source\'s browser["executable"].'
 )
 
 
@@ -352,7 +352,7 @@ def find_browser_executable(
 ) -> str | None:
     """The Chromium to launch: a path, or None for "Playwright's own bundled Chromium".
 
-    In order: ``configured`` (``CEDULA_BROWSER_EXECUTABLE``; a path, or a bare name looked up
+    In order: ``configured`` (a browser source's ``browser["executable"]``; a path, or a bare name looked up
     on ``PATH``) wins and must exist and be executable; then Playwright's own Chromium if it
     is installed (``bundled`` tells where Playwright expects it; pass None to skip this
     step); then a system Chromium or Chrome on ``PATH``; then the usual absolute paths
@@ -365,12 +365,10 @@ def find_browser_executable(
         if os.sep not in path:
             path = shutil.which(path) or path
         if not os.path.exists(path):
-            raise BrowserUnavailable(
-                f"CEDULA_BROWSER_EXECUTABLE = {configured!r} does not exist. {INSTALL_HINT}"
-            )
+            raise BrowserUnavailable(f'browser["executable"] = {configured!r} does not exist. {INSTALL_HINT}')
         if not _is_executable(path):
             raise BrowserUnavailable(
-                f"CEDULA_BROWSER_EXECUTABLE = {configured!r} is not an executable file. {INSTALL_HINT}"
+                f'browser["executable"] = {configured!r} is not an executable file. {INSTALL_HINT}'
             )
         return os.path.abspath(path)
 

@@ -1,10 +1,11 @@
 """The scraper contract, and asking a scraper as a lookup does.
 
-:class:`Scraper` is what ``CEDULA_SCRAPER`` must name; :class:`BaseScraper` a convenient base for it.
+:class:`Scraper` is what an entry of ``CEDULA_SOURCES`` must name; :class:`BaseScraper` a convenient
+base for it.
 :func:`ask` is the one way the job (and a chain, for each of its entries) asks a scraper: whatever
 the scraper raises or returns becomes a :class:`~django_cedula.results.ScrapeResult` that names its
 source, and a block starts the pause after a block. The loader that builds the configured scraper,
-one class or a chain of them, is :func:`django_cedula.scrapers.chain.get_scraper`.
+one source or a chain of them, is :func:`django_cedula.scrapers.chain.get_scraper`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ ERROR_LENGTH = 500
 
 @runtime_checkable
 class Scraper(Protocol):
-    """What ``CEDULA_SCRAPER`` must name: a class whose instances look numbers up.
+    """What the ``BACKEND`` of an entry of ``CEDULA_SOURCES`` must name: a class whose instances look
+    numbers up, built with the entry's ``OPTIONS`` as keyword arguments.
 
     ``scrape_cedula`` receives a normalised number (digits only) and returns a
     :class:`~django_cedula.results.ScrapeResult` or a mapping with the same keys. It is

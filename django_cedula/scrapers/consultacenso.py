@@ -37,8 +37,9 @@ async ({url, payload, limit}) => {"""
 class ConsultaCensoScraper(BrowserScraper):
     """Looks a number up through the consultacenso app's JSON API, from inside its page.
 
-    Select it with ``CEDULA_SCRAPER = "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"``.
-    Same result contract as :class:`~django_cedula.scrapers.wsp.WspScraper`.
+    Select it with an entry ``{"BACKEND": "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"}``
+    of ``CEDULA_SOURCES``; its options are :class:`~.browser.BrowserScraper`'s. Same result contract
+    as :class:`~django_cedula.scrapers.wsp.WspScraper`.
     """
 
     source_name = "consultacenso"

@@ -21,8 +21,10 @@ class ConsultaCensoHttpScraper(HttpScraper):
     election list), then posts ``{"documento", "eleccionId", "captchaToken"}`` to ``back/api/consulta``.
     A ``reload`` answer gets the page again and a fresh captcha token, once.
 
-    Select it with
-    ``CEDULA_SCRAPER = "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper"``.
+    Select it with an entry
+    ``{"BACKEND": "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper"}`` of
+    ``CEDULA_SOURCES`` and ``pip install 'django-cedula[http]'``; its options are
+    :class:`~.http.HttpScraper`'s.
     """
 
     default_url = CENSO_URL

@@ -71,6 +71,7 @@ EXTRA = "django-cedula[http]"
 #: The Chrome version assumed when ``curl_cffi`` does not say which one ``"chrome"`` means.
 FALLBACK_CHROME = 124
 _TARGET_RE = re.compile(r"chrome(\d+)")
+IMPERSONATE_RULE = "impersonate must be 'chrome' or a Chrome target such as 'chrome131' (or None)"
 _BOUNDARY_CHARS = string.ascii_letters + string.digits
 
 
@@ -259,13 +260,13 @@ def impersonation_target(impersonate: str) -> int:
             impersonate = f"chrome{FALLBACK_CHROME}"
     match = _TARGET_RE.fullmatch(impersonate)
     if not match:
-        raise ValueError("impersonate must be 'chrome' or a Chrome target such as 'chrome131'")
+        raise ValueError(IMPERSONATE_RULE)
     return int(match.group(1))
 
 
 def proxy_url(value: str | Mapping[str, str] | None) -> tuple[str | None, str | None]:
-    """curl's proxy URL (credentials in it) and no-proxy list from a ``CEDULA_BROWSER_PROXY``-style
-    value (read by :func:`django_cedula.proxies.parse_proxy_value`, as the browser reads it).
+    """curl's proxy URL (credentials in it) and no-proxy list from a source's ``proxy`` option (read
+    by :func:`django_cedula.proxies.parse_proxy_value`, as the browser reads it).
     Raises :class:`~django_cedula.proxies.ProxyError`, a ``ValueError`` that quotes no password."""
     proxy = parse_proxy_value(value)
     if proxy is None:
@@ -286,7 +287,7 @@ class Fetched:
 
 
 class SourceTimeout(Exception):
-    """A request got no (complete) answer within ``CEDULA_PAGE_TIMEOUT``."""
+    """A request got no (complete) answer within the source's ``page_timeout``."""
 
 
 class SourceUnreachable(Exception):
@@ -389,25 +390,29 @@ class BrowserLikeClient:
 class HttpScraper(SolvingScraper, abc.ABC):
     """A scraper that asks the source over HTTP as Chrome would, without a browser.
 
-    Options (``CEDULA_SCRAPER_OPTIONS``):
+    Options (the ``OPTIONS`` of its entry of ``CEDULA_SOURCES``), each refused by name when wrong:
+    those of every captcha-solving source (:class:`~.solving.SolvingScraper`), read as the browser
+    scrapers read them, and two of its own:
 
     ``url``
-        The page; default ``CEDULA_SOURCE_URL``, else the source's production URL.
+        The page; default the source's production URL.
+    ``election``, ``page_timeout``
+        The election selector's value (default ``"-1"``) and the seconds each request may take
+        (default 30).
     ``proxy``
         A proxy URL (``http://user:secret@host:3128``, ``socks5://host:1080``) or a mapping of
-        ``server``, ``bypass``, ``username``, ``password``; default ``CEDULA_BROWSER_PROXY``, so
-        that both kinds of scraper leave through the same address. Never logged nor shown.
+        ``server``, ``bypass``, ``username``, ``password`` (give a browser source of the same site
+        the same value, so that both leave through the same address). Never logged nor shown.
     ``user_agent``
         A Chrome User-Agent to send instead of the default (Windows, the impersonated version);
-        the client hints follow its ``Chrome/NN``. Default ``CEDULA_BROWSER_USER_AGENT``.
+        the client hints follow its ``Chrome/NN``.
     ``impersonate``
         ``"chrome"`` (curl_cffi's latest Chrome) or a target such as ``"chrome131"``; ``None`` turns
         the TLS impersonation off, which only tests want (a client the firewall refuses).
     ``browser_headers``
         ``False`` sends curl's own headers instead of Chrome's (tests only, as above).
 
-    Timeouts are the browser scrapers': ``CEDULA_PAGE_TIMEOUT`` per request, ``CEDULA_LOOKUP_TIMEOUT``
-    per lookup; pacing is ``CEDULA_MIN_LOOKUP_INTERVAL``.
+    A lookup may take ``CEDULA_LOOKUP_TIMEOUT`` seconds in all; pacing is ``CEDULA_MIN_LOOKUP_INTERVAL``.
     """
 
     def __init__(
@@ -428,11 +433,16 @@ class HttpScraper(SolvingScraper, abc.ABC):
                 "user_agent must be a Chrome User-Agent (the client hints sent must agree with it)",
                 "Give a desktop Chrome User-Agent, or leave it out.",
             )
+        if impersonate is not None and not isinstance(impersonate, str):
+            raise ConfigurationError(IMPERSONATE_RULE, "For example 'chrome', or leave it out.")
+        if not isinstance(browser_headers, bool):
+            raise ConfigurationError("browser_headers must be True or False", "Leave it out: True.")
+        try:
+            self.chrome_major = impersonation_target(impersonate) if impersonate else FALLBACK_CHROME
+        except ValueError:
+            raise ConfigurationError(IMPERSONATE_RULE, "For example 'chrome', or leave it out.") from None
         self.impersonate = impersonate
-        self.chrome_major = impersonation_target(impersonate) if impersonate else FALLBACK_CHROME
         self.browser_headers = browser_headers
-        if self.proxy is not None:
-            proxy_url(self.proxy)  # refused now rather than at the first lookup
 
     def __repr__(self) -> str:
         proxy = "None" if self.proxy is None else repr(REDACTED if isinstance(self.proxy, Mapping) else

@@ -17,8 +17,9 @@ class WspHttpScraper(HttpScraper):
     multipart form data, as the page's script does (``X-Requested-With``, ``Origin``, ``Referer``).
     A ``reload`` answer gets the page again (fresh token, fresh captcha token), once.
 
-    Select it with ``CEDULA_SCRAPER = "django_cedula.scrapers.wsp_http.WspHttpScraper"`` and
-    ``pip install 'django-cedula[http]'``.
+    Select it with an entry ``{"BACKEND": "django_cedula.scrapers.wsp_http.WspHttpScraper"}`` of
+    ``CEDULA_SOURCES`` and ``pip install 'django-cedula[http]'``; its options are
+    :class:`~.http.HttpScraper`'s.
     """
 
     default_url = WSP_URL

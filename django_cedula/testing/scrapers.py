@@ -1,13 +1,15 @@
 """A scraper for tests whose outcome per number the test decides.
 
-Configure it with ``CEDULA_SCRAPER = "django_cedula.testing.scrapers.FakeScraper"`` and
-either call :meth:`FakeScraper.set_outcome` in the test (same process) or give the
-outcomes as options, which also reach worker processes::
+Configure it as the one source and either call :meth:`FakeScraper.set_outcome` in the test
+(same process) or give the outcomes as options, which also reach worker processes::
 
-    CEDULA_SCRAPER_OPTIONS = {
-        "outcomes": {"1020304050": ["timeout", "found"]},
-        "state_dir": "/tmp/fake-scraper",   # shares call counts between processes
-    }
+    CEDULA_SOURCES = [{
+        "BACKEND": "django_cedula.testing.scrapers.FakeScraper",
+        "OPTIONS": {
+            "outcomes": {"1020304050": ["timeout", "found"]},
+            "state_dir": "/tmp/fake-scraper",   # shares call counts between processes
+        },
+    }]
 
 An outcome is a status word (``"found"``, ``"timeout"``, ...) or a mapping with a
 ``status`` and data fields. A list gives one outcome per call, the last one repeating.

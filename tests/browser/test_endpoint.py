@@ -197,7 +197,7 @@ def test_an_unknown_endpoint_scheme_is_an_error(make_runtime: Callable[..., Brow
     from django_cedula.browser import BrowserError
 
     runtime = make_runtime(endpoint="ftp://browser:21")
-    with pytest.raises(BrowserError, match="CEDULA_BROWSER_ENDPOINT"):
+    with pytest.raises(BrowserError, match='browser\'s "endpoint" must be'):
         runtime.run_page(lambda page: page_title(page, "about:blank"))
 
 
@@ -234,7 +234,7 @@ def test_an_unknown_endpoint_scheme_is_refused_without_its_secrets(
     from django_cedula.browser import BrowserError
 
     runtime = make_runtime(endpoint="ftp://agent:hunter2@browser:21/?token=SECRET-TOKEN")
-    with pytest.raises(BrowserError, match="CEDULA_BROWSER_ENDPOINT") as excinfo:
+    with pytest.raises(BrowserError, match='browser\'s "endpoint" must be') as excinfo:
         runtime.run_page(lambda page: page_title(page, "about:blank"))
     assert "ftp://***@browser:21/?***" in str(excinfo.value)
 
@@ -250,11 +250,9 @@ def test_a_lookup_s_stored_error_quotes_no_endpoint_secret(
 
     tag = new_tag()
     monkeypatch.setenv(TAG_VAR, tag)
-    settings.CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
-    settings.CEDULA_BROWSER_ENDPOINT = (
-        f"http://agent:hunter2@127.0.0.1:{closed_port()}/?token=SECRET-TOKEN&cedula=1020304050"
-    )
-    scraper = WspScraper()
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"}
+    endpoint = f"http://agent:hunter2@127.0.0.1:{closed_port()}/?token=SECRET-TOKEN&cedula=1020304050"
+    scraper = WspScraper(browser={"endpoint": endpoint})
     try:
         result = scraper.scrape_cedula("1020304050")
     finally:

@@ -1,10 +1,12 @@
-"""BrowserOptions: from the settings, the Chromium command line, the context options; and which
-Chromium the runtime launches."""
+"""BrowserOptions: from a browser source's options, the Chromium command line, the context options;
+which Chromium the runtime launches; and which sources share a runtime."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,42 +18,159 @@ from django_cedula.browser import (
     BrowserOptions,
     BrowserUnavailable,
     find_browser_executable,
+    get_browser_runtime,
     parse_proxy,
+    reset_browser_runtime,
 )
 from django_cedula.browser.options import SYSTEM_BROWSER_NAMES, playwright_chromium_path
+from django_cedula.conf import build
+from django_cedula.exceptions import ConfigurationError
+from django_cedula.scrapers.consultacenso import ConsultaCensoScraper
+from django_cedula.scrapers.wsp import WspScraper
+
+#: A browser source's options, every one given.
+EVERY_OPTION: dict[str, Any] = {
+    "browser": {
+        "executable": "/opt/chrome",
+        "headless": False,
+        "args": ["--lang=es-CO"],
+        "endpoint": "ws://browser:3000/abc",
+        "endpoint_headers": {"Authorization": "Bearer t"},
+        "idle_timeout": 42,
+    },
+    "proxy": "http://user:s%40cret@proxy.example:3128",
+    "user_agent": "CedulaBot/1.0",
+    "page_timeout": 7,
+}
+#: What they launch with (CEDULA_LOOKUP_TIMEOUT = 70).
+EVERY_OPTION_READ = BrowserOptions(
+    executable="/opt/chrome",
+    headless=False,
+    args=("--lang=es-CO",),
+    proxy={"server": "http://proxy.example:3128", "username": "user", "password": "s@cret"},
+    user_agent="CedulaBot/1.0",
+    endpoint="ws://browser:3000/abc",
+    endpoint_headers={"Authorization": "Bearer t"},
+    idle_timeout=42.0,
+    page_timeout=7.0,
+    lookup_timeout=70.0,
+)
 
 
-def test_from_settings_reads_every_browser_setting(settings: Any) -> None:
-    settings.CEDULA_BROWSER_EXECUTABLE = "/opt/chrome"
-    settings.CEDULA_BROWSER_HEADLESS = False
-    settings.CEDULA_BROWSER_ARGS = ["--lang=es-CO"]
-    settings.CEDULA_BROWSER_PROXY = "http://user:s%40cret@proxy.example:3128"
-    settings.CEDULA_BROWSER_USER_AGENT = "CedulaBot/1.0"
-    settings.CEDULA_BROWSER_ENDPOINT = "ws://browser:3000/abc"
-    settings.CEDULA_BROWSER_IDLE_TIMEOUT = 42
-    settings.CEDULA_PAGE_TIMEOUT = 7
+def test_from_options_reads_every_browser_option(settings: Any) -> None:
     settings.CEDULA_LOOKUP_TIMEOUT = 70
-    options = BrowserOptions.from_settings()
-    assert options == BrowserOptions(
-        executable="/opt/chrome",
-        headless=False,
-        args=("--lang=es-CO",),
-        proxy={"server": "http://proxy.example:3128", "username": "user", "password": "s@cret"},
-        user_agent="CedulaBot/1.0",
-        endpoint="ws://browser:3000/abc",
-        idle_timeout=42.0,
-        page_timeout=7.0,
-        lookup_timeout=70.0,
-    )
+    given = dict(EVERY_OPTION)
+    options = BrowserOptions.from_options(given.pop("browser"), **given)
+    assert options == EVERY_OPTION_READ
 
 
-def test_from_settings_defaults() -> None:
-    options = BrowserOptions.from_settings(prewarm=False)
+def test_a_browser_source_launches_with_its_options(settings: Any) -> None:
+    settings.CEDULA_LOOKUP_TIMEOUT = 70
+    scraper = WspScraper(**EVERY_OPTION)
+    try:
+        assert scraper.browser_options == EVERY_OPTION_READ
+    finally:
+        scraper.close()
+
+
+def test_defaults(settings: Any) -> None:
+    settings.CEDULA_LOOKUP_TIMEOUT = 70
+    options = BrowserOptions.defaults(prewarm=False)
     assert options.executable is None
     assert options.headless is True
     assert options.endpoint is None
     assert options.idle_timeout == 300.0
     assert options.prewarm is False
+    assert options.lookup_timeout == 70.0
+    assert BrowserOptions.from_options() == BrowserOptions.from_options({}) == BrowserOptions.defaults()
+    assert WspScraper().browser_options == BrowserOptions.defaults()
+
+
+@pytest.mark.parametrize(
+    ("browser", "words"),
+    [
+        ({"exectuable": "/opt/chrome"}, "browser has unknown keys ['exectuable']"),
+        ({"headless": "no"}, 'browser["headless"] must be True or False'),
+        ({"args": "--no-sandbox"}, 'browser["args"] must be a list of command-line flags'),
+        ({"args": ["--a", 1]}, 'browser["args"] must be a list of command-line flags'),
+        ({"executable": ""}, 'browser["executable"] must be a path to Chromium'),
+        ({"endpoint": "localhost:9222"}, 'browser["endpoint"] must be a ws:// or http:// endpoint URL'),
+        ({"endpoint_headers": {"Authorization": 1}}, 'browser["endpoint_headers"] must be a dict'),
+        ({"idle_timeout": -1}, 'browser["idle_timeout"] must be seconds'),
+        ({"idle_timeout": True}, 'browser["idle_timeout"] must be seconds'),
+        (["headless"], "browser must be a dict"),
+    ],
+)
+def test_a_wrong_browser_option_is_refused_by_its_key(browser: Any, words: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        WspScraper(browser=browser)
+    assert str(refused.value).startswith(words)
+    assert refused.value.hint
+    # As a worker and manage.py check build the source: the entry named, then the key.
+    with pytest.raises(ConfigurationError, match=re.escape(f"CEDULA_SOURCES[0]: {words}")):
+        build(ConsultaCensoScraper, {"browser": browser}, "CEDULA_SOURCES[0]")
+
+
+def test_no_secret_of_a_refused_browser_option_is_quoted() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        WspScraper(browser={"endpoint_headers": {"Authorization": "Bearer hunter2", "X": 1}})
+    assert "hunter2" not in f"{refused.value} {refused.value.hint}"
+    with pytest.raises(ConfigurationError) as refused:
+        WspScraper(browser={"endpoint": "ftp://agent:hunter2@browser:21"})
+    assert "hunter2" not in f"{refused.value} {refused.value.hint}"
+
+
+@pytest.fixture
+def no_shared_runtimes() -> Iterator[None]:
+    reset_browser_runtime()
+    yield
+    reset_browser_runtime()
+
+
+@pytest.mark.usefixtures("no_shared_runtimes")
+def test_sources_with_equal_browser_options_share_one_runtime() -> None:
+    wsp = WspScraper(browser={"args": ["--lang=es-CO"]}, page_timeout=4)
+    censo = ConsultaCensoScraper(browser={"args": ("--lang=es-CO",)}, page_timeout=4.0)
+    assert wsp.browser_options == censo.browser_options
+    assert wsp.runtime is censo.runtime
+    assert wsp.runtime is get_browser_runtime(censo.browser_options)
+    assert wsp.runtime.options_given == wsp.browser_options
+    # None of this starts a browser: the runtime launches on its first call.
+    assert not wsp.runtime.is_browser_running()
+
+
+@pytest.mark.usefixtures("no_shared_runtimes")
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"browser": {"headless": False}},
+        {"browser": {"args": ["--lang=en-US"]}},
+        {"browser": {"idle_timeout": 60}},
+        {"page_timeout": 5},
+        {"proxy": "http://proxy.example:3128"},
+        {"user_agent": "CedulaBot/2.0"},
+    ],
+)
+def test_sources_with_different_browser_options_get_a_runtime_each(other: dict[str, Any]) -> None:
+    first = WspScraper(page_timeout=4, browser={"args": ["--lang=es-CO"]})
+    second = WspScraper(**{"page_timeout": 4, "browser": {"args": ["--lang=es-CO"]}, **other})
+    assert first.browser_options != second.browser_options
+    assert first.runtime is not second.runtime
+    assert {id(first.runtime), id(second.runtime)} == {
+        id(get_browser_runtime(first.browser_options)),
+        id(get_browser_runtime(second.browser_options)),
+    }
+    assert get_browser_runtime() is get_browser_runtime(BrowserOptions.defaults())
+    assert get_browser_runtime() not in (first.runtime, second.runtime)
+
+
+@pytest.mark.usefixtures("no_shared_runtimes")
+def test_reset_browser_runtime_forgets_every_shared_runtime() -> None:
+    one = get_browser_runtime(BrowserOptions.defaults(headless=False))
+    two = get_browser_runtime()
+    reset_browser_runtime()
+    assert get_browser_runtime(BrowserOptions.defaults(headless=False)) is not one
+    assert get_browser_runtime() is not two
 
 
 @pytest.mark.parametrize(
@@ -174,7 +293,7 @@ def test_an_explicit_bare_name_is_looked_up_on_path(empty_system: Path) -> None:
 
 
 def test_a_missing_explicit_path_is_an_error_not_a_fallback(tmp_path: Path) -> None:
-    with pytest.raises(BrowserUnavailable, match=r"CEDULA_BROWSER_EXECUTABLE = .*does not exist"):
+    with pytest.raises(BrowserUnavailable, match=r'browser\["executable"\] = .*does not exist'):
         find_browser_executable(str(tmp_path / "nowhere" / "chrome"), bundled=no_bundled)
 
 
@@ -208,7 +327,7 @@ def test_nothing_found_says_how_to_install(empty_system: Path) -> None:
     with pytest.raises(BrowserUnavailable) as info:
         find_browser_executable(None, bundled=no_bundled)
     assert "apt-get install chromium" in str(info.value)
-    assert "CEDULA_BROWSER_EXECUTABLE" in str(info.value)
+    assert 'browser["executable"]' in str(info.value)
 
 
 def fake_playwright_install(root: Path, *, full: bool, shell: bool) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -9,6 +10,11 @@ from . import scrapers
 FIRST = "tests.chain.scrapers.FirstScraper"
 SECOND = "tests.chain.scrapers.SecondScraper"
 THIRD = "tests.chain.scrapers.ThirdSourceScraper"
+
+
+def sources(*backends: str) -> list[dict[str, Any]]:
+    """A value of ``CEDULA_SOURCES``: each of ``backends`` without options, in order."""
+    return [{"BACKEND": backend} for backend in backends]
 
 
 @pytest.fixture(autouse=True)

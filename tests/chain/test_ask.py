@@ -10,7 +10,7 @@ from django_cedula.results import ScrapeResult, ScrapeStatus
 from django_cedula.scrapers import get_scraper
 from django_cedula.scrapers.base import ask, paused_sources
 
-from .conftest import FIRST, SECOND
+from .conftest import FIRST, SECOND, sources
 
 
 class PlainScraper:
@@ -41,7 +41,7 @@ def test_a_single_scrapers_block_pauses_every_source(settings: Any) -> None:
 
 
 def test_a_chain_waits_on_the_pauses_of_its_own_sources(settings: Any) -> None:
-    settings.CEDULA_SCRAPER = [FIRST, SECOND]
+    settings.CEDULA_SOURCES = sources(FIRST, SECOND)
     chain = get_scraper()
     assert paused_sources(chain) == ("first", "second")
     assert ask(chain, "1234567890").source == "first"

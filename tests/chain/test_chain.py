@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from django_cedula import throttle
 from django_cedula.exceptions import ConfigurationError
@@ -18,14 +20,14 @@ from django_cedula.scrapers.wsp import WspScraper
 from django_cedula.testing.scrapers import FakeScraper
 
 from . import scrapers
-from .conftest import FIRST, SECOND, THIRD
+from .conftest import FIRST, SECOND, THIRD, sources
 
 NUMBER = "1020304050"
 
 
 @pytest.fixture
 def chain(settings: Any) -> ScraperChain:
-    settings.CEDULA_SCRAPER = [FIRST, SECOND, THIRD]
+    settings.CEDULA_SOURCES = sources(FIRST, SECOND, THIRD)
     settings.CEDULA_BLOCK_COOLDOWN = 900
     built = get_scraper()
     assert isinstance(built, ScraperChain)
@@ -151,31 +153,38 @@ def test_with_no_cooldown_a_block_moves_on_and_pauses_nothing(settings: Any, cha
     assert scrapers.asked() == ["first", "second", "first", "second"]
 
 
-def test_entries_as_mappings_take_their_own_options(settings: Any) -> None:
-    settings.CEDULA_SCRAPER = [{"class": FIRST, "options": {"label": "mine"}}, {"class": SECOND}]
+def test_each_entry_takes_its_own_options(settings: Any) -> None:
+    settings.CEDULA_SOURCES = [{"BACKEND": FIRST, "OPTIONS": {"label": "mine"}}, {"BACKEND": SECOND}]
     chain = get_scraper()
     assert isinstance(chain, ScraperChain)
     first, second = chain.scrapers
     assert (first.label, second.label) == ("mine", "")  # type: ignore[attr-defined]
 
 
-def test_a_single_string_is_not_a_chain(settings: Any) -> None:
-    settings.CEDULA_SCRAPER = FIRST
+def test_a_single_entry_is_not_a_chain(settings: Any) -> None:
+    settings.CEDULA_SOURCES = sources(FIRST)
     assert isinstance(get_scraper(), scrapers.FirstScraper)
 
 
+@pytest.mark.parametrize("value", [FIRST, {"BACKEND": FIRST}, []])
+def test_sources_that_are_not_a_list_of_entries_are_refused(settings: Any, value: Any) -> None:
+    settings.CEDULA_SOURCES = value
+    with pytest.raises(ImproperlyConfigured, match="CEDULA_SOURCES"):
+        get_scraper()
+
+
 @pytest.mark.parametrize(
-    ("value", "options", "words"),
+    ("value", "words"),
     [
-        ([{"class": FIRST, "options": {"bogus": 1}}], {}, "CEDULA_SCRAPER[0]['options']"),
-        ([FIRST], {"label": "x"}, "CEDULA_SCRAPER_OPTIONS applies to a single dotted path"),
+        ([{"BACKEND": FIRST, "OPTIONS": {"bogus": 1}}], "CEDULA_SOURCES[0]: "),
+        ([{"BACKEND": FIRST}, {"BACKEND": SECOND, "OPTIONS": {"bogus": 1}}], "CEDULA_SOURCES[1]: "),
     ],
 )
-def test_wrong_options_are_a_configuration_error(settings: Any, value: Any, options: Any, words: str) -> None:
-    settings.CEDULA_SCRAPER = value
-    settings.CEDULA_SCRAPER_OPTIONS = options
-    with pytest.raises(ConfigurationError, match=words.replace("[", r"\[").replace("]", r"\]")):
+def test_wrong_options_are_a_configuration_error(settings: Any, value: Any, words: str) -> None:
+    settings.CEDULA_SOURCES = value
+    with pytest.raises(ConfigurationError, match=re.escape(words)) as refused:
         get_scraper()
+    assert "unknown options: 'bogus'" in str(refused.value)
 
 
 def test_http_5xx_is_on_the_result() -> None:

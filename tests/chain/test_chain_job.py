@@ -14,7 +14,7 @@ from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
 
 from . import scrapers
-from .conftest import FIRST, SECOND
+from .conftest import FIRST, SECOND, sources
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = CedulaInfo.Status
@@ -23,7 +23,7 @@ NUMBER = "1020304050"
 
 @pytest.fixture
 def chained(settings: Any, recording_backend: type[RecordingBackend]) -> type[RecordingBackend]:
-    settings.CEDULA_SCRAPER = [FIRST, SECOND]
+    settings.CEDULA_SOURCES = sources(FIRST, SECOND)
     settings.CEDULA_BLOCK_COOLDOWN = 900
     settings.CEDULA_RETRY_DELAYS = [60]
     return recording_backend
@@ -71,7 +71,7 @@ def test_a_failure_keeps_the_source_of_the_stored_answer(
 def test_a_source_name_longer_than_its_column_is_cut(
     settings: Any, recording_backend: type[RecordingBackend], make_user: Callable[..., Any]
 ) -> None:
-    settings.CEDULA_SCRAPER = ["tests.chain.scrapers.LongNamedScraper"]
+    settings.CEDULA_SOURCES = sources("tests.chain.scrapers.LongNamedScraper")
     user = make_user(cedula=NUMBER)
     assert recording_backend.run_next() == Status.ACTIVE
     source = CedulaInfo.objects.get(user=user).source

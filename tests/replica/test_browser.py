@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from django_cedula.testing.replica import Replica
+
+from ..conftest import CHROMIUM
 
 pytestmark = pytest.mark.browser
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.browser
 def browser() -> Iterator[Any]:
     from playwright import sync_api
 
-    executable = os.environ.get("CEDULA_BROWSER_EXECUTABLE") or shutil.which("chromium") or None
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        # The Chromium the suite drives (tests/conftest.py: CEDULA_TEST_CHROMIUM, else the system's).
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield browser
         browser.close()
 

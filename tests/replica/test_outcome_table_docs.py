@@ -8,7 +8,9 @@ text; ``--help`` and the start-up banner print it. When this fails after a chang
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,9 +74,18 @@ def test_the_banner_lists_every_number_with_its_outcome_and_the_settings() -> No
             banner.append(line)
     finally:
         assert running.stop() == 0
-    assert f'    CEDULA_SOURCE_URL = "{url}censo/consultar/"' in banner
-    assert '    CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"' in banner
-    listed = banner[banner.index("  " + OUTCOMES_HEADING) + 1 :]
+    # The settings it prints are Python a site can paste: one source at this replica, and its solver.
+    heading = next(index for index, line in enumerate(banner) if line.startswith("  a site's settings"))
+    end = banner.index("  " + OUTCOMES_HEADING)
+    printed: dict[str, Any] = {}
+    exec(textwrap.dedent("\n".join(banner[heading + 1 : end])), {}, printed)
+    assert printed == {
+        "CEDULA_SOURCES": [
+            {"BACKEND": "django_cedula.scrapers.wsp.WspScraper", "OPTIONS": {"url": f"{url}censo/consultar/"}}
+        ],
+        "CEDULA_CAPTCHA_SOLVER": {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"},
+    }
+    listed = banner[end + 1 :]
     assert rows(listed) == EXPECTED
     assert len(listed) == len(EXPECTED)
 

@@ -13,8 +13,8 @@ import threading
 import pytest
 
 from django_cedula.captcha.base import CaptchaSolver
-from django_cedula.exceptions import CaptchaError
-from django_cedula.conf import option_problems
+from django_cedula.conf import build
+from django_cedula.exceptions import CaptchaError, ConfigurationError
 from django_cedula.testing.captcha import P90_Z, ReplicaCaptchaSolver
 from django_cedula.testing.replica.tokens import TokenCheck, TokenVerifier, check_token
 
@@ -176,8 +176,12 @@ def test_options() -> None:
     assert solver.poll_interval == 0.5
     assert ReplicaCaptchaSolver().poll_interval == 0.25
     assert CaptchaSolver.poll_interval == 5.0, "the instance's value does not leak into the interface"
-    assert not option_problems(ReplicaCaptchaSolver, dict(solver.options))
-    assert option_problems(ReplicaCaptchaSolver, {"latency_p50": 30}).unknown == ("latency_p50",)
+    # What it keeps builds it again; a misspelt option is refused by its name.
+    assert ReplicaCaptchaSolver(**solver.options).options == solver.options
+    with pytest.raises(TypeError, match="unknown options: 'latency_p50'"):
+        ReplicaCaptchaSolver(latency_p50=30)
+    with pytest.raises(ConfigurationError, match=r"CEDULA_CAPTCHA_SOLVER: .*'latency_p50'"):
+        build(ReplicaCaptchaSolver, {"latency_p50": 30}, "CEDULA_CAPTCHA_SOLVER")
 
 
 @pytest.mark.parametrize(

@@ -148,10 +148,23 @@ def test_urls(replica: Replica) -> None:
     assert replica.censo_url == replica.url + "consultacenso/"
     assert replica.censo_api_url == replica.url + "consultacenso/back/api/"
     settings = replica.django_settings()
-    assert settings["CEDULA_SOURCE_URL"] == replica.wsp_url
-    assert settings["CEDULA_CAPTCHA_SOLVER"] == "django_cedula.testing.captcha.ReplicaCaptchaSolver"
-    assert settings["CEDULA_CAPTCHA_SOLVER_OPTIONS"] == {}, "the solver's own tokens are accepted"
-    assert replica.django_settings("censo")["CEDULA_SOURCE_URL"] == replica.censo_url
+    assert settings["CEDULA_SOURCES"] == [
+        {
+            "BACKEND": "django_cedula.scrapers.wsp.WspScraper",
+            "OPTIONS": {"url": replica.wsp_url, **replica.source_options},
+        }
+    ]
+    # No OPTIONS: the solver's own tokens are accepted.
+    assert settings["CEDULA_CAPTCHA_SOLVER"] == {
+        "BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"
+    }
+    (censo,) = replica.django_settings("censo", page_timeout=7)["CEDULA_SOURCES"]
+    assert censo == {
+        "BACKEND": "django_cedula.scrapers.consultacenso.ConsultaCensoScraper",
+        "OPTIONS": {"url": replica.censo_url, **replica.source_options, "page_timeout": 7},
+    }
+    chain = replica.chain_settings()["CEDULA_SOURCES"]
+    assert [entry["OPTIONS"]["url"] for entry in chain] == [replica.wsp_url, replica.censo_url]
 
 
 def test_lifecycle_and_ports() -> None:

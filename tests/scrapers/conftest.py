@@ -7,6 +7,11 @@ import pytest
 from django_cedula.testing.replica import Replica
 
 
+def replica_solver(**options: Any) -> dict[str, Any]:
+    """``CEDULA_CAPTCHA_SOLVER`` for the replica's solver with ``options``."""
+    return {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver", "OPTIONS": options}
+
+
 @pytest.fixture(params=["wsp", "censo"])
 def source(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -17,5 +22,5 @@ def replica_settings(cedula_replica: Replica, settings: Any, source: str) -> Rep
     """Point the package's scraper and captcha solver at the replica, for ``source``."""
     for name, value in cedula_replica.django_settings(source).items():
         setattr(settings, name, value)
-    cedula_replica.slow_seconds = 6  # past CEDULA_PAGE_TIMEOUT (4 s in the test settings)
+    cedula_replica.slow_seconds = 6  # past the page_timeout (4 s for the suite's replica sources)
     return cedula_replica

@@ -12,6 +12,8 @@ from django_cedula.results import ScrapeResult, ScrapeStatus
 from django_cedula.scrapers import get_scraper
 from django_cedula.testing.replica import Replica
 
+from .conftest import replica_solver
+
 pytestmark = pytest.mark.browser
 
 
@@ -158,12 +160,12 @@ def test_a_slow_answer_past_the_page_timeout_is_a_timeout(replica_settings: Repl
 
 
 def test_an_unreachable_source_is_a_network_error(settings: Any, cedula_replica: Replica) -> None:
-    for name, value in cedula_replica.django_settings().items():
-        setattr(settings, name, value)
     with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings.CEDULA_SOURCE_URL = f"http://127.0.0.1:{port}/censo/consultar/"
+    url = f"http://127.0.0.1:{port}/censo/consultar/"
+    for name, value in cedula_replica.django_settings(url=url).items():
+        setattr(settings, name, value)
     result = scrape("1000000001")
     assert result.status is ScrapeStatus.NETWORK_ERROR
     assert "ERR_CONNECTION_REFUSED" in result.error
@@ -181,7 +183,7 @@ def test_without_a_solver_a_lookup_fails_at_once_without_traffic(
 
 
 def test_a_failing_solver_is_a_captcha_failure(replica_settings: Replica, settings: Any) -> None:
-    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"fail": True}
+    settings.CEDULA_CAPTCHA_SOLVER = replica_solver(fail=True)
     result = scrape("1000000001")
     assert result.status is ScrapeStatus.CAPTCHA_FAILED
     assert replica_settings.lookups() == []  # nothing was submitted without a token
@@ -199,7 +201,7 @@ def test_no_cookies_travel_between_lookups(replica_settings: Replica, source: st
 def test_the_solve_overlaps_loading_the_page(replica_settings: Replica, settings: Any) -> None:
     """Form page 2 s, solver 3 s: overlapped, a lookup takes about 3 s, not 5 (the margin between
     is for a loaded machine's page work)."""
-    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 3.0}
+    settings.CEDULA_CAPTCHA_SOLVER = replica_solver(delay=3.0)
     replica_settings.form_delay = 2.0
     scrape("1000000001")  # learns the site key
     started = time.monotonic()

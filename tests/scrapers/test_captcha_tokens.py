@@ -14,6 +14,8 @@ from django_cedula.testing.captcha import ReplicaCaptchaSolver
 from django_cedula.testing.replica import Replica
 from django_cedula.testing.replica.tokens import issue_token
 
+from .conftest import replica_solver
+
 pytestmark = pytest.mark.browser
 
 NOTHING = {"accepted": 0, "reused": 0, "expired": 0, "foreign_site_key": 0, "unknown": 0}
@@ -36,7 +38,7 @@ def test_the_default_configuration_is_found_with_a_fresh_token_each(
 
 def test_a_reused_token_is_a_captcha_failure(replica_settings: Replica, source: str, settings: Any) -> None:
     # A solver that hands the same token out twice (what the token supply must never do).
-    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"token": replica_settings.issue_token()}
+    settings.CEDULA_CAPTCHA_SOLVER = replica_solver(token=replica_settings.issue_token())
     assert scrape("1000000001").status is ScrapeStatus.FOUND
     result = scrape("1000000001")
     assert result.status is ScrapeStatus.CAPTCHA_FAILED
@@ -56,13 +58,13 @@ def test_a_reused_token_is_a_captcha_failure(replica_settings: Replica, source: 
 def test_an_expired_token_is_a_captcha_failure(replica_settings: Replica, source: str, settings: Any) -> None:
     replica_settings.token_max_age = 30
     stale = issue_token(replica_settings.site_key, issued_at=time.time() - 31)
-    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"token": stale}
+    settings.CEDULA_CAPTCHA_SOLVER = replica_solver(token=stale)
     assert scrape("1000000001").status is ScrapeStatus.CAPTCHA_FAILED
     (record,) = replica_settings.lookups()
     assert (record.answer, record.captcha_check, record.detail) == ("captcha", "expired", "expired")
 
 
 def test_the_latency_model_in_a_real_lookup(replica_settings: Replica, source: str, settings: Any) -> None:
-    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"latency_median": 0.1, "latency_p90": 0.3, "seed": 7}
+    settings.CEDULA_CAPTCHA_SOLVER = replica_solver(latency_median=0.1, latency_p90=0.3, seed=7)
     assert scrape("1000000001").status is ScrapeStatus.FOUND
     assert replica_settings.captcha_counts()["accepted"] == 1

@@ -104,21 +104,25 @@ def test_every_fault_mode_and_table_kind_has_a_case() -> None:
     assert {OUTCOMES[case.number].kind for case in TABLE_CASES if case.number in OUTCOMES} == set(OutcomeKind)
 
 
-def http_scraper(source: str, **options: Any) -> HttpScraper:
-    return (WspHttpScraper if source == "wsp" else ConsultaCensoHttpScraper)(**options)
+def http_scraper(replica: Replica, source: str, **options: Any) -> HttpScraper:
+    """The HTTP scraper of ``source``, with the options of the replica's entry for it (its ``url``,
+    the suite's ``page_timeout``) and ``options`` besides."""
+    cls = WspHttpScraper if source == "wsp" else ConsultaCensoHttpScraper
+    return cls(**replica.source(source, **options)["OPTIONS"])
 
 
-def browser_scraper(source: str) -> BaseScraper:
+def browser_scraper(replica: Replica, source: str) -> BaseScraper:
     from django_cedula.scrapers.consultacenso import ConsultaCensoScraper
     from django_cedula.scrapers.wsp import WspScraper
 
-    return WspScraper() if source == "wsp" else ConsultaCensoScraper()
+    cls = WspScraper if source == "wsp" else ConsultaCensoScraper
+    return cls(**replica.source(source)["OPTIONS"])
 
 
-def run(replica: Replica, case: Case, scraper: BaseScraper, settings: Any) -> ScrapeResult:
+def run(replica: Replica, case: Case, scraper: BaseScraper) -> ScrapeResult:
     """``case`` on a replica in its state after the fixtures' reset."""
     replica.reset()
-    replica.slow_seconds = 6  # past CEDULA_PAGE_TIMEOUT (4 s in the test settings)
+    replica.slow_seconds = 6  # past the page_timeout (4 s for the suite's replica sources)
     case.arrange(replica)
     return ScrapeResult.coerce(scraper.scrape_cedula(case.number))
 
@@ -154,39 +158,39 @@ def data(result: ScrapeResult) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_http_scraper(replica_settings: Replica, source: str, case: Case, settings: Any) -> None:
-    # A slow answer (6 s) is given up sooner than a browser needs; every other case keeps the test
-    # settings' 4 s, which a gzip bomb's decompression on a loaded machine needs (1.5 s was not).
-    settings.CEDULA_PAGE_TIMEOUT = 1.5 if "slow" in case.id else 4
-    result = run(replica_settings, case, http_scraper(source), settings)
+def test_http_scraper(replica_settings: Replica, source: str, case: Case) -> None:
+    # A slow answer (6 s) is given up sooner than a browser needs; every other case keeps the
+    # suite's 4 s, which a gzip bomb's decompression on a loaded machine needs (1.5 s was not).
+    page_timeout = 1.5 if "slow" in case.id else 4
+    result = run(replica_settings, case, http_scraper(replica_settings, source, page_timeout=page_timeout))
     check(replica_settings, case, source, result)
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_browser_scraper_and_the_http_one_agree(
-    replica_settings: Replica, source: str, case: Case, settings: Any
-) -> None:
-    browser = run(replica_settings, case, browser_scraper(source), settings)
+def test_browser_scraper_and_the_http_one_agree(replica_settings: Replica, source: str, case: Case) -> None:
+    browser = run(replica_settings, case, browser_scraper(replica_settings, source))
     check(replica_settings, case, source, browser)
-    http = run(replica_settings, case, http_scraper(source), settings)
+    http = run(replica_settings, case, http_scraper(replica_settings, source))
     assert data(http) == data(browser)
 
 
 def test_a_plain_client_is_refused_by_the_fingerprint_fault(replica_settings: Replica, source: str) -> None:
     replica_settings.set_fault("fingerprint")
-    plain = http_scraper(source, impersonate=None, browser_headers=False).scrape_cedula(FOUND)
+    plain = http_scraper(replica_settings, source, impersonate=None, browser_headers=False).scrape_cedula(
+        FOUND
+    )
     assert plain.status is S.BLOCKED
     (refused,) = replica_settings.requests(answer="block")
     assert (refused.status, refused.fault, refused.kind) == (403, "fingerprint", "page")
     # Chrome's headers without Chrome's TLS pass the replica (it cannot see TLS): only the headers
     # are what it judges.
-    assert http_scraper(source, impersonate=None).scrape_cedula(FOUND).status is S.FOUND
-    assert http_scraper(source).scrape_cedula(FOUND).status is S.FOUND
+    assert http_scraper(replica_settings, source, impersonate=None).scrape_cedula(FOUND).status is S.FOUND
+    assert http_scraper(replica_settings, source).scrape_cedula(FOUND).status is S.FOUND
 
 
 def test_each_lookup_has_its_own_session(replica_settings: Replica, source: str) -> None:
-    scraper = http_scraper(source)
+    scraper = http_scraper(replica_settings, source)
     scraper.scrape_cedula("1000000001")
     scraper.scrape_cedula("1000000002")
     first, second = replica_settings.lookups()
@@ -196,7 +200,7 @@ def test_each_lookup_has_its_own_session(replica_settings: Replica, source: str)
 
 
 def test_the_http_scraper_sends_what_the_pages_script_sends(replica_settings: Replica, source: str) -> None:
-    assert http_scraper(source).scrape_cedula("1000000001").status is S.FOUND
+    assert http_scraper(replica_settings, source).scrape_cedula("1000000001").status is S.FOUND
     (lookup,) = replica_settings.lookups()
     assert lookup.captcha_check == "accepted"
     assert lookup.election == ("-1" if source == "wsp" else "0")

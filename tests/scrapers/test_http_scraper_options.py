@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 import pytest
+from django.core.checks import ERROR
 
-from django_cedula.checks import check_http_scraper
+from django_cedula.checks import check_sources
 from django_cedula.exceptions import ConfigurationError
 from django_cedula.results import ScrapeStatus
 from django_cedula.scrapers import get_scraper, http
@@ -16,8 +17,15 @@ from django_cedula.scrapers.http import ChromeHeaders, impersonation_target, pro
 from django_cedula.scrapers.wsp_http import WspHttpScraper
 from django_cedula.testing.replica import Replica
 
+from .conftest import replica_solver
+
 WSP_HTTP = "django_cedula.scrapers.wsp_http.WspHttpScraper"
 CENSO_HTTP = "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper"
+WSP = "django_cedula.scrapers.wsp.WspScraper"
+
+
+def source_errors() -> list[Any]:
+    return [message for message in check_sources() if message.level >= ERROR]
 
 
 def free_port() -> int:
@@ -35,7 +43,7 @@ def without_curl_cffi(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_without_curl_cffi_the_scraper_names_the_extra(settings: Any) -> None:
     with pytest.raises(ConfigurationError, match=r"django-cedula\[http\]"):
         WspHttpScraper()
-    settings.CEDULA_SCRAPER = WSP_HTTP
+    settings.CEDULA_SOURCES = [{"BACKEND": WSP_HTTP}]
     with pytest.raises(ConfigurationError, match="curl_cffi"):
         get_scraper()
 
@@ -44,25 +52,27 @@ def test_without_curl_cffi_the_scraper_names_the_extra(settings: Any) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        WSP_HTTP,
-        [WSP_HTTP, "django_cedula.scrapers.wsp.WspScraper"],
-        # An entry written as a mapping is read like the chain reads it.
-        [{"class": WSP_HTTP, "options": {"impersonate": "chrome"}}, "django_cedula.scrapers.wsp.WspScraper"],
+        [{"BACKEND": WSP_HTTP}],
+        [{"BACKEND": WSP_HTTP}, {"BACKEND": WSP}],
+        # With options, and after a browser source: the entry is named, and its options not judged.
+        [{"BACKEND": WSP}, {"BACKEND": WSP_HTTP, "OPTIONS": {"impersonate": "chrome"}}],
     ],
 )
-def test_manage_py_check_says_so_first(settings: Any, value: object) -> None:
-    settings.CEDULA_SCRAPER = value
-    (message,) = check_http_scraper()
+def test_manage_py_check_says_so_first(settings: Any, value: list[dict[str, Any]]) -> None:
+    settings.CEDULA_SOURCES = value
+    (message,) = source_errors()
     assert message.id == "django_cedula.E014"
+    index = next(i for i, entry in enumerate(value) if entry["BACKEND"] == WSP_HTTP)
+    assert f"[{index}]: {WSP_HTTP!r} needs curl_cffi" in message.msg
     assert "django-cedula[http]" in (message.hint or "")
 
 
 def test_no_check_problem_with_curl_cffi_or_a_browser_scraper(settings: Any, monkeypatch: Any) -> None:
-    settings.CEDULA_SCRAPER = CENSO_HTTP
-    assert check_http_scraper() == []
+    settings.CEDULA_SOURCES = [{"BACKEND": CENSO_HTTP}]
+    assert source_errors() == []
     monkeypatch.setattr(http, "curl_cffi_missing", lambda: True)
-    settings.CEDULA_SCRAPER = "django_cedula.scrapers.wsp.WspScraper"
-    assert check_http_scraper() == []
+    settings.CEDULA_SOURCES = [{"BACKEND": WSP}]
+    assert source_errors() == []
 
 
 def test_source_names() -> None:
@@ -78,7 +88,7 @@ def test_the_proxy_password_never_shows(cedula_replica: Replica, settings: Any) 
     for name, value in cedula_replica.django_settings().items():
         setattr(settings, name, value)
     proxy = f"http://alice:s3cr3t-pw@127.0.0.1:{free_port()}"
-    scraper = WspHttpScraper(proxy=proxy)
+    scraper = WspHttpScraper(url=cedula_replica.wsp_url, proxy=proxy)
     assert "s3cr3t" not in repr(scraper)
     result = scraper.scrape_cedula("1000000001")
     assert result.status is ScrapeStatus.NETWORK_ERROR
@@ -120,13 +130,12 @@ def test_without_a_solver_no_traffic(cedula_replica: Replica, settings: Any) -> 
 
 
 def test_options_checked_when_built(settings: Any) -> None:
-    with pytest.raises(ValueError, match="Chrome User-Agent"):
+    with pytest.raises(ConfigurationError, match="user_agent must be a Chrome User-Agent"):
         WspHttpScraper(user_agent="python-requests/2.32")
-    with pytest.raises(ValueError, match="Chrome target"):
+    with pytest.raises(ConfigurationError, match="impersonate must be 'chrome' or a Chrome target"):
         WspHttpScraper(impersonate="safari17_0")
-    settings.CEDULA_SCRAPER = WSP_HTTP
-    settings.CEDULA_SCRAPER_OPTIONS = {"user_agent": "curl/8"}
-    with pytest.raises(ConfigurationError, match="refused its options"):
+    settings.CEDULA_SOURCES = [{"BACKEND": WSP_HTTP, "OPTIONS": {"user_agent": "curl/8"}}]
+    with pytest.raises(ConfigurationError, match=r"^CEDULA_SOURCES\[0\]: user_agent must be a Chrome"):
         get_scraper()
 
 
@@ -158,7 +167,7 @@ def test_the_token_supply_serves_the_http_scraper(
         "db": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cedula_http_cache"},
     }
     settings.CEDULA_CACHE_ALIAS = "db"
-    settings.CEDULA_TASK_BACKEND = "django_cedula.testing.backends.RecordingBackend"
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.testing.backends.RecordingBackend"}
     call_command("createcachetable", "cedula_http_cache", verbosity=0)
     assert get_token_supply() is not None
     stocked = SolvedToken(value=cedula_replica.issue_token(), ref="stocked", seconds=1.0)
@@ -166,10 +175,10 @@ def test_the_token_supply_serves_the_http_scraper(
         stocked
     )
     # A solver that would take 5 s: the stocked token is taken long before.
-    settings.CEDULA_CAPTCHA_SOLVER_OPTIONS = {"delay": 5.0}
+    settings.CEDULA_CAPTCHA_SOLVER = replica_solver(delay=5.0)
     started = time.monotonic()
     try:
-        result = WspHttpScraper().scrape_cedula("1000000001")
+        result = WspHttpScraper(url=cedula_replica.wsp_url).scrape_cedula("1000000001")
     finally:
         caches["db"].clear()
     assert time.monotonic() - started < 4

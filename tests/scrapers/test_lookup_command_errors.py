@@ -21,7 +21,7 @@ from django.core.management import CommandError, call_command
     ],
 )
 def test_a_raising_scraper_is_a_clear_failure(settings: Any, scraper: str, message: str) -> None:
-    settings.CEDULA_SCRAPER = scraper
+    settings.CEDULA_SOURCES = [{"BACKEND": scraper}]
     out = StringIO()
     with pytest.raises(CommandError) as excinfo:
         call_command("cedula_lookup", "1020304050", stdout=out)

@@ -22,7 +22,8 @@ EXIT_INVALID = 2
 
 class Command(BaseCommand):
     help = (
-        "Look one cédula up with the configured scraper (CEDULA_SCRAPER) and print the result. "
+        "Look one cédula up with the configured sources (CEDULA_SOURCES: one source, or a fallback chain) "
+        "and print the result. "
         "Exits 0 for a final answer (found, not found, cancelled), 1 for a failure, 2 for an invalid number. "
         "Nothing is stored."
     )
