@@ -354,7 +354,7 @@ async def _floor(url: str, token: str, executable: str, lookups: int) -> tuple[l
 
     from .scraper import bare_lookup, numbers
 
-    args = BrowserOptions.from_settings().launch_args()
+    args = BrowserOptions.defaults().launch_args()
     durations = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=executable, headless=True, args=args)

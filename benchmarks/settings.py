@@ -81,7 +81,7 @@ Q_CLUSTER: dict[str, Any] = {
     "log_level": "WARNING",
 }
 
-CEDULA_TASK_BACKEND = "django_cedula.backends.django_q.DjangoQBackend"
+CEDULA_TASKS = {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"}
 # The package's default is 5 s between one worker's lookups, for politeness to the real site; the
 # replica needs none, and the throughput benchmark measures the machine, not the pause.
 CEDULA_MIN_LOOKUP_INTERVAL = 0
