@@ -273,3 +273,31 @@ def test_the_production_block_needs_the_2captcha_key_and_never_prints_it(
     )
     for output in (unset.stdout, unset.stderr, result.stdout, result.stderr):
         assert FAKE_KEY not in output
+
+
+def test_check_names_a_setting_of_an_earlier_version_and_a_misspelt_option(tmp_path: Path) -> None:
+    """A site upgraded by hand: the documented replica block, plus what an earlier version's guide
+    said (``CEDULA_SOURCE_URL``), then the url option misspelt: ``manage.py check`` names the
+    replacement (E015) and the option the source refused (E005), never a value."""
+    env = environment()
+    block = documented_block("replica-settings", "python")
+    old_url = "http://127.0.0.1:9/an-old-secret-path/"
+    site = new_site(tmp_path, block + f'CEDULA_SOURCE_URL = "{old_url}"\n', env)
+
+    old = manage(site, "check", env=env, ok=False)
+    assert old.returncode == 1
+    assert (
+        '(django_cedula.E015) CEDULA_SOURCE_URL: is no longer read; use the "url" option of an entry '
+        "of CEDULA_SOURCES"
+    ) in old.stderr
+    assert old_url not in old.stdout + old.stderr
+
+    settings = site / "mysite" / "settings.py"
+    text = settings.read_text(encoding="utf-8").replace(f'CEDULA_SOURCE_URL = "{old_url}"\n', "")
+    settings.write_text(text.replace('"OPTIONS": {"url": ', '"OPTIONS": {"urll": '), encoding="utf-8")
+    misspelt = manage(site, "check", env=env, ok=False)
+    assert misspelt.returncode == 1
+    assert "(django_cedula.E005) CEDULA_SOURCES: [0]:" in misspelt.stderr
+    assert "WspScraper got unknown options: 'urll'" in misspelt.stderr
+    assert "E015" not in misspelt.stderr
+    assert "/censo/consultar/" not in misspelt.stdout + misspelt.stderr
