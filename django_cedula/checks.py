@@ -29,7 +29,7 @@ W008   ``CEDULA_SWEEP["PROCESSING_AFTER"]`` is shorter than the longest a job ma
 W009   no cache shared between processes: no token supply, no cluster-wide rate limit
 =====  ==================================================================
 
-Each pluggable part validates its own options in its constructor (:mod:`.loading`): the checks
+Each pluggable part validates its own options in its constructor (:mod:`.conf`): the checks
 build every part as a worker would, and report what it refuses (E002, E005, E012) in its own words,
 which name the option and never its value. Building a part touches no network and no queue.
 
