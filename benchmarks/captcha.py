@@ -8,7 +8,7 @@ their life, for its site key), Redis (``127.0.0.1:6379/8``) as the shared cache 
 each scenario's own, and the solver stand-in ``ReplicaCaptchaSolver`` at a production-shaped latency:
 log-normal, median 30 s, 90th percentile 60 s, seeded. The default politeness: ``CEDULA_RATE_LIMIT =
 "1/5s"`` for the cluster and ``CEDULA_MIN_LOOKUP_INTERVAL = 5`` per worker. Today's path is
-``CEDULA_CAPTCHA_POOL = False``; the supply is ``True`` with ``CEDULA_CAPTCHA_TOKEN_MAX_AGE = 100``.
+``CEDULA_TOKEN_SUPPLY = {"ENABLED": False}``; the supply is ``{"ENABLED": True, "MAX_AGE": 100}``.
 
 Each scenario runs in a process of its own, on a database and a cache prefix of its own, and starts
 with a warm-up registration (the browser launched, the page's site key learnt); the scenarios run in
@@ -19,11 +19,12 @@ four lanes at once, since they mostly wait (a lookup every 5 s at the most):
 2. ``steady``: one registration every 20 s; registration to final state, p50 and p90, and the queue's
    pick-up (from the registration's commit to the job's claim of the row); then, with the defaults,
    ``idle``: once the last arrival's token lifetime has passed, the solves started in 10 idle minutes.
-3. ``stock``: ``CEDULA_CAPTCHA_POOL_MIN_TOKENS = 1``, single registrations 90 to 150 s apart (seeded):
+3. ``stock``: ``CEDULA_TOKEN_SUPPLY["MIN_TOKENS"] = 1``, single registrations 90 to 150 s apart (seeded):
    registration to final state.
 4. ``pair``: two qcluster processes (one worker each) sharing Redis: tokens used twice (the replica's
    ``reused``), solves per final validation.
-5. ``today``: the same backlog, arrivals and singles with ``CEDULA_CAPTCHA_POOL = False``: the baselines.
+5. ``today``: the same backlog, arrivals and singles without the supply (``"ENABLED": False``): the
+   baselines.
 
 ``--quick`` multiplies every time the benchmark sets (solver latency, the token's kept and accepted
 lives, the rate limit's interval, the per-worker interval, the arrival spacing, the idle window, the
@@ -74,7 +75,7 @@ QUICK_FACTOR = 0.1
 RATE_INTERVAL = 5.0  # CEDULA_RATE_LIMIT = "1/5s", the default with a shared cache
 MIN_INTERVAL = 5.0  # CEDULA_MIN_LOOKUP_INTERVAL, the default
 LATENCY_MEDIAN, LATENCY_P90 = 30.0, 60.0
-TOKEN_MAX_AGE = 100.0  # CEDULA_CAPTCHA_TOKEN_MAX_AGE, the default
+TOKEN_MAX_AGE = 100.0  # CEDULA_TOKEN_SUPPLY["MAX_AGE"], the default
 REPLICA_TOKEN_LIFE = 120.0  # Google's two minutes
 ARRIVAL_SPACING = 20.0
 IDLE_WINDOW = 600.0
@@ -395,14 +396,18 @@ def overrides(
         },
         "CEDULA_RATE_LIMIT": rate_limit(RATE_INTERVAL * factor),
         "CEDULA_MIN_LOOKUP_INTERVAL": MIN_INTERVAL * factor,
-        "CEDULA_CAPTCHA_POOL": pool,
-        "CEDULA_CAPTCHA_TOKEN_MAX_AGE": TOKEN_MAX_AGE * factor,
-        "CEDULA_CAPTCHA_POOL_MIN_TOKENS": min_tokens,
-        "CEDULA_CAPTCHA_SOLVER": SOLVER,
-        "CEDULA_CAPTCHA_SOLVER_OPTIONS": {
-            "latency_median": LATENCY_MEDIAN * factor,
-            "latency_p90": LATENCY_P90 * factor,
-            "seed": seed,
+        "CEDULA_TOKEN_SUPPLY": {
+            "ENABLED": pool,
+            "MAX_AGE": TOKEN_MAX_AGE * factor,
+            "MIN_TOKENS": min_tokens,
+        },
+        "CEDULA_CAPTCHA_SOLVER": {
+            "BACKEND": SOLVER,
+            "OPTIONS": {
+                "latency_median": LATENCY_MEDIAN * factor,
+                "latency_p90": LATENCY_P90 * factor,
+                "seed": seed,
+            },
         },
     }
 
@@ -443,9 +448,10 @@ class Session:
             for index in range(self.processes):
                 settings = {**cluster_overrides(self.replica, workers=1), **self.settings}
                 # Each process its own seed: two workers would otherwise draw the same latencies.
-                settings["CEDULA_CAPTCHA_SOLVER_OPTIONS"] = {
-                    **self.settings["CEDULA_CAPTCHA_SOLVER_OPTIONS"],
-                    "seed": 1 + index,
+                solver = self.settings["CEDULA_CAPTCHA_SOLVER"]
+                settings["CEDULA_CAPTCHA_SOLVER"] = {
+                    **solver,
+                    "OPTIONS": {**solver["OPTIONS"], "seed": 1 + index},
                 }
                 cluster = Cluster(settings, self.log_dir / f"qcluster-{index}.log")
                 self.clusters.append(cluster)

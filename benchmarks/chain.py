@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.chain [--quick]
 
 A real ``python -m django qcluster`` (2 workers, ORM broker on PostgreSQL, Redis as the shared
-cache that holds the per-source pause) runs ``CEDULA_SCRAPER = [WspScraper, ConsultaCensoScraper]``
+cache that holds the per-source pause) runs ``CEDULA_SOURCES`` = [WspScraper, ConsultaCensoScraper]
 with headless Chromium against the local replica, no rate limit and no pause between a worker's
 lookups. After a warm-up (each worker's browser launched), two batches of registrations, one
 transaction each, as a site would:

@@ -329,15 +329,16 @@ def measure_floor(lookups: int) -> dict[str, Any]:
     replica = Replica(valid_token=DEFAULT_VALID_TOKEN).start()
     try:
         configure(replica.wsp_url, {})  # fresh tokens the replica accepts once each
-        from django_cedula.browser import find_browser_executable, get_browser_runtime
-        from django_cedula.scrapers.wsp import WspScraper
+        from django_cedula.browser import find_browser_executable, reset_browser_runtime
+        from django_cedula.scrapers import get_scraper
 
-        scraper = WspScraper()
+        # The one source configure() names: WspScraper with its options, at the replica's URL.
+        scraper = get_scraper()
         scraper.scrape_cedula("1000000001")  # launch the browser and learn the site key
         cpu = cpu_seconds(os.getpid())
         package = time_each(scraper.scrape_cedula, numbers(lookups, start=55_000_000))
         package_cpu = cpu_seconds(os.getpid()) - cpu
-        get_browser_runtime().close()
+        reset_browser_runtime()  # its browser gone before the floor launches one of its own
         executable = find_browser_executable(None) or "chromium"
         floor, floor_cpu = asyncio.run(_floor(replica.wsp_url, DEFAULT_VALID_TOKEN, executable, lookups))
     finally:

@@ -145,9 +145,9 @@ def child(argv: list[str]) -> int:
     setups: dict[str, tuple[Callable[[], None], dict[str, Any], bool]] = {
         "baseline": (disconnect, {}, False),
         "off": (receivers.connect_receivers, {"CEDULA_AUTO_VALIDATE": False}, False),
-        "recording": (receivers.connect_receivers, {"CEDULA_TASK_BACKEND": RECORDING}, False),
-        "django_q": (receivers.connect_receivers, {"CEDULA_TASK_BACKEND": DJANGO_Q}, False),
-        "django_q_persistent": (receivers.connect_receivers, {"CEDULA_TASK_BACKEND": DJANGO_Q}, True),
+        "recording": (receivers.connect_receivers, {"CEDULA_TASKS": {"BACKEND": RECORDING}}, False),
+        "django_q": (receivers.connect_receivers, {"CEDULA_TASKS": {"BACKEND": DJANGO_Q}}, False),
+        "django_q_persistent": (receivers.connect_receivers, {"CEDULA_TASKS": {"BACKEND": DJANGO_Q}}, True),
     }
 
     def create_users(mode: str, count: int) -> Iterator[float]:

@@ -83,7 +83,7 @@ def run(quick: bool, budget: float | None = None, repeats: int | None = None) ->
                             ["run", "--budget", str(budget)],
                             project_environment(
                                 database_env,
-                                CEDULA_BENCH_SETTINGS=json.dumps({"CEDULA_TASK_BACKEND": backend}),
+                                CEDULA_BENCH_SETTINGS=json.dumps({"CEDULA_TASKS": {"BACKEND": backend}}),
                                 CEDULA_BENCH_CONN_MAX_AGE=max_age,
                             ),
                             timeout=(budget or 24 * 3600) + 600,
@@ -296,7 +296,7 @@ def run_command(budget: float, out: str) -> dict[str, Any]:
 
     from django_cedula.models import CedulaInfo
 
-    uses_django_q = "django_q" in settings.CEDULA_TASK_BACKEND
+    uses_django_q = "django_q" in settings.CEDULA_TASKS["BACKEND"]
     total = CedulaInfo.objects.count()
     rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     finished = threading.Event()

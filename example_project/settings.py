@@ -126,20 +126,30 @@ CEDULA_USER_FIELD = "cedula"
 CEDULA_LOOKUP_TIMEOUT = 120
 
 if os.environ.get("CEDULA_REAL_SITE") == "1":
-    # The real Registraduría site: the scraper's own URL, a paid captcha solver, polite pacing.
+    # The real Registraduría site: the scraper at its own URL (no url option), a paid captcha
+    # solver, polite pacing.
     _api_key = os.environ.get("TWOCAPTCHA_API_KEY", "")
     if not _api_key:
         raise ImproperlyConfigured("CEDULA_REAL_SITE=1 needs TWOCAPTCHA_API_KEY (a 2Captcha API key).")
-    CEDULA_SOURCE_URL = None
-    CEDULA_CAPTCHA_SOLVER = "django_cedula.captcha.twocaptcha.TwoCaptchaSolver"
-    CEDULA_CAPTCHA_SOLVER_OPTIONS = {"api_key": _api_key}
+    CEDULA_SOURCES = [{"BACKEND": "django_cedula.scrapers.wsp.WspScraper"}]
+    CEDULA_CAPTCHA_SOLVER = {
+        "BACKEND": "django_cedula.captcha.twocaptcha.TwoCaptchaSolver",
+        "OPTIONS": {"api_key": _api_key},
+    }
     CEDULA_RETRY_DELAYS = [60, 300, 900]
     CEDULA_RATE_LIMIT = "6/m"
     CEDULA_REFRESH_COOLDOWN = 3600
 else:
     # The local replica, with its captcha "solver" (it returns the token the replica accepts).
-    CEDULA_SOURCE_URL = os.environ.get("CEDULA_REPLICA_URL", "http://127.0.0.1:8765/censo/consultar/")
-    CEDULA_CAPTCHA_SOLVER = "django_cedula.testing.captcha.ReplicaCaptchaSolver"
+    CEDULA_SOURCES = [
+        {
+            "BACKEND": "django_cedula.scrapers.wsp.WspScraper",
+            "OPTIONS": {
+                "url": os.environ.get("CEDULA_REPLICA_URL", "http://127.0.0.1:8765/censo/consultar/")
+            },
+        }
+    ]
+    CEDULA_CAPTCHA_SOLVER = {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"}
     # Short waits, so that retries happen while you watch.
     CEDULA_MIN_LOOKUP_INTERVAL = 0
     CEDULA_RETRY_DELAYS = [
@@ -154,6 +164,7 @@ else:
 # Django-Q2 with its ORM broker: the queue lives in the database, there is no server to install.
 # A job may run longer than a lookup: under CEDULA_RATE_LIMIT it may first wait up to 30 s for its
 # turn (Django-Q2's scheduler tick). The broker hands a job out again only after 'retry'.
+CEDULA_TASKS = {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"}
 Q_CLUSTER = {
     "name": "example",
     "orm": "default",

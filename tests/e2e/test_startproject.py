@@ -4,8 +4,8 @@ Nothing here is written for the test: the accounts model, the settings blocks an
 read from docs/installation.rst (the code block after the comments ``.. accounts-models``,
 ``.. replica-settings``, ``.. replica-commands`` and ``.. production-settings``). The one
 substitution is the replica's port: the documented ``8765`` becomes the free port the replica
-started with (``--port 0``), which its banner prints in the ``CEDULA_SOURCE_URL`` line. The site
-keeps startproject's SQLite database in ``tmp_path``.
+started with (``--port 0``), which its banner prints in the ``"url"`` option of its
+``CEDULA_SOURCES`` entry. The site keeps startproject's SQLite database in ``tmp_path``.
 
 The replica, ``manage.py qcluster`` and every other command run as real processes, with
 ``PYTHONPATH`` set to this checkout so that they import this tree's package.
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from django_cedula.conf import REMOVED_SETTINGS
 from django_cedula.testing.replica import OUTCOMES, OutcomeKind
 from example_project.demo import ROOT, Service, still_running
 
@@ -42,6 +43,8 @@ FOUND = next(number for number, outcome in OUTCOMES.items() if outcome.kind is O
 FINAL_TIMEOUT = 60.0
 #: A stand-in key for the production block's check; it must never be printed.
 FAKE_KEY = "fake-2captcha-key-for-the-check-only"
+DJANGO_Q = "django_cedula.backends.django_q.DjangoQBackend"
+WSP = "django_cedula.scrapers.wsp.WspScraper"
 
 
 # -- the documentation --------------------------------------------------------------------------
@@ -63,6 +66,20 @@ def documented_block(marker: str, language: str) -> str:
             break
         body.append(line)
     return textwrap.dedent("\n".join(body)).strip("\n") + "\n"
+
+
+def block_settings(block: str) -> dict[str, object]:
+    """The ``CEDULA_*`` settings a documented block sets, run as Python after startproject's
+    settings (stood in for by the few names the block extends)."""
+    namespace: dict[str, object] = {"INSTALLED_APPS": [], "DATABASES": {"default": {}}}
+    exec(compile(block, "docs/installation.rst", "exec"), namespace)
+    return {name: value for name, value in namespace.items() if name.startswith("CEDULA_")}
+
+
+def assert_current_settings_only(block: str) -> None:
+    """No setting of an earlier version, anywhere in the block, comments included."""
+    for name in REMOVED_SETTINGS:
+        assert not re.search(rf"\bCEDULA_{name}\b", block), f"the block names CEDULA_{name}"
 
 
 def documented_commands(marker: str) -> list[list[str]]:
@@ -166,13 +183,20 @@ def test_a_new_site_on_the_replica_validates_its_first_user(tmp_path: Path) -> N
     replica_argv = [sys.executable, "-m", "django_cedula.testing.replica", "--port", "0"]
     with service("replica", replica_argv, env, tmp_path, scan=False) as replica:
         url = wait_for_line(
-            replica, r'^    CEDULA_SOURCE_URL = "(http://127\.0\.0\.1:\d+/censo/consultar/)"$'
+            replica, r'^ +"OPTIONS": \{"url": "(http://127\.0\.0\.1:\d+/censo/consultar/)"\}\},$'
         )[1]
         port = url.split(":")[2].split("/")[0]
         block = documented_block("replica-settings", "python")
-        documented_url = f'CEDULA_SOURCE_URL = "http://127.0.0.1:{DOCUMENTED_PORT}/censo/consultar/"'
-        assert documented_url in block
         assert f"--port {DOCUMENTED_PORT}" in block
+        assert_current_settings_only(block)
+        documented = block_settings(block)
+        assert documented["CEDULA_SOURCES"] == [
+            {"BACKEND": WSP, "OPTIONS": {"url": f"http://127.0.0.1:{DOCUMENTED_PORT}/censo/consultar/"}}
+        ]
+        assert documented["CEDULA_CAPTCHA_SOLVER"] == {
+            "BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"
+        }
+        assert documented["CEDULA_TASKS"] == {"BACKEND": DJANGO_Q}
         site = new_site(tmp_path, block.replace(f"127.0.0.1:{DOCUMENTED_PORT}", f"127.0.0.1:{port}"), env)
 
         commands = documented_commands("replica-commands")
@@ -206,9 +230,7 @@ def test_a_new_site_on_the_replica_validates_its_first_user(tmp_path: Path) -> N
             assert place is not None
             assert row == ("active", place.municipio, place.mesa), worker.log_tail(40)
             # The documented LOGGING shows the package's lines in the worker's output, by user id.
-            wait_for_line(
-                worker, r"django_cedula\.tasks INFO Cédula validation for user 1 finished as active$"
-            )
+            wait_for_line(worker, r"django_cedula\.job INFO Cédula validation for user 1 finished as active$")
             worker.remember_descendants()
             assert worker.stop() == 0, worker.log_tail()
         log = worker.log_path.read_text(errors="replace")
@@ -218,16 +240,28 @@ def test_a_new_site_on_the_replica_validates_its_first_user(tmp_path: Path) -> N
     assert time.monotonic() - started_at < 240
 
 
-def test_the_production_block_needs_the_2captcha_key_and_never_prints_it(tmp_path: Path) -> None:
+def test_the_production_block_needs_the_2captcha_key_and_never_prints_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = environment()
     block = documented_block("production-settings", "python")
     assert block.splitlines()[1] == "import os"
     assert 'os.environ.get("TWOCAPTCHA_API_KEY")' in block
+    assert_current_settings_only(block)
+    monkeypatch.setenv("TWOCAPTCHA_API_KEY", FAKE_KEY)
+    documented = block_settings(block)
+    assert documented["CEDULA_SOURCES"] == [{"BACKEND": WSP}], "the real site: no url option"
+    assert documented["CEDULA_CAPTCHA_SOLVER"] == {
+        "BACKEND": "django_cedula.captcha.twocaptcha.TwoCaptchaSolver",
+        "OPTIONS": {"api_key": FAKE_KEY},  # read from the environment
+    }
+    assert documented["CEDULA_TASKS"] == {"BACKEND": DJANGO_Q}
+    assert documented["CEDULA_SWEEP"] == {"SCHEDULE": True}
     site = new_site(tmp_path, block, env)
 
     unset = manage(site, "check", env=env, ok=False)
     assert unset.returncode == 1
-    assert "(django_cedula.E013) CEDULA_CAPTCHA_SOLVER_OPTIONS:" in unset.stderr
+    assert "(django_cedula.E013) CEDULA_CAPTCHA_SOLVER:" in unset.stderr
     assert "HINT: Set the TWOCAPTCHA_API_KEY environment variable" in unset.stderr
     assert "KeyError" not in unset.stderr
 
@@ -239,3 +273,31 @@ def test_the_production_block_needs_the_2captcha_key_and_never_prints_it(tmp_pat
     )
     for output in (unset.stdout, unset.stderr, result.stdout, result.stderr):
         assert FAKE_KEY not in output
+
+
+def test_check_names_a_setting_of_an_earlier_version_and_a_misspelt_option(tmp_path: Path) -> None:
+    """A site upgraded by hand: the documented replica block, plus what an earlier version's guide
+    said (``CEDULA_SOURCE_URL``), then the url option misspelt: ``manage.py check`` names the
+    replacement (E015) and the option the source refused (E005), never a value."""
+    env = environment()
+    block = documented_block("replica-settings", "python")
+    old_url = "http://127.0.0.1:9/an-old-secret-path/"
+    site = new_site(tmp_path, block + f'CEDULA_SOURCE_URL = "{old_url}"\n', env)
+
+    old = manage(site, "check", env=env, ok=False)
+    assert old.returncode == 1
+    assert (
+        '(django_cedula.E015) CEDULA_SOURCE_URL: is no longer read; use the "url" option of an entry '
+        "of CEDULA_SOURCES"
+    ) in old.stderr
+    assert old_url not in old.stdout + old.stderr
+
+    settings = site / "mysite" / "settings.py"
+    text = settings.read_text(encoding="utf-8").replace(f'CEDULA_SOURCE_URL = "{old_url}"\n', "")
+    settings.write_text(text.replace('"OPTIONS": {"url": ', '"OPTIONS": {"urll": '), encoding="utf-8")
+    misspelt = manage(site, "check", env=env, ok=False)
+    assert misspelt.returncode == 1
+    assert "(django_cedula.E005) CEDULA_SOURCES: [0]:" in misspelt.stderr
+    assert "WspScraper got unknown options: 'urll'" in misspelt.stderr
+    assert "E015" not in misspelt.stderr
+    assert "/censo/consultar/" not in misspelt.stdout + misspelt.stderr

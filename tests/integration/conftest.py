@@ -117,7 +117,7 @@ def redis_cluster(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
     def configure(scraper_settings: dict[str, Any]) -> dict[str, Any]:
         overrides: dict[str, Any] = {
             **scraper_settings,
-            "CEDULA_TASK_BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+            "CEDULA_TASKS": {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"},
             "CEDULA_BLOCK_COOLDOWN": 600,
             "CEDULA_RETRY_DELAYS": [],
             "CEDULA_RATE_LIMIT": None,

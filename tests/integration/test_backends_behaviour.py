@@ -86,10 +86,13 @@ def test_backend_behaviour(
     spec = BACKENDS[backend_name]
     calls = tmp_path / "calls"
     overrides = {
-        "CEDULA_TASK_BACKEND": spec["path"],
-        "CEDULA_TASK_BACKEND_OPTIONS": spec.get("options", {}),
-        "CEDULA_SCRAPER": "django_cedula.testing.scrapers.FakeScraper",
-        "CEDULA_SCRAPER_OPTIONS": {"outcomes": OUTCOMES, "state_dir": str(calls)},
+        "CEDULA_TASKS": {"BACKEND": spec["path"], "OPTIONS": spec.get("options", {})},
+        "CEDULA_SOURCES": [
+            {
+                "BACKEND": "django_cedula.testing.scrapers.FakeScraper",
+                "OPTIONS": {"outcomes": OUTCOMES, "state_dir": str(calls)},
+            }
+        ],
         "CEDULA_RETRY_DELAYS": [1, 2],
     }
     for name, value in overrides.items():

@@ -30,22 +30,20 @@ from .conftest import Worker, wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = CedulaInfo.Status
 WSP_HTTP = "django_cedula.scrapers.wsp_http.WspHttpScraper"
-WSP = "django_cedula.scrapers.wsp.WspScraper"
 #: Seconds after the first refusal within which the other worker's first request may still arrive
 #: (it may have checked the pause just before the first block was reported).
 MARGIN = 5
 
 
 def http_then_browser(replica: Replica, **http_options: Any) -> dict[str, Any]:
-    """Settings for the chain [WspHttpScraper (with ``http_options``), WspScraper] on the replica."""
-    url = replica.wsp_url
+    """Settings for the chain [WspHttpScraper (with ``http_options``), WspScraper] on the replica,
+    both at its Source A."""
     return {
         **replica.django_settings(),
-        "CEDULA_SCRAPER": [
-            {"class": WSP_HTTP, "options": {"url": url, **http_options}},
-            {"class": WSP, "options": {"url": url}},
+        "CEDULA_SOURCES": [
+            {"BACKEND": WSP_HTTP, "OPTIONS": {**replica.source()["OPTIONS"], **http_options}},
+            replica.source(),
         ],
-        "CEDULA_SOURCE_URL": None,
     }
 
 

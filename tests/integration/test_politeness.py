@@ -26,7 +26,7 @@ def cluster_settings(settings: Any, cedula_replica: Replica) -> dict[str, Any]:
     this test's own so that concurrent test runs on the same Redis do not meet."""
     overrides: dict[str, Any] = {
         **cedula_replica.django_settings(),
-        "CEDULA_TASK_BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+        "CEDULA_TASKS": {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"},
         "CACHES": {
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",

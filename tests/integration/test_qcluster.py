@@ -32,9 +32,13 @@ def test_registrations_reach_their_final_states_through_a_real_cluster(
     tmp_path: Path,
 ) -> None:
     overrides = {
-        "CEDULA_TASK_BACKEND": DJANGO_Q,
-        "CEDULA_SCRAPER": "django_cedula.testing.scrapers.FakeScraper",
-        "CEDULA_SCRAPER_OPTIONS": {"outcomes": OUTCOMES, "state_dir": str(tmp_path / "calls")},
+        "CEDULA_TASKS": {"BACKEND": DJANGO_Q},
+        "CEDULA_SOURCES": [
+            {
+                "BACKEND": "django_cedula.testing.scrapers.FakeScraper",
+                "OPTIONS": {"outcomes": OUTCOMES, "state_dir": str(tmp_path / "calls")},
+            }
+        ],
         "CEDULA_RETRY_DELAYS": [1],
     }
     for name, value in overrides.items():

@@ -26,7 +26,7 @@ def test_a_worker_validates_with_the_real_scraper_and_leaves_no_browser(
 ) -> None:
     overrides: dict[str, Any] = {
         **cedula_replica.django_settings(),
-        "CEDULA_TASK_BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+        "CEDULA_TASKS": {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"},
         "CEDULA_RETRY_DELAYS": [1],
     }
     for name, value in overrides.items():

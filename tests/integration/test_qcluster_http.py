@@ -18,10 +18,10 @@ Status = CedulaInfo.Status
 
 
 @pytest.mark.parametrize(
-    ("scraper", "url"),
+    ("scraper", "source"),
     [
-        ("django_cedula.scrapers.wsp_http.WspHttpScraper", "wsp_url"),
-        ("django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper", "censo_url"),
+        ("django_cedula.scrapers.wsp_http.WspHttpScraper", "wsp"),
+        ("django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper", "censo"),
     ],
 )
 def test_a_worker_validates_with_the_http_scraper_and_starts_no_browser(
@@ -31,13 +31,14 @@ def test_a_worker_validates_with_the_http_scraper_and_starts_no_browser(
     cedula_replica: Replica,
     monkeypatch: pytest.MonkeyPatch,
     scraper: str,
-    url: str,
+    source: str,
 ) -> None:
     overrides: dict[str, Any] = {
         **cedula_replica.django_settings(),
-        "CEDULA_SCRAPER": scraper,
-        "CEDULA_SOURCE_URL": getattr(cedula_replica, url),
-        "CEDULA_TASK_BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+        # The HTTP scraper of that source, with the options the replica gives its browser scraper
+        # (the url of the source's page here, the short page timeout).
+        "CEDULA_SOURCES": [{**cedula_replica.source(source), "BACKEND": scraper}],
+        "CEDULA_TASKS": {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"},
         "CEDULA_RETRY_DELAYS": [1],
     }
     for name, value in overrides.items():

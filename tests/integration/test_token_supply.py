@@ -35,16 +35,19 @@ def spent() -> dict[str, int]:
 
 @pytest.fixture
 def supply_settings(settings: Any, cedula_replica: Replica) -> Callable[..., dict[str, Any]]:
-    """``configure(**extra)``: the replica with a 2 s solver, Django-Q2 with one worker per process, and
-    Redis as the shared cache under a key prefix of this test's own; applied here and returned for the
-    workers."""
+    """``configure(solver_delay=2.0, token_supply=None, **extra)``: the replica with a solver taking
+    ``solver_delay`` seconds, ``CEDULA_TOKEN_SUPPLY`` (the defaults unless given), Django-Q2 with one
+    worker per process, and Redis as the shared cache under a key prefix of this test's own; applied
+    here and returned for the workers."""
 
-    def configure(**extra: Any) -> dict[str, Any]:
+    def configure(
+        *, solver_delay: float = 2.0, token_supply: dict[str, Any] | None = None, **extra: Any
+    ) -> dict[str, Any]:
         overrides: dict[str, Any] = {
             **cedula_replica.django_settings(),
-            "CEDULA_CAPTCHA_SOLVER": SOLVER,
-            "CEDULA_CAPTCHA_SOLVER_OPTIONS": {"delay": 2.0},
-            "CEDULA_TASK_BACKEND": "django_cedula.backends.django_q.DjangoQBackend",
+            "CEDULA_CAPTCHA_SOLVER": {"BACKEND": SOLVER, "OPTIONS": {"delay": solver_delay}},
+            "CEDULA_TOKEN_SUPPLY": token_supply or {},
+            "CEDULA_TASKS": {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"},
             "CACHES": {
                 "default": {
                     "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -115,11 +118,7 @@ def test_expired_tokens_are_thrown_away_not_sent(
 ) -> None:
     """A standing stock of one, kept at most 3 s: the filler replaces tokens as they age, counts them
     expired, and the replica never sees a token past its lifetime."""
-    overrides = supply_settings(
-        CEDULA_CAPTCHA_TOKEN_MAX_AGE=3,
-        CEDULA_CAPTCHA_POOL_MIN_TOKENS=1,
-        CEDULA_CAPTCHA_SOLVER_OPTIONS={"delay": 0.2},
-    )
+    overrides = supply_settings(token_supply={"MAX_AGE": 3, "MIN_TOKENS": 1}, solver_delay=0.2)
     # The supply keeps none past 3 s (their age counts from before they were solved, never after);
     # a taken token's POST on a loaded machine may take a second or two more: 8 s at the replica
     # leaves room for that, and the filler is still seen throwing tokens away (the "expired"
@@ -149,12 +148,11 @@ def test_a_refused_token_is_counted_and_not_used_again(
     refused (the page's captcha answer); the lookup ends captcha_failed, the refusal is counted, and
     the retry gets another token, which (the replica's life set back) is accepted."""
     overrides = supply_settings(
-        CEDULA_CAPTCHA_TOKEN_MAX_AGE=30,
-        CEDULA_CAPTCHA_POOL_MIN_TOKENS=1,
+        token_supply={"MAX_AGE": 30, "MIN_TOKENS": 1},
+        solver_delay=0.2,
         # Retries at once: the test sets the replica's token life back as soon as it sees the first
         # retry counted, and a retry that ran before that is refused again; three give room.
         CEDULA_RETRY_DELAYS=[0, 0, 0],
-        CEDULA_CAPTCHA_SOLVER_OPTIONS={"delay": 0.2},
     )
     cedula_replica.token_max_age = 120
     worker = start_worker(["qcluster"], overrides)
@@ -185,7 +183,7 @@ def test_an_idle_site_starts_no_solve(
 ) -> None:
     """With the defaults (no standing stock), once a token lifetime has passed since the last
     registration the filler, still running its rounds, starts nothing more."""
-    overrides = supply_settings(CEDULA_CAPTCHA_TOKEN_MAX_AGE=3, CEDULA_CAPTCHA_SOLVER_OPTIONS={"delay": 0.2})
+    overrides = supply_settings(token_supply={"MAX_AGE": 3}, solver_delay=0.2)
     worker = start_worker(["qcluster"], overrides)
     make_user(cedula="1000000241")
     assert wait_until(all_final(1), timeout=60), worker.log()

@@ -45,11 +45,12 @@ def chromium(tag: str) -> Iterator[ChromiumWatch]:
 
 @pytest.fixture
 def configure(settings: Any, cedula_replica: Replica) -> Callable[..., dict[str, Any]]:
-    """``configure(**extra)``: apply the cluster's settings (replica, Django-Q2 backend, two workers, and
-    ``extra``) to this process and return them, to hand to ``start_worker`` as the workers' overrides."""
+    """``configure(source_options=None, **extra)``: apply the cluster's settings (replica, its source with
+    ``source_options`` besides the replica's, Django-Q2 backend, two workers, and ``extra``) to this
+    process and return them, to hand to ``start_worker`` as the workers' overrides."""
 
-    def apply(**extra: Any) -> dict[str, Any]:
-        overrides = cluster_overrides(cedula_replica, settings.Q_CLUSTER, **extra)
+    def apply(source_options: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+        overrides = cluster_overrides(cedula_replica, settings.Q_CLUSTER, source_options, **extra)
         for name, value in overrides.items():
             setattr(settings, name, value)
         return {**overrides, **sqlite_worker_databases()}

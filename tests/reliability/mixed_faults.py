@@ -41,7 +41,7 @@ SEED = 20240611
 #: Attempts per user: the first and one per retry delay.
 RETRY_DELAYS = [1, 1, 1]
 ATTEMPTS = len(RETRY_DELAYS) + 1
-#: A slow answer must outlast the lookup's wait for it (``CEDULA_PAGE_TIMEOUT``).
+#: A slow answer must outlast the lookup's wait for it (the source's ``page_timeout`` option).
 PAGE_TIMEOUT = 4
 SLOW_SECONDS = PAGE_TIMEOUT + 3
 #: Share of users whose number gets faults at all.
@@ -169,8 +169,8 @@ def scenario_settings(replica: Replica, q_cluster: dict[str, Any]) -> dict[str, 
     return cluster_overrides(
         replica,
         q_cluster,
+        {"page_timeout": PAGE_TIMEOUT},
         CEDULA_RETRY_DELAYS=RETRY_DELAYS,
-        CEDULA_PAGE_TIMEOUT=PAGE_TIMEOUT,
         CEDULA_LOOKUP_TIMEOUT=30,
         CEDULA_BLOCK_COOLDOWN=0,
     )

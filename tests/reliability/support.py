@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,12 +34,18 @@ CLUSTER_START_TIMEOUT = 60.0
 SCHEDULER_TICK = 30.0
 
 
-def cluster_overrides(replica: Replica, q_cluster: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def cluster_overrides(
+    replica: Replica,
+    q_cluster: dict[str, Any],
+    source_options: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """Settings shared by the test process and its workers: the replica with the real ``WspScraper``
-    and its captcha stand-in, the Django-Q2 backend, and a cluster of two workers."""
+    (with ``source_options`` besides the replica's: ``page_timeout``, ...) and its captcha stand-in,
+    the Django-Q2 backend, and a cluster of two workers."""
     return {
-        **replica.django_settings(),
-        "CEDULA_TASK_BACKEND": DJANGO_Q,
+        **replica.django_settings(**(source_options or {})),
+        "CEDULA_TASKS": {"BACKEND": DJANGO_Q},
         "Q_CLUSTER": {**q_cluster, "workers": Q_CLUSTER_WORKERS},
         **extra,
     }

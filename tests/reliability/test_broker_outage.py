@@ -92,7 +92,7 @@ def test_registrations_during_a_broker_outage_are_kept_pending_and_finished_afte
         assert cedula_replica.lookups() == []
 
         # A sweep while the broker is still down: it tries, fails, says so, and changes no state.
-        settings.CEDULA_SWEEP_PENDING_AFTER = 0
+        settings.CEDULA_SWEEP = {"PENDING_AFTER": 0}
         during = sweep()
         assert (during["pending"], during["enqueue_failures"]) == (len(NUMBERS), len(NUMBERS)), during
         assert status_counts(ids) == {Status.PENDING: len(NUMBERS)}

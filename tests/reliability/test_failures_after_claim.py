@@ -63,7 +63,7 @@ def test_a_database_connection_cut_mid_lookup_keeps_the_answer(
     fresh one and keeps the answer: ACTIVE after one lookup (before: the answer was lost and the row
     waited for a sweep and a second paid lookup)."""
     number = "3800000001"
-    overrides = configure(CEDULA_PAGE_TIMEOUT=15, CEDULA_LOOKUP_TIMEOUT=40)
+    overrides = configure({"page_timeout": 15}, CEDULA_LOOKUP_TIMEOUT=40)
     # The answer is held 8 s: the test sees the lookup arrive and cuts the connections well inside that
     # on a loaded machine too.
     cedula_replica.slow_seconds = 8
@@ -99,7 +99,7 @@ def test_a_raising_prepare_is_counted_and_ends_the_row(
     """prepare() runs after the claim, before the throttle's turn. Raising there left the row
     PROCESSING, and every sweep queued it again. Now: two counted retries, then ERROR."""
     overrides = configure(
-        CEDULA_SCRAPER="tests.misbehaving_scrapers.PrepareExplodesScraper",
+        CEDULA_SOURCES=[{"BACKEND": "tests.misbehaving_scrapers.PrepareExplodesScraper"}],
         CEDULA_RATE_LIMIT="100/s",
         CEDULA_RETRY_DELAYS=[0, 0],
     )
@@ -130,7 +130,7 @@ def test_a_job_timeout_shorter_than_the_lookup_ends_as_lost_after_the_attempts(
     sweep, for ever. Now each sweep counts the lost attempt; the third loss ends the row."""
     number = "3800000003"
     overrides = configure(
-        CEDULA_PAGE_TIMEOUT=60,
+        {"page_timeout": 60},
         CEDULA_LOOKUP_TIMEOUT=90,
         CEDULA_RETRY_DELAYS=[0, 0],
         # Each attempt runs in a fresh worker process (Django-Q2 replaces the one it killed), so it
@@ -140,7 +140,7 @@ def test_a_job_timeout_shorter_than_the_lookup_ends_as_lost_after_the_attempts(
     )
     cedula_replica.slow_seconds = 60  # every lookup of this number outlives the job timeout
     cedula_replica.set_fault("slow", number)
-    settings.CEDULA_SWEEP_PROCESSING_AFTER = 1
+    settings.CEDULA_SWEEP = {"PROCESSING_AFTER": 1}
     cluster = start_worker(["qcluster"], overrides)
     wait_for_cluster(cluster)
     user = make_user(cedula=number)

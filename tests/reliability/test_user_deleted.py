@@ -48,7 +48,7 @@ def test_a_job_whose_user_was_deleted_exits_cleanly_without_a_lookup(
     Then a user deleted while their lookup is in flight (the replica holds the answer back until the
     lookup times out, a failure that would be retried): the job's result is discarded, nothing is
     stored and no retry scheduled."""
-    overrides = configure(CEDULA_RETRY_DELAYS=[1], CEDULA_PAGE_TIMEOUT=PAGE_TIMEOUT)
+    overrides = configure({"page_timeout": PAGE_TIMEOUT}, CEDULA_RETRY_DELAYS=[1])
     gone = make_user(cedula=GONE)
     gone_id = gone.pk
     assert CedulaInfo.objects.get(user_id=gone_id).status == Status.PENDING

@@ -48,9 +48,9 @@ def test_a_lookup_killed_with_its_worker_is_finished_after_a_sweep_and_leaves_no
     """The replica holds one number's answer back, so its lookup is in flight (row PROCESSING, the POST
     at the replica) when the whole qcluster process group gets SIGKILL. The killed workers' Chromium,
     in a group of its own, must go too (its driver's pipe closed). A new cluster does not pick the row
-    up by itself; ``cedula_sweep`` sees it PROCESSING for longer than CEDULA_SWEEP_PROCESSING_AFTER,
+    up by itself; ``cedula_sweep`` sees it PROCESSING for longer than CEDULA_SWEEP["PROCESSING_AFTER"],
     counts the lost attempt and queues the next one, which ends ACTIVE: two lookups, one counted loss."""
-    overrides = configure(CEDULA_PAGE_TIMEOUT=PAGE_TIMEOUT, CEDULA_LOOKUP_TIMEOUT=PAGE_TIMEOUT + 15)
+    overrides = configure({"page_timeout": PAGE_TIMEOUT}, CEDULA_LOOKUP_TIMEOUT=PAGE_TIMEOUT + 15)
     cedula_replica.slow_seconds = SLOW_SECONDS
     cedula_replica.set_fault("slow", NUMBER, times=1)
     first = start_worker(["qcluster"], overrides)
@@ -88,7 +88,7 @@ def test_a_lookup_killed_with_its_worker_is_finished_after_a_sweep_and_leaves_no
     wait_for_cluster(second)
     assert CedulaInfo.objects.get(user=user).status == Status.PROCESSING
 
-    settings.CEDULA_SWEEP_PROCESSING_AFTER = 1
+    settings.CEDULA_SWEEP = {"PROCESSING_AFTER": 1}
     caplog.set_level(logging.INFO, logger="django_cedula.sweeper")
     out = io.StringIO()
     call_command("cedula_sweep", "--json", stdout=out)
