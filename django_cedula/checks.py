@@ -218,13 +218,12 @@ def _source_classes() -> tuple[list[tuple[str, dict[str, Any], Any]], list[Check
         config, errors = _part_config(4, "SOURCES", entry, _SOURCE_EXAMPLE)
         if config is None:
             messages += [
-                _error(4, "SOURCES", f"[{index}]: {error.msg.split(': ', 1)[1]}", _SOURCES_HINT)
-                for error in errors
+                _error(4, f"SOURCES[{index}]", error.msg.split(": ", 1)[1], _SOURCES_HINT) for error in errors
             ]
             continue
         cls = _load(4, "SOURCES", config, Scraper, label, _SOURCES_HINT)
         if isinstance(cls, Error):
-            messages.append(_error(4, "SOURCES", f"[{index}]: {cls.msg.split(': ', 1)[1]}", _SOURCES_HINT))
+            messages.append(_error(4, f"SOURCES[{index}]", cls.msg.split(": ", 1)[1], _SOURCES_HINT))
             continue
         loaded.append((label, config, cls))
     return loaded, messages
@@ -251,26 +250,23 @@ def check_sources(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from .scrapers.http import EXTRA
 
     for label, config, cls in loaded:
-        index = label.removeprefix("CEDULA_SOURCES")
+        name = label.removeprefix("CEDULA_")
         if _needs_curl(cls):
             messages.append(
                 _error(
                     14,
-                    "SOURCES",
-                    f"{index}: {config['BACKEND']!r} needs curl_cffi, which is not installed",
+                    name,
+                    f"{config['BACKEND']!r} needs curl_cffi, which is not installed",
                     f"pip install '{EXTRA}' on every worker, or use a browser scraper "
                     "(django_cedula.scrapers.wsp.WspScraper).",
                 )
             )
             continue
-        scraper, errors = _build(5, "SOURCES", cls, config["OPTIONS"], label)
-        messages += [
-            _error(5, "SOURCES", f"{index}: {error.msg.split(': ', 1)[1]}", error.hint or "")
-            for error in errors
-        ]
+        scraper, errors = _build(5, name, cls, config["OPTIONS"], label)
+        messages += errors
         if scraper is None:
             continue
-        messages += _check_executable(index, getattr(scraper, "browser_options", None))
+        messages += _check_executable(name, getattr(scraper, "browser_options", None))
         scraper.close()
     if _raw("CAPTCHA_SOLVER") is None and any(_is_solving_scraper(cls) for _, _, cls in loaded):
         messages.append(
@@ -287,7 +283,7 @@ def check_sources(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
-def _check_executable(index: str, options: Any) -> list[CheckMessage]:
+def _check_executable(name: str, options: Any) -> list[CheckMessage]:
     """E010: a browser source's Chromium that cannot be run."""
     executable = getattr(options, "executable", None)
     if executable is None or (os.path.isfile(executable) and os.access(executable, os.X_OK)):
@@ -295,8 +291,8 @@ def _check_executable(index: str, options: Any) -> list[CheckMessage]:
     return [
         _error(
             10,
-            "SOURCES",
-            f'{index}: browser["executable"] {executable!r} is not an executable file',
+            name,
+            f'browser["executable"] {executable!r} is not an executable file',
             "Install Chromium (apt-get install chromium) and point at it, "
             "or leave it out to find one on PATH.",
         )

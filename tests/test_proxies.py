@@ -93,7 +93,7 @@ def test_what_the_clients_refuse_fails_the_check_without_its_password(
     with_proxy(settings, backend, value)
     (message,) = checks.check_sources()
     assert message.id == "django_cedula.E005"
-    assert message.msg.startswith("CEDULA_SOURCES: [0]: proxy: ")
+    assert message.msg.startswith("CEDULA_SOURCES[0]: proxy: ")
     for fragment in ("hunter2", "hunt", "er2", "ter2", "proxyman"):
         assert fragment not in message.msg
         assert fragment not in (message.hint or "")
@@ -107,7 +107,7 @@ def test_manage_py_check_refuses_a_proxy_mapping_and_quotes_none_of_its_values(s
         call_command("check")
     shown = str(refused.value)
     assert "django_cedula.E005" in shown
-    assert "CEDULA_SOURCES: [0]: proxy: " in shown
+    assert "CEDULA_SOURCES[0]: proxy: " in shown
     assert "['password', 'server', 'user']" in shown, "the keys, to see the typo"
     assert "hunter2" not in shown
     assert "proxyman" not in shown

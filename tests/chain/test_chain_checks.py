@@ -47,12 +47,12 @@ def test_a_good_list_passes(good: Any) -> None:
         ([], "CEDULA_SOURCES: must be a non-empty list, not list"),
         ([WSP_SOURCE, source("no.such.Scraper")], "[1]: BACKEND 'no.such.Scraper' cannot be imported"),
         ([source("tests.chain.scrapers.NotAScraper")], "NotAScraper' is not a subclass of"),
-        ([source(WSP), source("")], "CEDULA_SOURCES: [1]: BACKEND must be a dotted path"),
-        ([42], 'CEDULA_SOURCES: [0]: expected {"BACKEND": ..., "OPTIONS": {...}}, not int'),
-        ([WSP], 'CEDULA_SOURCES: [0]: expected {"BACKEND": ..., "OPTIONS": {...}}, not str'),
-        ([{"OPTIONS": {}}], "CEDULA_SOURCES: [0]: BACKEND must be a dotted path"),
-        ([{"BACKEND": WSP, "OPTS": {}}], "CEDULA_SOURCES: [0]: unknown keys ['OPTS']"),
-        ([{"BACKEND": WSP, "OPTIONS": ["x"]}], "CEDULA_SOURCES: [0]: OPTIONS must be a dict, not list"),
+        ([source(WSP), source("")], "CEDULA_SOURCES[1]: BACKEND must be a dotted path"),
+        ([42], 'CEDULA_SOURCES[0]: expected {"BACKEND": ..., "OPTIONS": {...}}, not int'),
+        ([WSP], 'CEDULA_SOURCES[0]: expected {"BACKEND": ..., "OPTIONS": {...}}, not str'),
+        ([{"OPTIONS": {}}], "CEDULA_SOURCES[0]: BACKEND must be a dotted path"),
+        ([{"BACKEND": WSP, "OPTS": {}}], "CEDULA_SOURCES[0]: unknown keys ['OPTS']"),
+        ([{"BACKEND": WSP, "OPTIONS": ["x"]}], "CEDULA_SOURCES[0]: OPTIONS must be a dict, not list"),
     ],
 )  # fmt: skip
 def test_e004_a_bad_list_or_entry(good: Any, entries: Any, words: str) -> None:
@@ -68,7 +68,7 @@ def test_e005_an_entrys_options(good: Any) -> None:
     (message,) = checks.check_sources()
     assert message.id == "django_cedula.E005"
     assert message.msg == (
-        "CEDULA_SOURCES: [1]: tests.chain.scrapers.FirstScraper refused its OPTIONS: "
+        "CEDULA_SOURCES[1]: tests.chain.scrapers.FirstScraper refused its OPTIONS: "
         "FirstScraper got unknown options: 'lable'"
     )
     assert "Check the OPTIONS in CEDULA_SOURCES[1] against the documentation of FirstScraper" in (
@@ -84,7 +84,7 @@ def test_each_entry_has_options_of_its_own(good: Any) -> None:
     good.CEDULA_SOURCES = [source(WSP, page_timeout=10), source(CENSO, page_timeout=0)]
     (message,) = checks.check_sources()
     assert message.id == "django_cedula.E005"
-    assert message.msg.startswith("CEDULA_SOURCES: [1]: page_timeout")
+    assert message.msg.startswith("CEDULA_SOURCES[1]: page_timeout")
 
 
 def test_every_bad_entry_is_reported(good: Any) -> None:

@@ -297,7 +297,7 @@ def test_check_names_a_setting_of_an_earlier_version_and_a_misspelt_option(tmp_p
     settings.write_text(text.replace('"OPTIONS": {"url": ', '"OPTIONS": {"urll": '), encoding="utf-8")
     misspelt = manage(site, "check", env=env, ok=False)
     assert misspelt.returncode == 1
-    assert "(django_cedula.E005) CEDULA_SOURCES: [0]:" in misspelt.stderr
+    assert "(django_cedula.E005) CEDULA_SOURCES[0]:" in misspelt.stderr
     assert "WspScraper got unknown options: 'urll'" in misspelt.stderr
     assert "E015" not in misspelt.stderr
     assert "/censo/consultar/" not in misspelt.stdout + misspelt.stderr
