@@ -14,7 +14,7 @@ class CedulaConfig(AppConfig):
         from . import checks, services, sweeper  # noqa: F401 - importing checks registers them
 
         services.connect_receivers()
-        # The sweep's Django-Q2 schedule is kept in step with CEDULA_SWEEP_SCHEDULE after each
+        # The sweep's Django-Q2 schedule is kept in step with CEDULA_SWEEP["SCHEDULE"] after each
         # migrate, not here: ready() must not touch the database.
         post_migrate.connect(
             sweeper.schedule_after_migrate, sender=self, dispatch_uid="django_cedula.sweeper.schedule"

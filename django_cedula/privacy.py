@@ -112,7 +112,7 @@ _URL_RE = re.compile(
     rf"(?P<fragment>#{_URL_CHARS}]*)?"
 )
 # A scheme-less proxy address with credentials ("user:secret@proxy:3128"), which
-# CEDULA_BROWSER_PROXY accepts. A colon before the "@" tells it from an e-mail address.
+# a source's proxy option accepts. A colon before the "@" tells it from an e-mail address.
 _BARE_USERINFO_RE = re.compile(r"(?<![^\s'\"<>`(\[=,;])[^\s'\"<>`/?#@:]+:[^\s'\"<>`/?#@]*@")
 #: What replaces a secret.
 REDACTED = "***"

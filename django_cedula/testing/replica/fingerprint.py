@@ -22,7 +22,7 @@ request's headers, as a firewall can also do:
 6. nothing a browser never sends: ``Connection: close``, an ``Upgrade: h2c`` request.
 
 Headless Chromium (the browser scrapers), and ``curl_cffi`` with the HTTP scrapers' headers
-(:mod:`django_cedula.scrapers.chrome_headers`) pass; ``urllib``, ``requests`` and curl with their own
+(:mod:`django_cedula.scrapers.http`) pass; ``urllib``, ``requests`` and curl with their own
 headers do not. The positions of ``Host`` and ``Connection`` are not judged: over HTTP/1.1 curl
 writes them after the other headers, where Chrome writes them first, and on the real site, over
 HTTP/2, neither exists as a header (the pseudo-headers take their place, in the order
