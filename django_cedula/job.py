@@ -63,8 +63,9 @@ class OutcomeNotStored(DatabaseError):
     """An attempt's outcome could not be stored, not even as a minimal error: the row stays
     PROCESSING, for the sweeper (which stores the outcome if it was kept, or counts the attempt).
 
-    The queue records the job as failed. Never stored as a failure of the source: the lookup
-    itself went well, and a retry would pay for it again.
+    The queue records the job as failed; a queue that runs it again finds the attempt taken.
+    Never stored as a failure of the lookup, which would queue another, paid, for an outcome the
+    job already has.
     """
 
 
@@ -74,7 +75,9 @@ def validate_user_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     Returns the row's new status, or ``None`` when there was nothing to do: the user or
     row is gone, or this attempt was already taken (a duplicate delivery). A job that may not
     look up yet (the cluster's rate limit, or the pause after a block) puts its row back, queues
-    itself again for later and returns the status it left the row in.
+    itself again for later and returns the status it left the row in. Raises
+    :class:`OutcomeNotStored` when the outcome could not be stored (the database stayed away past
+    the job's time): the row is left PROCESSING for the sweeper.
     """
     started = time.monotonic()
     info = _claim(user_id, attempt)
