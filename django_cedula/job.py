@@ -3,22 +3,27 @@
 Every task backend runs this function by its dotted path. Database work and browser work never
 overlap: the row is claimed, the lookup runs with no transaction open and no ORM call inside the
 scraper, then the outcome is stored. Whatever the lookup met, a claimed attempt ends counted:
-values cut to their columns, a store retried on a fresh connection, a minimal error when nothing
-else can be stored. The row's transitions themselves are :class:`~.models.CedulaInfoQuerySet`'s.
+values made storable and cut to their columns, a store retried through a database outage (the
+outcome kept in the shared cache for the sweeper meanwhile), a minimal error when the database
+refuses the outcome or cannot encode it. The row's transitions themselves are
+:class:`~.models.CedulaInfoQuerySet`'s.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
+from collections.abc import Iterator, Mapping
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, router, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, router, transaction
 from django.utils import timezone
 
 from . import throttle
 from .backends import enqueue_validation, enqueue_validation_on_commit, get_backend
+from .backends.base import STORE_PATIENCE
 from .captcha import spend
 from .conf import app_settings
 from .exceptions import ConfigurationError, InvalidCedulaError
@@ -30,19 +35,38 @@ from .models import (
     CedulaStatus,
     bounded_raw_response,
     fit_to_columns,
+    forget_outcome,
+    keep_outcome,
     outcome_for,
     storable,
 )
 from .numbers import normalize_cedula
 from .privacy import redact
-from .results import ScrapeResult, ScrapeStatus
+from .results import DATA_FIELDS, ScrapeResult, ScrapeStatus
 from .scrapers import get_scraper
 from .scrapers.base import SourcesPaused, ask, paused_sources
 from .signals import retry_scheduled, send_now, send_on_commit, validation_finished
 
-__all__ = ["validate_user_cedula"]
+__all__ = ["OutcomeNotStored", "validate_user_cedula"]
 
 logger = logging.getLogger(__name__)
+
+#: Pauses between attempts at storing an outcome while the database is unreachable; the last one
+#: repeats until :data:`~.backends.base.STORE_PATIENCE` (or what is left of the job's time) is spent.
+STORE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+#: Seconds before the queue's job time limit at which the store stops trying: the job ends by itself,
+#: its outcome kept for the sweeper, rather than being killed mid-write.
+STORE_MARGIN = 5.0
+
+
+class OutcomeNotStored(DatabaseError):
+    """An attempt's outcome could not be stored, not even as a minimal error: the row stays
+    PROCESSING, for the sweeper (which stores the outcome if it was kept, or counts the attempt).
+
+    The queue records the job as failed; a queue that runs it again finds the attempt taken.
+    Never stored as a failure of the lookup, which would queue another, paid, for an outcome the
+    job already has.
+    """
 
 
 def validate_user_cedula(user_id: int | str, attempt: int = 1) -> str | None:
@@ -51,15 +75,20 @@ def validate_user_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     Returns the row's new status, or ``None`` when there was nothing to do: the user or
     row is gone, or this attempt was already taken (a duplicate delivery). A job that may not
     look up yet (the cluster's rate limit, or the pause after a block) puts its row back, queues
-    itself again for later and returns the status it left the row in.
+    itself again for later and returns the status it left the row in. Raises
+    :class:`OutcomeNotStored` when the outcome could not be stored (the database stayed away past
+    the job's time): the row is left PROCESSING for the sweeper.
     """
+    started = time.monotonic()
     info = _claim(user_id, attempt)
     if info is None:
         return None
     try:
-        return _run_claimed(info, attempt)
+        return _run_claimed(info, attempt, started)
+    except OutcomeNotStored:
+        raise  # logged where it happened; the row is the sweeper's now
     except (ConfigurationError, ImproperlyConfigured) as exc:
-        return _end_with_config_error(info, attempt, exc)
+        return _end_with_config_error(info, attempt, exc, started)
     except Exception as exc:
         # Whatever failed after the claim (a scraper's prepare(), the throttle, a bug) must not
         # leave the row PROCESSING: the sweeper would queue it again without counting, for ever.
@@ -71,10 +100,10 @@ def validate_user_cedula(user_id: int | str, attempt: int = 1) -> str | None:
             error_text(exc, with_traceback=True, cedula=info.cedula),
         )
         failure = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR, error=error_text(exc, cedula=info.cedula))
-        return _store_result(info, attempt, failure)
+        return _store_result(info, attempt, failure, started)
 
 
-def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
+def _run_claimed(info: CedulaInfo, attempt: int, started: float) -> str | None:
     """Attempt ``attempt`` of a row this job has claimed: check the number, wait for a turn,
     look it up and store what it means."""
     try:
@@ -82,7 +111,7 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
     except InvalidCedulaError as exc:
         # Never reaches the network: mark it and stop.
         fields: dict[str, object] = {"status": CedulaStatus.INVALID, "error_message": str(exc)}
-        return store_safely(info, attempt, fields, retry_delay=None, result=None)
+        return store_safely(info, attempt, fields, retry_delay=None, result=None, started=started)
     deferred_to = _wait_for_turn(info, attempt)
     if deferred_to is not None:
         return deferred_to
@@ -95,14 +124,16 @@ def _run_claimed(info: CedulaInfo, attempt: int) -> str | None:
         return _defer(info, attempt, permit, queue=get_backend().supports_defer)
     finally:
         spend.flush()  # what the lookup's captcha cost, written from this thread (no ORM in the scraper)
-    return _store_result(info, attempt, result)
+    return _store_result(info, attempt, result, started)
 
 
-def _store_result(info: CedulaInfo, attempt: int, result: ScrapeResult) -> str | None:
+def _store_result(info: CedulaInfo, attempt: int, result: ScrapeResult, started: float) -> str | None:
     """Decide what ``result`` means for the row (final, retry, or out of retries) and store it."""
     raw = bounded_raw_response(result.raw_html)
     outcome = outcome_for(result, attempt=attempt, now=timezone.now(), raw_response=raw)
-    stored = store_safely(info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result)
+    stored = store_safely(
+        info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result, started=started
+    )
     if stored != outcome.status:
         return stored  # discarded (None), or only a minimal error could be stored
     if outcome.retry_delay is not None:
@@ -118,7 +149,7 @@ def _store_result(info: CedulaInfo, attempt: int, result: ScrapeResult) -> str |
     return outcome.status
 
 
-def _end_with_config_error(info: CedulaInfo, attempt: int, exc: Exception) -> str | None:
+def _end_with_config_error(info: CedulaInfo, attempt: int, exc: Exception, started: float) -> str | None:
     """End the row as ERROR / ``config_error`` at once: no retry could succeed."""
     hint = getattr(exc, "hint", "") or "Run manage.py check and fix the setting it names."
     logger.error(
@@ -133,7 +164,7 @@ def _end_with_config_error(info: CedulaInfo, attempt: int, exc: Exception) -> st
         "error_message": f"{error_text(exc)} ({hint})",
         "next_attempt_at": None,
     }
-    return store_safely(info, attempt, fields, retry_delay=None, result=None)
+    return store_safely(info, attempt, fields, retry_delay=None, result=None, started=started)
 
 
 def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
@@ -221,7 +252,7 @@ def error_text(exc: BaseException, *, with_traceback: bool = False, cedula: str 
     strings) removed, cut to the stored error's length."""
     if with_traceback:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return redact(text, cedula)
+        return storable(redact(text, cedula))  # a log file's handler refuses a lone surrogate too
     return storable(redact(f"{type(exc).__name__}: {exc}", cedula))[:ERROR_MESSAGE_MAX_LENGTH]
 
 
@@ -232,45 +263,130 @@ def store_safely(
     *,
     retry_delay: float | None,
     result: ScrapeResult | None,
+    started: float | None = None,
 ) -> str | None:
     """:func:`_store`, robust to the database failing at that moment.
 
     Returns the status stored, or ``None`` when the row changed under us and nothing was stored.
 
-    A lookup costs a request to the source and a paid captcha: a connection lost while it ran
-    must not throw its answer away. A ``DatabaseError`` is retried once on a fresh connection;
-    if that fails too (the answer itself cannot be stored), a minimal ERROR outcome is written
-    instead. If even that fails, the error propagates and the row stays PROCESSING, which the
-    sweeper recovers as a spent attempt.
+    A lookup costs a request to the source and a paid captcha: the database failing as its
+    answer arrives must not throw the answer away.
+
+    * Unreachable (``OperationalError``, ``InterfaceError``: a restart, a failover, a network
+      cut): the outcome is kept in the shared cache (:func:`~.models.keep_outcome`) and the store
+      retried on a fresh connection after growing pauses (:data:`STORE_RETRY_DELAYS`) for
+      :data:`~.backends.base.STORE_PATIENCE` seconds, or what is left of the job's time when more
+      (``started``, from :func:`time.monotonic`), never past the queue's job time limit. Then
+      :class:`OutcomeNotStored` is raised and the row stays PROCESSING: the sweeper stores the
+      kept outcome, or counts the attempt lost when the cache could not keep it either.
+    * Refusing it (another ``DatabaseError``: a constraint, a trigger, a full disk): retried once
+      on a fresh connection, then a minimal ERROR / ``store_error`` outcome is written instead.
+    * Unable to take it at all (any other exception: a value the driver cannot encode, of a type
+      it cannot adapt): the minimal ERROR / ``store_error`` outcome at once, final, the answer
+      quoted in its message and the log. Never read as a failure of the source, which a retry
+      would pay for again.
     """
-    fields = fit_to_columns(fields)
     using = router.db_for_write(CedulaInfo, instance=info)
-    error = ""
-    # The full outcome twice (the second time on a fresh connection), then the minimal one.
-    for level, then in (
-        (logging.WARNING, "retrying on a fresh connection"),
-        (logging.ERROR, "storing a minimal error instead"),
-    ):
+    deadline: float | None = None
+    pauses = _store_pauses()
+    refused_once = False
+    minimal = False
+    kept_tried: Mapping[str, object] | None = None  # the fields last offered to the cache
+    kept = False  # whether the cache holds an outcome of this attempt
+    current = fit_to_columns(fields)
+    while True:
         try:
-            return _stored_status(
-                _store(info, attempt, fields, retry_delay=retry_delay, result=result), fields
+            stored = _store(info, attempt, current, retry_delay=retry_delay, result=result)
+        except (OperationalError, InterfaceError) as exc:
+            if connections[using].in_atomic_block:
+                # The caller's transaction is lost with the connection: no later try can succeed.
+                raise OutcomeNotStored(f"the outcome could not be stored: {error_text(exc)}") from exc
+            if kept_tried is not current:
+                kept_tried = current
+                kept = keep_outcome(info, attempt, current, retry_delay=retry_delay) or kept
+            if deadline is None:
+                deadline = _store_deadline(started)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _give_up(info, attempt, exc, kept)
+                raise OutcomeNotStored(f"the outcome could not be stored: {error_text(exc)}") from exc
+            pause = min(next(pauses), left)
+            logger.warning(
+                "Storing the outcome for user %s failed (%s); retrying on a fresh connection in %.1fs",
+                info.user_id,
+                error_text(exc),
+                pause,
             )
-        except DatabaseError as exc:
-            error = error_text(exc)
-            logger.log(level, "Storing the outcome for user %s failed (%s); %s", info.user_id, error, then)
-        _reconnect(using)
-    minimal: dict[str, object] = {
-        "status": CedulaStatus.ERROR,
-        "error_code": STORE_ERROR,
-        "error_message": f"the outcome could not be stored: {error}",
-        "raw_response": "",
-        "next_attempt_at": None,
-    }
-    return _stored_status(_store(info, attempt, minimal, retry_delay=None, result=None), minimal)
+            _reconnect(using)
+            time.sleep(pause)
+            continue
+        except Exception as exc:
+            refused = isinstance(exc, DatabaseError)
+            if refused and not refused_once:
+                # A connection an earlier failure left broken refuses every query: once more on a
+                # fresh one before calling the outcome refused.
+                refused_once = True
+                logger.warning(
+                    "Storing the outcome for user %s failed (%s); retrying on a fresh connection",
+                    info.user_id,
+                    error_text(exc),
+                )
+                _reconnect(using)
+                continue
+            if minimal:
+                logger.error(
+                    "Storing even a minimal error for user %s failed (%s); the row is left to the sweeper",
+                    info.user_id,
+                    error_text(exc),
+                )
+                raise OutcomeNotStored(f"the outcome could not be stored: {error_text(exc)}") from exc
+            # Not the database being away but this outcome: another try, now or after a new paid
+            # lookup, would fail the same way. A minimal final error is stored instead.
+            logger.error(
+                "The outcome for user %s, attempt %s, could not be stored (%s)%s; storing a minimal "
+                "error instead (store_error, final). The answer: %s",
+                info.user_id,
+                attempt,
+                error_text(exc),
+                "" if refused else ": the database cannot take it",
+                _answer_text(current, info) or "none",
+            )
+            current, minimal = _minimal_outcome(current, exc, info), True
+            retry_delay = result = None
+            continue
+        if kept:
+            forget_outcome(info, attempt)
+        return str(current["status"]) if stored else None
 
 
-def _stored_status(stored: bool, fields: dict[str, object]) -> str | None:
-    return str(fields["status"]) if stored else None
+def _store_pauses() -> Iterator[float]:
+    yield from STORE_RETRY_DELAYS
+    while True:
+        yield STORE_RETRY_DELAYS[-1]
+
+
+def _store_deadline(started: float | None) -> float:
+    """When the store stops retrying through an outage (a :func:`time.monotonic` time).
+
+    :data:`~.backends.base.STORE_PATIENCE` from now, or the end of the job's whole budget (the sum
+    ``manage.py check`` compares with the queue's limits) when that is later; never later than
+    :data:`STORE_MARGIN` before the queue's job time limit, where the queue would kill the job.
+    """
+    now = time.monotonic()
+    deadline = now + STORE_PATIENCE
+    if started is None:
+        return deadline
+    try:
+        backend = get_backend()
+        budget = backend.longest_job_run()
+        limit = backend.job_time_limit()
+    except Exception:  # the job got this far with the backend built; its settings cannot fail now
+        return deadline
+    if budget is not None:
+        deadline = max(deadline, started + budget)
+    if limit is not None:
+        deadline = min(deadline, started + limit - STORE_MARGIN)
+    return deadline
 
 
 def _reconnect(using: str) -> None:
@@ -279,6 +395,50 @@ def _reconnect(using: str) -> None:
     connection = connections[using]
     if not connection.in_atomic_block:
         connection.close()
+
+
+def _give_up(info: CedulaInfo, attempt: int, exc: BaseException, kept: bool) -> None:
+    logger.error(
+        "Storing the outcome for user %s, attempt %s, failed until the job's time ran out (%s); "
+        "the row stays processing for the sweeper, %s",
+        info.user_id,
+        attempt,
+        error_text(exc),
+        "which will store the outcome kept in the cache"
+        if kept
+        else "which will count the attempt as lost: the cache could not keep the outcome",
+    )
+
+
+def _minimal_outcome(fields: Mapping[str, object], exc: BaseException, info: CedulaInfo) -> dict[str, object]:
+    """The final ERROR / ``store_error`` outcome written when ``fields`` cannot be: the reason,
+    and the answer as far as the message holds it."""
+    message = f"the outcome could not be stored: {error_text(exc, cedula=info.cedula)}"
+    answer = _answer_text(fields, info)
+    if answer:
+        message = f"{message}; the answer: {answer}"
+    return fit_to_columns(
+        {
+            "status": CedulaStatus.ERROR,
+            "error_code": STORE_ERROR,
+            "error_message": message[:ERROR_MESSAGE_MAX_LENGTH],
+            "raw_response": "",
+            "next_attempt_at": None,
+        }
+    )
+
+
+def _answer_text(fields: Mapping[str, object], info: CedulaInfo) -> str:
+    """The source's answer among ``fields`` (its status and data), as ASCII JSON: whatever the
+    text holds (a lone surrogate, a NUL), this can be logged and stored. Numbers masked."""
+    answer = {
+        name: str(value)
+        for name, value in fields.items()
+        if (name == "status" or name in DATA_FIELDS) and value not in ("", None)
+    }
+    if set(answer) <= {"status"}:
+        return ""
+    return redact(json.dumps(answer, ensure_ascii=True), info.cedula)
 
 
 def _store(

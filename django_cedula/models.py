@@ -12,11 +12,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import logging
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.cache import BaseCache, caches
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
@@ -25,6 +28,8 @@ from django.utils.translation import gettext_lazy as _
 from .conf import app_settings
 from .numbers import MAX_LENGTH
 from .results import NOVEDAD_FIELDS, PLACE_FIELDS, ScrapeResult, ScrapeStatus, is_death_novedad
+
+logger = logging.getLogger(__name__)
 
 
 class CedulaStatus(models.TextChoices):
@@ -81,11 +86,23 @@ _EXHAUSTED_STATUS = {ScrapeStatus.TIMEOUT: CedulaStatus.TIMEOUT, ScrapeStatus.BL
 # Control characters other than tab and line breaks: an answer cut short can carry binary noise,
 # and PostgreSQL refuses a NUL in a text column (the whole outcome would fail to store).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A code point of a UTF-16 surrogate: no database driver can encode one (UTF-8 has no form for it).
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def storable(text: str) -> str:
-    """``text`` without the control characters a database may refuse."""
-    return _CONTROL.sub("\ufffd", text)
+def storable(text: object) -> str:
+    """``text`` as any database stores it: a pair of UTF-16 surrogates joined into the character
+    it spells, a lone surrogate and every control character but tab and line breaks replaced by
+    U+FFFD (a database may refuse them, and with them the whole outcome).
+
+    A source's text can carry such code points (a JSON ``\\ud800`` escape, a script's string read
+    from a page), and a driver refuses them with ``UnicodeEncodeError``, not a ``DatabaseError``:
+    the paid answer would be lost. :func:`fit_to_columns` passes every text of an outcome here.
+    """
+    value = text if isinstance(text, str) else str(text)
+    if _SURROGATE.search(value):
+        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _CONTROL.sub("\ufffd", value)
 
 
 def retry_delay_after(attempt: int) -> float | None:
@@ -245,16 +262,21 @@ class CedulaInfoQuerySet(models.QuerySet["CedulaInfo"]):
         )
         return status if released else None
 
-    def record(self, info: CedulaInfo, fields: Mapping[str, Any]) -> bool:
-        """Store an attempt's outcome (``fields``, cut to their columns) on the row ``info`` saw,
-        and keep ``info`` in step with it; ``False`` when the row had changed (nothing stored)."""
+    def record(
+        self, row: SeenRow, fields: Mapping[str, Any], *, now: datetime.datetime | None = None
+    ) -> bool:
+        """Store an attempt's outcome (``fields``, made :func:`fit_to_columns`) on the row as ``row``
+        saw it, and keep ``row`` in step with it when it is a model instance; ``False`` when the row
+        had changed (nothing stored). The job records what its lookup found; the sweeper, the
+        outcome a job kept when it could not store it (:func:`kept_outcome`)."""
         fields = fit_to_columns(fields)
-        now = timezone.now()
-        if not self.as_seen(info).update(**fields, updated_at=now):
+        now = now or timezone.now()
+        if not self.as_seen(row).update(**fields, updated_at=now):
             return False
-        for name, value in fields.items():
-            setattr(info, name, value)
-        info.updated_at = now
+        if isinstance(row, CedulaInfo):
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = now
         return True
 
     def mark_lost(self, row: SeenRow, *, now: datetime.datetime, message: str) -> Outcome | None:
@@ -270,7 +292,7 @@ class CedulaInfoQuerySet(models.QuerySet["CedulaInfo"]):
             outcome = dataclasses.replace(
                 outcome, fields={**outcome.fields, "next_attempt_at": now}, retry_delay=0.0
             )
-        moved = self.as_seen(row).update(**outcome.fields, updated_at=now)
+        moved = self.as_seen(row).update(**fit_to_columns(outcome.fields), updated_at=now)
         return outcome if moved else None
 
     def touch(self, row: SeenRow, *, now: datetime.datetime) -> bool:
@@ -295,19 +317,173 @@ def _column_length(name: str) -> int | None:
 
 
 def fit_to_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """``fields`` with every text cut to its column's ``max_length``, read from the model's fields.
+    """``fields`` as the database will take them: every text made :func:`storable` and cut to its
+    column's ``max_length``, read from the model's fields.
 
-    SQLite ignores column lengths, PostgreSQL and MySQL refuse an over-long value and the whole
-    outcome with it. What a source answers is not ours to trust: a ``mesa`` of 21 characters
-    must not cost another paid lookup. A cut value ends in "…"; ``raw_response`` keeps the answer.
+    Every write of an outcome passes here (:meth:`CedulaInfoQuerySet.record`,
+    :meth:`~CedulaInfoQuerySet.mark_lost`). SQLite ignores column lengths, PostgreSQL and MySQL
+    refuse an over-long value and the whole outcome with it. What a source answers is not ours to
+    trust: a ``mesa`` of 21 characters must not cost another paid lookup. A cut value ends in "…";
+    ``raw_response`` keeps the answer.
     """
     fitted: dict[str, Any] = {}
     for name, value in fields.items():
-        limit = _column_length(name) if isinstance(value, str) else None
-        if limit is not None and len(value) > limit:
-            value = value[: limit - 1] + "…"
+        if isinstance(value, str):
+            value = storable(value)
+            limit = _column_length(name)
+            if limit is not None and len(value) > limit:
+                value = value[: limit - 1] + "…"
         fitted[name] = value
     return fitted
+
+
+# Outcomes kept for the sweeper ---------------------------------------------------------------
+#
+# A job whose store meets a database outage keeps its outcome in the shared cache (the database
+# is what failed) until the store succeeds. Should the job end first (out of time, killed), the
+# sweeper finds the row PROCESSING and stores the kept outcome instead of counting the attempt
+# lost: the lookup was paid for once.
+
+#: Seconds a kept outcome outlives ``CEDULA_SWEEP["PROCESSING_AFTER"]``: the sweep that finds its
+#: row may come that much later (a daily cron, a sweeper that was down with the database).
+KEPT_MARGIN = 86400.0
+# What a kept outcome holds: the fields an outcome writes, but not the raw answer (the page may
+# quote the cédula, and the cache is no place for personal data the row does not need back).
+_KEPT_TEXTS = frozenset({*PLACE_FIELDS, *NOVEDAD_FIELDS, "status", "source", "error_code", "error_message"})
+_KEPT_TIMES = frozenset({"fetched_at", "next_attempt_at"})
+# The statuses an outcome leaves a row in: an answer, a retry, or a failure out of retries.
+_OUTCOME_STATUSES = frozenset({CedulaStatus.RETRYING, *FINAL_STATUSES})
+
+
+@dataclasses.dataclass(frozen=True)
+class KeptOutcome:
+    """An attempt's outcome as its job kept it: the fields to record, and the retry it queues."""
+
+    fields: dict[str, Any]
+    #: Seconds until the next attempt, or ``None`` when the outcome is final.
+    retry_delay: float | None
+
+
+def keep_outcome(row: SeenRow, attempt: int, fields: Mapping[str, Any], *, retry_delay: float | None) -> bool:
+    """Keep attempt ``attempt``'s outcome for ``row`` in the shared cache (``CEDULA_CACHE_ALIAS``),
+    for the sweeper should the job not get to store it; ``False`` (logged) when the cache failed."""
+    fitted = fit_to_columns(fields)
+    value = {
+        "requested_at": _isoformat(row.requested_at),
+        "retry_delay": retry_delay,
+        "fields": {
+            name: _isoformat(value) if name in _KEPT_TIMES else value
+            for name, value in fitted.items()
+            if name in _KEPT_TEXTS or name in _KEPT_TIMES or name == "retry_count"
+        },
+    }
+    after = app_settings.SWEEP_PROCESSING_AFTER
+    timeout = after + KEPT_MARGIN if math.isfinite(after) else None
+    try:
+        _kept_cache().set(_kept_key(row, attempt), value, timeout)
+    except Exception as exc:
+        logger.error(
+            "The outcome of attempt %s for row %s could not be kept in the cache %r either (%s: %s)",
+            attempt,
+            row.pk,
+            app_settings.CACHE_ALIAS,
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    return True
+
+
+def kept_outcome(row: SeenRow, attempt: int) -> KeptOutcome | None:
+    """The outcome a job kept for attempt ``attempt`` of the validation ``row`` saw, if any.
+
+    ``None`` when there is none, when the cache cannot be read (logged), and for a kept value that
+    is not a valid outcome of this validation (discarded: a restart since, or garbage)."""
+    key = _kept_key(row, attempt)
+    try:
+        value = _kept_cache().get(key)
+    except Exception as exc:
+        logger.error(
+            "Kept outcomes could not be read from the cache %r (%s: %s)",
+            app_settings.CACHE_ALIAS,
+            type(exc).__name__,
+            exc,
+        )
+        return None
+    if value is None:
+        return None
+    kept = _read_kept(value, row)
+    if kept is None:
+        logger.warning(
+            "Discarded a kept outcome of row %s, attempt %s: not one of this validation", row.pk, attempt
+        )
+        forget_outcome(row, attempt)
+    return kept
+
+
+def forget_outcome(row: SeenRow, attempt: int) -> None:
+    """Drop the outcome kept for attempt ``attempt`` of ``row`` (stored, or no longer wanted)."""
+    try:
+        _kept_cache().delete(_kept_key(row, attempt))
+    except Exception as exc:
+        # Harmless if left: it names one attempt of one validation, which no sweep will find PROCESSING again.
+        logger.warning(
+            "A kept outcome of row %s could not be dropped (%s: %s)", row.pk, type(exc).__name__, exc
+        )
+
+
+def _kept_cache() -> BaseCache:
+    return caches[app_settings.CACHE_ALIAS]
+
+
+def _kept_key(row: SeenRow, attempt: int) -> str:
+    return f"django_cedula:kept:{row.pk}:{attempt}"
+
+
+def _isoformat(value: object) -> str | None:
+    return value.isoformat() if isinstance(value, datetime.datetime) else None
+
+
+def _read_kept(value: object, row: SeenRow) -> KeptOutcome | None:
+    """``value`` as a :class:`KeptOutcome` of the validation ``row`` saw, or ``None``. Read from a
+    cache, so checked as untrusted input: the shape, every field's type, the status."""
+    if not isinstance(value, dict) or not isinstance(value.get("fields"), dict):
+        return None
+    if _parse_time(value.get("requested_at")) != row.requested_at:
+        return None  # another validation's (the row was restarted since), or garbage
+    delay = value.get("retry_delay")
+    if delay is not None and not (
+        isinstance(delay, (int, float))
+        and not isinstance(delay, bool)
+        and math.isfinite(delay)
+        and delay >= 0
+    ):
+        return None
+    fields: dict[str, Any] = {}
+    for name, field_value in value["fields"].items():
+        if name in _KEPT_TEXTS and isinstance(field_value, str):
+            fields[name] = field_value
+        elif name in _KEPT_TIMES and (field_value is None or _parse_time(field_value) is not None):
+            fields[name] = _parse_time(field_value)
+        elif name == "retry_count" and type(field_value) is int and 0 <= field_value <= 32767:
+            fields[name] = field_value
+        else:
+            return None
+    if fields.get("status") not in _OUTCOME_STATUSES or (fields["status"] == CedulaStatus.RETRYING) != (
+        delay is not None
+    ):
+        return None
+    return KeptOutcome(fields=fields, retry_delay=None if delay is None else float(delay))
+
+
+def _parse_time(value: object) -> datetime.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None or not settings.USE_TZ else None
 
 
 class CedulaInfo(models.Model):

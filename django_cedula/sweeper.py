@@ -15,7 +15,10 @@ finds the attempt taken and does nothing.
 A lost PROCESSING attempt counts as spent (it may have cost a request and a captcha): the row
 goes on to its next attempt, counted in ``retry_count`` with ``error_code`` ``lost``, and ends as
 ERROR / ``lost`` when no attempt is left. So a row whose jobs keep dying ends instead of being
-looked up again for ever.
+looked up again for ever. Unless its job got an answer and only the database failed it: a job
+whose store outlasts a database outage keeps its outcome in the shared cache
+(:func:`~.models.keep_outcome`), and the sweeper stores that outcome instead, as the job would
+have, with no second lookup.
 
 Run it with ``manage.py cedula_sweep`` (cron), or let Django-Q2 run it every 10 minutes with
 ``CEDULA_SWEEP = {"SCHEDULE": True}``.
@@ -38,7 +41,15 @@ from django.utils.translation import gettext as _
 
 from .backends import enqueue_validation
 from .conf import app_settings
-from .models import LOST, CedulaInfo, CedulaStatus, retry_delay_after
+from .models import (
+    LOST,
+    CedulaInfo,
+    CedulaStatus,
+    KeptOutcome,
+    forget_outcome,
+    kept_outcome,
+    retry_delay_after,
+)
 from .signals import retry_scheduled, send_now, validation_finished
 
 logger = logging.getLogger(__name__)
@@ -67,6 +78,9 @@ class SweepReport:
     processing: int = 0
     #: PROCESSING rows whose lost attempt was their last: ended as ERROR / ``lost``.
     lost: int = 0
+    #: PROCESSING rows whose job could not store its outcome through a database outage: the outcome
+    #: it kept in the cache was stored instead (and a retry it called for queued), not counted lost.
+    recovered: int = 0
     #: Stale PENDING or RETRYING rows left alone this time: they were re-queued recently (back-off).
     deferred: int = 0
     #: Rows that changed between being read and being updated (a job or a request got there first).
@@ -117,9 +131,10 @@ def sweep(
 
     * PENDING rows not touched for ``CEDULA_SWEEP["PENDING_AFTER"]`` seconds, and RETRYING rows
       whose ``next_attempt_at`` passed more than that long ago, get their attempt queued again.
-    * PROCESSING rows not touched for ``CEDULA_SWEEP["PROCESSING_AFTER"]`` seconds are first moved
-      back, with one conditional ``UPDATE``, to the state their attempt can be claimed from
-      (PENDING on the first attempt, RETRYING with the same ``retry_count`` later), then queued.
+    * PROCESSING rows not touched for ``CEDULA_SWEEP["PROCESSING_AFTER"]`` seconds get the outcome
+      their job kept in the cache when it could not store it, if there is one; otherwise their
+      attempt counts as lost (:meth:`~.models.CedulaInfoQuerySet.mark_lost`) and the next one is
+      queued. Either with one conditional ``UPDATE`` on the row as read.
 
     Each re-queue touches ``updated_at``, and a row is only re-queued again once it has waited at
     least as long as it had already waited: a row stuck behind a long but live backlog (after a
@@ -161,15 +176,17 @@ def sweep(
             if progress:
                 progress(len(chunk))
 
-    if report.requeued or report.lost or report.changed or report.enqueue_failures:
+    if report.requeued or report.lost or report.recovered or report.changed or report.enqueue_failures:
         logger.info(
             "Cédula sweep%s: %s pending, %s retrying and %s processing rows re-queued; "
-            "%s ended as lost, %s deferred, %s changed meanwhile, %s could not be queued",
+            "%s ended as lost, %s stored from their job's kept outcome, %s deferred, "
+            "%s changed meanwhile, %s could not be queued",
             " (dry run)" if dry_run else "",
             report.pending,
             report.retrying,
             report.processing,
             report.lost,
+            report.recovered,
             report.deferred,
             report.changed,
             report.enqueue_failures,
@@ -214,6 +231,10 @@ def _requeue_processing(row: _Row, report: SweepReport, *, now: datetime.datetim
     # job that keeps dying (an answer that crashes the worker, a job timeout shorter than the
     # lookup) must run out of attempts like any other failure rather than repeat for ever.
     lost_attempt = row.retry_count + 1
+    kept = kept_outcome(row, lost_attempt)
+    if kept is not None:
+        _store_kept(row, lost_attempt, kept, report, now=now, using=using)
+        return
     if report.dry_run:
         if retry_delay_after(lost_attempt) is None:
             report.lost += 1
@@ -248,6 +269,55 @@ def _requeue_processing(row: _Row, report: SweepReport, *, now: datetime.datetim
         using=using,
         on_accepted=lambda: _send_after_commit(
             row, using, retry_scheduled, attempt=lost_attempt + 1, delay=0.0, error_code=LOST
+        ),
+    )
+
+
+def _store_kept(
+    row: _Row, attempt: int, kept: KeptOutcome, report: SweepReport, *, now: datetime.datetime, using: str
+) -> None:
+    """Store the outcome attempt ``attempt``'s job kept (its store met a database outage and the
+    job ended before the database came back), and do what the job would have done next: the
+    signal of a final outcome, or the retry it called for."""
+    if report.dry_run:
+        report.recovered += 1
+        return
+    # The raw answer is not kept (see keep_outcome): the row's is cleared rather than left as an
+    # earlier attempt's.
+    fields = {**kept.fields, "raw_response": ""}
+    if not CedulaInfo.objects.using(using).record(row, fields, now=now):
+        report.changed += 1
+        return
+    transaction.on_commit(lambda: forget_outcome(row, attempt), using=using)
+    report.recovered += 1
+    status = str(fields["status"])
+    logger.info(
+        "Cédula sweep: user %s was processing since %s (attempt %s); its job got an outcome but could "
+        "not store it, stored now as %s from the cache (no second lookup)",
+        row.user_id,
+        row.updated_at.isoformat(),
+        attempt,
+        status,
+    )
+    if kept.retry_delay is None:
+        _send_after_commit(row, using, validation_finished, status=status, result=None)
+        return
+    next_attempt_at = fields.get("next_attempt_at")
+    delay = max(0.0, (next_attempt_at - now).total_seconds()) if next_attempt_at is not None else 0.0
+    waiting = dataclasses.replace(row, status=status, retry_count=int(fields.get("retry_count", attempt)))
+    _enqueue_on_commit(
+        waiting,
+        report,
+        now=now,
+        using=using,
+        delay=delay,
+        on_accepted=lambda: _send_after_commit(
+            row,
+            using,
+            retry_scheduled,
+            attempt=waiting.retry_count + 1,
+            delay=delay,
+            error_code=str(fields.get("error_code", "")),
         ),
     )
 
@@ -302,10 +372,11 @@ def _enqueue_on_commit(
     *,
     now: datetime.datetime,
     using: str,
+    delay: float = 0.0,
     on_accepted: Callable[[], None] | None = None,
 ) -> None:
     def enqueue() -> None:
-        if enqueue_validation(row.user_id, row.retry_count + 1):
+        if enqueue_validation(row.user_id, row.retry_count + 1, delay=delay):
             if on_accepted is not None:
                 on_accepted()
             return

@@ -163,14 +163,15 @@ else:
 
 # Django-Q2 with its ORM broker: the queue lives in the database, there is no server to install.
 # A job may run longer than a lookup: under CEDULA_RATE_LIMIT it may first wait up to 30 s for its
-# turn (Django-Q2's scheduler tick). The broker hands a job out again only after 'retry'.
+# turn (Django-Q2's scheduler tick), and its store retries for 45 s through a database outage. The
+# broker hands a job out again only after 'retry'.
 CEDULA_TASKS = {"BACKEND": "django_cedula.backends.django_q.DjangoQBackend"}
 Q_CLUSTER = {
     "name": "example",
     "orm": "default",
     "workers": 2,
-    "timeout": int(CEDULA_LOOKUP_TIMEOUT) + 60,
-    "retry": int(CEDULA_LOOKUP_TIMEOUT) + 90,
+    "timeout": int(CEDULA_LOOKUP_TIMEOUT) + 120,
+    "retry": int(CEDULA_LOOKUP_TIMEOUT) + 180,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,

@@ -139,6 +139,36 @@ def test_control_characters_never_reach_the_database() -> None:
     assert outcome.fields["raw_response"] == "<p>\ufffd</p>"
 
 
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("M\ud800", "M\ufffd"),  # a lone high surrogate (the issue's probe)
+        ("\udfffM", "\ufffdM"),  # a lone low one
+        ("\ud83d\ude00", "\U0001f600"),  # a pair: the character it spells
+        ("\ude00\ud83d", "\ufffd\ufffd"),  # the wrong way round: two lone ones
+        ("a\x00b\x07c\x7f", "a\ufffdb\ufffdc\ufffd"),
+        ("tab\tnew\nline\r", "tab\tnew\nline\r"),  # kept
+        ("MEDELLÍN", "MEDELLÍN"),
+        (7, "7"),  # a host scraper's number
+    ],
+)
+def test_storable_text_is_what_every_driver_encodes(text: Any, stored: str) -> None:
+    assert models.storable(text) == stored
+    stored.encode("utf-8")  # what the drivers do; a surrogate would raise UnicodeEncodeError
+
+
+def test_every_text_of_an_outcome_is_made_storable_and_cut_to_its_column() -> None:
+    fitted = models.fit_to_columns(
+        {"mesa": "\ud800" * 30, "error_message": "x\ud800", "raw_response": "\x00", "retry_count": 2}
+    )
+    assert fitted["mesa"] == "\ufffd" * 19 + "…"
+    assert (fitted["error_message"], fitted["raw_response"], fitted["retry_count"]) == (
+        "x\ufffd",
+        "\ufffd",
+        2,
+    )
+
+
 # --------------------------------------------------------------------------- the "as seen" rule
 
 
@@ -242,3 +272,19 @@ def test_a_recorded_row_stays_in_step_with_what_its_job_holds(waiting_row: Cedul
     assert CedulaInfo.objects.record(mine, {"error_message": "second"}) is True
     stored = CedulaInfo.objects.get(pk=waiting_row.pk)
     assert (stored.error_message, stored.updated_at) == ("second", mine.updated_at)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_and_mark_lost_store_hostile_text(waiting_row: CedulaInfo) -> None:
+    """Every write of an outcome goes through :func:`~django_cedula.models.fit_to_columns`, whoever
+    built the fields (the job, the sweeper, a receiver's own code)."""
+    mine = CedulaInfo.objects.claim(waiting_row.user.pk, 1)
+    assert mine is not None
+    assert CedulaInfo.objects.record(mine, {"municipio": "M\ud800", "novedad": "\x00"}) is True
+    stored = CedulaInfo.objects.get(pk=waiting_row.pk)
+    assert (stored.municipio, stored.novedad) == ("M\ufffd", "\ufffd")
+    assert (mine.municipio, mine.novedad) == ("M\ufffd", "\ufffd"), "the job's copy in step"
+    with override_settings(CEDULA_RETRY_DELAYS=[60]):
+        lost = CedulaInfo.objects.mark_lost(stored, now=timezone.now(), message="gone \udc80")
+    assert lost is not None
+    assert CedulaInfo.objects.get(pk=waiting_row.pk).error_message == "gone \ufffd"

@@ -17,6 +17,10 @@ from ..conf import Configurable, ConfiguredPart, app_settings, build_part, part_
 #: when no earlier lookup has (under a rate limit the job starts it before taking its turn), and
 #: storing the outcome. A margin, not a measurement: a cold Chromium start takes a few seconds.
 JOB_OVERHEAD = 15.0
+#: Seconds a job keeps trying to store its outcome while the database is unreachable (a restart, a
+#: failover, a network cut), with growing pauses, before it leaves the row and its kept outcome to
+#: the sweeper: a database outage of 30 s must not cost a paid lookup.
+STORE_PATIENCE = 45.0
 
 #: The job every backend runs, named by a dotted path so that any queue can import it (and so that
 #: no backend imports the job, which queues its retries through the backends).
@@ -115,7 +119,8 @@ class BaseTaskBackend(Configurable, abc.ABC):
         The lookup itself (``CEDULA_LOOKUP_TIMEOUT``); under ``CEDULA_RATE_LIMIT``, the wait for a
         turn (the throttle's lock, then a sleep of up to ``defer_granularity``: a deferred job could
         not come back sooner); a browser scraper's pause between its lookups
-        (``CEDULA_MIN_LOOKUP_INTERVAL``); and :data:`JOB_OVERHEAD`. ``CEDULA_SOURCES`` with
+        (``CEDULA_MIN_LOOKUP_INTERVAL``); :data:`JOB_OVERHEAD`; and :data:`STORE_PATIENCE`, the
+        store's retries through a database outage. ``CEDULA_SOURCES`` with
         n entries may look up n times (each with its timeout and pause).
         """
         try:
@@ -132,6 +137,7 @@ class BaseTaskBackend(Configurable, abc.ABC):
         except (TypeError, ValueError, OverflowError):  # manage.py check says why (E004, E009)
             return None
         parts.append(("starting the browser and storing the outcome", JOB_OVERHEAD))
+        parts.append(("storing the outcome through a database outage", STORE_PATIENCE))
         return [(what, seconds) for what, seconds in parts if seconds > 0]
 
     def longest_job_run(self) -> float | None:

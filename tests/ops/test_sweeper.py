@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
@@ -15,7 +16,8 @@ from django_q.models import Schedule
 
 from django_cedula import sweeper
 from django_cedula.backends import ValidationJob
-from django_cedula.models import CedulaInfo
+from django_cedula.models import CedulaInfo, keep_outcome, kept_outcome, outcome_for
+from django_cedula.results import ScrapeResult, ScrapeStatus
 from django_cedula.sweeper import SweepReport, ensure_schedule, run_scheduled_sweep, sweep
 from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.scrapers import FakeScraper
@@ -371,3 +373,164 @@ def test_migrate_installs_and_removes_the_schedule(settings: Any) -> None:
     settings.CEDULA_SWEEP = {**settings.CEDULA_SWEEP, "SCHEDULE": False}
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
     assert not Schedule.objects.filter(name=sweeper.SCHEDULE_NAME).exists()
+
+
+# --------------------------------------------------------------------------- outcomes a job kept
+
+
+def kept_found_outcome(user: Any, *, retry_count: int = 0) -> CedulaInfo:
+    """The user's row PROCESSING past its time, as a job left it whose store outlasted a database
+    outage, and the found answer that job kept in the cache."""
+    info = set_row(user, status=Status.PROCESSING, retry_count=retry_count, updated_at=ago(seconds=1000))
+    result = ScrapeResult(status=ScrapeStatus.FOUND, departamento="VALLE", municipio="CALI", mesa="3")
+    outcome = outcome_for(result, attempt=retry_count + 1, now=ago(seconds=1001), raw_response="<p>raw</p>")
+    assert keep_outcome(info, retry_count + 1, outcome.fields, retry_delay=outcome.retry_delay)
+    return info
+
+
+@pytest.fixture
+def signals_received() -> Iterator[list[str]]:
+    received: list[str] = []
+
+    def on_retry(**kwargs: Any) -> None:
+        received.append(f"retry {kwargs['attempt']} {kwargs['error_code']}")
+
+    def on_finished(**kwargs: Any) -> None:
+        received.append(f"finished {kwargs['status']}")
+
+    sweeper.retry_scheduled.connect(on_retry)
+    sweeper.validation_finished.connect(on_finished)
+    yield received
+    sweeper.retry_scheduled.disconnect(on_retry)
+    sweeper.validation_finished.disconnect(on_finished)
+
+
+@pytest.mark.parametrize("retry_count", [0, 2])
+def test_a_processing_row_with_a_kept_answer_gets_the_answer_not_another_lookup(
+    registered: Callable[..., Any],
+    recording_backend: type[RecordingBackend],
+    settings: Any,
+    signals_received: list[str],
+    retry_count: int,
+) -> None:
+    settings.CEDULA_RETRY_DELAYS = [60, 60, 60]
+    user = registered()
+    info = kept_found_outcome(user, retry_count=retry_count)
+
+    report = sweep()
+
+    assert (report.recovered, report.processing, report.lost, report.requeued) == (1, 0, 0, 0)
+    info = CedulaInfo.objects.get(user=user)
+    assert (info.status, info.error_code, info.retry_count) == (Status.ACTIVE, "", retry_count)
+    assert (info.departamento, info.municipio, info.mesa) == ("VALLE", "CALI", "3")
+    assert info.fetched_at is not None
+    assert info.fetched_at < ago(seconds=1000)
+    assert info.raw_response == "", "the raw answer is not kept in the cache"
+    assert recording_backend.jobs == []
+    assert FakeScraper.calls == []
+    assert signals_received == ["finished active"]
+    assert kept_outcome(info, retry_count + 1) is None, "dropped once stored"
+    assert sweep().recovered == 0
+
+
+def test_a_kept_failure_is_stored_and_its_retry_queued(
+    registered: Callable[..., Any],
+    recording_backend: type[RecordingBackend],
+    settings: Any,
+    signals_received: list[str],
+) -> None:
+    settings.CEDULA_RETRY_DELAYS = [60, 60]
+    user = registered()
+    info = set_row(user, status=Status.PROCESSING, updated_at=ago(seconds=1000))
+    failure = ScrapeResult(status=ScrapeStatus.TIMEOUT, error="slow")
+    outcome = outcome_for(failure, attempt=1, now=ago(seconds=1001))
+    keep_outcome(info, 1, outcome.fields, retry_delay=outcome.retry_delay)
+
+    report = sweep()
+
+    assert (report.recovered, report.processing) == (1, 0)
+    info = CedulaInfo.objects.get(user=user)
+    assert (info.status, info.retry_count, info.error_code) == (Status.RETRYING, 1, "timeout")
+    assert recording_backend.jobs == [ValidationJob(user.pk, 2)], "its retry, due long ago: now"
+    assert signals_received == ["retry 2 timeout"]
+    assert recording_backend.run_next() == Status.ACTIVE
+    assert FakeScraper.calls == [CEDULA]
+
+
+def test_a_dry_run_counts_a_kept_answer_without_storing_it(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    user = registered()
+    info = kept_found_outcome(user)
+    report = sweep(dry_run=True)
+    assert (report.recovered, report.processing) == (1, 0)
+    assert CedulaInfo.objects.get(user=user).status == Status.PROCESSING
+    assert kept_outcome(info, 1) is not None
+
+
+def test_an_answer_kept_for_an_earlier_validation_is_not_stored(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any
+) -> None:
+    """The row was restarted since (a new number, say): its new first attempt is not the old one."""
+    settings.CEDULA_RETRY_DELAYS = [60]
+    user = registered()
+    kept_found_outcome(user)
+    set_row(user, requested_at=timezone.now())
+
+    report = sweep()
+
+    assert (report.recovered, report.processing) == (0, 1)
+    info = CedulaInfo.objects.get(user=user)
+    assert (info.status, info.error_code, info.departamento) == (Status.RETRYING, "lost", "")
+    assert kept_outcome(info, 1) is None
+
+
+def test_an_answer_kept_for_another_attempt_is_not_stored(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any
+) -> None:
+    settings.CEDULA_RETRY_DELAYS = [60, 60]
+    user = registered()
+    kept_found_outcome(user)
+    set_row(user, retry_count=1)  # attempt 2 is the one PROCESSING
+    report = sweep()
+    assert (report.recovered, report.processing) == (0, 1)
+    assert CedulaInfo.objects.get(user=user).error_code == "lost"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "garbage",
+        {"fields": "garbage"},
+        {"fields": {"status": "processing"}},
+        {"fields": {"status": "active", "user_id": 7}},
+        {"fields": {"status": "active", "municipio": 7}},
+        {"fields": {"status": "active", "fetched_at": "yesterday"}},
+        {"fields": {"status": "active", "retry_count": True}},
+        {"fields": {"status": "retrying"}, "retry_delay": None},
+        {"fields": {"status": "retrying"}, "retry_delay": float("inf")},
+        {"fields": {"status": "active"}, "retry_delay": 5},
+    ],
+)
+def test_garbage_where_a_kept_answer_would_be_is_discarded(
+    registered: Callable[..., Any],
+    recording_backend: type[RecordingBackend],
+    settings: Any,
+    garbage: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.CEDULA_RETRY_DELAYS = [60]
+    user = registered()
+    info = set_row(user, status=Status.PROCESSING, updated_at=ago(seconds=1000))
+    if isinstance(garbage, dict):
+        garbage = {"requested_at": info.requested_at.isoformat(), **garbage}
+    key = f"django_cedula:kept:{info.pk}:1"
+    caches["default"].set(key, garbage)
+
+    report = sweep()
+
+    assert (report.recovered, report.processing) == (0, 1)
+    info = CedulaInfo.objects.get(user=user)
+    assert (info.status, info.error_code) == (Status.RETRYING, "lost")
+    assert caches["default"].get(key) is None, "discarded"
+    assert "Discarded a kept outcome" in caplog.text
