@@ -456,16 +456,25 @@ def _store(
     restarted while the lookup ran); the result is then discarded and no signal sent.
     """
     using = router.db_for_write(CedulaInfo, instance=info)
-    with transaction.atomic(using=using):
-        stored = CedulaInfo.objects.using(using).record(info, fields)
-        # A final outcome's signal goes out once this commits; a retry is handed to the queue then,
-        # and its signal sent once the queue took it (see _queue_retry_on_commit).
-        if stored and retry_delay is None:
-            send_on_commit(validation_finished, info, using=using, status=fields["status"], result=result)
-        elif stored and retry_delay is not None:
-            _queue_retry_on_commit(
-                info, attempt + 1, delay=retry_delay, error_code=str(fields["error_code"]), using=using
-            )
+    # record() keeps ``info`` in step with the row; if the transaction then fails (a commit that
+    # does not go through), ``info`` must describe the row as it still is, or the next try's
+    # "as seen" rule would refuse to store the answer.
+    seen = {name: getattr(info, name) for name in (*fields, "updated_at")}
+    try:
+        with transaction.atomic(using=using):
+            stored = CedulaInfo.objects.using(using).record(info, fields)
+            # A final outcome's signal goes out once this commits; a retry is handed to the queue
+            # then, and its signal sent once the queue took it (see _queue_retry_on_commit).
+            if stored and retry_delay is None:
+                send_on_commit(validation_finished, info, using=using, status=fields["status"], result=result)
+            elif stored and retry_delay is not None:
+                _queue_retry_on_commit(
+                    info, attempt + 1, delay=retry_delay, error_code=str(fields["error_code"]), using=using
+                )
+    except BaseException:
+        for name, value in seen.items():
+            setattr(info, name, value)
+        raise
     if not stored:
         logger.info(
             "Cédula validation for user %s: the row changed during the lookup; result discarded", info.user_id

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.exceptions import FieldDoesNotExist
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -246,10 +246,13 @@ class CedulaInfoQuerySet(models.QuerySet["CedulaInfo"]):
     def claim(self, user_id: int | str, attempt: int) -> CedulaInfo | None:
         """Mark the row PROCESSING for ``attempt``; ``None`` when another delivery has it, or the
         user or the row is gone."""
-        claimed = self.filter(user_id=user_id, status__in=CLAIMABLE_STATUSES, retry_count=attempt - 1).update(
-            status=CedulaStatus.PROCESSING, next_attempt_at=None, updated_at=timezone.now()
-        )
-        return self.filter(user_id=user_id).first() if claimed else None
+        # The update and the read in one transaction: the update's lock holds the row as claimed
+        # until the read has it (a restart in between must not hand this job a row it never claimed).
+        with transaction.atomic(using=self.db):
+            claimed = self.filter(
+                user_id=user_id, status__in=CLAIMABLE_STATUSES, retry_count=attempt - 1
+            ).update(status=CedulaStatus.PROCESSING, next_attempt_at=None, updated_at=timezone.now())
+            return self.filter(user_id=user_id).first() if claimed else None
 
     def release(self, info: CedulaInfo, attempt: int, *, wait: float) -> str | None:
         """Give a claimed row back, claimable by the same attempt in ``wait`` seconds: not a

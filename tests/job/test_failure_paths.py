@@ -240,6 +240,35 @@ def test_an_answer_the_database_refuses_twice_ends_as_a_minimal_error(
     assert "storing a minimal error instead" in caplog.text
 
 
+def test_a_transaction_that_fails_after_the_row_was_written_keeps_the_answer(
+    user: Any, recording_backend: type[RecordingBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's transaction can fail after its UPDATE matched (here: at the moment its signal is
+    set up; in production, a commit that does not go through). The row is rolled back, and the job's
+    copy of it must be too: otherwise the retry's "as seen" rule compared the database with values
+    that were never committed, found the row "changed" and threw the paid answer away."""
+    from django_cedula import job
+
+    failures: list[str] = []
+    send_on_commit = job.send_on_commit
+
+    def fails_once(*args: Any, **kwargs: Any) -> None:
+        if not failures:
+            failures.append("failed")
+            raise DatabaseError("the transaction could not be committed")
+        send_on_commit(*args, **kwargs)
+
+    monkeypatch.setattr(job, "send_on_commit", fails_once)
+    FakeScraper.set_outcome(CEDULA, {"status": "found", "departamento": "VALLE", "mesa": "7"})
+
+    assert recording_backend.run_next() == Status.ACTIVE
+
+    info = CedulaInfo.objects.get(user=user)
+    assert (info.status, info.departamento, info.mesa) == (Status.ACTIVE, "VALLE", "7")
+    assert failures == ["failed"]
+    assert FakeScraper.calls == [CEDULA], "one paid lookup, stored on the second try"
+
+
 def test_when_nothing_can_be_stored_the_sweeper_counts_the_attempt(
     user: Any,
     recording_backend: type[RecordingBackend],
