@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,11 @@ from .conftest import FakeTTY, ago, set_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = CedulaInfo.Status
+ROOT = Path(__file__).resolve().parents[2]
+#: The documented ranges (docs/commands.rst): users per batch, rows per chunk, the longest --older-than.
+MAX_BATCH_SIZE = 10_000
+MAX_CHUNK_SIZE = 10_000
+MAX_DURATION_DAYS = 36_500
 
 
 def run(name: str, *args: str, stdout: io.StringIO | None = None) -> str:
@@ -309,3 +318,56 @@ def test_help(name: str, phrases: list[str]) -> None:
     text = load_command_class("django_cedula", name).create_parser("manage.py", name).format_help()
     for phrase in phrases:
         assert phrase in text
+
+
+# Out-of-range arguments: refused by the parser (exit 2, usage and one line), never a traceback.
+
+#: Every numeric or duration argument of the package's commands, with values out of its range.
+OUT_OF_RANGE = [
+    pytest.param(("cedula_revalidate", "--older-than", "99999999999d"), "--older-than", id="older-than-huge"),
+    pytest.param(("cedula_revalidate", "--older-than", "9" * 5000 + "d"), "--older-than", id="older-than-digits"),
+    pytest.param(("cedula_revalidate", "--older-than", "0d"), "--older-than", id="older-than-zero"),
+    pytest.param(
+        ("cedula_revalidate", "--all", "--batch-size", "999999999999999999999"), "--batch-size", id="batch-huge"
+    ),
+    pytest.param(("cedula_revalidate", "--all", "--batch-size", "0"), "--batch-size", id="batch-zero"),
+    pytest.param(("cedula_revalidate", "--all", "--batch-size", "-5"), "--batch-size", id="batch-negative"),
+    pytest.param(("cedula_revalidate", "--all", "--batch-size", "ten"), "--batch-size", id="batch-word"),
+    pytest.param(("cedula_sweep", "--chunk-size", "-1"), "--chunk-size", id="chunk-negative"),
+    pytest.param(("cedula_sweep", "--chunk-size", "0"), "--chunk-size", id="chunk-zero"),
+    pytest.param(("cedula_sweep", "--chunk-size", "10" * 20), "--chunk-size", id="chunk-huge"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option"), OUT_OF_RANGE)
+def test_an_out_of_range_argument_exits_2_with_one_clear_line(argv: tuple[str, ...], option: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "django", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+    last = completed.stderr.strip().splitlines()[-1]
+    assert f"{argv[0]}: error: argument {option}: " in last, completed.stderr
+    assert len(last) < 200, last  # a long value is not echoed whole
+    assert completed.stdout == ""
+
+
+@pytest.mark.parametrize(("argv", "option"), OUT_OF_RANGE)
+def test_an_out_of_range_argument_is_refused_before_any_work(
+    argv: tuple[str, ...], option: str, recording_backend: type[RecordingBackend]
+) -> None:
+    with pytest.raises(CommandError, match=f"argument {option}"):
+        run(*argv)
+    assert recording_backend.jobs == []
+
+
+def test_the_ranges_edges_are_accepted(population: dict[str, Any]) -> None:
+    assert "Dry run" in run("cedula_revalidate", "--all", "--dry-run", "--batch-size", str(MAX_BATCH_SIZE))
+    assert "Dry run" in run("cedula_revalidate", "--older-than", f"{MAX_DURATION_DAYS}d", "--dry-run")
+    assert "Would re-queue" in run("cedula_sweep", "--dry-run", "--chunk-size", "1")
+    assert "Would re-queue" in run("cedula_sweep", "--dry-run", "--chunk-size", str(MAX_CHUNK_SIZE))

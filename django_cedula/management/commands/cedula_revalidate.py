@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import collections
 import datetime
 import logging
@@ -26,12 +25,15 @@ from ...services import (
     request_validation_batch,
     request_validation_decision,
 )
-from ..utils import ProgressBar, parse_duration, shorten
+from ..utils import MAX_DURATION, ProgressBar, bounded_int, duration_argument, shorten
 
 logger = logging.getLogger("django_cedula.management")
 
 #: Users handled per query and per transaction.
 BATCH_SIZE = 500
+#: The most users per batch: each batch is one ``IN`` list of ids (SQLite takes 32,766 parameters
+#: at most, PostgreSQL 65,535) and one transaction holding their rows' locks.
+MAX_BATCH_SIZE = 10_000
 
 _SKIPS = (
     (RequestDecision.IN_PROGRESS, gettext_lazy("already under way")),
@@ -59,10 +61,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             metavar="DURATION",
-            type=_duration,
+            type=duration_argument,
             help=(
                 "users whose last answer (fetched_at), or failing that last request (requested_at), "
-                "is older than this: 30d, 12h, 90m, 1d12h"
+                f"is older than this: 30d, 12h, 90m, 1d12h (at most {MAX_DURATION.days}d)"
             ),
         )
         parser.add_argument(
@@ -82,9 +84,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--batch-size",
-            type=int,
+            type=bounded_int(1, MAX_BATCH_SIZE),
             default=BATCH_SIZE,
-            help=f"users per query and per transaction (default {BATCH_SIZE})",
+            help=f"users per query and per transaction, 1 to {MAX_BATCH_SIZE} (default {BATCH_SIZE})",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -95,8 +97,6 @@ class Command(BaseCommand):
             )
         if not options["all"] and not filtered:
             raise CommandError(gettext("Choose users with --status, --older-than or --user, or pass --all."))
-        if options["batch_size"] < 1:
-            raise CommandError(gettext("--batch-size must be at least 1."))
         using = router.db_for_write(CedulaInfo)
         user_ids, key = self._select(options, using)
         total = user_ids.count()
@@ -247,14 +247,6 @@ class Command(BaseCommand):
                 failed,
             )
             self.stderr.write("  " + line % {"count": failed})
-
-
-def _duration(text: str) -> datetime.timedelta:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        # argparse shows the message of an ArgumentTypeError; a ValueError only as "invalid value".
-        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _keyset_batches(ids: models.QuerySet[Any, Any], key: str, size: int) -> Iterator[list[Any]]:
