@@ -44,7 +44,8 @@ def queued_users(recording_backend: type[RecordingBackend]) -> list[Any]:
 def population(
     registered: Callable[..., Any], make_user: Callable[..., Any], settings: Any
 ) -> dict[str, Any]:
-    """Users in every interesting state, none in the cooldown unless said so."""
+    """Users in every interesting state, none in the cooldown unless said so (a failure's
+    cooldown counts from its end: its last change, ``updated_at``)."""
     settings.CEDULA_SWEEP = {"PENDING_AFTER": 600}
     users = {
         "active_old": registered(cedula="1000000001", username="ana"),
@@ -56,8 +57,20 @@ def population(
     }
     set_row(users["active_old"], status=Status.ACTIVE, fetched_at=ago(days=40), requested_at=ago(days=40))
     set_row(users["active_recent"], status=Status.ACTIVE, fetched_at=ago(days=2), requested_at=ago(days=2))
-    set_row(users["error"], status=Status.ERROR, error_code="network_error", requested_at=ago(days=3))
-    set_row(users["timeout"], status=Status.TIMEOUT, error_code="timeout", requested_at=ago(days=40))
+    set_row(
+        users["error"],
+        status=Status.ERROR,
+        error_code="network_error",
+        requested_at=ago(days=3),
+        updated_at=ago(hours=2),  # ended within the last 24 hours (cedula_stats counts it)
+    )
+    set_row(
+        users["timeout"],
+        status=Status.TIMEOUT,
+        error_code="timeout",
+        requested_at=ago(days=40),
+        updated_at=ago(hours=3),
+    )
     set_row(users["processing"], status=Status.PROCESSING, requested_at=ago(days=40))
     # A user who registered without a cédula and got one by a path that sends no signal.
     type(users["never"]).objects.filter(pk=users["never"].pk).update(cedula="1000000006")
@@ -154,7 +167,9 @@ def test_revalidate_respects_the_cooldown_unless_forced(
     set_row(population["active_recent"], requested_at=ago(minutes=5))
     output = run("cedula_revalidate", "--user", str(population["active_recent"].pk))
     assert "Queued 0 of 1 user." in output
-    assert "1 skipped: requested within CEDULA_REFRESH_COOLDOWN (use --force)" in output
+    assert (
+        "1 skipped: requested within CEDULA_REFRESH_COOLDOWN, or failed a moment ago (use --force)" in output
+    )
     assert recording_backend.jobs == []
 
     output = run("cedula_revalidate", "--user", str(population["active_recent"].pk), "--force")
@@ -325,10 +340,14 @@ def test_help(name: str, phrases: list[str]) -> None:
 #: Every numeric or duration argument of the package's commands, with values out of its range.
 OUT_OF_RANGE = [
     pytest.param(("cedula_revalidate", "--older-than", "99999999999d"), "--older-than", id="older-than-huge"),
-    pytest.param(("cedula_revalidate", "--older-than", "9" * 5000 + "d"), "--older-than", id="older-than-digits"),
+    pytest.param(
+        ("cedula_revalidate", "--older-than", "9" * 5000 + "d"), "--older-than", id="older-than-digits"
+    ),
     pytest.param(("cedula_revalidate", "--older-than", "0d"), "--older-than", id="older-than-zero"),
     pytest.param(
-        ("cedula_revalidate", "--all", "--batch-size", "999999999999999999999"), "--batch-size", id="batch-huge"
+        ("cedula_revalidate", "--all", "--batch-size", "999999999999999999999"),
+        "--batch-size",
+        id="batch-huge",
     ),
     pytest.param(("cedula_revalidate", "--all", "--batch-size", "0"), "--batch-size", id="batch-zero"),
     pytest.param(("cedula_revalidate", "--all", "--batch-size", "-5"), "--batch-size", id="batch-negative"),

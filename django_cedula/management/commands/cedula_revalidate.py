@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import datetime
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -37,7 +36,10 @@ MAX_BATCH_SIZE = 10_000
 
 _SKIPS = (
     (RequestDecision.IN_PROGRESS, gettext_lazy("already under way")),
-    (RequestDecision.COOLDOWN, gettext_lazy("requested within CEDULA_REFRESH_COOLDOWN (use --force)")),
+    (
+        RequestDecision.COOLDOWN,
+        gettext_lazy("requested within CEDULA_REFRESH_COOLDOWN, or failed a moment ago (use --force)"),
+    ),
     (RequestDecision.NO_CEDULA, gettext_lazy("without a cédula")),
 )
 
@@ -46,7 +48,8 @@ class Command(BaseCommand):
     help = (
         "Validate users' cédulas again. Choose the users with --status, --older-than and --user "
         "(combined, they must all match), or take every user with a cédula with --all. Validations "
-        "under way and ones requested within CEDULA_REFRESH_COOLDOWN are left alone unless --force. "
+        "under way, ones requested within CEDULA_REFRESH_COOLDOWN and ones that failed less than the "
+        "first of CEDULA_RETRY_DELAYS ago are left alone unless --force. "
         "Users are read and requested in batches; each batch's jobs are queued when it commits."
     )
 
@@ -269,9 +272,9 @@ def _row_states(user_ids: list[Any], using: str) -> dict[Any, RowState]:
     """The rows of ``user_ids`` by user id, as much as a request decision reads."""
     rows = CedulaInfo.objects.using(using).filter(user_id__in=user_ids)
     return {
-        user_id: RowState(cedula, status, requested_at)
-        for user_id, cedula, status, requested_at in rows.values_list(
-            "user_id", "cedula", "status", "requested_at"
+        user_id: RowState(cedula, status, requested_at, updated_at)
+        for user_id, cedula, status, requested_at, updated_at in rows.values_list(
+            "user_id", "cedula", "status", "requested_at", "updated_at"
         )
     }
 
