@@ -87,7 +87,9 @@ def parse_duration(text: str) -> datetime.timedelta:
     compact = text.strip().lower()
     parts = _DURATION.findall(compact)
     if not parts or _DURATION.sub("", compact).strip():
-        raise ValueError(f"{shorten(text)} is not a duration such as 30d, 12h, 90m or 1d12h")
+        raise ValueError(
+            gettext("%(value)s is not a duration such as 30d, 12h, 90m or 1d12h") % {"value": shorten(text)}
+        )
     limit = int(MAX_DURATION.total_seconds())
     # Summed with a cap, so that thousands of digits are refused as too long, not by int()'s
     # conversion limit or timedelta's overflow.
@@ -98,9 +100,12 @@ def parse_duration(text: str) -> datetime.timedelta:
             break
         seconds += int(amount) * _UNITS[unit]
     if not seconds:
-        raise ValueError("a duration must be longer than zero")
+        raise ValueError(gettext("a duration must be longer than zero"))
     if seconds > limit:
-        raise ValueError(f"{shorten(text)} is longer than {MAX_DURATION.days} days")
+        raise ValueError(
+            gettext("%(value)s is longer than %(days)d days")
+            % {"value": shorten(text), "days": MAX_DURATION.days}
+        )
     return datetime.timedelta(seconds=seconds)
 
 

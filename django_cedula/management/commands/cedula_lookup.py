@@ -87,6 +87,8 @@ class Command(BaseCommand):
             ScrapeStatus.CANCELLED: ("novedad", "resolucion", "fecha_novedad"),
         }.get(result.status, ())
         lines += [f"{name}: {getattr(result, name)}" for name in fields]
+        if result.http_status:
+            lines.append(f"http_status: {result.http_status}")
         if result.error:
             lines.append(f"error: {redact(result.error, cedula)}")
         return "\n".join(lines)
