@@ -239,3 +239,14 @@ def test_no_time_while_under_way_or_for_an_invalid_number(
     data = get(client, user_with_info(status, requested_at=in_seconds(-7200))).json()
     assert data["retry_allowed_at"] is None
     assert data["retry"] == {"allowed": False, "refusal": refusal, "wait": None}
+
+
+def test_the_documented_answer_has_the_views_keys(client: Client, user_with_info: Callable[..., Any]) -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "host-pages.rst").read_text(encoding="utf-8")
+    block = docs.split("otherwise **200**:", 1)[1].split(".. code-block:: json", 1)[1]
+    example = json.loads(block.split("\n\n", 2)[1].replace('"..."', "null"))
+    data = get(client, user_with_info("retrying", next_attempt_at=in_seconds(40))).json()
+    assert set(example) == set(data) == KEYS
+    assert set(example["retry"]) == set(data["retry"])

@@ -390,3 +390,16 @@ def test_the_ranges_edges_are_accepted(population: dict[str, Any]) -> None:
     assert "Dry run" in run("cedula_revalidate", "--older-than", f"{MAX_DURATION_DAYS}d", "--dry-run")
     assert "Would re-queue" in run("cedula_sweep", "--dry-run", "--chunk-size", "1")
     assert "Would re-queue" in run("cedula_sweep", "--dry-run", "--chunk-size", str(MAX_CHUNK_SIZE))
+
+
+def test_the_ranges_are_the_documented_ones() -> None:
+    from django_cedula.management.commands import cedula_revalidate, cedula_sweep
+    from django_cedula.management.utils import MAX_DURATION
+
+    assert cedula_revalidate.MAX_BATCH_SIZE == MAX_BATCH_SIZE
+    assert cedula_sweep.MAX_CHUNK_SIZE == MAX_CHUNK_SIZE
+    assert MAX_DURATION.days == MAX_DURATION_DAYS
+    docs = (ROOT / "docs" / "commands.rst").read_text(encoding="utf-8")
+    assert f"users per query and per transaction, 1 to {MAX_BATCH_SIZE}" in docs
+    assert f"rows read per query, 1 to {MAX_CHUNK_SIZE}" in docs.replace("\n", " ")
+    assert f"at most ``{MAX_DURATION_DAYS}d``" in docs.replace("\n    ", " ")
