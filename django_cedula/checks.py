@@ -249,6 +249,9 @@ def check_sources(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     loaded, messages = _source_classes()
     from .scrapers.http import EXTRA
 
+    # The http extra's requirement (pyproject.toml): installable before the package is released.
+    curl_cffi = "curl_cffi>=0.7"
+
     for label, config, cls in loaded:
         name = label.removeprefix("CEDULA_")
         if _needs_curl(cls):
@@ -257,7 +260,8 @@ def check_sources(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     14,
                     name,
                     f"{config['BACKEND']!r} needs curl_cffi, which is not installed",
-                    f"pip install '{EXTRA}' on every worker, or use a browser scraper "
+                    f"Install curl_cffi on every worker: pip install '{curl_cffi}' (the {EXTRA} extra; "
+                    "before a release, from a clone: pip install '.[http]'), or use a browser scraper "
                     "(django_cedula.scrapers.wsp.WspScraper).",
                 )
             )

@@ -20,7 +20,7 @@ from django.utils import timezone
 from .backends import enqueue_validation_on_commit, enqueue_validations_on_commit
 from .conf import app_settings
 from .exceptions import InvalidCedulaError
-from .models import IN_PROGRESS_STATUSES, CedulaInfo, CedulaStatus, cleared_fields
+from .models import IN_PROGRESS_STATUSES, RETRYABLE_STATUSES, CedulaInfo, CedulaStatus, cleared_fields
 from .numbers import normalize_cedula
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ class RequestDecision(str, enum.Enum):
     INVALID = "invalid"
     #: Nothing changed: a validation of the same number is already under way.
     IN_PROGRESS = "in_progress"
-    #: Nothing changed: the same number was requested less than ``CEDULA_REFRESH_COOLDOWN`` ago.
+    #: Nothing changed: too soon to ask again (:func:`retry_allowed_at`): the same number was
+    #: requested less than ``CEDULA_REFRESH_COOLDOWN`` ago, or its validation failed a moment ago.
     COOLDOWN = "cooldown"
     #: Nothing changed: the user has no cédula.
     NO_CEDULA = "no_cedula"
@@ -52,6 +53,39 @@ class RowState(NamedTuple):
     cedula: str
     status: str
     requested_at: datetime.datetime | None
+    #: The row's last change: for a final failure, when its last attempt ended.
+    updated_at: datetime.datetime | None = None
+
+
+#: Seconds to wait after a final failure when ``CEDULA_RETRY_DELAYS`` is empty (no automatic retry
+#: gives a pause to reuse): long enough that a button pressed again and again is not a paid
+#: lookup each time.
+FAILURE_WAIT_WITHOUT_RETRIES = 60.0
+
+
+def retry_allowed_at(info: CedulaInfo | RowState) -> datetime.datetime | None:
+    """From when :func:`request_validation` (without ``force``) queues a new validation of the
+    row's number; ``None`` while one is under way (it may be asked again once it has ended).
+
+    After an answer (found, not found, cancelled, or the row's first request) the wait is
+    ``CEDULA_REFRESH_COOLDOWN`` from the request: a census answer does not change from one hour
+    to the next, and asking again costs a lookup. After a final failure (``error``, ``timeout``,
+    ``blocked``: no answer to keep) it is counted from the end of the last attempt, and is the
+    pause the retries themselves take after a failure, the first of ``CEDULA_RETRY_DELAYS``
+    (:data:`FAILURE_WAIT_WITHOUT_RETRIES` without retries), never longer than the cooldown. From
+    the request it would lock a user out for most of an hour after a failure, however long ago the
+    failure was; from the end with the whole cooldown, for an hour after it.
+    """
+    if info.status in IN_PROGRESS_STATUSES:
+        return None
+    cooldown = app_settings.REFRESH_COOLDOWN
+    if info.status in RETRYABLE_STATUSES and info.updated_at is not None:
+        delays = app_settings.RETRY_DELAYS
+        wait = min(cooldown, float(delays[0]) if delays else FAILURE_WAIT_WITHOUT_RETRIES)
+        return info.updated_at + datetime.timedelta(seconds=wait)
+    if info.requested_at is None:  # a row never requested (made by hand): no wait
+        return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+    return info.requested_at + datetime.timedelta(seconds=cooldown)
 
 
 def plan_validation(
@@ -92,10 +126,10 @@ def _decide(
     # A new number always restarts: whatever runs or ran was about the old one.
     if info is None or force or info.cedula != cedula:
         return RequestDecision.QUEUED
-    if info.status in IN_PROGRESS_STATUSES:
+    allowed_at = retry_allowed_at(info)
+    if allowed_at is None:
         return RequestDecision.IN_PROGRESS
-    cooldown = datetime.timedelta(seconds=app_settings.REFRESH_COOLDOWN)
-    if info.requested_at is not None and now - info.requested_at < cooldown:
+    if now < allowed_at:
         return RequestDecision.COOLDOWN
     return RequestDecision.QUEUED
 
@@ -104,8 +138,9 @@ def request_validation(user: Any, *, force: bool = False, using: str | None = No
     """Ask for ``user``'s cédula to be validated; the first attempt is queued once the transaction commits.
 
     Creates the user's row, or resets an existing one to PENDING. Without ``force`` it does
-    nothing (and returns the row as it is) while a validation is under way, or when the last
-    request was less than ``CEDULA_REFRESH_COOLDOWN`` seconds ago. ``force`` restarts it
+    nothing (and returns the row as it is) while a validation is under way, or before
+    :func:`retry_allowed_at`: ``CEDULA_REFRESH_COOLDOWN`` seconds after the last request, or,
+    after a final failure, the first retry delay after it ended. ``force`` restarts it
     regardless; a lookup still running then has its result discarded. A number different from
     the row's always restarts it.
 
@@ -217,11 +252,11 @@ def request_validation_batch(
     now = timezone.now()
     with transaction.atomic(using=using):
         rows = {
-            user_id: (pk, RowState(cedula, status, requested_at))
-            for pk, user_id, cedula, status, requested_at in CedulaInfo.objects.using(using)
+            user_id: (pk, RowState(cedula, status, requested_at, updated_at))
+            for pk, user_id, cedula, status, requested_at, updated_at in CedulaInfo.objects.using(using)
             .select_for_update()
             .filter(user_id__in=list(wanted))
-            .values_list("pk", "user_id", "cedula", "status", "requested_at")
+            .values_list("pk", "user_id", "cedula", "status", "requested_at", "updated_at")
         }
         fields = {**cleared_fields(now), "updated_at": now}
         new: list[CedulaInfo] = []

@@ -18,6 +18,7 @@ import datetime
 import math
 from typing import Any
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -27,6 +28,7 @@ from django.views.decorators.http import require_GET
 from .models import CANCELLED_STATUSES, RETRYABLE_STATUSES, CedulaInfo, CedulaStatus
 from .privacy import mask_cedula
 from .results import NOVEDAD_FIELDS, PLACE_FIELDS
+from .services import RequestDecision, retry_allowed_at
 
 #: Beyond this many minutes the relative time counts hours.
 _MINUTE_STEPS = 90
@@ -129,13 +131,12 @@ def _iso(moment: datetime.datetime | None) -> str | None:
     return timezone.localtime(moment).isoformat() if moment is not None else None
 
 
-def _next_attempt(info: CedulaInfo, now: datetime.datetime) -> dict[str, Any] | None:
-    if info.status != CedulaStatus.RETRYING or info.next_attempt_at is None:
-        return None
-    seconds = (info.next_attempt_at - now).total_seconds()
+def _countdown(moment: datetime.datetime, now: datetime.datetime) -> dict[str, Any]:
+    """``moment`` for a page to show and count down to: ISO, displayed with its zone, in words."""
+    seconds = (moment - now).total_seconds()
     return {
-        "at": _iso(info.next_attempt_at),
-        "at_display": time_with_zone(info.next_attempt_at),
+        "at": _iso(moment),
+        "at_display": time_with_zone(moment),
         "time_zone": timezone.get_current_timezone_name(),
         "in_seconds": math.floor(seconds * 10) / 10,
         "in_words": in_words(seconds),
@@ -143,10 +144,33 @@ def _next_attempt(info: CedulaInfo, now: datetime.datetime) -> dict[str, Any] | 
     }
 
 
+def _next_attempt(info: CedulaInfo, now: datetime.datetime) -> dict[str, Any] | None:
+    if info.status != CedulaStatus.RETRYING or info.next_attempt_at is None:
+        return None
+    return _countdown(info.next_attempt_at, now)
+
+
+def _retry(info: CedulaInfo, now: datetime.datetime) -> tuple[datetime.datetime | None, dict[str, Any]]:
+    """From when :func:`~django_cedula.services.request_validation` (without ``force``) would
+    queue a new validation (not before ``now``; ``None`` while one is under way, or for a number
+    that is not one), and what it would answer now."""
+    if info.status == CedulaStatus.INVALID:
+        # The row keeps no number: only a corrected one can be validated.
+        return None, {"allowed": False, "refusal": RequestDecision.INVALID.value, "wait": None}
+    allowed_at = retry_allowed_at(info)
+    if allowed_at is None:
+        return None, {"allowed": False, "refusal": RequestDecision.IN_PROGRESS.value, "wait": None}
+    if allowed_at <= now:
+        return now, {"allowed": True, "refusal": None, "wait": None}
+    wait = _countdown(allowed_at, now)
+    return allowed_at, {"allowed": False, "refusal": RequestDecision.COOLDOWN.value, "wait": wait}
+
+
 def status_payload(info: CedulaInfo, *, now: datetime.datetime | None = None) -> dict[str, Any]:
     """Where ``info``'s validation stands, for its own user: JSON-ready, translated, masked."""
     now = now or timezone.now()
     next_attempt = _next_attempt(info, now)
+    retry_at, retry = _retry(info, now)
     return {
         "status": str(info.status),
         "status_display": str(info.get_status_display()),
@@ -168,16 +192,22 @@ def status_payload(info: CedulaInfo, *, now: datetime.datetime | None = None) ->
         "next_attempt": next_attempt,
         "retry_count": info.retry_count,
         "fetched_at": _iso(info.fetched_at),
+        "retry_allowed_at": _iso(retry_at),
+        "retry": retry,
         "now": _iso(now),
     }
 
 
+# Exempt from LoginRequiredMiddleware: it answers an anonymous request itself, with a 401 a script
+# understands, where the middleware would redirect the script to an HTML login page.
+@login_not_required
 @never_cache
 @require_GET
 def status(request: HttpRequest) -> JsonResponse:
     """The user's own validation (:func:`status_payload`), never cached.
 
-    Anonymous: 401 with a JSON body (not a redirect to the login page: a script polls this).
+    Anonymous: 401 with a JSON body (not a redirect to the login page: a script polls this), also
+    under ``LoginRequiredMiddleware``, which this view is exempt from.
     A user without a ``CedulaInfo``: 404 with a JSON body. The cédula is masked.
     """
     if not request.user.is_authenticated:

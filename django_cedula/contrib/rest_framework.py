@@ -44,6 +44,8 @@ class CedulaInfoSerializer(serializers.Serializer):  # type: ignore[misc]
     next_attempt = _PayloadField()
     retry_count = _PayloadField()
     fetched_at = _PayloadField()
+    retry_allowed_at = _PayloadField()
+    retry = _PayloadField()
     now = _PayloadField()
 
     def create(self, validated_data: Any) -> Any:

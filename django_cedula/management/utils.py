@@ -1,17 +1,23 @@
-"""Helpers shared by the package's management commands: a progress bar, durations, and values
-shortened for messages."""
+"""Helpers shared by the package's management commands: a progress bar, durations, bounded
+arguments, and values shortened for messages."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import re
+from collections.abc import Callable
 from types import TracebackType
 
 from django.core.management.base import OutputWrapper
+from django.utils.translation import gettext
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # ASCII: ``\d`` would also match other scripts' digits, which int() reads ("３０d" as 30 days).
 _DURATION = re.compile(r"(\d+)\s*([smhdw])", re.ASCII)
+#: The longest duration a command takes: a cutoff further back than a century selects nothing a
+#: shorter one would not, and ``now - duration`` must stay a date the database can store.
+MAX_DURATION = datetime.timedelta(days=36_500)
 
 
 class ProgressBar:
@@ -75,16 +81,65 @@ def shorten(value: str, limit: int = 20) -> str:
 def parse_duration(text: str) -> datetime.timedelta:
     """``"30d"``, ``"12h"``, ``"1d12h"``, ``"90m"``, ``"2w"``, ``"45s"`` as a timedelta.
 
-    Raises ``ValueError`` for anything else, or for a zero duration.
+    Raises ``ValueError`` for anything else, for a zero duration, or for one longer than
+    :data:`MAX_DURATION`.
     """
     compact = text.strip().lower()
     parts = _DURATION.findall(compact)
     if not parts or _DURATION.sub("", compact).strip():
-        raise ValueError(f"{shorten(text)} is not a duration such as 30d, 12h, 90m or 1d12h")
-    seconds = sum(int(amount) * _UNITS[unit] for amount, unit in parts)
+        raise ValueError(
+            gettext("%(value)s is not a duration such as 30d, 12h, 90m or 1d12h") % {"value": shorten(text)}
+        )
+    limit = int(MAX_DURATION.total_seconds())
+    # Summed with a cap, so that thousands of digits are refused as too long, not by int()'s
+    # conversion limit or timedelta's overflow.
+    seconds = 0
+    for amount, unit in parts:
+        if len(amount.lstrip("0")) > len(str(limit)):
+            seconds = limit + 1
+            break
+        seconds += int(amount) * _UNITS[unit]
     if not seconds:
-        raise ValueError("a duration must be longer than zero")
+        raise ValueError(gettext("a duration must be longer than zero"))
+    if seconds > limit:
+        raise ValueError(
+            gettext("%(value)s is longer than %(days)d days")
+            % {"value": shorten(text), "days": MAX_DURATION.days}
+        )
     return datetime.timedelta(seconds=seconds)
+
+
+def duration_argument(text: str) -> datetime.timedelta:
+    """:func:`parse_duration` as an argparse ``type``: a bad value is the parser's error (exit
+    status 2, with the usage), not a traceback."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        # argparse shows the message of an ArgumentTypeError; a ValueError only as "invalid value".
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number from ``low`` to ``high``: anything else is the
+    parser's error (exit status 2), before the command touches a row."""
+
+    def parse(text: str) -> int:
+        stripped = text.strip()
+        digits = stripped.removeprefix("-")
+        # ASCII digits only: int() also reads other scripts' digits and underscores ("1_0").
+        if not (digits.isascii() and digits.isdigit()):
+            raise argparse.ArgumentTypeError(
+                gettext("%(value)s is not a whole number") % {"value": shorten(text)}
+            )
+        # Compared as text first: int() refuses thousands of digits with a message of its own.
+        if len(digits.lstrip("0")) > len(str(max(abs(low), abs(high)))) or not low <= int(stripped) <= high:
+            raise argparse.ArgumentTypeError(
+                gettext("%(value)s is out of range: from %(low)d to %(high)d")
+                % {"value": shorten(text), "low": low, "high": high}
+            )
+        return int(stripped)
+
+    return parse
 
 
 def format_duration(delta: datetime.timedelta) -> str:

@@ -6,6 +6,7 @@ The profile's status card, its JSON and its polling script are django-cedula's h
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -20,17 +21,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import CreateView
 
-from django_cedula.conf import app_settings
 from django_cedula.models import RETRYABLE_STATUSES, CedulaInfo
-from django_cedula.services import request_validation
+from django_cedula.services import RequestDecision, request_validation_decision, retry_allowed_at
 
 from .forms import RegistrationForm
 
-Status = CedulaInfo.Status
-
 #: The session key that shows the welcome banner on the profile, until the result is known.
 WELCOME_KEY = "example_welcome"
-IN_PROGRESS_STATUSES = frozenset({Status.PENDING, Status.PROCESSING, Status.RETRYING})
 
 
 class RegisterView(CreateView):
@@ -75,29 +72,32 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def retry_validation(request: HttpRequest) -> HttpResponse:
-    """The "Try again" button: ask for a new lookup, unless the cooldown says it is too soon."""
+    """The "Try again" button: ask for a new lookup, and say why nothing happened when it is too soon.
+
+    The card disables the button until the status JSON's ``retry_allowed_at``; this view still
+    reads the service's decision, for a click from a page left open elsewhere.
+    """
     info = _current_info(request.user)
     if info is not None and info.status not in RETRYABLE_STATUSES:
         messages.info(request, _("Your cédula does not need another check."))
         return redirect("profile")
-    requested_before = info.requested_at if info is not None else None
-    info = request_validation(request.user)
-    if info is None:
-        messages.error(request, _("There is no cédula on your account."))
-    elif info.status == Status.INVALID:
-        messages.error(request, _("Your cédula number is not valid, so it cannot be checked."))
-    elif info.requested_at != requested_before and info.status in IN_PROGRESS_STATUSES:
+    info, decision = request_validation_decision(request.user)
+    if decision is RequestDecision.QUEUED:
         messages.success(request, _("We are checking your cédula again."))
-    elif info.status in IN_PROGRESS_STATUSES:
+    elif decision is RequestDecision.IN_PROGRESS:
         messages.info(request, _("A check of your cédula is already under way."))
-    else:
+    elif decision is RequestDecision.COOLDOWN and info is not None:
         messages.warning(request, _cooldown_message(info))
+    elif decision is RequestDecision.INVALID:
+        messages.error(request, _("Your cédula number is not valid, so it cannot be checked."))
+    else:
+        messages.error(request, _("There is no cédula on your account."))
     return redirect("profile")
 
 
 def _cooldown_message(info: CedulaInfo) -> str:
-    elapsed = (timezone.now() - info.requested_at).total_seconds() if info.requested_at else 0.0
-    seconds = max(int(app_settings.REFRESH_COOLDOWN - elapsed) + 1, 1)
+    allowed_at = retry_allowed_at(info) or timezone.now()
+    seconds = max(math.ceil((allowed_at - timezone.now()).total_seconds()), 1)
     if seconds >= 120:
         minutes = -(-seconds // 60)
         return ngettext(

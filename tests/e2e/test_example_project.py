@@ -25,8 +25,10 @@ from django_cedula.models import CedulaStatus
 from django_cedula.testing.replica import Replica
 from example_project.demo import ROOT, Stack, descendants, still_running
 
+from ..log_privacy import GUARD
 from .conftest import (
     PASSWORD,
+    TEST_ENVIRONMENT,
     assert_not_reloaded,
     register,
     screenshot,
@@ -117,6 +119,53 @@ def test_a_failed_validation_can_be_tried_again(
     expect(page.locator("#retry-button")).not_to_be_visible()
     expect(page.locator('[data-field="mesa"]')).not_to_be_empty()
     screenshot(page, "retried_active")
+
+
+@pytest.fixture(scope="module")
+def cooldown_site(
+    cedula_replica_server: Replica, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The example project with the real site's cooldown (an hour) and no retries: a failure is
+    final at once, and "Try again" waits a minute from its end."""
+    directory = tmp_path_factory.mktemp("example-site-cooldown")
+    stack = Stack(
+        database=directory / "db.sqlite3",
+        log_dir=directory,
+        web_port=0,
+        replica_url=cedula_replica_server.wsp_url,
+        extra_env={**TEST_ENVIRONMENT, "EXAMPLE_REFRESH_COOLDOWN": "3600"},
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        for log in sorted(directory.glob("*.log")):
+            GUARD.scan(log.read_text(errors="replace"), f"example project [{log.name}]")
+
+
+def test_after_a_failure_the_card_says_when_to_try_again(
+    cooldown_site: Stack, new_page: NewPage, replica: Replica
+) -> None:
+    replica.set_fault("block", cedula="1000000098")
+    page = new_page(cooldown_site.url)
+    register(page, "1000000098")
+    assert wait_until_final(page) == "blocked"
+    button = page.locator("#retry-button")
+    wait = page.locator("[data-cedula-retry-wait]")
+    expect(button).to_be_disabled()
+    expect(wait).to_contain_text(re.compile(r"You can try again in (about a minute|less than a minute)"))
+    expect(wait.locator("time")).to_have_text(re.compile(r"\d\d:\d\d:\d\d UTC-05:00"))
+    screenshot(page, "cooldown")
+
+    status = page.request.get("/cedula/status/").json()
+    assert status["retry"]["refusal"] == "cooldown"
+    assert status["retry_allowed_at"] == status["retry"]["wait"]["at"]
+    # A click from a page left open elsewhere: the view reads the service's refusal, and says why.
+    page.evaluate("() => document.querySelector('form.cedula-retry').submit()")
+    expect(page.locator(".messages .warning")).to_contain_text(re.compile(r"try again in \d+ seconds"))
+    expect(page.locator(".status-name")).to_have_text("Blocked by the source")
+    expect(button).to_be_disabled()
 
 
 def test_the_site_speaks_spanish(example_site: Stack, new_page: NewPage) -> None:
@@ -259,13 +308,16 @@ def test_demo_prints_its_table_and_stops_every_process_it_started(
     context = browser.new_context(base_url=url)
     try:
         page = context.new_page()
-        # Blocked at once (no retries here); "Try again" right away meets the default cooldown.
+        # Blocked at once (no retries here): "Try again" waits a minute from the failure (not the
+        # hour of the default cooldown), and the card says so.
         username = register(page, "1000000050")
         assert wait_until_final(page) == "blocked"
-        page.click("#retry-button")
-        expect(page.locator(".messages .warning")).to_contain_text(re.compile(r"try again in \d+ seconds"))
+        expect(page.locator("#retry-button")).to_be_disabled()
+        expect(page.locator("[data-cedula-retry-wait]")).to_contain_text(
+            re.compile(r"You can try again in (about a minute|less than a minute)")
+        )
         expect(page.locator(".status-name")).to_have_text("Blocked by the source")
-        screenshot(page, "cooldown")
+        screenshot(page, "demo-cooldown")
 
         # The admin shows the validation inline on the user's page.
         page.click("#logout-button")

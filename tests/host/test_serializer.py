@@ -27,6 +27,10 @@ def without_moving_parts(data: dict[str, Any]) -> dict[str, Any]:
         data["next_attempt"] = {
             key: value for key, value in data["next_attempt"].items() if key not in {"in_seconds"}
         }
+    if data.get("retry_allowed_at") and not (data.get("retry") or {}).get("wait"):
+        del data["retry_allowed_at"]  # allowed now: "now", which moves
+    if (data.get("retry") or {}).get("wait"):
+        data["retry"] = {**data["retry"], "wait": {**data["retry"]["wait"], "in_seconds": None}}
     return data
 
 

@@ -135,3 +135,32 @@ def test_another_users_card_is_shown_but_not_followed(
     assert MASKED in html
     assert 'data-cedula-status-url=""' in html
     assert 'data-cedula-status-url=""' not in render(owner)
+
+
+def test_the_retry_button_waits_out_the_cooldown_with_its_time(
+    user_with_info: Callable[..., Any], settings: Any
+) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    settings.CEDULA_RETRY_DELAYS = [60]
+    tag = '{% cedula_status_card retry_url="/retry/" %}'
+    html = render(user_with_info("timeout", updated_at=in_seconds(-10)), tag)
+    assert re.search(r'<button type="submit" id="retry-button" data-cedula-retry-button disabled>', html)
+    assert not hidden(html, "data-cedula-retry-wait")
+    assert re.search(r"You can try again <span data-cedula-retry-in>in about a minute</span>", html)
+    assert re.search(
+        r'<time data-cedula-retry-at datetime="[^"]+-05:00">\d\d:\d\d:\d\d UTC-05:00</time>', html
+    )
+    with translation.override("es"):
+        spanish = render(user_with_info("timeout", updated_at=in_seconds(-10)), tag)
+    assert "Puede intentarlo de nuevo" in spanish
+
+
+def test_the_retry_button_is_ready_once_the_wait_is_over(
+    user_with_info: Callable[..., Any], settings: Any
+) -> None:
+    settings.CEDULA_RETRY_DELAYS = [60]
+    html = render(
+        user_with_info("timeout", updated_at=in_seconds(-120)), '{% cedula_status_card retry_url="/retry/" %}'
+    )
+    assert re.search(r'<button type="submit" id="retry-button" data-cedula-retry-button>', html)
+    assert hidden(html, "data-cedula-retry-wait")

@@ -32,6 +32,8 @@ KEYS = {
     "next_attempt",
     "retry_count",
     "fetched_at",
+    "retry_allowed_at",
+    "retry",
     "now",
 }
 
@@ -155,3 +157,96 @@ def test_the_json_is_the_users_own(client: Client, user_with_info: Callable[...,
     user_with_info("active", mesa="99")
     data = json.loads(get(client, mine).content)
     assert data["status"] == "pending"
+
+
+LOGIN_REQUIRED = "django.contrib.auth.middleware.LoginRequiredMiddleware"
+
+
+def test_under_login_required_middleware_anonymous_still_gets_401_json(client: Client, settings: Any) -> None:
+    # A site that makes every page need a login: the status view is polled by a script, so it
+    # answers for itself (401 JSON) instead of the middleware's redirect to the login page.
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, LOGIN_REQUIRED]
+    settings.LOGIN_URL = "/accounts/login/"
+    assert client.get("/admin/").status_code == 302  # the middleware is in force elsewhere
+    response = get(client)
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_authenticated"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_under_login_required_middleware_a_user_gets_their_status(
+    client: Client, settings: Any, user_with_info: Callable[..., Any]
+) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, LOGIN_REQUIRED]
+    response = get(client, user_with_info("pending"))
+    assert response.status_code == 200
+    assert response.json()["status"] == "pending"
+
+
+# When a new validation may be asked for: "retry_allowed_at" and "retry".
+
+
+def test_a_failure_a_moment_ago_says_when_to_try_again(
+    client: Client, user_with_info: Callable[..., Any], settings: Any
+) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    settings.CEDULA_RETRY_DELAYS = [60, 300, 900]
+    ended = in_seconds(-10)
+    data = get(client, user_with_info("timeout", requested_at=in_seconds(-1500), updated_at=ended)).json()
+    assert data["retryable"] is True
+    allowed_at = datetime.datetime.fromisoformat(data["retry_allowed_at"])
+    assert allowed_at == ended.replace(microsecond=allowed_at.microsecond) + datetime.timedelta(seconds=60)
+    assert data["retry_allowed_at"].endswith("-05:00")
+    retry = data["retry"]
+    assert retry["allowed"] is False
+    assert retry["refusal"] == "cooldown"
+    wait = retry["wait"]
+    assert wait["at"] == data["retry_allowed_at"]
+    assert wait["at_display"].endswith(" UTC-05:00")
+    assert 45 < wait["in_seconds"] <= 50
+    assert wait["in_words"] == "in about a minute"
+    assert wait["steps"][-1] == {"above": None, "text": "any moment now"}
+
+
+def test_a_failure_that_ended_minutes_ago_may_be_tried_again_now(
+    client: Client, user_with_info: Callable[..., Any], settings: Any
+) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    settings.CEDULA_RETRY_DELAYS = [60, 300, 900]
+    user = user_with_info("timeout", requested_at=in_seconds(-1500), updated_at=in_seconds(-120))
+    data = get(client, user).json()
+    assert data["retry"] == {"allowed": True, "refusal": None, "wait": None}
+    assert data["retry_allowed_at"] == data["now"]
+
+
+def test_an_answer_says_when_it_may_be_checked_again(
+    client: Client, user_with_info: Callable[..., Any], settings: Any
+) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    data = get(client, user_with_info("active", requested_at=in_seconds(-300))).json()
+    assert data["retryable"] is False
+    assert data["retry"]["refusal"] == "cooldown"
+    assert data["retry"]["wait"]["in_words"] == "in about 55 minutes"
+
+
+@pytest.mark.parametrize(
+    ("status", "refusal"), [("pending", "in_progress"), ("retrying", "in_progress"), ("invalid", "invalid")]
+)
+def test_no_time_while_under_way_or_for_an_invalid_number(
+    client: Client, user_with_info: Callable[..., Any], status: str, refusal: str
+) -> None:
+    data = get(client, user_with_info(status, requested_at=in_seconds(-7200))).json()
+    assert data["retry_allowed_at"] is None
+    assert data["retry"] == {"allowed": False, "refusal": refusal, "wait": None}
+
+
+def test_the_documented_answer_has_the_views_keys(client: Client, user_with_info: Callable[..., Any]) -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "host-pages.rst").read_text(encoding="utf-8")
+    block = docs.split("otherwise **200**:", 1)[1].split(".. code-block:: json", 1)[1]
+    example = json.loads(block.split("\n\n", 2)[1].replace('"..."', "null"))
+    data = get(client, user_with_info("retrying", next_attempt_at=in_seconds(40))).json()
+    assert set(example) == set(data) == KEYS
+    assert set(example["retry"]) == set(data["retry"])

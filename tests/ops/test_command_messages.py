@@ -51,7 +51,7 @@ def test_sweep_in_spanish() -> None:
 
 def test_revalidate_counts_one_user_in_the_singular_and_in_spanish(registered: Callable[..., Any]) -> None:
     user = registered(cedula="1000000001", username="ana")
-    set_row(user, status=Status.ERROR, requested_at=ago(days=3))
+    set_row(user, status=Status.ERROR, requested_at=ago(days=3), updated_at=ago(days=3))
 
     assert run("cedula_revalidate", "--user", "ana", "--dry-run").startswith(
         "Dry run: would queue 1 of 1 user; nothing was changed.\n"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,11 @@ from .conftest import FakeTTY, ago, set_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = CedulaInfo.Status
+ROOT = Path(__file__).resolve().parents[2]
+#: The documented ranges (docs/commands.rst): users per batch, rows per chunk, the longest --older-than.
+MAX_BATCH_SIZE = 10_000
+MAX_CHUNK_SIZE = 10_000
+MAX_DURATION_DAYS = 36_500
 
 
 def run(name: str, *args: str, stdout: io.StringIO | None = None) -> str:
@@ -35,7 +44,8 @@ def queued_users(recording_backend: type[RecordingBackend]) -> list[Any]:
 def population(
     registered: Callable[..., Any], make_user: Callable[..., Any], settings: Any
 ) -> dict[str, Any]:
-    """Users in every interesting state, none in the cooldown unless said so."""
+    """Users in every interesting state, none in the cooldown unless said so (a failure's
+    cooldown counts from its end: its last change, ``updated_at``)."""
     settings.CEDULA_SWEEP = {"PENDING_AFTER": 600}
     users = {
         "active_old": registered(cedula="1000000001", username="ana"),
@@ -47,8 +57,20 @@ def population(
     }
     set_row(users["active_old"], status=Status.ACTIVE, fetched_at=ago(days=40), requested_at=ago(days=40))
     set_row(users["active_recent"], status=Status.ACTIVE, fetched_at=ago(days=2), requested_at=ago(days=2))
-    set_row(users["error"], status=Status.ERROR, error_code="network_error", requested_at=ago(days=3))
-    set_row(users["timeout"], status=Status.TIMEOUT, error_code="timeout", requested_at=ago(days=40))
+    set_row(
+        users["error"],
+        status=Status.ERROR,
+        error_code="network_error",
+        requested_at=ago(days=3),
+        updated_at=ago(hours=2),  # ended within the last 24 hours (cedula_stats counts it)
+    )
+    set_row(
+        users["timeout"],
+        status=Status.TIMEOUT,
+        error_code="timeout",
+        requested_at=ago(days=40),
+        updated_at=ago(hours=3),
+    )
     set_row(users["processing"], status=Status.PROCESSING, requested_at=ago(days=40))
     # A user who registered without a cédula and got one by a path that sends no signal.
     type(users["never"]).objects.filter(pk=users["never"].pk).update(cedula="1000000006")
@@ -145,7 +167,9 @@ def test_revalidate_respects_the_cooldown_unless_forced(
     set_row(population["active_recent"], requested_at=ago(minutes=5))
     output = run("cedula_revalidate", "--user", str(population["active_recent"].pk))
     assert "Queued 0 of 1 user." in output
-    assert "1 skipped: requested within CEDULA_REFRESH_COOLDOWN (use --force)" in output
+    assert (
+        "1 skipped: requested within CEDULA_REFRESH_COOLDOWN, or failed a moment ago (use --force)" in output
+    )
     assert recording_backend.jobs == []
 
     output = run("cedula_revalidate", "--user", str(population["active_recent"].pk), "--force")
@@ -309,3 +333,73 @@ def test_help(name: str, phrases: list[str]) -> None:
     text = load_command_class("django_cedula", name).create_parser("manage.py", name).format_help()
     for phrase in phrases:
         assert phrase in text
+
+
+# Out-of-range arguments: refused by the parser (exit 2, usage and one line), never a traceback.
+
+#: Every numeric or duration argument of the package's commands, with values out of its range.
+OUT_OF_RANGE = [
+    pytest.param(("cedula_revalidate", "--older-than", "99999999999d"), "--older-than", id="older-than-huge"),
+    pytest.param(
+        ("cedula_revalidate", "--older-than", "9" * 5000 + "d"), "--older-than", id="older-than-digits"
+    ),
+    pytest.param(("cedula_revalidate", "--older-than", "0d"), "--older-than", id="older-than-zero"),
+    pytest.param(
+        ("cedula_revalidate", "--all", "--batch-size", "999999999999999999999"),
+        "--batch-size",
+        id="batch-huge",
+    ),
+    pytest.param(("cedula_revalidate", "--all", "--batch-size", "0"), "--batch-size", id="batch-zero"),
+    pytest.param(("cedula_revalidate", "--all", "--batch-size", "-5"), "--batch-size", id="batch-negative"),
+    pytest.param(("cedula_revalidate", "--all", "--batch-size", "ten"), "--batch-size", id="batch-word"),
+    pytest.param(("cedula_sweep", "--chunk-size", "-1"), "--chunk-size", id="chunk-negative"),
+    pytest.param(("cedula_sweep", "--chunk-size", "0"), "--chunk-size", id="chunk-zero"),
+    pytest.param(("cedula_sweep", "--chunk-size", "10" * 20), "--chunk-size", id="chunk-huge"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option"), OUT_OF_RANGE)
+def test_an_out_of_range_argument_exits_2_with_one_clear_line(argv: tuple[str, ...], option: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "django", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+    last = completed.stderr.strip().splitlines()[-1]
+    assert f"{argv[0]}: error: argument {option}: " in last, completed.stderr
+    assert len(last) < 200, last  # a long value is not echoed whole
+    assert completed.stdout == ""
+
+
+@pytest.mark.parametrize(("argv", "option"), OUT_OF_RANGE)
+def test_an_out_of_range_argument_is_refused_before_any_work(
+    argv: tuple[str, ...], option: str, recording_backend: type[RecordingBackend]
+) -> None:
+    with pytest.raises(CommandError, match=f"argument {option}"):
+        run(*argv)
+    assert recording_backend.jobs == []
+
+
+def test_the_ranges_edges_are_accepted(population: dict[str, Any]) -> None:
+    assert "Dry run" in run("cedula_revalidate", "--all", "--dry-run", "--batch-size", str(MAX_BATCH_SIZE))
+    assert "Dry run" in run("cedula_revalidate", "--older-than", f"{MAX_DURATION_DAYS}d", "--dry-run")
+    assert "Would re-queue" in run("cedula_sweep", "--dry-run", "--chunk-size", "1")
+    assert "Would re-queue" in run("cedula_sweep", "--dry-run", "--chunk-size", str(MAX_CHUNK_SIZE))
+
+
+def test_the_ranges_are_the_documented_ones() -> None:
+    from django_cedula.management.commands import cedula_revalidate, cedula_sweep
+    from django_cedula.management.utils import MAX_DURATION
+
+    assert cedula_revalidate.MAX_BATCH_SIZE == MAX_BATCH_SIZE
+    assert cedula_sweep.MAX_CHUNK_SIZE == MAX_CHUNK_SIZE
+    assert MAX_DURATION.days == MAX_DURATION_DAYS
+    docs = (ROOT / "docs" / "commands.rst").read_text(encoding="utf-8")
+    assert f"users per query and per transaction, 1 to {MAX_BATCH_SIZE}" in docs
+    assert f"rows read per query, 1 to {MAX_CHUNK_SIZE}" in docs.replace("\n", " ")
+    assert f"at most ``{MAX_DURATION_DAYS}d``" in docs.replace("\n    ", " ")

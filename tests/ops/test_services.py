@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -12,12 +13,14 @@ from django.test.utils import CaptureQueriesContext
 from django_cedula.backends import ValidationJob
 from django_cedula.models import CedulaInfo
 from django_cedula.services import (
+    FAILURE_WAIT_WITHOUT_RETRIES,
     RequestDecision,
     plan_validation,
     request_validation,
     request_validation_batches,
     request_validation_decision,
     request_validations,
+    retry_allowed_at,
 )
 from django_cedula.testing.backends import RecordingBackend
 from django_cedula.testing.scrapers import FakeScraper
@@ -262,3 +265,98 @@ def test_request_validation_batches_decide_a_batch_per_transaction(
     assert set(CedulaInfo.objects.filter(user__in=users).values_list("status", flat=True)) == {Status.PENDING}
     with pytest.raises(ValueError, match="at least 1"):
         request_validation_batches(users, batch_size=0)
+
+
+# The cooldown after a final failure: from the end of the last attempt, the first retry delay long.
+
+
+@pytest.mark.parametrize("status", [Status.TIMEOUT, Status.ERROR, Status.BLOCKED])
+def test_a_failure_that_ended_a_while_ago_can_be_tried_again_within_the_hour(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any, status: str
+) -> None:
+    # Registered 25 minutes ago; the retries (60 + 300 + 900 s) ended 2 minutes ago as a failure.
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    settings.CEDULA_RETRY_DELAYS = [60, 300, 900]
+    user = registered()
+    set_row(user, status=status, requested_at=ago(minutes=25), updated_at=ago(minutes=2))
+
+    info, decision = request_validation_decision(user)
+
+    assert decision is RequestDecision.QUEUED
+    assert info is not None
+    assert info.status == Status.PENDING
+    assert recording_backend.jobs == [ValidationJob(user.pk, 1)]
+
+
+def test_a_failure_waits_the_first_retry_delay_from_its_end(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any
+) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    settings.CEDULA_RETRY_DELAYS = [60, 300, 900]
+    user = registered()
+    row = set_row(user, status=Status.TIMEOUT, requested_at=ago(minutes=25), updated_at=ago(seconds=10))
+
+    assert request_validation_decision(user)[1] is RequestDecision.COOLDOWN
+    assert recording_backend.jobs == []
+    assert retry_allowed_at(row) == row.updated_at + datetime.timedelta(seconds=60)
+    assert plan_validation(user, row) is RequestDecision.COOLDOWN
+    assert (
+        plan_validation(user, row, now=row.updated_at + datetime.timedelta(seconds=61))
+        is RequestDecision.QUEUED
+    )
+
+
+def test_a_failure_waits_no_longer_than_the_refresh_cooldown(
+    registered: Callable[..., Any], settings: Any
+) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 20
+    settings.CEDULA_RETRY_DELAYS = [60]
+    user = registered()
+    row = set_row(user, status=Status.ERROR, requested_at=ago(minutes=5), updated_at=ago(seconds=5))
+    assert retry_allowed_at(row) == row.updated_at + datetime.timedelta(seconds=20)
+    settings.CEDULA_REFRESH_COOLDOWN = 0
+    assert retry_allowed_at(row) == row.updated_at
+    assert request_validation_decision(user)[1] is RequestDecision.QUEUED
+
+
+def test_without_retries_a_failure_waits_a_minute(registered: Callable[..., Any], settings: Any) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    settings.CEDULA_RETRY_DELAYS = []
+    user = registered()
+    row = set_row(user, status=Status.TIMEOUT, requested_at=ago(seconds=30), updated_at=ago(seconds=20))
+    assert retry_allowed_at(row) == row.updated_at + datetime.timedelta(seconds=FAILURE_WAIT_WITHOUT_RETRIES)
+    assert request_validation_decision(user)[1] is RequestDecision.COOLDOWN
+
+
+def test_an_answer_keeps_the_cooldown_from_its_request(registered: Callable[..., Any], settings: Any) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    user = registered()
+    row = set_row(user, status=Status.ACTIVE, requested_at=ago(minutes=25), updated_at=ago(minutes=24))
+    assert retry_allowed_at(row) == row.requested_at + datetime.timedelta(seconds=3600)
+    assert request_validation_decision(user)[1] is RequestDecision.COOLDOWN
+
+
+@pytest.mark.parametrize("status", [Status.PENDING, Status.PROCESSING, Status.RETRYING])
+def test_no_time_is_given_while_a_validation_is_under_way(
+    registered: Callable[..., Any], status: str
+) -> None:
+    user = registered()
+    row = set_row(user, status=status, requested_at=ago(hours=3))
+    assert retry_allowed_at(row) is None
+    assert request_validation_decision(user)[1] is RequestDecision.IN_PROGRESS
+
+
+def test_the_batch_and_the_dry_run_apply_the_failure_cooldown_too(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend], settings: Any
+) -> None:
+    settings.CEDULA_REFRESH_COOLDOWN = 3600
+    settings.CEDULA_RETRY_DELAYS = [60]
+    ended_long_ago = registered(cedula="1000000001")
+    ended_just_now = registered(cedula="1000000002")
+    set_row(ended_long_ago, status=Status.TIMEOUT, requested_at=ago(minutes=10), updated_at=ago(minutes=5))
+    set_row(ended_just_now, status=Status.TIMEOUT, requested_at=ago(minutes=10), updated_at=ago(seconds=5))
+
+    counts = request_validation_batches([ended_long_ago, ended_just_now])
+
+    assert counts == {RequestDecision.QUEUED: 1, RequestDecision.COOLDOWN: 1}
+    assert recording_backend.jobs == [ValidationJob(ended_long_ago.pk, 1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ from ...numbers import normalize_cedula
 from ...privacy import redact
 from ...results import ScrapeResult, ScrapeStatus
 from ...scrapers import get_scraper
+from ...scrapers.base import source_name
 
 #: Exit status for a lookup that ended in a transient failure (timeout, blocked, ...).
 EXIT_FAILURE = 1
@@ -40,8 +42,9 @@ class Command(BaseCommand):
             raise CommandError(
                 gettext("Invalid cédula: %(reason)s.") % {"reason": exc}, returncode=EXIT_INVALID
             ) from exc
+        scraper = get_scraper()
         try:
-            result = ScrapeResult.coerce(get_scraper().scrape_cedula(cedula))
+            result = ScrapeResult.coerce(scraper.scrape_cedula(cedula))
         except Exception as exc:
             # A scraper should return failures as results; one that raises still gets a clear
             # message and exit status, never a traceback (and never the full number).
@@ -49,10 +52,11 @@ class Command(BaseCommand):
             detail = redact(first, cedula)[:300]
             message = gettext("Lookup failed: the scraper raised %(error)s") % {"error": type(exc).__name__}
             raise CommandError(message + (f": {detail}" if detail else ""), returncode=EXIT_FAILURE) from exc
+        if not result.source:
+            # A single scraper may leave it to the job to name it; a chain names the entry that answered.
+            result = dataclasses.replace(result, source=source_name(scraper))
         if options["json"]:
-            data = result.as_dict()
-            if not options["raw"]:
-                del data["raw_html"]
+            data = self._as_json(result, raw=options["raw"])
             self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
         else:
             self.stdout.write(self._as_text(result, cedula))
@@ -62,15 +66,29 @@ class Command(BaseCommand):
                 returncode=EXIT_FAILURE,
             )
 
+    def _as_json(self, result: ScrapeResult, *, raw: bool) -> dict[str, Any]:
+        """The result's fields as strings, ``http_status`` as a number and only when the source
+        answered with a server error (0 means there was none), ``raw_html`` only with ``--raw``."""
+        data: dict[str, Any] = result.as_dict()
+        if not raw:
+            del data["raw_html"]
+        if result.http_status:
+            data["http_status"] = result.http_status
+        else:
+            del data["http_status"]
+        return data
+
     def _as_text(self, result: ScrapeResult, cedula: str) -> str:
         """The result as ``name: value`` lines, its error redacted."""
         # Names and values as the JSON output and ScrapeResult spell them, in every language.
-        lines = [f"status: {result.status.value}"]
+        lines = [f"status: {result.status.value}", f"source: {result.source}"]
         fields = {
             ScrapeStatus.FOUND: ("departamento", "municipio", "puesto", "direccion", "mesa"),
             ScrapeStatus.CANCELLED: ("novedad", "resolucion", "fecha_novedad"),
         }.get(result.status, ())
         lines += [f"{name}: {getattr(result, name)}" for name in fields]
+        if result.http_status:
+            lines.append(f"http_status: {result.http_status}")
         if result.error:
             lines.append(f"error: {redact(result.error, cedula)}")
         return "\n".join(lines)

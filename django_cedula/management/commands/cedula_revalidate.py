@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import collections
-import datetime
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -26,16 +24,22 @@ from ...services import (
     request_validation_batch,
     request_validation_decision,
 )
-from ..utils import ProgressBar, parse_duration, shorten
+from ..utils import MAX_DURATION, ProgressBar, bounded_int, duration_argument, shorten
 
 logger = logging.getLogger("django_cedula.management")
 
 #: Users handled per query and per transaction.
 BATCH_SIZE = 500
+#: The most users per batch: each batch is one ``IN`` list of ids (SQLite takes 32,766 parameters
+#: at most, PostgreSQL 65,535) and one transaction holding their rows' locks.
+MAX_BATCH_SIZE = 10_000
 
 _SKIPS = (
     (RequestDecision.IN_PROGRESS, gettext_lazy("already under way")),
-    (RequestDecision.COOLDOWN, gettext_lazy("requested within CEDULA_REFRESH_COOLDOWN (use --force)")),
+    (
+        RequestDecision.COOLDOWN,
+        gettext_lazy("requested within CEDULA_REFRESH_COOLDOWN, or failed a moment ago (use --force)"),
+    ),
     (RequestDecision.NO_CEDULA, gettext_lazy("without a cédula")),
 )
 
@@ -44,7 +48,8 @@ class Command(BaseCommand):
     help = (
         "Validate users' cédulas again. Choose the users with --status, --older-than and --user "
         "(combined, they must all match), or take every user with a cédula with --all. Validations "
-        "under way and ones requested within CEDULA_REFRESH_COOLDOWN are left alone unless --force. "
+        "under way, ones requested within CEDULA_REFRESH_COOLDOWN and ones that failed less than the "
+        "first of CEDULA_RETRY_DELAYS ago are left alone unless --force. "
         "Users are read and requested in batches; each batch's jobs are queued when it commits."
     )
 
@@ -59,10 +64,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             metavar="DURATION",
-            type=_duration,
+            type=duration_argument,
             help=(
                 "users whose last answer (fetched_at), or failing that last request (requested_at), "
-                "is older than this: 30d, 12h, 90m, 1d12h"
+                f"is older than this: 30d, 12h, 90m, 1d12h (at most {MAX_DURATION.days}d)"
             ),
         )
         parser.add_argument(
@@ -82,9 +87,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--batch-size",
-            type=int,
+            type=bounded_int(1, MAX_BATCH_SIZE),
             default=BATCH_SIZE,
-            help=f"users per query and per transaction (default {BATCH_SIZE})",
+            help=f"users per query and per transaction, 1 to {MAX_BATCH_SIZE} (default {BATCH_SIZE})",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -95,8 +100,6 @@ class Command(BaseCommand):
             )
         if not options["all"] and not filtered:
             raise CommandError(gettext("Choose users with --status, --older-than or --user, or pass --all."))
-        if options["batch_size"] < 1:
-            raise CommandError(gettext("--batch-size must be at least 1."))
         using = router.db_for_write(CedulaInfo)
         user_ids, key = self._select(options, using)
         total = user_ids.count()
@@ -249,14 +252,6 @@ class Command(BaseCommand):
             self.stderr.write("  " + line % {"count": failed})
 
 
-def _duration(text: str) -> datetime.timedelta:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        # argparse shows the message of an ArgumentTypeError; a ValueError only as "invalid value".
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
 def _keyset_batches(ids: models.QuerySet[Any, Any], key: str, size: int) -> Iterator[list[Any]]:
     """The values of the flat ``ids`` queryset, ``size`` at a time in ascending order of ``key``.
 
@@ -277,9 +272,9 @@ def _row_states(user_ids: list[Any], using: str) -> dict[Any, RowState]:
     """The rows of ``user_ids`` by user id, as much as a request decision reads."""
     rows = CedulaInfo.objects.using(using).filter(user_id__in=user_ids)
     return {
-        user_id: RowState(cedula, status, requested_at)
-        for user_id, cedula, status, requested_at in rows.values_list(
-            "user_id", "cedula", "status", "requested_at"
+        user_id: RowState(cedula, status, requested_at, updated_at)
+        for user_id, cedula, status, requested_at, updated_at in rows.values_list(
+            "user_id", "cedula", "status", "requested_at", "updated_at"
         )
     }
 

@@ -9,7 +9,10 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext, ngettext
 
 from ...sweeper import CHUNK_SIZE, candidates, sweep
-from ..utils import ProgressBar
+from ..utils import ProgressBar, bounded_int
+
+#: The most rows read per query: a chunk is held in memory, and read again after each update.
+MAX_CHUNK_SIZE = 10_000
 
 
 class Command(BaseCommand):
@@ -27,7 +30,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="print the counts as JSON")
         parser.add_argument(
-            "--chunk-size", type=int, default=CHUNK_SIZE, help=f"rows read per query (default {CHUNK_SIZE})"
+            "--chunk-size",
+            type=bounded_int(1, MAX_CHUNK_SIZE),
+            default=CHUNK_SIZE,
+            help=f"rows read per query, 1 to {MAX_CHUNK_SIZE} (default {CHUNK_SIZE})",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -2,11 +2,15 @@
 //
 // Polls the card's JSON view (data-cedula-status-url) with a backoff (1 s, growing to 15 s while
 // nothing changes, back to 1 s on a change or when the next attempt is due), pauses while the tab
-// is hidden, and stops once the status is final, or on 401, 403 or 404. It fills the card's
+// is hidden, and stops once the status is final, or on any answer that is not the view's JSON: a
+// 401, 403 or 404, a redirect (a login page: it is never followed), an HTML page. Only a server
+// error (5xx), a 429 or no answer at all is waited out, with the backoff. It fills the card's
 // data-cedula-* elements and toggles their "hidden" attribute. The next attempt is shown in
 // words counted down from the server's own figure ("in about a minute", then "any moment now":
-// a delayed job may start some 30 s late) next to the absolute time with its zone. Every text
-// comes from the page or the JSON, translated by the server: this script holds none.
+// a delayed job may start some 30 s late) next to the absolute time with its zone; so is the wait
+// before "Try again" may be pressed, whose button is enabled when the wait is over (also after the
+// polling has stopped). Every text comes from the page or the JSON, translated by the server:
+// this script holds none.
 //
 // Events on the card: "cedula:status" (detail: the JSON) after each answer, "cedula:final" once
 // final. Elements anywhere on the page marked data-cedula-hide-when-final are hidden then.
@@ -69,6 +73,7 @@
     this.delay = FIRST_DELAY;
     this.timer = null;
     this.ticker = null;
+    this.retryTicker = null;
     this.waiting = false;
     this.stopped = false;
   }
@@ -116,22 +121,47 @@
     }, delay);
   };
 
+  // An answer worth waiting out: the server (or a proxy before it) failing or asking to slow down.
+  function transient(response) {
+    return response.status >= 500 || response.status === 429;
+  }
+
+  function isJson(response) {
+    return /^application\/json\s*(;|$)/i.test(response.headers.get("Content-Type") || "");
+  }
+
   Card.prototype.poll = function () {
     var self = this;
     window.clearTimeout(this.timer);
-    fetch(this.url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+    fetch(this.url, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      cache: "no-store",
+      // A redirect is not followed: it leads to a login page (a site-wide login requirement, an
+      // expired session), whose HTML would be fetched again and again.
+      redirect: "manual",
+    })
       .then(function (response) {
-        if (response.status === 401 || response.status === 403 || response.status === 404) {
-          self.stop(); // logged out, or no validation to follow
-          return null;
-        }
-        if (!response.ok) {
+        if (transient(response)) {
           throw new Error("HTTP " + response.status);
         }
-        return response.json();
+        // Logged out, no validation to follow, a redirect (opaque, status 0), or a page that is
+        // not this view's JSON: nothing polling again would change.
+        if (!response.ok || response.type === "opaqueredirect" || !isJson(response)) {
+          self.stop();
+          return null;
+        }
+        return response.json().then(null, function () {
+          self.stop(); // JSON by its header only
+          return null;
+        });
       })
       .then(function (data) {
         if (data === null || self.stopped) {
+          return;
+        }
+        if (typeof data !== "object" || typeof data.status !== "string") {
+          self.stop(); // JSON, but not a validation's
           return;
         }
         var changed = !self.data || self.data.status !== data.status;
@@ -152,26 +182,55 @@
       });
   };
 
-  Card.prototype.remaining = function () {
-    var next = this.data && this.data.next_attempt;
-    if (!next) {
+  // Seconds left until a countdown of the JSON ({in_seconds, steps, ...}), by the server's figure.
+  Card.prototype.left = function (countdown) {
+    if (!countdown) {
       return Infinity;
     }
-    return next.in_seconds - (now() - this.receivedAt) / 1000;
+    return countdown.in_seconds - (now() - this.receivedAt) / 1000;
   };
+
+  Card.prototype.remaining = function () {
+    return this.left(this.data && this.data.next_attempt);
+  };
+
+  function wordsFor(countdown, remaining) {
+    var steps = (countdown && countdown.steps) || [];
+    for (var i = 0; i < steps.length; i += 1) {
+      if (steps[i].above === null || remaining > steps[i].above) {
+        return steps[i].text;
+      }
+    }
+    return null;
+  }
 
   Card.prototype.updateWords = function () {
     var next = this.data && this.data.next_attempt;
-    if (!next || !next.steps) {
-      return;
+    var text = wordsFor(next, this.remaining());
+    if (text !== null) {
+      setText(one(this.card, "[data-cedula-next-in]"), text);
     }
-    var remaining = this.remaining();
-    for (var i = 0; i < next.steps.length; i += 1) {
-      var step = next.steps[i];
-      if (step.above === null || remaining > step.above) {
-        setText(one(this.card, "[data-cedula-next-in]"), step.text);
-        return;
+  };
+
+  // The wait before "Try again": its words counted down, the button enabled once it is over.
+  Card.prototype.updateRetry = function () {
+    var retry = this.data && this.data.retry;
+    var wait = retry && retry.wait;
+    var left = this.left(wait);
+    var waiting = !!wait && left > 0;
+    show(one(this.card, "[data-cedula-retry-wait]"), waiting);
+    var button = one(this.card, "[data-cedula-retry-button]");
+    if (button) {
+      button.disabled = waiting;
+    }
+    if (waiting) {
+      var text = wordsFor(wait, left);
+      if (text !== null) {
+        setText(one(this.card, "[data-cedula-retry-in]"), text);
       }
+    } else {
+      window.clearInterval(this.retryTicker);
+      this.retryTicker = null;
     }
   };
 
@@ -199,6 +258,22 @@
       setText(at, next.at_display);
     }
     show(one(card, '[data-cedula-section="retry"]'), !!data.retryable);
+    var wait = data.retry && data.retry.wait;
+    var retryAt = one(card, "[data-cedula-retry-at]");
+    if (wait && retryAt) {
+      retryAt.setAttribute("datetime", wait.at);
+      retryAt.setAttribute("title", wait.time_zone);
+      setText(retryAt, wait.at_display);
+    }
+    window.clearInterval(this.retryTicker);
+    this.retryTicker = null;
+    this.updateRetry();
+    if (wait && this.left(wait) > 0) {
+      // Not stopped with the polling: a final failure's wait runs on after its last poll.
+      this.retryTicker = window.setInterval(function () {
+        self.updateRetry();
+      }, 1000);
+    }
     window.clearInterval(this.ticker);
     this.ticker = null;
     if (next) {
