@@ -34,7 +34,7 @@ class _Handler(BaseHTTPRequestHandler):
             proxy.seen.append(given)
         if given == wanted:
             return True
-        body = b"<html><body><h1>407 Proxy Authentication Required</h1></body></html>"
+        body = b"<html><body><h1>407 Proxy Authentication Required</h1></body></html>" if proxy.page else b""
         self.send_response(407)
         self.send_header("Proxy-Authenticate", 'Basic realm="tests"')
         self.send_header("Content-Type", "text/html")
@@ -85,12 +85,15 @@ class _ProxyServer(ThreadingHTTPServer):
 class AuthProxy:
     """``with AuthProxy("user", "secret") as proxy``: a proxy on ``proxy.server`` (``http://127.0.0.1:N``).
 
-    ``seen`` holds the ``Proxy-Authorization`` of every request it received (``None`` if absent).
+    Its 407 comes with a short page, or with no body at all (``page=False``: Chromium then shows its
+    own error page instead). ``seen`` holds the ``Proxy-Authorization`` of every request it received
+    (``None`` if absent).
     """
 
-    def __init__(self, username: str, password: str) -> None:
+    def __init__(self, username: str, password: str, *, page: bool = True) -> None:
         self.username = username
         self.password = password
+        self.page = page
         self.lock = threading.Lock()
         self.seen: list[str | None] = []
         self._server = _ProxyServer(self)
