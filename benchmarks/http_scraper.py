@@ -422,6 +422,7 @@ def measure_cpu(lookups: int) -> dict[str, Any]:
 
 def measure_outcomes() -> dict[str, Any]:
     """Every table row and fault, both sources: the browser scraper's result against the HTTP one's."""
+    from django_cedula.exceptions import ConfigurationError
     from django_cedula.results import DATA_FIELDS
     from django_cedula.testing.replica import OUTCOMES, FaultMode, Replica
 
@@ -460,7 +461,11 @@ def measure_outcomes() -> dict[str, Any]:
                     replica.slow_seconds = 6  # past the page timeout (4 s)
                     if mode is not None:
                         replica.set_fault(mode, times=times)
-                    result = scraper.scrape_cedula(number)
+                    try:
+                        result = scraper.scrape_cedula(number)
+                    except ConfigurationError:  # the http407 fault: a proxy asks for credentials
+                        results.append({"status": "config_error"})
+                        continue
                     results.append(
                         {"status": result.status.value, **{f: getattr(result, f) for f in DATA_FIELDS}}
                     )

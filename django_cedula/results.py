@@ -26,6 +26,10 @@ class ScrapeStatus(str, enum.Enum):
     BLOCKED = "blocked"
     CAPTCHA_FAILED = "captcha_failed"
     PARSE_ERROR = "parse_error"
+    #: The source answered HTTP 404 or 410 for its page or its API: the page moved or is gone, which
+    #: is how a change of the Registraduría's pages shows. Transient (retried, and a chain asks its
+    #: next source), but a kind of its own, so that a source's health can count it.
+    PAGE_MOVED = "page_moved"
     #: The job failed after claiming the row, outside the lookup's own error handling (a
     #: scraper's ``prepare()`` raised, a bug): retried like any other transient failure.
     INTERNAL_ERROR = "internal_error"

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.signals import setting_changed
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Response
+from playwright.async_api import Page, Request, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from ..browser import (
@@ -33,6 +34,27 @@ logger = logging.getLogger(__name__)
 
 #: Settings that shape the browser itself; changing one restarts the process's browsers.
 BROWSER_SETTINGS = frozenset({"CEDULA_SOURCES", "CEDULA_LOOKUP_TIMEOUT"})
+
+#: Chromium's errors for a proxy that asks for credentials: none given (no ``proxy`` option, or one
+#: without a username: the 407 may come from a proxy on the way that the settings do not name), or
+#: those given refused. Each stands for the HTTP 407 it hides.
+PROXY_AUTH_ERRORS = (
+    "ERR_UNEXPECTED_PROXY_AUTH",
+    "ERR_INVALID_AUTH_CREDENTIALS",
+    "ERR_PROXY_AUTH_REQUESTED",
+    "ERR_PROXY_AUTH_UNSUPPORTED",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """What loading a page said (:meth:`BrowserScraper.goto`): its HTTP status (``None``: no answer
+    over HTTP, such as ``about:blank``), its ``Retry-After``, and ``failed`` when Chromium showed its
+    own error page instead of the answer (then only the status tells what happened)."""
+
+    status: int | None
+    retry_after: str | None = None
+    failed: bool = False
 
 
 class BrowserScraper(SolvingScraper, abc.ABC):
@@ -84,6 +106,15 @@ class BrowserScraper(SolvingScraper, abc.ABC):
 
     async def _guarded_lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         """Run :meth:`lookup`, turning Playwright's and the solver's errors into results."""
+        # A fetch() that meets a proxy's 407 fails without a status (the page's script sees "Failed to
+        # fetch"): Chromium's reason, on the failed request, is what tells it from a network error.
+        proxy_auth: list[str] = []
+
+        def note_proxy_auth(request: Request) -> None:
+            if any(code in (request.failure or "") for code in PROXY_AUTH_ERRORS):
+                proxy_auth.append(request.url)
+
+        page.on("requestfailed", note_proxy_auth)
         try:
             return await self.lookup(page, url, cedula, captcha)
         except PlaywrightTimeoutError as exc:
@@ -100,16 +131,58 @@ class BrowserScraper(SolvingScraper, abc.ABC):
         except PlaywrightError as exc:
             if "Target" in type(exc).__name__ or "has been closed" in str(exc):
                 raise  # the browser died: let the runtime notice and relaunch it next time
+            if proxy_auth:
+                raise self.proxy_refused("the lookup's answer") from None
             return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_first_line(exc, cedula))
+        finally:
+            page.remove_listener("requestfailed", note_proxy_auth)
 
     @abc.abstractmethod
     async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         """Look ``cedula`` up on ``page`` (fresh context). Runs on the browser's event loop: no ORM here."""
 
-    @staticmethod
-    def page_failure(html: str, response: Response | None, page_name: str) -> ScrapeResult | None:
+    async def goto(self, page: Page, url: str) -> Loaded:
+        """Load ``url`` in ``page`` (until ``domcontentloaded``) and say what HTTP status it came with.
+
+        Chromium puts its own error page in place of some answers, and ``goto`` then raises: a 4xx or
+        5xx without a body (``ERR_HTTP_RESPONSE_CODE_FAILURE``), a proxy's 407. The status is read
+        from the navigation's response as it arrived, so that it means what it means on the HTTP
+        scrapers; a 407 that never reaches the page is known by Chromium's error alone.
+        """
+        arrived: list[Response] = []
+
+        def keep(response: Response) -> None:
+            if response.request.is_navigation_request() and response.frame == page.main_frame:
+                arrived.append(response)
+
+        page.on("response", keep)
+        try:
+            response = await page.goto(url, wait_until="domcontentloaded")
+        except PlaywrightTimeoutError:
+            raise
+        except PlaywrightError as exc:
+            if arrived and arrived[-1].status >= 400:
+                last = arrived[-1]
+                return Loaded(last.status, last.headers.get("retry-after"), failed=True)
+            if any(code in str(exc) for code in PROXY_AUTH_ERRORS):
+                return Loaded(407, failed=True)
+            raise
+        finally:
+            page.remove_listener("response", keep)
+        if response is None:
+            return Loaded(None)
+        return Loaded(response.status, response.headers.get("retry-after"))
+
+    def page_failure(self, html: str, loaded: Loaded, page_name: str) -> ScrapeResult | None:
         """The result for a loaded page that cannot serve a lookup (:meth:`SolvingScraper.failed_page`)."""
-        return SolvingScraper.failed_page(html, None if response is None else response.status, page_name)
+        return self.failed_page(html, loaded.status, page_name, retry_after=loaded.retry_after)
+
+    def failed_load(self, loaded: Loaded, page_name: str) -> ScrapeResult:
+        """The result when Chromium showed its own error page instead of the answer (``loaded.failed``):
+        what the HTTP status says."""
+        return self.page_failure("", loaded, page_name) or ScrapeResult(
+            status=ScrapeStatus.NETWORK_ERROR, error=f"{page_name} answered HTTP {loaded.status}"
+        )
 
     def prepare(self) -> None:
         """Start the browser (and its page for the next lookup) if it is not running yet."""

@@ -4,8 +4,10 @@ Each entry is ``{"BACKEND": "dotted.path", "OPTIONS": {...}}``. One entry is the
 several, one lookup asks the first entry and moves on to the next only when that source could not
 serve the request at all:
 
-* ``blocked`` (the source refuses us: its pause starts, see below),
+* ``blocked`` (the source refuses us, a block page, HTTP 403 or 429: its pause starts, see below),
 * ``network_error`` (no connection, a dropped one, a browser that cannot start),
+* ``page_moved`` (HTTP 404 or 410 for the source's page or its lookup: the source changed its pages,
+  which another source, on other pages, need not have done),
 * an HTTP 5xx answer (:attr:`~django_cedula.results.ScrapeResult.http_status`), whatever status it
   was read as (a gateway's timeout relayed as a 502 is one).
 
@@ -18,6 +20,10 @@ It stops at the first final answer (found, not found, cancelled) and at every ot
   source takes the same solver and would fail the same way, at the price of another paid solve;
 * ``parse_error``: the source did answer, with something this package cannot read (the page changed,
   or a bug). Asking the other source would hide that, and could contradict an answer misread.
+
+A configuration error (:class:`~django_cedula.exceptions.ConfigurationError`, such as a proxy that
+answers HTTP 407 to the credentials given) is raised through the chain: no source is asked after it,
+and the job ends the row at once.
 
 The pause after a block belongs to the source that blocked (``source_name``, a key of its own in the
 cache, :func:`~django_cedula.throttle.report_block`): while it lasts the chain skips that source
@@ -45,7 +51,7 @@ from .base import ERROR_LENGTH, BaseScraper, Scraper, SourcesPaused, ask_source,
 logger = logging.getLogger(__name__)
 
 #: The statuses after which the chain asks its next source (besides any answer with an HTTP 5xx).
-MOVES_ON = frozenset({ScrapeStatus.BLOCKED, ScrapeStatus.NETWORK_ERROR})
+MOVES_ON = frozenset({ScrapeStatus.BLOCKED, ScrapeStatus.NETWORK_ERROR, ScrapeStatus.PAGE_MOVED})
 #: The setting this module reads.
 SETTING = "CEDULA_SOURCES"
 
@@ -174,7 +180,8 @@ class ScraperChain(BaseScraper):
 
 
 def moves_on(result: ScrapeResult) -> bool:
-    """Whether the chain asks its next source after ``result``: blocked, network_error or an HTTP 5xx."""
+    """Whether the chain asks its next source after ``result``: blocked, network_error, page_moved or
+    an HTTP 5xx."""
     return result.status in MOVES_ON or (result.http_status >= 500 and not result.status.is_final)
 
 

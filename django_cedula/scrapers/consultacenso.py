@@ -11,7 +11,7 @@ from ..results import ScrapeResult, ScrapeStatus
 from .browser import BrowserScraper
 from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_response
 from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, election_id
-from .wsp import PAGE_HTML_JS, READ_ANSWER_JS
+from .wsp import PAGE_HTML_JS, READ_ANSWER_JS, page_answer
 
 DEFAULT_URL = CENSO_URL
 
@@ -47,9 +47,11 @@ class ConsultaCensoScraper(BrowserScraper):
 
     async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         for attempt in (1, 2):
-            response = await page.goto(url, wait_until="domcontentloaded")
+            loaded = await self.goto(page, url)
+            if loaded.failed:
+                return self.failed_load(loaded, "the app's page")
             html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
-            failure = self.page_failure(html, response, "the app's page")
+            failure = self.page_failure(html, loaded, "the app's page")
             if failure is not None:
                 return failure
             site_key = await page.get_attribute(".g-recaptcha", "data-sitekey")
@@ -78,10 +80,12 @@ class ConsultaCensoScraper(BrowserScraper):
                 ),
                 timeout=self.page_timeout,
             )
+            answer = page_answer(answer)
             if answer.get("truncated"):
                 return oversized_answer(answer["body"])
             if attempt == 1 and asks_for_reload(answer["body"]):
                 captcha.restart(url)
                 continue
-            return parse_consultacenso_response(answer["body"], http_status=answer["status"], cedula=cedula)
+            result = parse_consultacenso_response(answer["body"], http_status=answer["status"], cedula=cedula)
+            return self.failed_answer(result, answer["status"], retry_after=answer.get("retryAfter"))
         return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the app asked for a reload twice")

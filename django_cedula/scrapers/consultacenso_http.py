@@ -35,7 +35,7 @@ class ConsultaCensoHttpScraper(HttpScraper):
     ) -> ScrapeResult:
         for attempt in (1, 2):
             page = await client.navigate(url, reload="script" if attempt == 2 else "")
-            failure = self.failed_page(page.text, page.status, "the app's page")
+            failure = self.failed_page(page.text, page.status, "the app's page", retry_after=page.retry_after)
             if failure is not None:
                 return failure
             form = read_form_page(page.text)
@@ -69,7 +69,8 @@ class ConsultaCensoHttpScraper(HttpScraper):
             if attempt == 1 and asks_for_reload(answer.text):
                 captcha.restart(url)
                 continue
-            return parse_consultacenso_response(answer.text, http_status=answer.status, cedula=cedula)
+            result = parse_consultacenso_response(answer.text, http_status=answer.status, cedula=cedula)
+            return self.failed_answer(result, answer.status, retry_after=answer.retry_after)
         return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the app asked for a reload twice")
 
 

@@ -31,7 +31,9 @@ receives.
 
 Answers are read through a callback that stops the transfer past
 :data:`~.parsing.MAX_ANSWER_BYTES` of *decoded* body: a 20 MiB answer or a gzip bomb is cut
-after 1 MiB, and curl stops decompressing there.
+after 1 MiB, and curl stops decompressing there. The bytes are read as text in the charset the answer
+declares (:func:`~.solving.decode_answer`, as a browser reads them), and an HTTP status means what it
+says, as on the browser scrapers (:meth:`~.solving.SolvingScraper.failed_page`).
 
 The lookup runs on an event loop this scraper owns for the call (``asyncio.run``), because the token
 supply's logic (:class:`~.solving.CaptchaSolve`, shared with the browser scrapers) is asynchronous;
@@ -59,7 +61,7 @@ from ..privacy import REDACTED, redact, redact_urls
 from ..proxies import parse_proxy_value
 from ..results import ScrapeResult, ScrapeStatus
 from .parsing import MAX_ANSWER_BYTES
-from .solving import CaptchaSolve, SolvingScraper
+from .solving import CaptchaSolve, SolvingScraper, decode_answer
 
 if TYPE_CHECKING:
     from curl_cffi.requests import AsyncSession
@@ -73,6 +75,8 @@ FALLBACK_CHROME = 124
 _TARGET_RE = re.compile(r"chrome(\d+)")
 IMPERSONATE_RULE = "impersonate must be 'chrome' or a Chrome target such as 'chrome131' (or None)"
 _BOUNDARY_CHARS = string.ascii_letters + string.digits
+#: curl's error when an HTTP proxy answers its CONNECT with 407 (curl 7.x and 8.x word it so).
+_TUNNEL_407 = re.compile(r"CONNECT tunnel failed, response 407\b")
 
 
 # The request headers desktop Chrome sends.
@@ -276,7 +280,8 @@ def proxy_url(value: str | Mapping[str, str] | None) -> tuple[str | None, str | 
 
 @dataclasses.dataclass(frozen=True)
 class Fetched:
-    """One answer: its status, content type, final URL and body (at most ``MAX_ANSWER_BYTES``, decoded)."""
+    """One answer: its status, content type, final URL and body (at most ``MAX_ANSWER_BYTES``, read
+    in the charset it declares: :func:`~.solving.decode_answer`)."""
 
     status: int
     content_type: str
@@ -284,6 +289,8 @@ class Fetched:
     text: str
     #: The body went on past the limit; ``text`` is its first ``MAX_ANSWER_BYTES`` bytes.
     truncated: bool = False
+    #: The ``Retry-After`` header, if any (a 429 quotes it).
+    retry_after: str | None = None
 
 
 class SourceTimeout(Exception):
@@ -374,16 +381,22 @@ class BrowserLikeClient:
                 response = partial
             elif isinstance(exc, Timeout) or getattr(exc, "code", None) == 28:
                 raise SourceTimeout(str(exc)) from exc
+            elif _TUNNEL_407.search(str(exc)):
+                # An https:// source through an HTTP proxy: the proxy's 407 answers the CONNECT, and
+                # curl reports it as an error rather than a response. It means what a 407 means.
+                return Fetched(status=407, content_type="", url=url, text="")
             else:
                 raise SourceUnreachable(str(exc)) from exc
         except asyncio.TimeoutError as exc:
             raise SourceTimeout("no answer") from exc
+        content_type = str(response.headers.get("content-type") or "")
         return Fetched(
             status=int(response.status_code),
-            content_type=str(response.headers.get("content-type") or ""),
+            content_type=content_type,
             url=str(response.url or url),
-            text=bytes(received).decode("utf-8", "replace"),
+            text=decode_answer(bytes(received), content_type),
             truncated=cut,
+            retry_after=response.headers.get("retry-after"),
         )
 
 

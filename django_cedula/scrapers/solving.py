@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import codecs
 import concurrent.futures
+import dataclasses
+import datetime
+import email.utils
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -371,15 +376,30 @@ class SolvingScraper(BaseScraper, abc.ABC):
         if result is not None:
             captcha.report(result)
 
-    @staticmethod
-    def failed_page(html: str, http_status: int | None, page_name: str) -> ScrapeResult | None:
-        """The result for a loaded page that cannot serve a lookup: the firewall's block page (or a
-        bare HTTP 403), or a 5xx."""
+    def failed_page(
+        self, html: str, http_status: int | None, page_name: str, *, retry_after: str | None = None
+    ) -> ScrapeResult | None:
+        """The result for a loaded page that cannot serve a lookup, by what it shows and what its HTTP
+        status says: the firewall's block page, 403 and 429 (its ``Retry-After`` quoted) are
+        ``blocked``, 404 and 410 ``page_moved``, a 5xx ``network_error``; ``None`` for any other.
+        A 407 raises :meth:`proxy_refused`'s configuration error."""
+        if http_status == 407:
+            raise self.proxy_refused(page_name)
         if is_block_page(html):
             return ScrapeResult(status=ScrapeStatus.BLOCKED, error="the firewall's block page", raw_html=html)
         if http_status == 403:
             return ScrapeResult(
                 status=ScrapeStatus.BLOCKED, error=f"{page_name} answered HTTP 403", raw_html=html[:2000]
+            )
+        if http_status == 429:
+            return ScrapeResult(
+                status=ScrapeStatus.BLOCKED,
+                error=too_many_requests(page_name, retry_after),
+                raw_html=html[:2000],
+            )
+        if http_status in MOVED_STATUSES:
+            return ScrapeResult(
+                status=ScrapeStatus.PAGE_MOVED, error=page_moved(page_name, http_status), raw_html=html[:2000]
             )
         if http_status is not None and http_status >= 500:
             return ScrapeResult(
@@ -389,6 +409,52 @@ class SolvingScraper(BaseScraper, abc.ABC):
                 http_status=http_status,
             )
         return None
+
+    def failed_answer(
+        self, result: ScrapeResult, http_status: int, *, retry_after: str | None = None
+    ) -> ScrapeResult:
+        """``result``, the parser's reading of a lookup's answer, with the answer's HTTP status taken
+        at its word unless the body is a final answer: 429 is ``blocked`` (its ``Retry-After``
+        quoted), 404 and 410 ``page_moved`` (the lookup's endpoint moved); 407 raises
+        :meth:`proxy_refused`'s configuration error."""
+        if http_status == 407:
+            raise self.proxy_refused("the lookup's answer")
+        if result.status.is_final:
+            return result
+        if http_status == 429:
+            error = too_many_requests("the lookup's answer", retry_after)
+            return dataclasses.replace(result, status=ScrapeStatus.BLOCKED, error=error)
+        if http_status in MOVED_STATUSES:
+            error = page_moved("the lookup's answer", http_status)
+            return dataclasses.replace(result, status=ScrapeStatus.PAGE_MOVED, error=error)
+        return result
+
+    def proxy_refused(self, where: str) -> ConfigurationError:
+        """The error for an HTTP 407: a proxy wants credentials it was not given, or refused those
+        given. Every retry, and every source behind the same proxy, would meet the same: a
+        configuration error ends the row at once. It names the proxy's server, never its username or
+        password."""
+        try:
+            proxy = parse_proxy_value(self.proxy)
+        except ProxyError:  # refused when the source was built: not reached
+            proxy = None
+        if proxy is None:
+            return ConfigurationError(
+                f"{self.source_name}: {where} answered HTTP 407 (Proxy Authentication Required), but "
+                "this source has no proxy option: a proxy on the way asks for credentials",
+                "Give this source's entry of CEDULA_SOURCES a proxy option with that proxy and its "
+                "username and password, or let the workers reach the source without it.",
+            )
+        given = (
+            "refused the username and password given"
+            if proxy.username
+            else "asks for a username and password"
+        )
+        return ConfigurationError(
+            f"{self.source_name}: the proxy {proxy.server} {given} (HTTP 407 Proxy Authentication Required)",
+            "Fix the username and password of the proxy option of this source's entry of CEDULA_SOURCES. "
+            + PROXY_HINT,
+        )
 
     def remember_site_key(self, site_key: str | None) -> None:
         """Keep the page's site key so that the next lookup can start its solve before loading the page."""
@@ -407,3 +473,101 @@ class SolvingScraper(BaseScraper, abc.ABC):
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- what an HTTP status says ----------------------------------------------------------------------
+
+#: The statuses that say the page (or the lookup's endpoint) moved or is gone: the sign that the
+#: Registraduría changed its pages, read as :attr:`~django_cedula.results.ScrapeStatus.PAGE_MOVED`.
+MOVED_STATUSES = frozenset({404, 410})
+#: The longest ``Retry-After`` quoted as given, in seconds (a day): a longer one is quoted as this.
+MAX_RETRY_AFTER = 86_400.0
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """The seconds a ``Retry-After`` value asks for (delay-seconds or an HTTP date), at most
+    :data:`MAX_RETRY_AFTER`; ``None`` for a missing or unreadable value."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # an HTTP date is GMT
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def too_many_requests(where: str, retry_after: str | None) -> str:
+    """A 429's error text; the ``Retry-After`` it gave is quoted (the pause that follows is
+    ``CEDULA_BLOCK_COOLDOWN``: the throttle's pause has one length for every block)."""
+    seconds = retry_after_seconds(retry_after)
+    wait = f"; Retry-After {seconds:.0f} s" if seconds is not None else ""
+    return f"{where} answered HTTP 429 (too many requests{wait})"
+
+
+def page_moved(where: str, http_status: int) -> str:
+    """A 404 or 410's error text."""
+    said = "gone" if http_status == 410 else "not found"
+    return f"{where} answered HTTP {http_status} ({said}): the source's page moved or changed"
+
+
+# -- reading an answer's bytes ---------------------------------------------------------------------
+
+#: How far into a document its ``<meta>`` may declare its charset (HTML's prescan: 1024 bytes).
+META_PRESCAN_BYTES = 1024
+_CHARSET_PARAMETER = re.compile(r';\s*charset\s*=\s*["\']?\s*([^"\';\s]+)', re.IGNORECASE)
+_META_CHARSET = re.compile(rb'<meta\s[^>]*?charset\s*=\s*["\']?\s*([A-Za-z0-9._:-]+)', re.IGNORECASE)
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+#: The encodings a browser reads (the WHATWG Encoding Standard's), by Python's codec name. Any other
+#: label is read as UTF-8, as a browser does: Python also knows codecs such as ``unicode_escape``
+#: (which would turn ``\ud800`` into a lone surrogate), ``base64`` or ``undefined`` (which raises).
+_WEB_CODECS = frozenset(
+    {"utf-8", "utf-16", "utf-16-le", "utf-16-be", "ascii", "cp866", "koi8-r", "koi8-u", "mac-roman",
+     "gbk", "gb2312", "gb18030", "big5", "big5hkscs", "euc_jp", "iso2022_jp", "shift_jis", "euc_kr",
+     *(f"cp{number}" for number in range(1250, 1259)),
+     *(f"iso8859-{number}" for number in (1, 2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16))}
+)  # fmt: skip
+#: The labels a browser reads as Windows-1252 (the Encoding Standard makes ISO-8859-1 and ASCII
+#: labels of it): its characters at 0x80-0x9F, a C1 control at the five bytes it leaves undefined.
+_WINDOWS_1252_CODECS = frozenset({"iso8859-1", "ascii", "cp1252"})
+_WINDOWS_1252 = "".join(bytes([byte]).decode("cp1252", "ignore") or chr(byte) for byte in range(256))
+
+
+def decode_answer(body: bytes, content_type: str | None) -> str:
+    """An answer's bytes as text, in the charset it declares, as a browser reads them: a byte-order
+    mark first, then the ``Content-Type``'s ``charset``, then (not for JSON, which is UTF-8 unless
+    its header says otherwise) a ``<meta charset>`` or ``http-equiv`` in the first
+    :data:`META_PRESCAN_BYTES` bytes, else UTF-8. Bytes the encoding cannot read become U+FFFD."""
+    for mark, bom_codec in _BYTE_ORDER_MARKS:
+        if body.startswith(mark):
+            return body[len(mark) :].decode(bom_codec, "replace")
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    declared = _CHARSET_PARAMETER.search(content_type or "")
+    codec = _web_codec(declared.group(1)) if declared else None
+    if codec is None and not media_type.endswith(("/json", "+json")):
+        meta = _META_CHARSET.search(body[:META_PRESCAN_BYTES])
+        codec = _web_codec(meta.group(1).decode("ascii")) if meta else None
+        if codec is not None and codec.startswith("utf-16"):
+            codec = "utf-8"  # a document whose meta could be read as ASCII is not UTF-16 (HTML's rule)
+    if codec in _WINDOWS_1252_CODECS:
+        return codecs.charmap_decode(body, "strict", _WINDOWS_1252)[0]
+    return body.decode(codec or "utf-8", "replace")
+
+
+def _web_codec(label: str) -> str | None:
+    """Python's codec for a charset label that names an encoding of the web; ``None`` otherwise."""
+    try:
+        name = codecs.lookup(label.strip()).name
+    except (LookupError, ValueError):
+        return None
+    return name if name in _WEB_CODECS else None

@@ -3,42 +3,60 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
-from playwright.async_api import Page, Response
+from playwright.async_api import Page
 
 from ..results import ScrapeResult, ScrapeStatus
-from .browser import BrowserScraper
+from .browser import BrowserScraper, Loaded
 from .parsing import MAX_ANSWER_BYTES, ReloadRequested, oversized_answer, parse_wsp_response
-from .solving import CaptchaSolve
+from .solving import CaptchaSolve, decode_answer
 
 DEFAULT_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
 
-#: A page-side function (JavaScript source) that reads a ``fetch()`` answer as text, at most ``limit``
-#: bytes of it (after any ``Content-Encoding`` is undone): the reader is cancelled past the limit, so
-#: the rest is neither downloaded, decompressed nor handed to Python. Shared by both sources.
+#: A page-side function (JavaScript source) that reads a ``fetch()`` answer's bytes, at most ``limit``
+#: of them (after any ``Content-Encoding`` is undone): the reader is cancelled past the limit, so the
+#: rest is neither downloaded, decompressed nor handed to Python, which reads them as text
+#: (:func:`page_answer`). Shared by both sources.
 READ_ANSWER_JS = """
 async function readAnswer(answer, limit) {
-    const decoder = new TextDecoder("utf-8");
-    let body = "", bytes = 0, truncated = false;
+    const chunks = [];
+    let bytes = 0, truncated = false;
     const reader = answer.body ? answer.body.getReader() : null;
     while (reader) {
         const {done, value} = await reader.read();
         if (done) break;
         if (bytes + value.byteLength > limit) {
-            body += decoder.decode(value.subarray(0, limit - bytes), {stream: true});
+            chunks.push(value.subarray(0, limit - bytes));
             bytes = limit;
             truncated = true;
             try { await reader.cancel(); } catch (error) { /* the rest is dropped either way */ }
             break;
         }
         bytes += value.byteLength;
-        body += decoder.decode(value, {stream: true});
+        chunks.push(value);
     }
-    body += decoder.decode();
-    return {status: answer.status, contentType: answer.headers.get("content-type"), body, truncated, bytes};
+    // The bytes go to Python (base64), which reads them in the charset the answer declares
+    // (decode_answer), as the HTTP scrapers read theirs.
+    let binary = "";
+    for (const chunk of chunks) {
+        for (let at = 0; at < chunk.length; at += 0x8000) {
+            binary += String.fromCharCode.apply(null, chunk.subarray(at, at + 0x8000));
+        }
+    }
+    return {
+        status: answer.status, contentType: answer.headers.get("content-type"),
+        retryAfter: answer.headers.get("retry-after"), data: btoa(binary), truncated, bytes,
+    };
 }
 """
+
+
+def page_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """What :data:`READ_ANSWER_JS` read, with its ``body`` as text in the charset the answer declares."""
+    return {**answer, "body": decode_answer(base64.b64decode(answer["data"]), answer.get("contentType"))}
+
 
 #: The loaded page's HTML, at most ``limit`` characters of it (for telling a block page from the form).
 PAGE_HTML_JS = """
@@ -120,10 +138,11 @@ class WspScraper(BrowserScraper):
                 ),
                 timeout=self.page_timeout,
             )
+            answer = page_answer(answer)
             if answer.get("truncated"):
                 return oversized_answer(answer["body"])
             try:
-                return parse_wsp_response(
+                result = parse_wsp_response(
                     answer["body"],
                     http_status=answer["status"],
                     content_type=answer["contentType"],
@@ -133,20 +152,24 @@ class WspScraper(BrowserScraper):
                 if attempt == 2:
                     return reload.result
                 captcha.restart(url)  # the token was spent on the refused submission
+                continue
+            return self.failed_answer(result, answer["status"], retry_after=answer.get("retryAfter"))
         raise AssertionError("unreachable")
 
     async def _open(self, page: Page, url: str) -> dict[str, Any] | ScrapeResult:
         """Load the form and read it; a result instead when the page ends the lookup."""
-        response: Response | None = None
+        loaded = Loaded(None)
         for _ in (1, 2):  # the site's GET occasionally answers 500 with a full page: retry once
-            response = await page.goto(url, wait_until="domcontentloaded")
-            if response is None or response.status < 500:
+            loaded = await self.goto(page, url)
+            if loaded.status is None or loaded.status < 500:
                 break
+        if loaded.failed:
+            return self.failed_load(loaded, "the form page (retried once)")
         form: dict[str, Any] = await page.evaluate(_READ_FORM)
         if form["blockMarkers"] or not (form["hasForm"] and form["siteKey"]):
             # The rare paths: look at the page (its first MAX_ANSWER_BYTES characters) to say what it is.
             html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
-            failure = self.page_failure(html, response, "the form page (retried once)")
+            failure = self.page_failure(html, loaded, "the form page (retried once)")
             if failure is not None:
                 return failure
             missing = "#nuip field" if not form["hasForm"] else "reCAPTCHA site key"

@@ -55,13 +55,15 @@ class WspHttpScraper(HttpScraper):
             if answer.truncated:
                 return oversized_answer(answer.text)
             try:
-                return parse_wsp_response(
+                result = parse_wsp_response(
                     answer.text, http_status=answer.status, content_type=answer.content_type, cedula=cedula
                 )
             except ReloadRequested as reload:
                 if attempt == 2:
                     return reload.result
                 captcha.restart(url)  # the token was spent on the refused submission
+                continue
+            return self.failed_answer(result, answer.status, retry_after=answer.retry_after)
         raise AssertionError("unreachable")
 
     async def _open(
@@ -73,7 +75,9 @@ class WspHttpScraper(HttpScraper):
             page = await client.navigate(url, reload="user")
         form = read_form_page(page.text)
         if form.blocked or not (form.has("nuip") and form.site_key):
-            failure = self.failed_page(page.text, page.status, "the form page (retried once)")
+            failure = self.failed_page(
+                page.text, page.status, "the form page (retried once)", retry_after=page.retry_after
+            )
             if failure is not None:
                 return failure
             missing = "#nuip field" if not form.has("nuip") else "reCAPTCHA site key"

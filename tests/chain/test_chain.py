@@ -17,6 +17,7 @@ from django_cedula.scrapers.chain import ScraperChain, moves_on
 from django_cedula.scrapers.consultacenso import ConsultaCensoScraper
 from django_cedula.scrapers.parsing import parse_consultacenso_response, parse_wsp_response
 from django_cedula.scrapers.wsp import WspScraper
+from django_cedula.testing.replica import Replica
 from django_cedula.testing.scrapers import FakeScraper
 
 from . import scrapers
@@ -55,6 +56,7 @@ def test_the_first_source_that_answers_is_the_only_one_asked(chain: ScraperChain
     [
         "blocked",
         "network_error",
+        "page_moved",  # 404/410 for the source's page: the source changed, the next may not have
         "raise",  # a scraper that raises: a network_error, as the job makes of it
         {"status": "network_error", "http_status": 503},
         {"status": "timeout", "http_status": 502},  # a gateway's timeout is a 5xx
@@ -85,6 +87,21 @@ def test_failures_that_are_not_the_source_being_down_stop_the_chain(
     scrapers.plan("first", {"status": failure, "error": "why"})
     result = chain.scrape_cedula(NUMBER)
     assert (result.status.value, result.source, result.error) == (failure, "first", "why")
+    assert scrapers.asked() == ["first"]
+
+
+def test_a_configuration_error_stops_the_chain_at_once(
+    chain: ScraperChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy refusing our credentials (HTTP 407): every retry, and every source behind the same
+    # proxy, would fail the same way; the job ends the row as config_error.
+    def refused(self: Any, cedula: str) -> ScrapeResult:
+        scrapers.CALLS.append(("first", cedula))
+        raise ConfigurationError("first: the proxy 'http://proxy:3128' refused the credentials (HTTP 407)")
+
+    monkeypatch.setattr(scrapers.FirstScraper, "scrape_cedula", refused)
+    with pytest.raises(ConfigurationError, match="HTTP 407"):
+        chain.scrape_cedula(NUMBER)
     assert scrapers.asked() == ["first"]
 
 
@@ -253,3 +270,55 @@ def test_cedula_lookup_goes_through_the_chain(chain: ScraperChain) -> None:
     call_command("cedula_lookup", NUMBER, "--json", stdout=out)
     answer = json.loads(out.getvalue())
     assert (answer["status"], answer["source"]) == ("found", "second")
+
+
+# -- the chain over the replica: what the form page's HTTP status means to it ---------------------
+
+HTTP_BACKENDS = {
+    "wsp": "django_cedula.scrapers.wsp_http.WspHttpScraper",
+    "censo": "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper",
+}
+
+
+@pytest.fixture(params=["http", pytest.param("browser", marks=pytest.mark.browser)])
+def replica_chain(request: pytest.FixtureRequest, cedula_replica: Replica, settings: Any) -> ScraperChain:
+    """Source A then Source B of the replica, both of one kind (``http`` or ``browser``)."""
+    for name, value in cedula_replica.chain_settings().items():
+        setattr(settings, name, value)
+    if request.param == "http":
+        settings.CEDULA_SOURCES = [
+            {**entry, "BACKEND": HTTP_BACKENDS[source]}
+            for source, entry in zip(("wsp", "censo"), settings.CEDULA_SOURCES, strict=True)
+        ]
+    settings.CEDULA_BLOCK_COOLDOWN = 900
+    built = get_scraper()
+    assert isinstance(built, ScraperChain)
+    return built
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"), [("http429", "blocked"), ("http404", "page_moved"), ("http410", "page_moved")]
+)
+def test_the_chain_moves_on_after_a_429_or_a_moved_page(
+    replica_chain: ScraperChain, cedula_replica: Replica, mode: str, status: str
+) -> None:
+    cedula_replica.set_fault(mode, times=1)  # the first page GET: Source A's
+    result = replica_chain.ask("1000000001")
+    first, second = replica_chain.sources
+    assert (result.status, result.source) == (ScrapeStatus.FOUND, second), result.error
+    assert [(r.source, r.status) for r in cedula_replica.requests(kind="page")] == [
+        ("wsp", int(mode[-3:])),
+        ("censo", 200),
+    ]
+    # Only a block pauses its source; a moved page does not (the next lookup asks it again).
+    assert (throttle.blocked_for(source=first) > 0) is (status == "blocked")
+    assert throttle.blocked_for(source=second) == 0
+
+
+def test_the_chain_stops_with_a_configuration_error_after_a_407(
+    replica_chain: ScraperChain, cedula_replica: Replica
+) -> None:
+    cedula_replica.set_fault("http407", times=1)
+    with pytest.raises(ConfigurationError, match="HTTP 407"):
+        replica_chain.ask("1000000001")
+    assert cedula_replica.requests(source="censo") == []  # the second source was not asked

@@ -88,7 +88,16 @@ FAULT_STATUS: dict[FaultMode, tuple[ScrapeStatus, ScrapeStatus | None, int | Non
     FaultMode.FINGERPRINT: (S.FOUND, None, None),  # a browser, and curl_cffi with Chrome's headers, pass
     FaultMode.BLOCK_WSP: (S.BLOCKED, S.FOUND, None),  # the block of one source only (the chain's tests)
     FaultMode.BLOCK_CENSO: (S.FOUND, S.BLOCKED, None),
+    # The form page's HTTP status says what happened (set for every request, they fire on page GETs).
+    FaultMode.HTTP429: (S.BLOCKED, None, None),
+    FaultMode.HTTP404: (S.PAGE_MOVED, None, None),
+    FaultMode.HTTP410: (S.PAGE_MOVED, None, None),
+    # An answer in ISO-8859-1, declared so: the accents of "BOGOTÁ" read as they were sent.
+    FaultMode.LATIN1: (S.FOUND, None, None),
 }
+#: The faults that end a lookup with a configuration error, raised rather than returned: a proxy on
+#: the way asks for credentials (``tests/scrapers/test_http_statuses.py``).
+CONFIG_FAULTS = frozenset({FaultMode.HTTP407})
 FAULT_CASES = [
     Case(f"fault-{mode}", FOUND, status, censo, mode, times)
     for mode, (status, censo, times) in FAULT_STATUS.items()
@@ -100,7 +109,7 @@ CASES = TABLE_CASES + FAULT_CASES
 
 
 def test_every_fault_mode_and_table_kind_has_a_case() -> None:
-    assert {case.fault for case in FAULT_CASES} >= set(FaultMode)
+    assert {case.fault for case in FAULT_CASES} | CONFIG_FAULTS >= set(FaultMode)
     assert {OUTCOMES[case.number].kind for case in TABLE_CASES if case.number in OUTCOMES} == set(OutcomeKind)
 
 

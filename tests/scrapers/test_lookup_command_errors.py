@@ -30,3 +30,27 @@ def test_a_raising_scraper_is_a_clear_failure(settings: Any, scraper: str, messa
     assert "1020304050" not in str(excinfo.value)
     assert "Traceback" not in str(excinfo.value)
     assert out.getvalue() == ""
+
+
+def test_a_proxy_that_refuses_the_credentials_is_named_without_them(
+    settings: Any, cedula_replica: Any
+) -> None:
+    from .auth_proxy import AuthProxy
+
+    with AuthProxy("cedula", "right-secret") as proxy:
+        settings.CEDULA_SOURCES = [
+            {
+                **cedula_replica.source("wsp", proxy=proxy.url("cedula", "wrong-secret")),
+                "BACKEND": "django_cedula.scrapers.wsp_http.WspHttpScraper",
+            }
+        ]
+        settings.CEDULA_CAPTCHA_SOLVER = cedula_replica.django_settings()["CEDULA_CAPTCHA_SOLVER"]
+        with pytest.raises(CommandError) as excinfo:
+            call_command("cedula_lookup", "1000000001", stdout=StringIO())
+    assert excinfo.value.returncode == 1
+    message = str(excinfo.value)
+    assert message.startswith("Lookup failed: the scraper raised ConfigurationError: wsp-http: the proxy ")
+    assert proxy.server in message
+    assert "HTTP 407" in message
+    assert "wrong-secret" not in message
+    assert "cedula" not in message

@@ -12,7 +12,7 @@ from .faults import block_modes
 from .http_server import CENSO, CENSO_API_PATH, CENSO_PATH, HTML, JSON, RECAPTCHA_PATH
 from .outcomes import OutcomeKind, outcome_for
 from .records import Answer, RequestRecord
-from .shared_steps import OVERSIZED, VALID_NUMBER, SharedSteps
+from .shared_steps import LATIN1_JSON, OVERSIZED, VALID_NUMBER, SharedSteps, latin1_json
 
 
 class CensoEndpoints(SharedSteps):
@@ -44,6 +44,9 @@ class CensoEndpoints(SharedSteps):
     def _censo_send(
         self, record: RequestRecord, status: int, payload: Mapping[str, Any], answer: Answer
     ) -> None:
+        if self._latin1(record):
+            self._send(record, status, latin1_json(payload), LATIN1_JSON, answer)
+            return
         self._send(record, status, censo_pages.censo_json(payload), JSON, answer)
 
     def _censo_lookup(self, record: RequestRecord) -> None:

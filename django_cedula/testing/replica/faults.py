@@ -32,6 +32,15 @@ class FaultMode(str, enum.Enum):
     election list whose request has not the shape of a browser's (:mod:`.fingerprint`: Chrome's
     User-Agent, client hints, ``Sec-Fetch-*`` headers, their order); a browser's requests pass and
     do not use up its firings. Set for every request (a number's applies to its lookups only).
+
+    ``http429``, ``http407``, ``http404`` and ``http410`` answer with that HTTP status and a short
+    HTML page, as a front server would: 429 with ``Retry-After`` (:data:`RETRY_AFTER` seconds), 407
+    with ``Proxy-Authenticate`` (a proxy on the way wants credentials), 404 and 410 (the page moved,
+    or is gone). Set for every request they fire on page GETs; set for a number, on that number's
+    lookups (the answer).
+
+    ``latin1`` answers a lookup in ISO-8859-1, declared so in its ``Content-Type`` (Source A's
+    accents as raw bytes instead of PHP's ``\\uXXXX`` escapes).
     """
 
     SLOW = "slow"
@@ -50,6 +59,12 @@ class FaultMode(str, enum.Enum):
     BLOCK_WSP = "block_wsp"
     BLOCK_CENSO = "block_censo"
     FINGERPRINT = "fingerprint"
+    # An HTTP status instead of the page (set for every request) or of a number's answer.
+    HTTP429 = "http429"
+    HTTP407 = "http407"
+    HTTP404 = "http404"
+    HTTP410 = "http410"
+    LATIN1 = "latin1"
 
     def __str__(self) -> str:
         return self.value
@@ -57,6 +72,17 @@ class FaultMode(str, enum.Enum):
 
 #: The block faults that apply to each source (:attr:`RequestRecord.source <.records.RequestRecord.source>`).
 _SOURCE_BLOCKS = {"wsp": FaultMode.BLOCK_WSP, "censo": FaultMode.BLOCK_CENSO}
+
+
+#: The faults that answer with an HTTP status of their own (:attr:`FaultMode.HTTP429` ...), by status.
+STATUS_FAULTS = {
+    FaultMode.HTTP429: 429,
+    FaultMode.HTTP407: 407,
+    FaultMode.HTTP404: 404,
+    FaultMode.HTTP410: 410,
+}
+#: The ``Retry-After`` (seconds) of the ``http429`` fault's answer.
+RETRY_AFTER = 120
 
 
 def block_modes(source: str) -> tuple[FaultMode, ...]:

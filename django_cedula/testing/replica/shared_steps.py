@@ -6,18 +6,20 @@ failures, oversized answers). Each source's endpoints (:mod:`.wsp_endpoints`,
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Mapping
+from typing import Any
 
-from .faults import Fault, FaultMode, block_modes
+from .faults import RETRY_AFTER, STATUS_FAULTS, Fault, FaultMode, block_modes
 from .fingerprint import browser_shape_problems
 from .http_server import CENSO, HTML, JSON, WSP, Drop, HandlerBase
 from .outcomes import Outcome, OutcomeKind, derived_place
 from .oversized import censo_deep_json, censo_huge_answer, gzip_bomb, wsp_deep_json, wsp_huge_answer
 from .records import Answer, RequestRecord
 from .sessions import Session
-from .site_pages import error_500_page
+from .site_pages import error_500_page, status_page
 from .tokens import TokenCheck
 
 #: A number the outcome table answers for (3 to 10 digits, no leading zero); others are invalid.
@@ -46,6 +48,23 @@ APP_KINDS = frozenset(
 # Answers grown past what a client should read, sized by the replica's knobs (``_oversized``).
 OVERSIZED = frozenset({Answer.HUGE, Answer.GZIP_BOMB, Answer.DEEP_JSON})
 
+#: The ``Content-Type`` of a lookup's answer under the ``latin1`` fault.
+LATIN1_JSON = "application/json; charset=ISO-8859-1"
+
+
+def latin1_json(payload: Mapping[str, Any]) -> bytes:
+    """``payload`` as JSON, its accents as ISO-8859-1 bytes (a server whose PHP speaks Latin-1)."""
+    return json.dumps(payload, ensure_ascii=False).encode("iso-8859-1", "replace")
+
+
+#: What each ``http4xx`` fault's answer is logged as, and the header it carries besides.
+_STATUS_ANSWERS: dict[int, tuple[Answer, list[tuple[str, str]]]] = {
+    429: (Answer.HTTP_429, [("Retry-After", str(RETRY_AFTER))]),
+    407: (Answer.HTTP_407, [("Proxy-Authenticate", 'Basic realm="proxy"')]),
+    404: (Answer.HTTP_404, []),
+    410: (Answer.HTTP_410, []),
+}
+
 
 class SharedSteps(HandlerBase):
     """The steps of :mod:`.wsp_endpoints` and :mod:`.censo_endpoints` that are the same on both."""
@@ -60,6 +79,8 @@ class SharedSteps(HandlerBase):
         fault = replica._faults.take(block_modes(source), None)
         if fault is not None:
             self._block(record, fault)
+            return None
+        if self._status_refused(record, None):
             return None
         if self._fingerprint_refused(record, None, navigation=True):
             return None
@@ -124,12 +145,35 @@ class SharedSteps(HandlerBase):
         self._block(record, fault, f"fingerprint: {'; '.join(problems)};", status=403)
         return True
 
+    def _status_refused(self, record: RequestRecord, cedula: str | None) -> bool:
+        """The ``http4xx`` faults: a page GET (``cedula`` None) answered by those set for every
+        request, a lookup by those set for its number. True if answered."""
+        replica = self.server.replica
+        modes = list(STATUS_FAULTS)
+        fault = replica._faults.take(modes, cedula, run_modes=[] if cedula else modes)
+        if fault is None:
+            return False
+        status = STATUS_FAULTS[fault.mode]
+        answer, headers = _STATUS_ANSWERS[status]
+        record.fault = fault.mode.value
+        self._send(record, status, status_page(status, record.path).encode(), HTML, answer, headers)
+        return True
+
+    def _latin1(self, record: RequestRecord) -> bool:
+        """Whether the ``latin1`` fault applies to this lookup's answer (counted as fired if so)."""
+        fault = self.server.replica._faults.take([FaultMode.LATIN1], record.cedula or None)
+        if fault is not None:
+            record.fault = fault.mode.value
+        return fault is not None
+
     # -- the lookup pipeline shared by both sources ------------------------------------------------
 
     def _network_faults(self, record: RequestRecord, cedula: str, outcome: Outcome | None) -> bool:
         """Block, drop and slow: they happen before the application sees the request. True if answered."""
         replica = self.server.replica
         if self._fingerprint_refused(record, cedula or None, navigation=False):
+            return True
+        if cedula and self._status_refused(record, cedula):
             return True
         modes = [*block_modes(record.source), FaultMode.DROP, FaultMode.SLOW]
         fault = replica._faults.take(modes, cedula or None)

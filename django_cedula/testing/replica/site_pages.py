@@ -70,6 +70,26 @@ def not_found_page(path: str) -> str:
     )
 
 
+#: The reason phrase of each status a ``http4xx`` fault answers with.
+_REASONS = {
+    404: "Not Found",
+    407: "Proxy Authentication Required",
+    410: "Gone",
+    429: "Too Many Requests",
+}
+
+
+def status_page(status: int, path: str) -> str:
+    """The short page a front server answers a ``http4xx`` fault with (Apache's shape)."""
+    if status == 404:
+        return not_found_page(path)
+    reason = _REASONS[status]
+    return (
+        f"<!DOCTYPE html><html><head><title>{status} {reason}</title></head><body>"
+        f"<h1>{reason}</h1><p>{escape(path)}</p></body></html>"
+    )
+
+
 def index_page(*, wsp_url: str, censo_url: str, table_markdown: str) -> str:
     """The replica's home page: links to both sources and the outcome table (English: it is ours)."""
     rows = []

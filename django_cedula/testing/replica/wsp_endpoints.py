@@ -15,7 +15,7 @@ from . import wsp_pages
 from .http_server import HTML, JSON, RECAPTCHA_PATH, WSP
 from .outcomes import CURL_ERROR_TEXT, UPDATING_TEXT, OutcomeKind, outcome_for
 from .records import Answer, RequestRecord
-from .shared_steps import OVERSIZED, VALID_NUMBER, SharedSteps
+from .shared_steps import LATIN1_JSON, OVERSIZED, VALID_NUMBER, SharedSteps, latin1_json
 
 
 class WspEndpoints(SharedSteps):
@@ -38,6 +38,9 @@ class WspEndpoints(SharedSteps):
         self._send(record, 200, body, HTML, Answer.PAGE, headers)
 
     def _wsp_send(self, record: RequestRecord, payload: Mapping[str, Any], answer: Answer) -> None:
+        if self._latin1(record):
+            self._send(record, 200, latin1_json(payload), LATIN1_JSON, answer)
+            return
         self._send(record, 200, wsp_pages.wsp_json(payload), JSON, answer)
 
     def _wsp_lookup(self, record: RequestRecord) -> None:
