@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 
 from .. import throttle
 from ..conf import Configurable, ConfiguredPart, app_settings, build_part, part_setting
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, EnqueueError
 
 #: Seconds a job spends besides its lookup and its waits: claiming the row, starting the browser
 #: when no earlier lookup has (under a rate limit the job starts it before taking its turn), and
@@ -37,7 +37,7 @@ ENQUEUE_TIMEOUT = 5.0
 MAX_STUCK_HANDOFFS = 8
 
 
-class BrokerTimeout(TimeoutError):
+class BrokerTimeout(EnqueueError, TimeoutError):
     """The broker did not take a job within the backend's ``enqueue_timeout``."""
 
 

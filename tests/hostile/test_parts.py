@@ -20,13 +20,22 @@ from typing import Any
 
 import pytest
 import redis
+from django.core.cache import caches
 from django.db import connections
 
-from django_cedula import sweeper
+from django_cedula import sweeper, throttle
 from django_cedula.backends import ValidationJob, get_backend
 from django_cedula.backends import base as backends_base
 from django_cedula.backends.base import BrokerTimeout
+from django_cedula.captcha import supply
+from django_cedula.captcha.base import CaptchaSolver
+from django_cedula.captcha.supply import get_token_supply
+from django_cedula.captcha.supply_store import Target
 from django_cedula.models import CedulaInfo
+from django_cedula.results import ScrapeStatus
+from django_cedula.scrapers import get_scraper
+from django_cedula.testing.backends import RecordingBackend
+from django_cedula.testing.replica import Replica
 
 from ..browser.helpers import wait_until
 
@@ -266,3 +275,210 @@ def test_hand_offs_left_hanging_are_bounded_and_end_when_the_broker_comes_back(
     assert wait_until(lambda: backends_base.stuck_handoffs() == 0, timeout=10)
     backend.enqueue(ValidationJob(user_id=4))
     assert broker_queue_length(key) >= 1
+
+
+# ---------------------------------------------------------------- M5, L2: a cache down or full of garbage
+
+WSP_HTTP = "django_cedula.scrapers.wsp_http.WspHttpScraper"
+CENSO_HTTP = "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper"
+REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+
+
+def errors(users: list[Any]) -> list[str]:
+    return [CedulaInfo.objects.get(user=user).error_message for user in users]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:  # free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def http_sources(replica: Replica, *kinds: str) -> list[dict[str, Any]]:
+    """``CEDULA_SOURCES`` entries for the replica's HTTP scrapers (``"wsp"``, ``"censo"``)."""
+    entries = {
+        "wsp": {"BACKEND": WSP_HTTP, "OPTIONS": {"url": replica.wsp_url, "page_timeout": 4}},
+        "censo": {"BACKEND": CENSO_HTTP, "OPTIONS": {"url": replica.censo_url, "page_timeout": 4}},
+    }
+    return [entries[kind] for kind in kinds]
+
+
+@pytest.fixture
+def supply_on(
+    settings: Any, cedula_replica: Replica, recording_backend: type[RecordingBackend]
+) -> Callable[..., None]:
+    """``use(cache, *kinds)``: the token supply at its defaults, on cache settings ``cache`` (alias
+    ``shared``), the replica's HTTP sources ``kinds`` and its solver, and a backend that queues jobs
+    (the inline one has no supply) for the test to run."""
+
+    def use(cache: dict[str, Any], *kinds: str) -> None:
+        settings.CACHES = {**settings.CACHES, "shared": cache}
+        settings.CEDULA_CACHE_ALIAS = "shared"
+        settings.CEDULA_SOURCES = http_sources(cedula_replica, *(kinds or ("wsp",)))
+        settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver"}
+        assert get_token_supply() is not None, "the supply is on: shared cache, solver, queued jobs"
+
+    return use
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kinds", [("wsp",), ("wsp", "censo")], ids=["one source", "a chain"])
+def test_a_dead_cache_leaves_each_lookup_to_solve_its_own_captcha(
+    supply_on: Callable[..., None],
+    settings: Any,
+    make_user: Callable[..., Any],
+    cedula_replica: Replica,
+    caplog: pytest.LogCaptureFixture,
+    kinds: tuple[str, ...],
+) -> None:
+    """Before: every lookup ended network_error (the supply's cache error escaped the scraper), on
+    each source of a chain in turn. The throttle needs no cache here (no rate limit, no pause)."""
+    settings.CEDULA_RATE_LIMIT = None
+    settings.CEDULA_BLOCK_COOLDOWN = 0
+    supply_on({"BACKEND": REDIS_CACHE, "LOCATION": f"redis://127.0.0.1:{free_port()}/{CACHE_DB}"}, *kinds)
+    users = [make_user(cedula=f"100000000{n}") for n in (1, 2, 3)]
+    with caplog.at_level(logging.WARNING, logger="django_cedula"):
+        statuses = [RecordingBackend.run_next() for _ in users]
+    assert statuses == [Status.ACTIVE] * 3, [
+        CedulaInfo.objects.get(user=user).error_message for user in users
+    ]
+    assert cedula_replica.captcha_counts()["accepted"] == 3
+    failures = [
+        record for record in caplog.records if "The token supply's cache ('shared') failed" in record.message
+    ]
+    assert len(failures) == 1, "logged once, not per lookup"
+    assert "each lookup solves its own captcha" in failures[0].getMessage()
+
+
+@pytest.fixture
+def redis_cache() -> Iterator[tuple[dict[str, Any], redis.Redis]]:
+    """Settings for the real Redis (database 12) under a key prefix of this test's own, and a raw
+    client to write under its keys; the keys are removed at the end."""
+    prefix = f"hostile-{uuid.uuid4().hex[:12]}"
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=CACHE_DB)
+    yield (
+        {
+            "BACKEND": REDIS_CACHE,
+            "LOCATION": f"redis://{REDIS_HOST}:{REDIS_PORT}/{CACHE_DB}",
+            "KEY_PREFIX": prefix,
+        },
+        client,
+    )
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_garbage_in_the_shared_cache_is_discarded_and_lookups_go_on(
+    supply_on: Callable[..., None],
+    redis_cache: tuple[dict[str, Any], redis.Redis],
+    settings: Any,
+    make_user: Callable[..., Any],
+    cedula_replica: Replica,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Garbage under every key the package reads, as another program (or a hand with redis-cli)
+    leaves it, some without an expiry. Before: the job deferred every 60 s for ever (the throttle's
+    ``float("garbage")``, a lock no one holds) or failed its lookup (the supply's index)."""
+    config, client = redis_cache
+    monkeypatch.setattr(throttle, "_garbage_logged", {})  # what earlier tests logged
+    settings.CEDULA_RATE_LIMIT = "100/s"
+    settings.CEDULA_BLOCK_COOLDOWN = 600
+    supply_on(config, "wsp", "censo")  # a chain: the pause of each source is read too
+    cache = caches["shared"]
+    target = Target(cedula_replica.site_key, cedula_replica.wsp_url)
+    now = time.time()
+    token_id = "0123456789abcdef"
+    cache.set(throttle.NEXT_KEY, "garbage", timeout=None)
+    cache.set(throttle.LOCK_KEY, "garbage", timeout=None)  # a lock no worker holds, never expiring
+    cache.set(throttle.LINE_KEY, float("nan"), timeout=None)  # read (and replaced) by a deferral only
+    client.set(cache.make_key(throttle.BLOCK_KEY), b"\x80\x05garbage")  # no pickle
+    client.rpush(cache.make_key(throttle.block_key("wsp-http")), "a list")  # WRONGTYPE
+    cache.set(supply.LEADER_KEY, ["no", "filler"], timeout=None)
+    cache.set(supply.TARGETS_KEY, {"not a pair": "never"}, timeout=None)
+    cache.set(supply.LATENCY_KEY, ["slow", -1, float("inf")], timeout=None)
+    cache.set(supply.STATUS_KEY, {"in_flight": "many", "at": "now"}, timeout=None)
+    cache.set(target.key + ":lock", 12345, timeout=None)
+    cache.set(
+        target.key + ":index", {"zz": "garbage", token_id: now - 1, "f" * 16: float("inf")}, timeout=None
+    )
+    cache.set(f"{target.key}:token:{token_id}", {"value": "x" * (20 * 2**20)}, timeout=None)  # 20 MB
+
+    users = [make_user(cedula=f"100000000{n}") for n in (4, 5)]
+    with caplog.at_level(logging.WARNING, logger="django_cedula"):
+        statuses = [RecordingBackend.run_next() for _ in users]
+    assert statuses == [Status.ACTIVE] * 2, [
+        CedulaInfo.objects.get(user=user).error_message for user in users
+    ]
+    assert RecordingBackend.jobs == [], "nothing deferred"
+    counts = cedula_replica.captcha_counts()
+    assert counts["accepted"] == 2, counts
+    assert sum(counts.values()) == 2, "the 20 MB token was never sent"
+
+    # What the package reads is its own again: garbage deleted or replaced.
+    assert throttle.is_time(cache.get(throttle.NEXT_KEY))
+    assert cache.get(throttle.LOCK_KEY) is None
+    for key in (throttle.BLOCK_KEY, throttle.block_key("wsp-http")):
+        assert not client.exists(cache.make_key(key))
+    assert supply.active_targets() == [target]
+    index = cache.get(target.key + ":index") or {}
+    assert all(len(entry) == 16 and throttle.is_time(at) for entry, at in index.items()), index
+    # The 20 MB "token" was taken (claimed), found to be none, and deleted; the filler's next prune
+    # drops its entry from the index.
+    assert cache.get(f"{target.key}:token:{token_id}") is None
+    assert cache.get(target.key + ":lock") is None
+    assert supply.supply_status()["in_flight"] == 0
+    assert "The shared cache held garbage under" in caplog.text
+    assert "x" * 100 not in caplog.text
+
+
+def test_garbage_leases_do_not_keep_the_filler_out(
+    redis_cache: tuple[dict[str, Any], redis.Redis], settings: Any
+) -> None:
+    """A lease no filler wrote, without an expiry: before, no filler ever led again."""
+    config, client = redis_cache
+    settings.CACHES = {**settings.CACHES, "shared": config}
+    settings.CEDULA_CACHE_ALIAS = "shared"
+    cache = caches["shared"]
+    client.set(cache.make_key(supply.LEADER_KEY), b"garbage")
+    filler = supply.Filler()
+    try:
+        assert filler.lead()
+        assert cache.get(supply.LEADER_KEY) == filler.identity
+        other = supply.Filler()
+        assert not other.lead(), "a live lease is kept"
+        other.close()
+    finally:
+        filler.close()
+
+
+# --------------------------------------------------------------------------- L7: a solver's token is no token
+
+
+class BrokenSolver(CaptchaSolver):
+    """Answers with 20 MB of text, or with bytes: what a broken (or hostile) solving service might."""
+
+    def __init__(self, *, answer: str = "huge", **options: Any) -> None:
+        super().__init__(**options)
+        self.answer = answer
+
+    def solve(self, site_key: str, page_url: str, *, timeout: float | None = None) -> Any:
+        return "x" * (20 * 2**20) if self.answer == "huge" else b"03AGdBq2..."
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [("huge", "is 20 MiB long, more than 8 KiB"), ("bytes", "is a bytes, not text")],
+)
+def test_a_token_that_is_no_token_is_refused_and_never_sent(
+    settings: Any, cedula_replica: Replica, answer: str, error: str
+) -> None:
+    """Before: the 20 MB token was posted to the source."""
+    settings.CEDULA_SOURCES = http_sources(cedula_replica, "wsp")
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.BrokenSolver", "OPTIONS": {"answer": answer}}
+    result = get_scraper().scrape_cedula("1000000001")
+    assert result.status is ScrapeStatus.CAPTCHA_FAILED
+    assert error in result.error
+    assert sum(cedula_replica.captcha_counts().values()) == 0, "nothing reached the source's captcha check"
