@@ -42,7 +42,8 @@ class CeleryBackend(BaseTaskBackend):
     transport waits for ever for a broker that accepts connections and never answers, unless
     ``broker_transport_options`` give it a ``socket_timeout``. A job given up on is logged and its
     row stays PENDING for the sweeper. Connection failures are retried twice
-    (:data:`PUBLISH_RETRY_POLICY`), whatever ``task_publish_retry_policy`` says.
+    (:data:`PUBLISH_RETRY_POLICY`), whatever ``task_publish_retry_policy`` says. With
+    ``task_always_eager`` there is no broker: the job runs on the caller's thread, unbounded.
 
     With Redis as the broker, a job delayed longer than the broker's visibility timeout
     (``broker_transport_options["visibility_timeout"]``, one hour by default) is delivered
@@ -78,4 +79,9 @@ class CeleryBackend(BaseTaskBackend):
                 timeout=timeout,
             )
 
+        if task.app.conf.task_always_eager:
+            # No broker: Celery runs the job itself, here, as the inline backend does (tests, mostly),
+            # on the caller's thread and database connection.
+            publish()
+            return
         call_with_deadline(publish, timeout, "the Celery broker")

@@ -155,10 +155,14 @@ def broker_queue_length(key: str) -> int:
 
 
 @pytest.fixture
-def celery_on(settings: Any) -> Iterator[Callable[[str], str]]:
-    """``use(url)``: a Celery app with ``url`` as its broker, current on this thread, and the Celery
-    backend on a queue of this test's own; returns the queue's name (its key in Redis)."""
-    from celery import Celery
+def celery_on(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
+    """``use(url)``: a Celery app with ``url`` as its broker, current on this thread (until the test
+    ends), and the Celery backend on a queue of this test's own; returns the queue's name (its key
+    in Redis)."""
+    from celery import Celery, _state
+
+    # Celery's current app is per thread: the one before this test's is put back after it.
+    monkeypatch.setattr(_state._tls, "current_app", _state._tls.current_app)
 
     queue = f"hostile-{uuid.uuid4().hex[:12]}"
     apps: list[Any] = []
@@ -203,6 +207,23 @@ def test_a_celery_broker_that_never_answers_does_not_hang_the_registration(
     report = sweeper.sweep(now=CedulaInfo.objects.get(user=user).updated_at + datetime.timedelta(minutes=2))
     assert (report.pending, report.enqueue_failures) == (1, 0)
     assert broker_queue_length(queue) >= 1  # a late publish of the stuck one may have arrived too
+
+
+def test_an_eager_celery_runs_the_job_on_the_caller_s_thread(
+    celery_on: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``task_always_eager`` (a host's tests): no broker to wait for, and the job must see the
+    caller's connection and transaction, so it is not handed to a helper thread."""
+    from celery import current_app
+
+    from django_cedula.backends import celery as celery_backend
+
+    celery_on("memory://")
+    current_app.conf.task_always_eager = True
+    ran_on: list[threading.Thread] = []
+    monkeypatch.setattr(celery_backend, "run_job", lambda *args: ran_on.append(threading.current_thread()))
+    get_backend().enqueue(ValidationJob(user_id=1))
+    assert ran_on == [threading.current_thread()]
 
 
 @pytest.fixture
