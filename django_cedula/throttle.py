@@ -18,8 +18,8 @@ thousands returns at the pace of the limit rather than all at once.
 
 Every value read back from the cache is checked (:func:`read`): a cache is shared, and whatever
 another program, an old version or an operator left under one of these keys must not stop lookups.
-A value that is not what the package writes is ignored, logged once, and deleted where no other
-worker's valid write can be lost by it.
+A value that is not what the package writes is ignored, logged (once an hour per key at the most),
+and deleted where no other worker's valid write can be lost by it.
 """
 
 from __future__ import annotations
@@ -239,7 +239,9 @@ def _read_pauses(keys: Sequence[str], now: float) -> dict[str, Any]:
     instant could be lost with it: the next blocked lookup reports it again). A pause that ends
     further away than a whole cooldown (and the clocks' skew) from now was not written with this
     cooldown: garbage too, or an eternal pause could be written by hand."""
-    latest = now + max(app_settings.BLOCK_COOLDOWN, 0.0) + CLOCK_SKEW
+    cooldown = app_settings.BLOCK_COOLDOWN
+    # With the pause turned off no lookup reads one: a pause left from before is no garbage.
+    latest = now + cooldown + CLOCK_SKEW if cooldown > 0 else math.inf
     cache = _cache()
     if len(keys) == 1:
         value = read(cache, keys[0], lambda until: is_time(until) and until <= latest)

@@ -224,8 +224,8 @@ class TokenStore:
                 if read(self.cache, self._lock_key, _is_lock_value) is None:
                     continue
             if time.monotonic() > deadline:
-                # A holder's lock always expires; one left without an expiry gets one now.
-                self.cache.touch(self._lock_key, 5)
+                # Not given an expiry, as the throttle's lock is: this wait is shorter than the
+                # lock's life, so waiters giving up in turn would keep a dead holder's lock alive.
                 raise TimeoutError("the token supply's index is locked")
             time.sleep(0.01)
         try:
