@@ -15,21 +15,31 @@ cache's atomic ``add``.
 A job whose free slot is further away than the worker should sleep is deferred instead. Deferred
 jobs are lined up: each is told to come back one interval after the previous one, so a backlog of
 thousands returns at the pace of the limit rather than all at once.
+
+Every value read back from the cache is checked (:func:`read`): a cache is shared, and whatever
+another program, an old version or an operator left under one of these keys must not stop lookups.
+A value that is not what the package writes is ignored, logged (once an hour per key at the most),
+and deleted where no other worker's valid write can be lost by it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import pickle
 import re
 import secrets
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import BaseCache, caches
 
 from .conf import app_settings
+
+logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 # A unit is its letter or its word ("12/m", "12/min", "12/minute"): a longer word such as "ms" or
@@ -55,6 +65,112 @@ LOCK_PATIENCE = 5.0
 MAX_SLEEP = 2.0
 #: How long a job waits when the cache itself fails: the cluster's pace is then unknown.
 CACHE_FAILURE_WAIT = 60.0
+#: Seconds the clocks of two machines sharing the cache may disagree by, for the checks of the
+#: times they write: a pause reported by a machine ahead must not read as garbage on another.
+CLOCK_SKEW = 300.0
+#: The furthest ahead the next lookup's time can legitimately be: a turn is reserved at most a
+#: backend's defer granularity ahead (30 s for Django-Q2) plus one interval. Further is garbage.
+NEXT_HORIZON = 3600.0
+
+
+# -- reading the shared cache: what is not the package's own value is garbage, never fatal
+
+#: What :func:`fetch` returns for a value the cache cannot decode.
+GARBAGE: Any = object()
+#: Seconds between two log lines about garbage under the same key.
+GARBAGE_LOG_INTERVAL = 3600.0
+#: Key -> ``time.monotonic()`` of its last log line about garbage.
+_garbage_logged: dict[str, float] = {}
+_garbage_lock = threading.Lock()
+
+
+def undecodable(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a cache's ``get``, means the value stored is garbage (it cannot be
+    decoded: bytes that are no pickle, a class that no longer exists; on Redis a key holding a list
+    or a hash) rather than that the cache is down."""
+    if isinstance(
+        exc,
+        (
+            pickle.UnpicklingError,
+            EOFError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            ImportError,
+            IndexError,
+            KeyError,
+        ),
+    ):
+        return True
+    return type(exc).__name__ == "ResponseError" and str(exc).startswith("WRONGTYPE")
+
+
+def log_garbage(key: str, what: str) -> None:
+    """Say that ``key`` held garbage (what it was, never the value): once an hour per key at the
+    most, so that garbage read on every lookup (where it cannot be deleted) is not a line each."""
+    now = time.monotonic()
+    with _garbage_lock:
+        last = _garbage_logged.get(key)
+        if last is not None and now - last < GARBAGE_LOG_INTERVAL:
+            return
+        _garbage_logged[key] = now
+    logger.warning("The shared cache held garbage under %s (%s): ignored", key, what)
+
+
+def fetch(cache: BaseCache, key: str) -> Any:
+    """``cache.get(key)``, or :data:`GARBAGE` when the value cannot be decoded. A cache that is down
+    raises, as ``get`` does."""
+    try:
+        return cache.get(key)
+    except Exception as exc:
+        if not undecodable(exc):
+            raise
+        return GARBAGE
+
+
+def describe(value: Any) -> str:
+    """What garbage is, for a log line: its type, never the value."""
+    return "undecodable" if value is GARBAGE else f"a {type(value).__name__}"
+
+
+def read(cache: BaseCache, key: str, valid: Callable[[Any], bool], *, delete: bool = True) -> Any:
+    """The value under ``key`` if ``valid`` says it is one the package wrote; ``None`` when there is
+    none or it is garbage (undecodable, or refused by ``valid``): logged once and, with ``delete``,
+    deleted. A cache that is down raises, as ``get`` does."""
+    value = fetch(cache, key)
+    if value is None or (value is not GARBAGE and valid(value)):
+        return value
+    log_garbage(key, describe(value))
+    if delete:
+        cache.delete(key)
+    return None
+
+
+def read_many(
+    cache: BaseCache, keys: Iterable[str], valid: Callable[[Any], bool], *, delete: bool = True
+) -> dict[str, Any]:
+    """:func:`read` for several keys, in one round trip unless one of them cannot be decoded."""
+    keys = list(keys)
+    try:
+        found = cache.get_many(keys)
+    except Exception as exc:
+        if not undecodable(exc):
+            raise
+        found = {key: value for key in keys if (value := read(cache, key, valid, delete=delete)) is not None}
+    good = {}
+    for key, value in found.items():
+        if valid(value):
+            good[key] = value
+            continue
+        log_garbage(key, describe(value))
+        if delete:
+            cache.delete(key)
+    return good
+
+
+def is_time(value: Any) -> bool:
+    """Whether ``value`` is a time as the package stores one: a finite number of seconds."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def parse_rate(rate: str) -> float:
@@ -112,10 +228,25 @@ def blocked_for(now: float | None = None, *, source: str | None = None) -> float
     of every source if that one ends later.
     """
     keys = [BLOCK_KEY] if not source else [BLOCK_KEY, block_key(source)]
-    found = _cache().get_many(keys) if source else {BLOCK_KEY: _cache().get(BLOCK_KEY)}
     now = time.time() if now is None else now
-    until = max((float(value) for value in found.values() if value is not None), default=None)
+    found = _read_pauses(keys, now)
+    until = max((float(value) for value in found.values()), default=None)
     return max(until - now, 0.0) if until is not None else 0.0
+
+
+def _read_pauses(keys: Sequence[str], now: float) -> dict[str, Any]:
+    """The pauses under ``keys`` that are times; garbage is deleted (a pause reported in the same
+    instant could be lost with it: the next blocked lookup reports it again). A pause that ends
+    further away than a whole cooldown (and the clocks' skew) from now was not written with this
+    cooldown: garbage too, or an eternal pause could be written by hand."""
+    cooldown = app_settings.BLOCK_COOLDOWN
+    # With the pause turned off no lookup reads one: a pause left from before is no garbage.
+    latest = now + cooldown + CLOCK_SKEW if cooldown > 0 else math.inf
+    cache = _cache()
+    if len(keys) == 1:
+        value = read(cache, keys[0], lambda until: is_time(until) and until <= latest)
+        return {} if value is None else {keys[0]: value}
+    return read_many(cache, keys, lambda until: is_time(until) and until <= latest)
 
 
 def pauses(sources: Sequence[str] = (), now: float | None = None) -> dict[str, Any]:
@@ -123,7 +254,7 @@ def pauses(sources: Sequence[str] = (), now: float | None = None) -> dict[str, A
     scraper's, or one that stops a whole chain) and ``sources``, one for each name given. One
     cache round trip; a cache error is raised."""
     now = time.time() if now is None else now
-    found = _cache().get_many([BLOCK_KEY, *(block_key(source) for source in sources)])
+    found = _read_pauses([BLOCK_KEY, *(block_key(source) for source in sources)], now)
 
     def left(key: str) -> float:
         until = found.get(key)
@@ -141,7 +272,7 @@ def paused_for(sources: Sequence[str] | None, now: float | None = None) -> float
     if not sources:
         return blocked_for(now)
     now = time.time() if now is None else now
-    found = _cache().get_many([BLOCK_KEY, *(block_key(source) for source in sources)])
+    found = _read_pauses([BLOCK_KEY, *(block_key(source) for source in sources)], now)
     every = found.get(BLOCK_KEY)
     untils = [
         max(float(every) if every is not None else 0.0, float(found.get(block_key(source)) or 0.0))
@@ -204,7 +335,8 @@ def acquire(
         )
     try:
         current = clock()  # the lock may have taken a moment
-        next_at = cache.get(NEXT_KEY)
+        # Read under the lock: deleting garbage here cannot lose another worker's write.
+        next_at = read(cache, NEXT_KEY, lambda at: is_time(at) and at <= current + NEXT_HORIZON + spacing)
         starts_at = max(current, float(next_at)) if next_at is not None else current
         wait = starts_at - current
         if wait <= max_sleep:
@@ -240,14 +372,30 @@ def _lock(cache: BaseCache) -> _Held | None:
     """
     token = secrets.randbits(62) + 1
     deadline = time.monotonic() + LOCK_PATIENCE
+    looked = False
     while True:
         # Read before asking: the lock's life starts in the cache, after this.
         asked_at = time.monotonic()
         if cache.add(LOCK_KEY, token, timeout=LOCK_TIMEOUT):
             return _Held(token, asked_at + LOCK_TIMEOUT - EXPIRY_ROUNDING - RELEASE_MARGIN)
+        if not looked:
+            # Once per wait: a value no holder writes (garbage, and perhaps without an expiry) would
+            # keep the lock taken for ever; it is deleted, and the lock asked for again at once.
+            looked = True
+            if read(cache, LOCK_KEY, _is_lock_token) is None:
+                continue
         if time.monotonic() > deadline:
+            # A holder's lock always has an expiry. One left without (written by hand, or kept by a
+            # cache that lost its expiry) gets one now, so that the next wait can end. A live lock
+            # is only kept LOCK_TIMEOUT longer: waits (LOCK_PATIENCE) outlast it, so waiters that
+            # give up one after another cannot keep it alive between them.
+            cache.touch(LOCK_KEY, LOCK_TIMEOUT)
             return None
         time.sleep(0.01)
+
+
+def _is_lock_token(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 2**62
 
 
 def _unlock(cache: BaseCache, held: _Held) -> None:
@@ -271,7 +419,8 @@ def _place_in_line(now: float, earliest: float, spacing: float) -> float:
     the lock around the next lookup's time decides who looks up.
     """
     cache = _cache()
-    ends_at = cache.get(LINE_KEY)
+    # Garbage is not deleted: it is overwritten just below.
+    ends_at = read(cache, LINE_KEY, is_time, delete=False)
     due = max(earliest, float(ends_at) + spacing if ends_at is not None else earliest)
     cache.set(LINE_KEY, due, timeout=math.ceil(due - now + spacing) + 1)
     return due - now

@@ -115,3 +115,17 @@ def test_many_jobs_are_queued_in_one_transaction(
     assert [task["args"] for task in tasks] == [(user_id, 1) for user_id in range(1, 51)]
     assert all(task["ack_failure"] is True for task in tasks)
     assert Schedule.objects.get().name == "django_cedula:99:2"
+
+
+@pytest.mark.parametrize("value", [0, -1, 61, float("nan"), float("inf"), "5", True])
+def test_enqueue_timeout_is_refused_by_name_unless_a_sane_number_of_seconds(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="enqueue_timeout must be a number of seconds"):
+        DjangoQBackend(enqueue_timeout=value)
+
+
+def test_enqueue_timeout_is_the_backend_s_not_a_django_q_option() -> None:
+    backend = DjangoQBackend(enqueue_timeout=2)
+    assert backend.enqueue_timeout == 2.0
+    assert backend.options == {"enqueue_timeout": 2}
+    assert "enqueue_timeout" not in backend.q_options  # never sent to Django-Q2 with the job
+    assert DjangoQBackend().enqueue_timeout == 5.0

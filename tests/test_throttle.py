@@ -262,3 +262,97 @@ def test_a_file_based_cache_sets_no_default_rate_limit(settings: Any, tmp_path: 
     file_cache = "django.core.cache.backends.filebased.FileBasedCache"
     settings.CACHES = {"default": {"BACKEND": file_cache, "LOCATION": str(tmp_path)}}
     assert throttle.interval() == 0.0
+
+
+# --------------------------------------------------------------------------- garbage in the cache
+
+
+@pytest.mark.parametrize(
+    "garbage", ["garbage", float("nan"), float("inf"), True, [1.0], time.time() + 10 * throttle.NEXT_HORIZON]
+)
+def test_garbage_for_the_next_turn_is_replaced_not_fatal(
+    lock_cache: Any, garbage: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: ``float("garbage")`` raised on every acquire, and every job deferred 60 s, for ever."""
+    monkeypatch.setattr(throttle, "_garbage_logged", {})  # what earlier tests logged
+    lock_cache.set(throttle.NEXT_KEY, garbage, timeout=None)
+    assert throttle.acquire().granted
+    assert throttle.is_time(lock_cache.get(throttle.NEXT_KEY))
+    assert lock_cache.get(throttle.NEXT_KEY) < time.time() + 60
+    assert "The shared cache held garbage under django_cedula:next_lookup_at" in caplog.text
+
+
+def test_a_lock_value_no_holder_writes_is_deleted_even_without_an_expiry(lock_cache: Any) -> None:
+    lock_cache.set(throttle.LOCK_KEY, "garbage", timeout=None)
+    assert throttle.acquire().granted
+
+
+def test_a_lock_left_without_an_expiry_gets_one(lock_cache: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A holder's token with no expiry (a cache that lost it): one wait gives up, and gives it one."""
+    monkeypatch.setattr(throttle, "LOCK_PATIENCE", 0.05)
+    monkeypatch.setattr(throttle, "LOCK_TIMEOUT", 1)
+    lock_cache.set(throttle.LOCK_KEY, 12345, timeout=None)
+    assert not throttle.acquire().granted
+    deadline = time.monotonic() + 10
+    while lock_cache.get(throttle.LOCK_KEY) is not None:
+        assert time.monotonic() < deadline, "the lock never ran out"
+        time.sleep(0.05)
+    assert throttle.acquire().granted
+
+
+@pytest.mark.parametrize("garbage", ["garbage", float("inf"), time.time() + 10**9, {"until": 1}])
+def test_a_garbage_pause_is_deleted_not_a_pause_for_ever(
+    lock_cache: Any, settings: Any, garbage: Any
+) -> None:
+    settings.CEDULA_RATE_LIMIT = None
+    settings.CEDULA_BLOCK_COOLDOWN = 600
+    for key in (throttle.BLOCK_KEY, throttle.block_key("wsp")):
+        lock_cache.set(key, garbage, timeout=None)
+    assert throttle.acquire(sources=["wsp", "censo"]).granted
+    assert throttle.blocked_for() == 0
+    assert throttle.pauses(["wsp"])["sources"] == {"wsp": 0.0}
+    assert lock_cache.get(throttle.BLOCK_KEY) is None
+    assert lock_cache.get(throttle.block_key("wsp")) is None
+    throttle.report_block(source="wsp")  # a real pause after it still counts
+    assert 500 < throttle.blocked_for(source="wsp") <= 600
+
+
+def test_a_garbage_end_of_line_is_replaced_by_the_next_deferral(lock_cache: Any) -> None:
+    lock_cache.set(throttle.LINE_KEY, "garbage", timeout=None)
+    assert throttle.acquire().granted
+    deferred = throttle.acquire()  # 1/10s: the next turn is 10 s away
+    assert not deferred.granted
+    assert 0 < deferred.wait <= 11
+    assert throttle.is_time(lock_cache.get(throttle.LINE_KEY))
+
+
+def test_undecodable_values_and_other_types_on_real_redis_are_garbage(settings: Any) -> None:
+    """What only a raw client can write: bytes that are no pickle, a list where a value should be."""
+    import redis
+
+    prefix = f"throttle-garbage-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/12",
+            "KEY_PREFIX": prefix,
+        },
+    }
+    settings.CEDULA_CACHE_ALIAS = "shared"
+    settings.CEDULA_RATE_LIMIT = "1/10s"
+    settings.CEDULA_BLOCK_COOLDOWN = 600
+    cache = caches["shared"]
+    client = redis.Redis(host="127.0.0.1", port=6379, db=12)
+    try:
+        client.set(cache.make_key(throttle.NEXT_KEY), b"\x80\x05garbage")
+        client.rpush(cache.make_key(throttle.BLOCK_KEY), "a list")
+        client.set(cache.make_key(throttle.block_key("wsp")), b"not a pickle")
+        assert throttle.acquire(sources=["wsp", "censo"]).granted
+        assert throttle.is_time(cache.get(throttle.NEXT_KEY))
+        assert not client.exists(cache.make_key(throttle.BLOCK_KEY))
+        assert not client.exists(cache.make_key(throttle.block_key("wsp")))
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)

@@ -41,7 +41,8 @@ def enqueue_validation(user_id: int | str, attempt: int = 1, *, delay: float = 0
         get_backend().enqueue(job)
     except Exception as exc:
         logger.error(
-            "Could not queue cédula validation for user %s (attempt %s): %s: %s",
+            "Could not queue cédula validation for user %s (attempt %s): %s: %s "
+            "(the row waits for the sweeper)",
             job.user_id,
             job.attempt,
             type(exc).__name__,
@@ -71,7 +72,8 @@ def enqueue_validations_on_commit(user_ids: Sequence[int | str], *, using: str |
             get_backend().enqueue_many(jobs)
         except Exception as exc:
             logger.error(
-                "Could not queue cédula validations for %s users (users %s to %s): %s: %s",
+                "Could not queue cédula validations for %s users (users %s to %s): %s: %s "
+                "(the rows wait for the sweeper)",
                 len(jobs),
                 jobs[0].user_id,
                 jobs[-1].user_id,

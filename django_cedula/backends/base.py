@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.core.checks import CheckMessage
+from django.db import connections
 from django.utils.module_loading import import_string
 
 from .. import throttle
 from ..conf import Configurable, ConfiguredPart, app_settings, build_part, part_setting
+from ..exceptions import ConfigurationError, EnqueueError
 
 #: Seconds a job spends besides its lookup and its waits: claiming the row, starting the browser
 #: when no earlier lookup has (under a rate limit the job starts it before taking its turn), and
@@ -25,6 +28,95 @@ STORE_PATIENCE = 45.0
 #: The job every backend runs, named by a dotted path so that any queue can import it (and so that
 #: no backend imports the job, which queues its retries through the backends).
 TASK_PATH = "django_cedula.job.validate_user_cedula"
+
+
+#: Seconds a registration waits for a network broker to take its job, unless a backend's
+#: ``enqueue_timeout`` option says otherwise. A broker that takes longer leaves the row PENDING for
+#: the sweeper: a registration must not hang on a broker that accepts connections and never answers.
+ENQUEUE_TIMEOUT = 5.0
+#: Hand-offs to a broker still running past their deadline, at the most. Beyond that, a job is
+#: refused at once, without another thread: each one holds a connection the broker never answers
+#: (until the client's socket timeout, if it has one), and a registration burst against a hung
+#: broker must not pile up threads without end.
+MAX_STUCK_HANDOFFS = 8
+
+
+class BrokerTimeout(EnqueueError, TimeoutError):
+    """The broker did not take a job within the backend's ``enqueue_timeout``."""
+
+
+class _Handoff:
+    """One call to a broker on a helper thread, and whether its caller has given up on it."""
+
+    _lock = threading.Lock()
+    #: Hand-offs given up on whose thread still runs, in this process.
+    stuck = 0
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.call = call
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.abandoned = False
+
+    def run(self) -> None:
+        try:
+            self.call()
+        except BaseException as exc:  # handed to the caller, which re-raises it
+            self.error = exc
+        finally:
+            # A receiver of the broker's own signals (Django-Q2's pre_enqueue) may have opened a
+            # connection on this thread: nothing else would close it.
+            connections.close_all()
+            with _Handoff._lock:
+                self.done.set()
+                if self.abandoned:
+                    _Handoff.stuck -= 1
+
+
+def call_with_deadline(call: Callable[[], Any], timeout: float, broker: str) -> None:
+    """Run ``call`` (a hand-off to ``broker``) on a helper thread and wait ``timeout`` seconds at most.
+
+    Broker clients cannot all be bounded from outside: Celery over Redis, and Django-Q2's Redis
+    broker, wait for ever for a server that accepts the connection and never answers, unless the
+    host gave the client a socket timeout. Past the deadline the call is left to finish or fail on
+    its own (a job queued late is harmless: its attempt is claimed once) and :class:`BrokerTimeout`
+    is raised; :data:`MAX_STUCK_HANDOFFS` bounds how many may be left so. Only for network brokers:
+    a call that writes to the host's database must stay on the caller's connection and transaction.
+    """
+    with _Handoff._lock:
+        if _Handoff.stuck >= MAX_STUCK_HANDOFFS:
+            raise BrokerTimeout(
+                f"{_Handoff.stuck} earlier hand-offs to {broker} are still unanswered: not tried "
+                "(give the broker's client a socket timeout so that they end)"
+            )
+    handoff = _Handoff(call)
+    threading.Thread(target=handoff.run, name="cedula-enqueue", daemon=True).start()
+    if not handoff.done.wait(timeout):
+        with _Handoff._lock:
+            if not handoff.done.is_set():
+                handoff.abandoned = True
+                _Handoff.stuck += 1
+                raise BrokerTimeout(f"{broker} did not take the job within {timeout:g} s")
+    if handoff.error is not None:
+        raise handoff.error
+
+
+def stuck_handoffs() -> int:
+    """Hand-offs to a broker given up on whose thread still runs, in this process."""
+    return _Handoff.stuck
+
+
+def enqueue_timeout_option(value: float | None) -> float | None:
+    """The ``enqueue_timeout`` option of a backend, checked: seconds, more than 0 and at most 60
+    (``None`` when not given)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60:
+        raise ConfigurationError(
+            "enqueue_timeout must be a number of seconds, more than 0 and at most 60",
+            f"For example {ENQUEUE_TIMEOUT:g}: a registration waits that long at most for the broker.",
+        )
+    return float(value)
 
 
 def run_job(user_id: int | str, attempt: int = 1) -> str | None:

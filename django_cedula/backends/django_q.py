@@ -13,7 +13,15 @@ from django.core.checks import CheckMessage, Warning
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .base import TASK_PATH, BaseTaskBackend, ValidationJob, describe_job_run
+from .base import (
+    ENQUEUE_TIMEOUT,
+    TASK_PATH,
+    BaseTaskBackend,
+    ValidationJob,
+    call_with_deadline,
+    describe_job_run,
+    enqueue_timeout_option,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,14 @@ def _orm_broker_transaction() -> contextlib.AbstractContextManager[Any]:
     return transaction.atomic(using=Conf.ORM) if Conf.ORM else contextlib.nullcontext()
 
 
+def _network_broker() -> bool:
+    """Whether Django-Q2 queues jobs on a broker of its own (Redis, its default; SQS, Mongo, ...)
+    rather than in the host's database (the ORM broker) or in the caller (``sync``)."""
+    from django_q.conf import Conf
+
+    return not Conf.ORM and not Conf.SYNC
+
+
 class DjangoQBackend(BaseTaskBackend):
     """Queues jobs with ``django_q.tasks.async_task``; delayed jobs become one-off schedules.
 
@@ -47,7 +63,9 @@ class DjangoQBackend(BaseTaskBackend):
 
     - ``cluster``: the name of the Django-Q2 cluster (broker) to route jobs to;
     - ``timeout``: seconds a worker may spend on one job (defaults to the cluster's);
-    - ``group``: the task group shown in Django-Q2's admin (default ``"django_cedula"``).
+    - ``group``: the task group shown in Django-Q2's admin (default ``"django_cedula"``);
+    - ``enqueue_timeout``: seconds a registration waits for a broker other than the ORM one to
+      take a job (default 5, at most 60).
 
     Every job is queued with ``ack_failure=True``: the package schedules its own retries,
     so Django-Q2 must never redeliver a failed job by itself. A delayed job is a
@@ -55,6 +73,12 @@ class DjangoQBackend(BaseTaskBackend):
     the same name is refused, so one attempt cannot be scheduled twice. Django-Q2's
     scheduler looks for due schedules about every 30 seconds, so a delay is honoured
     to within that.
+
+    On a broker of its own (Redis, Django-Q2's default) a job is handed over on a helper thread and
+    given up after ``enqueue_timeout``: redis-py waits for ever for a server that accepts the
+    connection and never answers, unless ``Q_CLUSTER["redis"]`` gives it a ``socket_timeout``. A
+    job given up on is logged and its row stays PENDING for the sweeper. The ORM broker and the
+    schedules of delayed jobs are the host's database, written on the caller's connection.
     """
 
     supports_defer = True
@@ -63,13 +87,21 @@ class DjangoQBackend(BaseTaskBackend):
     required_apps = ("django_q",)
 
     def __init__(
-        self, *, cluster: str | None = None, timeout: float | None = None, group: str | None = None
+        self,
+        *,
+        cluster: str | None = None,
+        timeout: float | None = None,
+        group: str | None = None,
+        enqueue_timeout: float | None = None,
     ) -> None:
         # Only the options given are kept: an absent timeout means the cluster's own.
         given = {"cluster": cluster, "timeout": timeout, "group": group}
         options = {name: value for name, value in given.items() if value is not None}
         super().__init__()
         self.keep_options(**options)
+        if enqueue_timeout is not None:
+            self.keep_options(enqueue_timeout=enqueue_timeout)
+        self.enqueue_timeout = enqueue_timeout_option(enqueue_timeout) or ENQUEUE_TIMEOUT
         self.q_options: dict[str, Any] = {"ack_failure": True, "group": "django_cedula", **options}
 
     def check_options(self) -> list[str]:
@@ -170,13 +202,26 @@ class DjangoQBackend(BaseTaskBackend):
         if job.delay:
             self._schedule(job, q_options)
             return
+        if _network_broker():
+            call_with_deadline(
+                lambda: async_task(TASK_PATH, job.user_id, job.attempt, q_options=q_options),
+                self.enqueue_timeout,
+                "Django-Q2's broker",
+            )
+            return
         with _orm_broker_transaction():
             async_task(TASK_PATH, job.user_id, job.attempt, q_options=q_options)
 
     def enqueue_many(self, jobs: Sequence[ValidationJob]) -> None:
-        # One transaction for the lot: one commit instead of one per job.
         from django_q.tasks import async_task
 
+        if _network_broker():
+            # Each job on its own deadline; the first refused stops the lot (the rest wait for the
+            # sweeper too) rather than paying a deadline per job against a broker that hangs.
+            for job in jobs:
+                self.enqueue(job)
+            return
+        # One transaction for the lot: one commit instead of one per job.
         with _orm_broker_transaction():
             for job in jobs:
                 if job.delay:

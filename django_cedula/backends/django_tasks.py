@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from .base import BaseTaskBackend, ValidationJob, run_job
+from .base import BaseTaskBackend, ValidationJob, call_with_deadline, enqueue_timeout_option, run_job
 
 try:
     from django.tasks import task, task_backends  # type: ignore[import-not-found,unused-ignore]
@@ -28,7 +28,11 @@ class DjangoTasksBackend(BaseTaskBackend):
 
     - ``backend``: the alias in ``TASKS`` (default ``"default"``);
     - ``queue_name``: a queue that backend accepts (default ``"default"``);
-    - ``priority``: -100 to 100 (default 0).
+    - ``priority``: -100 to 100 (default 0);
+    - ``enqueue_timeout``: seconds a registration waits for the tasks backend to take a job, for a
+      tasks backend on a broker of its own (default: none, the job is handed over on the caller's
+      thread, as the database backend needs: its row is written on the caller's connection and
+      bounded by the database's own timeouts).
 
     A delay becomes ``run_after``. Whether it is honoured depends on the tasks backend
     (its ``supports_defer``); ``manage.py check`` warns when retries are configured on one
@@ -37,12 +41,23 @@ class DjangoTasksBackend(BaseTaskBackend):
     """
 
     def __init__(
-        self, *, backend: str | None = None, queue_name: str | None = None, priority: int | None = None
+        self,
+        *,
+        backend: str | None = None,
+        queue_name: str | None = None,
+        priority: int | None = None,
+        enqueue_timeout: float | None = None,
     ) -> None:
         # Only the options given are kept; the methods below read them with their defaults.
-        given = {"backend": backend, "queue_name": queue_name, "priority": priority}
+        given = {
+            "backend": backend,
+            "queue_name": queue_name,
+            "priority": priority,
+            "enqueue_timeout": enqueue_timeout,
+        }
         super().__init__()
         self.keep_options(**{name: value for name, value in given.items() if value is not None})
+        self.enqueue_timeout = enqueue_timeout_option(enqueue_timeout)
 
     def _tasks_backend(self) -> Any:
         return task_backends[self.options.get("backend", "default")]
@@ -76,4 +91,9 @@ class DjangoTasksBackend(BaseTaskBackend):
         }
         if job.delay:
             changes["run_after"] = timezone.now() + datetime.timedelta(seconds=job.delay)
-        validate_user_cedula_task.using(**changes).enqueue(job.user_id, job.attempt)
+        task = validate_user_cedula_task.using(**changes)
+        if self.enqueue_timeout is None:
+            task.enqueue(job.user_id, job.attempt)
+            return
+        name = f"the tasks backend {changes['backend']!r}"
+        call_with_deadline(lambda: task.enqueue(job.user_id, job.attempt), self.enqueue_timeout, name)

@@ -8,7 +8,28 @@ import time
 from typing import Any, ClassVar
 
 from ..conf import Configurable, ConfiguredPart, build_part, part_setting
-from ..exceptions import ConfigurationError
+from ..exceptions import CaptchaError, ConfigurationError
+
+#: The longest token sent to a source, in characters. A reCAPTCHA v2 response is some 500 to 2,500;
+#: what a broken or hostile solver sends beyond this is refused, never posted.
+MAX_TOKEN_LENGTH = 8 * 1024
+
+
+def checked_token(value: object) -> str:
+    """``value`` if it can be a reCAPTCHA token (text, not empty, at most :data:`MAX_TOKEN_LENGTH`
+    characters); otherwise :class:`~django_cedula.exceptions.CaptchaError`, which the lookup reads
+    as ``captcha_failed``. The error gives the value's type or length, never the value."""
+    if not isinstance(value, str):
+        raise CaptchaError(f"the solver's token is a {type(value).__name__}, not text: refused")
+    if not value:
+        raise CaptchaError("the solver's token is empty: refused")
+    if len(value) > MAX_TOKEN_LENGTH:
+        # Sized in KiB or MiB: a long figure would read as a cédula and be masked in the message.
+        size = f"{len(value) / 1024:.0f} KiB" if len(value) < 2**20 else f"{len(value) / 2**20:.0f} MiB"
+        raise CaptchaError(
+            f"the solver's token is {size} long, more than {MAX_TOKEN_LENGTH // 1024} KiB: refused"
+        )
+    return value
 
 
 class CaptchaSolver(Configurable, abc.ABC):

@@ -20,7 +20,9 @@ ahead of demand and off the job's path, so that a lookup finds a token ready whe
   another worker takes over.
 
 Without a shared cache, with the inline backend, or with ``CEDULA_TOKEN_SUPPLY["ENABLED"] = False``, there is
-no token supply: each lookup solves for itself (:func:`get_token_supply` returns ``None``).
+no token supply: each lookup solves for itself (:func:`get_token_supply` returns ``None``). A cache
+that fails does the same until it answers again (:class:`TokenSupply`), logged once; what is read
+back from it is checked, and garbage ignored and removed (:func:`~django_cedula.throttle.read`).
 
 Here: how many solves to start, and from what (:func:`plan_solves` and its inputs), the filler (the
 leader's rounds, :class:`Filler`, and their thread), and what lookups use (:class:`TokenSupply`,
@@ -36,20 +38,24 @@ import datetime
 import logging
 import math
 import os
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from django.core.signals import setting_changed
 from django.db import close_old_connections, connection
 from django.db.models import Q
+from django.dispatch import receiver
 from django.utils import timezone
 
 from ..conf import app_settings, is_shared_cache
 from ..exceptions import CaptchaError, CaptchaUnreachable
+from ..throttle import CLOCK_SKEW, is_time, log_garbage, read
 from . import spend
-from .base import CaptchaSolver, SolvedToken, get_captcha_solver
+from .base import CaptchaSolver, SolvedToken, checked_token, get_captcha_solver
 from .supply_store import PREFIX, TOKEN_LIFETIME, SuppliedToken, Target, TokenStore, shared_cache
 
 logger = logging.getLogger("django_cedula.captcha.supply")
@@ -108,18 +114,35 @@ def plan_solves(
     return max(0, min(max(for_demand, for_stock), MAX_IN_FLIGHT - in_flight))
 
 
+def _seen_targets(now: float) -> dict[tuple[str, str], float]:
+    """The targets lookups asked for, with when: the entries that are a pair of texts and a time
+    not in the future (garbage left out; :func:`note_target` writes the cleaned map back)."""
+    raw = read(shared_cache(), TARGETS_KEY, lambda value: isinstance(value, dict)) or {}
+    seen = {
+        pair: float(last)
+        for pair, last in raw.items()
+        if isinstance(pair, tuple)
+        and len(pair) == 2
+        and all(isinstance(part, str) for part in pair)
+        and is_time(last)
+        and last <= now + CLOCK_SKEW
+    }
+    if len(seen) != len(raw):
+        log_garbage(TARGETS_KEY, f"{len(raw) - len(seen)} entries that name no target")
+    return seen
+
+
 def active_targets(now: float | None = None) -> list[Target]:
     """The targets lookups used within the last hour."""
     now = time.time() if now is None else now
-    seen = shared_cache().get(TARGETS_KEY) or {}
-    return [Target(*pair) for pair, last in seen.items() if now - last < TARGET_IDLE]
+    return [Target(*pair) for pair, last in _seen_targets(now).items() if now - last < TARGET_IDLE]
 
 
 def note_target(target: Target, now: float | None = None) -> None:
     """Remember that lookups want tokens for ``target`` (at most one write a minute per target)."""
     now = time.time() if now is None else now
     cache = shared_cache()
-    seen = dict(cache.get(TARGETS_KEY) or {})
+    seen = _seen_targets(now)
     pair = (target.site_key, target.page_url)
     if now - seen.get(pair, 0.0) < 60:
         return
@@ -128,8 +151,17 @@ def note_target(target: Target, now: float | None = None) -> None:
     cache.set(TARGETS_KEY, seen, timeout=int(TARGET_IDLE) + 60)
 
 
+def _latencies() -> list[float]:
+    """The recent solves' durations: a list of times within a solve's limit (garbage left out)."""
+    raw = read(shared_cache(), LATENCY_KEY, lambda value: isinstance(value, list)) or []
+    samples = [float(seconds) for seconds in raw if is_time(seconds) and 0 <= seconds <= 2 * SOLVE_TIMEOUT]
+    if len(samples) != len(raw):
+        log_garbage(LATENCY_KEY, f"{len(raw) - len(samples)} entries that are no solve's duration")
+    return samples
+
+
 def record_latency(seconds: float) -> None:
-    samples = list(shared_cache().get(LATENCY_KEY) or [])[-(LATENCY_SAMPLES - 1) :]
+    samples = _latencies()[-(LATENCY_SAMPLES - 1) :]
     samples.append(float(seconds))
     shared_cache().set(LATENCY_KEY, samples, timeout=int(TARGET_IDLE))
 
@@ -140,14 +172,14 @@ PLANNING_PERCENTILE = 0.8
 
 def latency_estimate() -> float:
     """The mean of the recent solves' durations (what ``cedula_stats`` shows)."""
-    samples = shared_cache().get(LATENCY_KEY) or []
+    samples = _latencies()
     return sum(samples) / len(samples) if samples else INITIAL_LATENCY
 
 
 def planning_latency() -> float:
     """The :data:`PLANNING_PERCENTILE` of the recent solves' durations: what a new solve should be
     expected to take, tail included."""
-    samples = sorted(shared_cache().get(LATENCY_KEY) or [])
+    samples = sorted(_latencies())
     if not samples:
         return INITIAL_LATENCY
     return float(samples[min(int(len(samples) * PLANNING_PERCENTILE), len(samples) - 1)])
@@ -195,6 +227,12 @@ SOLVE_TIMEOUT = 150.0
 
 LEADER_KEY = PREFIX + "leader"
 STATUS_KEY = PREFIX + "status"
+#: What a filler's identity (the leader's lease) looks like: ``"<pid>:<8 hex digits>"``.
+_IDENTITY = re.compile(r"\d+:[0-9a-f]{8}")
+
+
+def _is_identity(value: Any) -> bool:
+    return isinstance(value, str) and _IDENTITY.fullmatch(value) is not None
 
 
 @dataclasses.dataclass
@@ -237,7 +275,12 @@ class Filler:
         cache = shared_cache()
         if cache.add(LEADER_KEY, self.identity, timeout=LEASE):
             return True
-        if cache.get(LEADER_KEY) == self.identity:
+        # A lease no filler wrote (perhaps without an expiry) would keep every filler out for ever:
+        # read() deletes it, and the lease is asked for again.
+        leader = read(cache, LEADER_KEY, _is_identity)
+        if leader is None:
+            return bool(cache.add(LEADER_KEY, self.identity, timeout=LEASE))
+        if leader == self.identity:
             cache.touch(LEADER_KEY, LEASE)
             return True
         return False
@@ -335,7 +378,9 @@ class Filler:
         if solve.future is not None:
             if not solve.future.done():
                 return None
-            return solve.future.result()
+            solved = solve.future.result()
+            checked_token(solved.value)  # a solver's garbage is a failed solve, never stocked
+            return solved
         if now < solve.next_poll:
             return None
         solve.next_poll = now + solver.poll_interval
@@ -345,7 +390,9 @@ class Filler:
             return None  # no answer is not a "not ready": the token may be ready and ageing
         if token is None:
             solve.unfinished_at = now
-        elif not token.seconds:
+            return None
+        checked_token(token.value)
+        if not token.seconds:
             token = dataclasses.replace(token, seconds=now - solve.started)
         return token
 
@@ -413,20 +460,46 @@ class _FillerThread(threading.Thread):
 # -- what lookups use
 
 
+#: Seconds lookups leave the supply alone after its cache failed (each solving for itself) before
+#: one of them asks it again.
+OUTAGE_RETRY = 30.0
+
+_T = TypeVar("_T")
+
+
 class TokenSupply:
-    """What lookups use: take a token, give one back, and keep the filler running in this process."""
+    """What lookups use: take a token, give one back, and keep the filler running in this process.
+
+    Never raises for its cache: a cache that is down (or answers what cannot be used) makes
+    :meth:`take` find nothing and :meth:`available` nothing ready, so each lookup solves its own
+    captcha, as without a supply. The failure is logged once, not per lookup; for
+    :data:`OUTAGE_RETRY` seconds after it the cache is not asked at all (a dead cache costs a
+    lookup no time), then asked again, and its coming back is logged too.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: ``time.monotonic()`` before which the cache is not asked; 0 while it works.
+        self._resting_until = 0.0
+        self._failing = False
 
     def take(self, site_key: str, page_url: str) -> SuppliedToken | None:
-        target = Target(site_key, page_url)
-        note_target(target)
-        self.ensure_filler()
-        token = TokenStore(shared_cache(), target, app_settings.TOKEN_MAX_AGE).take()
+        token = self._guarded(self._take, None, site_key, page_url)
         if token is not None:
             spend.count("used")
         return token
 
+    def _take(self, site_key: str, page_url: str) -> SuppliedToken | None:
+        target = Target(site_key, page_url)
+        note_target(target)
+        self.ensure_filler()
+        return TokenStore(shared_cache(), target, app_settings.TOKEN_MAX_AGE).take()
+
     def available(self, site_key: str, page_url: str) -> int:
         """Tokens ready for ``site_key`` on ``page_url`` now (and the filler told they are wanted)."""
+        return self._guarded(self._available, 0, site_key, page_url)
+
+    def _available(self, site_key: str, page_url: str) -> int:
         target = Target(site_key, page_url)
         note_target(target)
         self.ensure_filler()
@@ -434,7 +507,52 @@ class TokenSupply:
 
     def donate(self, site_key: str, page_url: str, token: SolvedToken) -> None:
         """Keep a token a lookup solved but did not need (it took one from the supply meanwhile)."""
-        TokenStore(shared_cache(), Target(site_key, page_url), app_settings.TOKEN_MAX_AGE).put(token)
+
+        def put(site_key: str, page_url: str) -> None:
+            TokenStore(shared_cache(), Target(site_key, page_url), app_settings.TOKEN_MAX_AGE).put(token)
+
+        self._guarded(put, None, site_key, page_url)
+
+    def reset(self) -> None:
+        """Forget a failure: the next lookup asks the cache (its settings changed; tests)."""
+        with self._lock:
+            self._resting_until, self._failing = 0.0, False
+
+    @property
+    def failing(self) -> bool:
+        """Whether the supply's cache failed and has not answered since."""
+        return self._failing
+
+    def _guarded(self, call: Callable[[str, str], _T], instead: _T, site_key: str, page_url: str) -> _T:
+        """``call(site_key, page_url)``, or ``instead`` while the cache rests after a failure or
+        when it fails now."""
+        if time.monotonic() < self._resting_until:
+            return instead
+        try:
+            result = call(site_key, page_url)
+        except Exception as exc:
+            self._failed(exc)
+            return instead
+        if self._failing:
+            with self._lock:
+                back, self._failing = self._failing, False
+            if back:
+                logger.warning("The token supply's cache answers again: lookups take tokens from it")
+        return result
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            first, self._failing = not self._failing, True
+            self._resting_until = time.monotonic() + OUTAGE_RETRY
+        if first:
+            logger.warning(
+                "The token supply's cache (%r) failed (%s: %s): each lookup solves its own captcha "
+                "until it answers again (asked every %g s)",
+                app_settings.CACHE_ALIAS,
+                type(exc).__name__,
+                exc,
+                OUTAGE_RETRY,
+            )
 
     def ensure_filler(self) -> None:
         _FillerThread.ensure()
@@ -444,8 +562,17 @@ _supply = TokenSupply()
 
 
 def stop_filler() -> None:
-    """Stop this process's filler thread, if it runs (tests; a process about to exit)."""
+    """Stop this process's filler thread, if it runs, and forget a failure of the supply's cache
+    (tests; a process about to exit)."""
     _FillerThread.stop_current()
+    _supply.reset()
+
+
+@receiver(setting_changed)
+def _cache_settings_changed(setting: str, **kwargs: Any) -> None:
+    # Another cache, or the same one configured anew: a failure of the old one says nothing of it.
+    if setting in ("CACHES", "CEDULA_CACHE_ALIAS", "CEDULA_TOKEN_SUPPLY"):
+        _supply.reset()
 
 
 def get_token_supply() -> TokenSupply | None:
@@ -463,16 +590,24 @@ def get_token_supply() -> TokenSupply | None:
     return _supply
 
 
+def _is_status(value: Any) -> bool:
+    """Whether ``value`` is the filler's status as :meth:`Filler.tick` writes it."""
+    if not isinstance(value, dict):
+        return False
+    in_flight, at = value.get("in_flight"), value.get("at")
+    return isinstance(in_flight, int) and not isinstance(in_flight, bool) and in_flight >= 0 and is_time(at)
+
+
 def supply_status() -> dict[str, Any]:
     """What the supply holds now, for ``cedula_stats`` and monitoring."""
     now = time.time()
     max_age = app_settings.TOKEN_MAX_AGE
     targets = active_targets(now)
-    status = shared_cache().get(STATUS_KEY) or {}
+    status = read(shared_cache(), STATUS_KEY, _is_status) or {"in_flight": 0, "at": 0.0}
     return {
         "enabled": get_token_supply() is not None,
         "stock": sum(TokenStore(shared_cache(), target, max_age).stock(now) for target in targets),
-        "in_flight": int(status.get("in_flight", 0)) if now - float(status.get("at", 0)) < 60 else 0,
+        "in_flight": status["in_flight"] if now - status["at"] < 60 else 0,
         "latency_estimate": round(latency_estimate(), 1),
         "targets": len(targets),
     }

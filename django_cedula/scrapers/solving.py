@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..captcha import CaptchaSolver, SolvedToken, get_captcha_solver, spend
+from ..captcha.base import checked_token
 from ..captcha.supply import TokenSupply, get_token_supply
 from ..conf import app_settings
 from ..exceptions import CaptchaError, ConfigurationError
@@ -158,6 +159,9 @@ class CaptchaSolve:
         # The time left is measured when the thread starts the solve, not when it was queued.
         try:
             token = self.solver.solve_token(site_key, page_url, timeout=self.time_left())
+            # A broken solver's answer (megabytes, or no text at all) is a failed solve: never
+            # posted to the source, never given to the supply.
+            checked_token(token.value)
         except BaseException:
             spend.count("failed")
             raise

@@ -97,3 +97,24 @@ def test_a_solver_that_cannot_be_built_prices_nothing_and_the_report_still_runs(
     out = io.StringIO()
     call_command("cedula_stats", "--json", stdout=out, stderr=io.StringIO())
     assert json.loads(out.getvalue())["captcha"]["price_per_1000"] == 0.0
+
+
+# --------------------------------------------------------------------------- what a token may be
+
+
+def test_a_token_is_text_of_at_most_8_kib() -> None:
+    from django_cedula.captcha.base import MAX_TOKEN_LENGTH, checked_token
+    from django_cedula.exceptions import CaptchaError
+
+    assert MAX_TOKEN_LENGTH == 8192
+    longest = "x" * MAX_TOKEN_LENGTH
+    assert checked_token(longest) is longest
+    with pytest.raises(CaptchaError, match=r"is 8 KiB long, more than 8 KiB: refused"):
+        checked_token(longest + "x")
+    with pytest.raises(CaptchaError, match=r"is 20 MiB long"):
+        checked_token("x" * (20 * 2**20))
+    for value, kind in ((b"03AG", "bytes"), (None, "NoneType"), (["03AG"], "list"), (3, "int")):
+        with pytest.raises(CaptchaError, match=rf"is a {kind}, not text: refused"):
+            checked_token(value)
+    with pytest.raises(CaptchaError, match="empty"):
+        checked_token("")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import logging
+import math
 import threading
 import time
 import uuid
@@ -461,3 +463,99 @@ def test_a_lookup_waiting_for_its_own_solve_takes_a_supply_token_that_arrives_me
     donated = store.take()
     assert donated is not None, "...and its token went to the supply"
     assert donated.value.startswith("own-")
+
+
+# ---------------------------------------------------------------------- a cache that fails or holds garbage
+
+
+def test_a_failing_cache_is_no_supply_logged_once_until_it_answers_again(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: the cache's error escaped take() and available(), and the lookup ended network_error."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "dead": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9"},
+    }
+    settings.CEDULA_CACHE_ALIAS = "dead"
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.CountingSolver"}
+    settings.CEDULA_TASKS = {"BACKEND": "django_cedula.testing.backends.RecordingBackend"}
+    served = get_token_supply()
+    assert served is not None
+    monkeypatch.setattr(supply, "OUTAGE_RETRY", 0.0)  # ask the cache each time: each fails
+    with caplog.at_level(logging.WARNING, logger="django_cedula"):
+        for _ in range(3):
+            assert served.take(TARGET.site_key, TARGET.page_url) is None
+            assert served.available(TARGET.site_key, TARGET.page_url) == 0
+            served.donate(TARGET.site_key, TARGET.page_url, token(1))
+    assert served.failing
+    failures = [r for r in caplog.records if "The token supply's cache ('dead') failed" in r.getMessage()]
+    assert len(failures) == 1, "logged once, not per lookup"
+
+    monkeypatch.setattr(supply, "OUTAGE_RETRY", 60.0)
+    served.take(TARGET.site_key, TARGET.page_url)  # fails, and rests a minute
+    asked: list[str] = []
+    monkeypatch.setattr(supply, "shared_cache", lambda: asked.append("cache") or caches["default"])
+    assert served.take(TARGET.site_key, TARGET.page_url) is None
+    assert asked == [], "while it rests, a lookup does not ask the cache at all"
+
+    monkeypatch.setattr(served, "_resting_until", 0.0)  # the minute is over; the cache works now
+    with caplog.at_level(logging.WARNING, logger="django_cedula"):
+        assert served.available(TARGET.site_key, TARGET.page_url) == 0
+    assert not served.failing
+    assert "The token supply's cache answers again" in caplog.text
+
+
+def test_garbage_in_the_index_is_left_out_and_repaired(
+    shared_cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_cedula import throttle
+
+    monkeypatch.setattr(throttle, "_garbage_logged", {})
+    cache = caches[shared_cache]
+    store = TokenStore(cache, TARGET, max_age=100)
+    good = token(1)
+    store.put(good, solved_at=time.time() - 5)
+    index = cache.get(TARGET.key + ":index")
+    cache.set(TARGET.key + ":index", {**index, "not-an-id": 1.0, "0" * 16: "when?", "1" * 16: math.inf})
+    assert store.stock() == 1
+    taken = store.take()
+    assert taken is not None
+    assert taken.value == good.value
+    assert set(cache.get(TARGET.key + ":index")) == set(index), "the garbage entries are gone"
+
+    for garbage in ("garbage", ["a", "list"], None):
+        cache.set(TARGET.key + ":index", garbage)
+        assert store.take() is None
+        assert store.prune() == 0
+        assert cache.get(TARGET.key + ":index") in (None, {})
+
+
+def test_a_stored_token_that_is_no_token_is_never_handed_out(shared_cache: str) -> None:
+    cache = caches[shared_cache]
+    store = TokenStore(cache, TARGET, max_age=100)
+    store.put(token(1))
+    (token_id,) = cache.get(TARGET.key + ":index")
+    cache.set(f"{TARGET.key}:token:{token_id}", {"value": "x" * 9000, "ref": "r"})
+    assert store.take() is None
+    assert cache.get(f"{TARGET.key}:token:{token_id}") is None
+
+
+class OversizedSolver(CountingSolver):
+    """Its service answers with 9,000 characters: more than any token."""
+
+    def poll(self, ref: str) -> SolvedToken | None:
+        return SolvedToken(value="x" * 9000, ref=ref, seconds=2.0)
+
+
+def test_the_filler_never_stocks_a_token_that_is_no_token(
+    filler: Filler, make_user: Callable[..., Any], shared_cache: str, settings: Any
+) -> None:
+    settings.CEDULA_CAPTCHA_SOLVER = {"BACKEND": f"{__name__}.OversizedSolver"}
+    add_rows(make_user, 2)
+    assert filler.tick() > 0
+    filler.tick()
+    assert TokenStore(caches[shared_cache], TARGET, max_age=100).stock() == 0
+    spend.flush()
+    row = CaptchaSpend.objects.get()
+    assert row.delivered == 0
+    assert row.failed >= 1, "refused solves count as failed"
