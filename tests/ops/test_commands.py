@@ -394,7 +394,7 @@ def test_the_ranges_edges_are_accepted(population: dict[str, Any]) -> None:
 
 def test_the_ranges_are_the_documented_ones() -> None:
     from django_cedula.management.commands import cedula_revalidate, cedula_sweep
-    from django_cedula.management.utils import MAX_DURATION
+    from django_cedula.management.console import MAX_DURATION
 
     assert cedula_revalidate.MAX_BATCH_SIZE == MAX_BATCH_SIZE
     assert cedula_sweep.MAX_CHUNK_SIZE == MAX_CHUNK_SIZE

@@ -24,7 +24,7 @@ from ...services import (
     request_validation_batch,
     request_validation_decision,
 )
-from ..utils import MAX_DURATION, ProgressBar, bounded_int, duration_argument, shorten
+from ..console import MAX_DURATION, ProgressBar, bounded_int, duration_argument, shorten
 
 logger = logging.getLogger("django_cedula.management")
 

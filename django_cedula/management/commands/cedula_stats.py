@@ -28,7 +28,7 @@ from ...captcha.base import price_per_1000
 from ...captcha.supply import supply_status
 from ...models import FINAL_STATUSES, CaptchaSpend, CedulaInfo, CedulaStatus
 from ...scrapers.chain import configured_sources
-from ..utils import format_duration
+from ..console import format_duration
 
 #: Final states that mean the validation gave up.
 FAILED_STATUSES = (CedulaStatus.ERROR, CedulaStatus.TIMEOUT, CedulaStatus.BLOCKED)

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext, ngettext
 
 from ...sweeper import CHUNK_SIZE, candidates, sweep
-from ..utils import ProgressBar, bounded_int
+from ..console import ProgressBar, bounded_int
 
 #: The most rows read per query: a chunk is held in memory, and read again after each update.
 MAX_CHUNK_SIZE = 10_000

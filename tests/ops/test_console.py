@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.management.base import OutputWrapper
 
-from django_cedula.management.utils import ProgressBar, format_duration, parse_duration, shorten
+from django_cedula.management.console import ProgressBar, format_duration, parse_duration, shorten
 
 from .conftest import FakeTTY
 

@@ -1,5 +1,5 @@
-"""Helpers shared by the package's management commands: a progress bar, durations, bounded
-arguments, and values shortened for messages."""
+"""What the package's management commands share on the console: a progress bar, durations and
+their arguments, numeric arguments in range, and values shortened for messages."""
 
 from __future__ import annotations
 
