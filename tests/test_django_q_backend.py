@@ -129,3 +129,24 @@ def test_enqueue_timeout_is_the_backend_s_not_a_django_q_option() -> None:
     assert backend.options == {"enqueue_timeout": 2}
     assert "enqueue_timeout" not in backend.q_options  # never sent to Django-Q2 with the job
     assert DjangoQBackend().enqueue_timeout == 5.0
+
+
+@pytest.mark.parametrize(
+    ("options", "option"),
+    [
+        ({"timeout": -5}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": "120"}, "timeout"),
+        ({"timeout": True}, "timeout"),
+        ({"cluster": ""}, "cluster"),
+        ({"group": 7}, "group"),
+    ],
+)
+def test_the_backend_refuses_a_wrong_option_when_it_is_built(options: dict[str, object], option: str) -> None:
+    """The part validates its own options: a worker that builds it fails as ``manage.py check`` does."""
+    from django_cedula.backends.django_q import DjangoQBackend
+    from django_cedula.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=rf"^{option} must be"):
+        DjangoQBackend(**options)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from django.core.checks import CheckMessage, Warning
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ..exceptions import ConfigurationError
 from .base import (
     ENQUEUE_TIMEOUT,
     TASK_PATH,
@@ -94,6 +95,17 @@ class DjangoQBackend(BaseTaskBackend):
         group: str | None = None,
         enqueue_timeout: float | None = None,
     ) -> None:
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout < float("inf")
+        ):
+            raise ConfigurationError(
+                "timeout must be a positive number of seconds", "Leave it out to use Q_CLUSTER's timeout."
+            )
+        for name, value in (("cluster", cluster), ("group", group)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigurationError(f"{name} must be a non-empty string", "Or leave it out.")
         # Only the options given are kept: an absent timeout means the cluster's own.
         given = {"cluster": cluster, "timeout": timeout, "group": group}
         options = {name: value for name, value in given.items() if value is not None}
@@ -103,12 +115,6 @@ class DjangoQBackend(BaseTaskBackend):
             self.keep_options(enqueue_timeout=enqueue_timeout)
         self.enqueue_timeout = enqueue_timeout_option(enqueue_timeout) or ENQUEUE_TIMEOUT
         self.q_options: dict[str, Any] = {"ack_failure": True, "group": "django_cedula", **options}
-
-    def check_options(self) -> list[str]:
-        timeout = self.options.get("timeout")
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
-            return [f"timeout must be a positive number of seconds, not {timeout!r}"]
-        return []
 
     def _cluster_settings(self) -> dict[str, Any]:
         # Read the setting itself: django_q.conf.Conf is frozen when Django-Q2 is first imported.
