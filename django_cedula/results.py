@@ -76,7 +76,7 @@ class ScrapeResult:
     error: str = ""
     #: The source's answer (HTML or JSON text) as received; may be empty.
     raw_html: str = ""
-    #: Which source answered: the ``source_name`` of the scraper (an entry of ``CEDULA_SCRAPER``)
+    #: Which source answered: the ``source_name`` of the scraper (an entry of ``CEDULA_SOURCES``)
     #: that produced this result. Scrapers may leave it empty; the job and the chain fill it in.
     source: str = ""
     #: The HTTP status of a server error (5xx) the source answered with, whatever ``status`` it was
