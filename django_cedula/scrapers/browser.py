@@ -1,13 +1,22 @@
-"""What both browser scrapers share: the browser call and its error mapping (pacing and the captcha
-solve are :mod:`.solving`'s, shared with the HTTP-only scrapers)."""
+"""What both browser scrapers share: the browser call and its error mapping, and where the markup a
+lookup brings back is read (pacing and the captcha solve are :mod:`.solving`'s, shared with the
+HTTP-only scrapers).
+
+No markup is read on the browser's event loop. Reading takes time in proportion to the markup (up to
+:data:`~.parsing.MAX_ANSWER_BYTES`), and a coroutine busy reading cannot be cancelled: a lookup
+that timed out would leave the loop reading on, for every lookup of the process to wait behind. So
+the source's answer comes back from the loop unread (an :data:`AnswerReading`) and is read on the
+job's thread, and a page the lookup must look at before it goes on is read on a worker thread
+(:meth:`BrowserScraper.page_failure`), which the loop awaits and a timeout stops waiting for.
+"""
 
 from __future__ import annotations
 
 import abc
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
 
 from django.core.signals import setting_changed
 from playwright.async_api import Error as PlaywrightError
@@ -33,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 #: Settings that shape the browser itself; changing one restarts the process's browsers.
 BROWSER_SETTINGS = frozenset({"CEDULA_SOURCES", "CEDULA_LOOKUP_TIMEOUT"})
+
+#: A source's answer, brought back from the browser's loop unread: :meth:`BrowserScraper.run_lookup`
+#: calls it on the job's thread for the lookup's result.
+AnswerReading: TypeAlias = Callable[[], ScrapeResult]
 
 
 class BrowserScraper(SolvingScraper, abc.ABC):
@@ -65,10 +78,12 @@ class BrowserScraper(SolvingScraper, abc.ABC):
 
     def run_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         try:
-            return self.runtime.run_page(
+            outcome = self.runtime.run_page(
                 lambda page: self._guarded_lookup(page, url, cedula, captcha),
                 timeout=app_settings.LOOKUP_TIMEOUT,
             )
+            # The answer is read here, on the job's thread, once the browser is done with the page.
+            return outcome if isinstance(outcome, ScrapeResult) else outcome()
         except BrowserTimeout:
             return ScrapeResult(
                 status=ScrapeStatus.TIMEOUT,
@@ -82,7 +97,9 @@ class BrowserScraper(SolvingScraper, abc.ABC):
                 status=ScrapeStatus.NETWORK_ERROR, error=f"browser failure: {redact(exc, cedula)}"
             )
 
-    async def _guarded_lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+    async def _guarded_lookup(
+        self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult | AnswerReading:
         """Run :meth:`lookup`, turning Playwright's and the solver's errors into results."""
         try:
             return await self.lookup(page, url, cedula, captcha)
@@ -103,13 +120,19 @@ class BrowserScraper(SolvingScraper, abc.ABC):
             return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_first_line(exc, cedula))
 
     @abc.abstractmethod
-    async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
-        """Look ``cedula`` up on ``page`` (fresh context). Runs on the browser's event loop: no ORM here."""
+    async def lookup(
+        self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult | AnswerReading:
+        """Look ``cedula`` up on ``page`` (fresh context): a result, or the source's answer to be read
+        on the job's thread. Runs on the browser's event loop: no ORM here, and no reading of markup
+        (see the module's docstring)."""
 
     @staticmethod
-    def page_failure(html: str, response: Response | None, page_name: str) -> ScrapeResult | None:
-        """The result for a loaded page that cannot serve a lookup (:meth:`SolvingScraper.failed_page`)."""
-        return SolvingScraper.failed_page(html, None if response is None else response.status, page_name)
+    async def page_failure(html: str, response: Response | None, page_name: str) -> ScrapeResult | None:
+        """The result for a loaded page that cannot serve a lookup (:meth:`SolvingScraper.failed_page`),
+        read on a worker thread: the loop stays free, and a lookup that times out meanwhile ends on time."""
+        status = None if response is None else response.status
+        return await asyncio.to_thread(SolvingScraper.failed_page, html, status, page_name)
 
     def prepare(self) -> None:
         """Start the browser (and its page for the next lookup) if it is not running yet."""

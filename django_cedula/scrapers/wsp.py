@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from playwright.async_api import Page, Response
 
 from ..results import ScrapeResult, ScrapeStatus
-from .browser import BrowserScraper
-from .parsing import MAX_ANSWER_BYTES, ReloadRequested, oversized_answer, parse_wsp_response
+from .browser import AnswerReading, BrowserScraper
+from .parsing import (
+    MAX_ANSWER_BYTES,
+    ReloadRequested,
+    oversized_answer,
+    parse_wsp_response,
+    wsp_asks_for_reload,
+)
 from .solving import CaptchaSolve
 
 DEFAULT_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
@@ -94,7 +101,9 @@ class WspScraper(BrowserScraper):
     source_name = "wsp"
     default_url = DEFAULT_URL
 
-    async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+    async def lookup(
+        self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult | AnswerReading:
         for attempt in (1, 2):
             form = await self._open(page, url)
             if isinstance(form, ScrapeResult):
@@ -122,17 +131,12 @@ class WspScraper(BrowserScraper):
             )
             if answer.get("truncated"):
                 return oversized_answer(answer["body"])
-            try:
-                return parse_wsp_response(
-                    answer["body"],
-                    http_status=answer["status"],
-                    content_type=answer["contentType"],
-                    cedula=cedula,
-                )
-            except ReloadRequested as reload:
-                if attempt == 2:
-                    return reload.result
+            body, status = answer["body"], answer["status"]
+            # Whether to reload is the JSON's to say, without its HTML; decoded off the loop too.
+            if attempt == 1 and await asyncio.to_thread(wsp_asks_for_reload, body, http_status=status):
                 captcha.restart(url)  # the token was spent on the refused submission
+                continue
+            return functools.partial(_read_answer, body, status, answer["contentType"], cedula)
         raise AssertionError("unreachable")
 
     async def _open(self, page: Page, url: str) -> dict[str, Any] | ScrapeResult:
@@ -146,7 +150,7 @@ class WspScraper(BrowserScraper):
         if form["blockMarkers"] or not (form["hasForm"] and form["siteKey"]):
             # The rare paths: look at the page (its first MAX_ANSWER_BYTES characters) to say what it is.
             html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
-            failure = self.page_failure(html, response, "the form page (retried once)")
+            failure = await self.page_failure(html, response, "the form page (retried once)")
             if failure is not None:
                 return failure
             missing = "#nuip field" if not form["hasForm"] else "reCAPTCHA site key"
@@ -154,3 +158,12 @@ class WspScraper(BrowserScraper):
                 status=ScrapeStatus.PARSE_ERROR, error=f"the form page has no {missing}", raw_html=html[:2000]
             )
         return form
+
+
+def _read_answer(body: str, http_status: int, content_type: str | None, cedula: str) -> ScrapeResult:
+    """The wsp page's answer, read on the job's thread; a second request to reload ends the lookup
+    (the first one was the loop's to act on)."""
+    try:
+        return parse_wsp_response(body, http_status=http_status, content_type=content_type, cedula=cedula)
+    except ReloadRequested as reload:
+        return reload.result
