@@ -456,6 +456,8 @@ class _FormReader:
         self.blocked = False
 
     def start(self, tag: str, attrib: Mapping[str, str]) -> None:
+        if not attrib:  # all it looks for are attributes (see DocumentReader.start for why ask)
+            return
         element_id = attrib.get("id", "").strip()
         classes = attrib.get("class", "")
         # As the browser scrapers' selector ``.blocked, .authenticate`` matches: case and all.
