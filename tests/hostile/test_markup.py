@@ -136,13 +136,20 @@ def test_a_found_answer_followed_by_pathological_markup_is_read(kind: str) -> No
     body = samples.wsp_ok(samples.FOUND_MESSAGE + tail(kind, HOSTILE_MARKUP_BYTES - len(head.encode()) - 8))
     assert len(body.encode()) <= HOSTILE_MARKUP_BYTES
     result = bounded(parse_wsp_response, body, cedula=samples.CEDULA)
-    if kind == "table_cells":
-        # Past MAX_TABLE_PARTS cells no table is read, the answer's own neither.
-        assert result.status is ScrapeStatus.PARSE_ERROR
-        assert result.error == f"the answer has more than {MAX_TABLE_PARTS} table parts"
-        return
     assert result.status is ScrapeStatus.FOUND, result.error
     assert {name: getattr(result, name) for name in samples.FOUND_VALUES} == samples.FOUND_VALUES
+
+
+def test_an_answer_table_cut_by_the_bound_is_not_read() -> None:
+    # The found row comes after more cells than a document keeps: the table is not read, and the
+    # words (which a table would beat) are not either.
+    message = samples.FOUND_MESSAGE.replace("<tbody>", "<tbody>" + "<tr><td></td></tr>" * MAX_TABLE_PARTS)
+    result = bounded(parse_wsp_message, message + samples.NOT_FOUND_MESSAGE, cedula=samples.CEDULA)
+    assert result.status is ScrapeStatus.PARSE_ERROR
+    assert result.error == f"the answer has more than {MAX_TABLE_PARTS} table parts"
+    document = parse_html(message)
+    assert document.too_many_cells
+    assert [table.cut for table in document.tables] == [True]
 
 
 def test_a_form_page_followed_by_pathological_markup_is_read(kind: str) -> None:

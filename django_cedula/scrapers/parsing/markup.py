@@ -153,8 +153,9 @@ _BLOCK_TAGS = frozenset(
 
 #: The most tables, rows and cells (together) one document keeps. A real answer has one or two
 #: tables of a few cells; without a bound, 1 MiB of ``<td>`` would keep a quarter of a million cell
-#: objects. Past it the document's tables are not read (:attr:`DocumentReader.too_many_cells`); its
-#: text still is.
+#: objects. Past it no more are kept (:attr:`DocumentReader.too_many_cells`), and the tables still
+#: open then are marked :attr:`Table.cut`: what they hold is not all they had. The tables closed
+#: before it, and the document's text, are read as usual.
 MAX_TABLE_PARTS = 10_000
 
 # The firewall's block page marks an element with one of these class (or id) tokens.
@@ -213,6 +214,8 @@ class Table:
     element_id: str
     rows: list[list[Cell]] = field(default_factory=list)
     in_head: bool = False
+    #: Still open when the document reached :data:`MAX_TABLE_PARTS`: some of its rows are missing.
+    cut: bool = False
     row: list[Cell] | None = None
     cell: Cell | None = None
 
@@ -245,7 +248,7 @@ class DocumentReader:
         #: Whether an element carries a ``blocked`` or ``authenticate`` class or id token.
         self.block_marker = False
         #: More than :data:`MAX_TABLE_PARTS` tables, rows and cells: :attr:`tables` holds only the
-        #: first ones, and no table of this document should be read as an answer.
+        #: first ones, those still open then marked :attr:`Table.cut`.
         self.too_many_cells = False
         self.text_parts: list[str] = []
         self._open: list[Table] = []
@@ -255,8 +258,10 @@ class DocumentReader:
     def _count_table_part(self) -> bool:
         """Count one more table, row or cell; ``False`` (and :attr:`too_many_cells`) past the bound."""
         self._table_parts += 1
-        if self._table_parts > MAX_TABLE_PARTS:
+        if self._table_parts > MAX_TABLE_PARTS and not self.too_many_cells:
             self.too_many_cells = True
+            for table in self._open:
+                table.cut = True
         return not self.too_many_cells
 
     # The current table, reopening the last one for rows found outside any table.

@@ -105,18 +105,22 @@ def _parse_wsp_message(html: str, *, cedula: str | None = None) -> ScrapeResult:
 
 def _read_wsp_message(document: DocumentReader, html: str, cedula: str | None) -> ScrapeResult:
     """What :func:`_parse_wsp_message` makes of ``html``, read already as ``document``."""
-    if document.too_many_cells:
-        return make_result(
-            ScrapeStatus.PARSE_ERROR, html, f"the answer has more than {MAX_TABLE_PARTS} table parts"
-        )
     problem = ""
-    tables = sorted(document.tables, key=lambda table: table.element_id != "consulta")
+    # A table cut short by the bound on what a document keeps is not read: its missing rows could
+    # say otherwise.
+    whole = (table for table in document.tables if not table.cut)
+    tables = sorted(whole, key=lambda table: table.element_id != "consulta")
     for table in tables:
         for record in _table_records(table):
             outcome = from_record(record, html, cedula)
             if isinstance(outcome, ScrapeResult):
                 return outcome
             problem = problem or outcome
+    if document.too_many_cells:
+        # Nor are the words: tables beat text, and the tables of this answer were not all read.
+        return make_result(
+            ScrapeStatus.PARSE_ERROR, html, f"the answer has more than {MAX_TABLE_PARTS} table parts"
+        )
     text = lines_text(document.text_parts)
     result = classify_text(text, html)
     if result is not None:
