@@ -10,7 +10,9 @@
 - ``captcha``: the captcha token supply against a solve per lookup: one worker's backlog throughput,
   registration to final state, solves per validation, tokens wasted, idle spend, two workers;
 - ``chain``: the fallback chain [wsp, consultacenso] on a 2-worker cluster while wsp blocks: every
-  validation final, requests to wsp during its pause, time to final against a healthy batch.
+  validation final, requests to wsp during its pause, time to final against a healthy batch;
+- ``parsing``: reading 1 MiB of each kind of pathological markup (unclosed comments, repeated
+  attributes, deep nesting, ...): time and peak memory, lxml against the earlier html.parser.
 
 Each runs in processes of its own, on databases it creates and drops, against the local replica;
 nothing leaves the machine. ``python -m benchmarks.scraper`` is the scraper's own benchmark
@@ -29,7 +31,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import answers, captcha, chain, cluster, http_scraper, memory, registration, revalidate
+from . import answers, captcha, chain, cluster, http_scraper, memory, parsing, registration, revalidate
 from .common import (
     TAG_VAR,
     Figure,
@@ -52,6 +54,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "captcha": captcha.run,
     "chain": chain.run,
     "http": http_scraper.run,
+    "parsing": parsing.run,
 }
 
 

@@ -1,5 +1,14 @@
-"""What both browser scrapers share: the browser call and its error mapping (pacing and the captcha
-solve are :mod:`.solving`'s, shared with the HTTP-only scrapers)."""
+"""What both browser scrapers share: the browser call and its error mapping, and where the markup a
+lookup brings back is read (pacing and the captcha solve are :mod:`.solving`'s, shared with the
+HTTP-only scrapers).
+
+No markup is read on the browser's event loop. Reading takes time in proportion to the markup (up to
+:data:`~.parsing.MAX_ANSWER_BYTES`), and a coroutine busy reading cannot be cancelled: a lookup
+that timed out would leave the loop reading on, for every lookup of the process to wait behind. So
+the source's answer comes back from the loop unread (an :data:`AnswerReading`) and is read on the
+job's thread, and a page the lookup must look at before it goes on is read on a worker thread
+(:meth:`BrowserScraper.page_failure`), which the loop awaits and a timeout stops waiting for.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +16,8 @@ import abc
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
 
 from django.core.signals import setting_changed
 from playwright.async_api import Error as PlaywrightError
@@ -57,6 +66,11 @@ class Loaded:
     failed: bool = False
 
 
+#: A source's answer, brought back from the browser's loop unread: :meth:`BrowserScraper.run_lookup`
+#: calls it on the job's thread for the lookup's result.
+AnswerReading: TypeAlias = Callable[[], ScrapeResult]
+
+
 class BrowserScraper(SolvingScraper, abc.ABC):
     """A scraper that drives the process's headless Chromium (see :mod:`django_cedula.browser`).
 
@@ -87,10 +101,12 @@ class BrowserScraper(SolvingScraper, abc.ABC):
 
     def run_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
         try:
-            return self.runtime.run_page(
+            outcome = self.runtime.run_page(
                 lambda page: self._guarded_lookup(page, url, cedula, captcha),
                 timeout=app_settings.LOOKUP_TIMEOUT,
             )
+            # The answer is read here, on the job's thread, once the browser is done with the page.
+            return outcome if isinstance(outcome, ScrapeResult) else outcome()
         except BrowserTimeout:
             return ScrapeResult(
                 status=ScrapeStatus.TIMEOUT,
@@ -104,7 +120,9 @@ class BrowserScraper(SolvingScraper, abc.ABC):
                 status=ScrapeStatus.NETWORK_ERROR, error=f"browser failure: {redact(exc, cedula)}"
             )
 
-    async def _guarded_lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+    async def _guarded_lookup(
+        self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult | AnswerReading:
         """Run :meth:`lookup`, turning Playwright's and the solver's errors into results."""
         # A fetch() that meets a proxy's 407 fails without a status (the page's script sees "Failed to
         # fetch"): Chromium's reason, on the failed request, is what tells it from a network error.
@@ -138,8 +156,12 @@ class BrowserScraper(SolvingScraper, abc.ABC):
             page.remove_listener("requestfailed", note_proxy_auth)
 
     @abc.abstractmethod
-    async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
-        """Look ``cedula`` up on ``page`` (fresh context). Runs on the browser's event loop: no ORM here."""
+    async def lookup(
+        self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult | AnswerReading:
+        """Look ``cedula`` up on ``page`` (fresh context): a result, or the source's answer to be read
+        on the job's thread. Runs on the browser's event loop: no ORM here, and no reading of markup
+        (see the module's docstring)."""
 
     async def goto(self, page: Page, url: str) -> Loaded:
         """Load ``url`` in ``page`` (until ``domcontentloaded``) and say what HTTP status it came with.
@@ -173,14 +195,17 @@ class BrowserScraper(SolvingScraper, abc.ABC):
             return Loaded(None)
         return Loaded(response.status, response.headers.get("retry-after"))
 
-    def page_failure(self, html: str, loaded: Loaded, page_name: str) -> ScrapeResult | None:
-        """The result for a loaded page that cannot serve a lookup (:meth:`SolvingScraper.failed_page`)."""
-        return self.failed_page(html, loaded.status, page_name, retry_after=loaded.retry_after)
+    async def page_failure(self, html: str, loaded: Loaded, page_name: str) -> ScrapeResult | None:
+        """The result for a loaded page that cannot serve a lookup (:meth:`SolvingScraper.failed_page`),
+        read on a worker thread: the loop stays free, and a lookup that times out meanwhile ends on time."""
+        return await asyncio.to_thread(
+            self.failed_page, html, loaded.status, page_name, retry_after=loaded.retry_after
+        )
 
-    def failed_load(self, loaded: Loaded, page_name: str) -> ScrapeResult:
+    async def failed_load(self, loaded: Loaded, page_name: str) -> ScrapeResult:
         """The result when Chromium showed its own error page instead of the answer (``loaded.failed``):
         what the HTTP status says."""
-        return self.page_failure("", loaded, page_name) or ScrapeResult(
+        return await self.page_failure("", loaded, page_name) or ScrapeResult(
             status=ScrapeStatus.NETWORK_ERROR, error=f"{page_name} answered HTTP {loaded.status}"
         )
 

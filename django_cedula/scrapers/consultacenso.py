@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from urllib.parse import urljoin
 
 from playwright.async_api import Page
 
 from ..results import ScrapeResult, ScrapeStatus
-from .browser import BrowserScraper
+from .browser import AnswerReading, BrowserScraper
 from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_response
 from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, election_id
 from .wsp import PAGE_HTML_JS, READ_ANSWER_JS, page_answer
@@ -45,13 +46,15 @@ class ConsultaCensoScraper(BrowserScraper):
     source_name = "consultacenso"
     default_url = DEFAULT_URL
 
-    async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+    async def lookup(
+        self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult | AnswerReading:
         for attempt in (1, 2):
             loaded = await self.goto(page, url)
             if loaded.failed:
-                return self.failed_load(loaded, "the app's page")
+                return await self.failed_load(loaded, "the app's page")
             html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
-            failure = self.page_failure(html, loaded, "the app's page")
+            failure = await self.page_failure(html, loaded, "the app's page")
             if failure is not None:
                 return failure
             site_key = await page.get_attribute(".g-recaptcha", "data-sitekey")
@@ -83,9 +86,16 @@ class ConsultaCensoScraper(BrowserScraper):
             answer = page_answer(answer)
             if answer.get("truncated"):
                 return oversized_answer(answer["body"])
-            if attempt == 1 and asks_for_reload(answer["body"]):
+            # Decoded off the loop, as the answer is read (on the job's thread; see .browser).
+            if attempt == 1 and await asyncio.to_thread(asks_for_reload, answer["body"]):
                 captcha.restart(url)
                 continue
-            result = parse_consultacenso_response(answer["body"], http_status=answer["status"], cedula=cedula)
-            return self.failed_answer(result, answer["status"], retry_after=answer.get("retryAfter"))
+            return functools.partial(
+                self._read_answer, answer["body"], answer["status"], answer.get("retryAfter"), cedula
+            )
         return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the app asked for a reload twice")
+
+    def _read_answer(self, body: str, http_status: int, retry_after: str | None, cedula: str) -> ScrapeResult:
+        """The app's answer, read on the job's thread."""
+        result = parse_consultacenso_response(body, http_status=http_status, cedula=cedula)
+        return self.failed_answer(result, http_status, retry_after=retry_after)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 from typing import Any
 
 from playwright.async_api import Page
 
 from ..results import ScrapeResult, ScrapeStatus
-from .browser import BrowserScraper, Loaded
-from .parsing import MAX_ANSWER_BYTES, ReloadRequested, oversized_answer, parse_wsp_response
+from .browser import AnswerReading, BrowserScraper, Loaded
+from .parsing import (
+    MAX_ANSWER_BYTES,
+    ReloadRequested,
+    oversized_answer,
+    parse_wsp_response,
+    wsp_asks_for_reload,
+)
 from .solving import CaptchaSolve, decode_answer
 
 DEFAULT_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
@@ -112,7 +119,9 @@ class WspScraper(BrowserScraper):
     source_name = "wsp"
     default_url = DEFAULT_URL
 
-    async def lookup(self, page: Page, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+    async def lookup(
+        self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
+    ) -> ScrapeResult | AnswerReading:
         for attempt in (1, 2):
             form = await self._open(page, url)
             if isinstance(form, ScrapeResult):
@@ -141,20 +150,28 @@ class WspScraper(BrowserScraper):
             answer = page_answer(answer)
             if answer.get("truncated"):
                 return oversized_answer(answer["body"])
-            try:
-                result = parse_wsp_response(
-                    answer["body"],
-                    http_status=answer["status"],
-                    content_type=answer["contentType"],
-                    cedula=cedula,
-                )
-            except ReloadRequested as reload:
-                if attempt == 2:
-                    return reload.result
+            body, status = answer["body"], answer["status"]
+            # Whether to reload is the JSON's to say, without its HTML; decoded off the loop too.
+            if attempt == 1 and await asyncio.to_thread(wsp_asks_for_reload, body, http_status=status):
                 captcha.restart(url)  # the token was spent on the refused submission
                 continue
-            return self.failed_answer(result, answer["status"], retry_after=answer.get("retryAfter"))
+            return functools.partial(
+                self._read_answer, body, status, answer["contentType"], answer.get("retryAfter"), cedula
+            )
         raise AssertionError("unreachable")
+
+    def _read_answer(
+        self, body: str, http_status: int, content_type: str | None, retry_after: str | None, cedula: str
+    ) -> ScrapeResult:
+        """The wsp page's answer, read on the job's thread; a second request to reload ends the lookup
+        (the first one was the loop's to act on)."""
+        try:
+            result = parse_wsp_response(
+                body, http_status=http_status, content_type=content_type, cedula=cedula
+            )
+        except ReloadRequested as reload:
+            return reload.result
+        return self.failed_answer(result, http_status, retry_after=retry_after)
 
     async def _open(self, page: Page, url: str) -> dict[str, Any] | ScrapeResult:
         """Load the form and read it; a result instead when the page ends the lookup."""
@@ -164,12 +181,12 @@ class WspScraper(BrowserScraper):
             if loaded.status is None or loaded.status < 500:
                 break
         if loaded.failed:
-            return self.failed_load(loaded, "the form page (retried once)")
+            return await self.failed_load(loaded, "the form page (retried once)")
         form: dict[str, Any] = await page.evaluate(_READ_FORM)
         if form["blockMarkers"] or not (form["hasForm"] and form["siteKey"]):
             # The rare paths: look at the page (its first MAX_ANSWER_BYTES characters) to say what it is.
             html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
-            failure = self.page_failure(html, loaded, "the form page (retried once)")
+            failure = await self.page_failure(html, loaded, "the form page (retried once)")
             if failure is not None:
                 return failure
             missing = "#nuip field" if not form["hasForm"] else "reCAPTCHA site key"

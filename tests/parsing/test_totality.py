@@ -25,6 +25,7 @@ from django_cedula.scrapers.parsing import (
     parse_consultacenso_response,
     parse_wsp_message,
     parse_wsp_response,
+    wsp_asks_for_reload,
 )
 
 from . import samples
@@ -383,3 +384,37 @@ def test_the_cedula_never_reaches_an_error(before: str, after: str, separators: 
         check(wsp(body, cedula=CEDULA))
         check(parse_consultacenso_response(body, cedula=CEDULA))
         check(parse_consultacenso_response({"ok": False, "error": before + number + after}, cedula=CEDULA))
+
+
+def raises_reload(body: Any, status: Any) -> bool:
+    try:
+        parse_wsp_response(body, http_status=status)
+    except ReloadRequested:
+        return True
+    return False
+
+
+@COMMON
+@given(
+    value=JSON_VALUES | st.sampled_from([{"success": False, "reload": True}, {"reload": "1"}]),
+    status=st.sampled_from([200, 400, 429, 500, 502, "200", None]),
+)
+@example(value={"success": "false", "reload": "true"}, status=200)
+@example(value={"success": "true", "reload": True}, status=200)
+@example(value={"reload": True}, status=429)
+def test_wsp_asks_for_reload_says_what_the_reader_raises(value: Any, status: Any) -> None:
+    # The browser scraper decides on its loop, from the JSON alone, whether to reload; the reader
+    # that raises ReloadRequested runs later on the job's thread. They must never disagree.
+    body = json.dumps(value)
+    assert wsp_asks_for_reload(body, http_status=status) is raises_reload(body, status)
+    assert wsp_asks_for_reload(body.encode(), http_status=status) is raises_reload(body.encode(), status)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["\ufeff" + samples.RELOAD, " " + samples.RELOAD + "\n", samples.RELOAD, nested(DEEP), "", "<p>reload"],
+    ids=["bom", "spaces", "plain", "deep", "empty", "html"],
+)
+def test_wsp_asks_for_reload_on_odd_bodies(body: str) -> None:
+    assert wsp_asks_for_reload(body) is raises_reload(body, 200)
+    assert wsp_asks_for_reload(body) is (samples.RELOAD in body)

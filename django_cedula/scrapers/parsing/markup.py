@@ -4,9 +4,13 @@
   can follow) and quoted (:data:`ERROR_EXCERPT_CHARS` of the site's text in an ``error``, masked),
   the coercion of arguments of the wrong type, and the ``parse_error`` results for an answer that is
   too large, not text, or unreadable: the readers are total, any input ends as a result.
-* The HTML reader, on the standard library's :mod:`html.parser`: one forgiving pass collects the
-  text of a page or fragment (one line per block element), its tables cell by cell (``th``/``thead``
-  and ``data-th`` kept) and the class and id tokens that block-page detection looks at.
+* The HTML reader, on libxml2's HTML parser (through lxml) as a stream of events, so that no tree
+  is built: one forgiving pass, in time linear in the markup's length whatever the markup, collects
+  the text of a page or fragment (one line per block element), its tables cell by cell
+  (``th``/``thead`` and ``data-th`` kept, at most :data:`MAX_TABLE_PARTS` of them) and whether a
+  class or id token marks a block page. (The standard library's :mod:`html.parser` is quadratic on
+  unclosed comments and keeps every repeated attribute: 1 MiB of either held a worker for minutes
+  or hundreds of MiB.)
 * Refusals rather than answers: the F5 firewall's block page, recognised by its structure (a
   ``blocked`` or ``authenticate`` class/id token, a "support ID" followed by a long number), never
   by words such as "blocked" in ordinary text; HTTP 403, 429 and 5xx.
@@ -19,15 +23,15 @@ Nothing here knows a source's answer shapes: those are :mod:`.wsp`'s and :mod:`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-# This module is markup.py, not html.py, so that this import plainly reads as the standard library.
-from html.parser import HTMLParser
-from typing import Any
+from lxml import etree
 
 from ...privacy import mask_numbers
 from ...results import ScrapeResult, ScrapeStatus
@@ -147,8 +151,54 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 
+#: The most tables, rows and cells (together) one document keeps. A real answer has one or two
+#: tables of a few cells; without a bound, 1 MiB of ``<td>`` would keep a quarter of a million cell
+#: objects. Past it no more are kept (:attr:`DocumentReader.too_many_cells`), and the tables still
+#: open then are marked :attr:`Table.cut`: what they hold is not all they had. The tables closed
+#: before it, and the document's text, are read as usual.
+MAX_TABLE_PARTS = 10_000
 
-@dataclass
+# The firewall's block page marks an element with one of these class (or id) tokens.
+_BLOCK_MARKERS = frozenset({"blocked", "authenticate"})
+# A token of a class or id value, matched where it stands: splitting a 1 MiB attribute into
+# its tokens would keep a list of them all.
+_BLOCK_TOKEN_RE = re.compile(r"(?<!\S)(?:blocked|authenticate)(?!\S)")
+_RECAPTCHA_TOKEN_RE = re.compile(r"(?<!\S)g-recaptcha(?!\S)")
+_SURROGATES_RE = re.compile("[\ud800-\udfff]")
+
+
+def _markup_bytes(html: str) -> bytes:
+    """``html`` as the UTF-8 that :func:`_read_markup` feeds the parser: a lone surrogate (which
+    UTF-8 cannot carry) becomes U+FFFD, as a browser decoding the same bytes would show it."""
+    try:
+        return html.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES_RE.sub("\ufffd", html).encode("utf-8")
+
+
+_Target = TypeVar("_Target")
+
+
+def _read_markup(html: str, target: _Target) -> _Target:
+    """Feed ``html`` to libxml2's HTML parser with ``target`` receiving its events; return ``target``.
+
+    ``target`` has lxml's parser-target methods: ``start(tag, attrib)``, ``end(tag)``,
+    ``data(text)`` and ``close()`` (comments, processing instructions and the doctype are not
+    passed on). The parser builds no tree and runs in time linear in the markup's length, whatever
+    the markup (unclosed comments, a tag of 100,000 attributes, 200,000 open elements); the
+    target's events come in document order, with the end tags HTML implies (an open ``td`` ends at
+    the next ``td``, every element still open at the end of the text). Tag and attribute names
+    come in lower case, entities decoded, the first of repeated attributes kept. The encoding is
+    UTF-8 whatever a ``<meta charset>`` inside says: the text was decoded already. May raise what
+    the target raises.
+    """
+    parser = etree.HTMLParser(target=target, encoding="utf-8", no_network=True)
+    parser.feed(_markup_bytes(html))
+    parser.close()
+    return target
+
+
+@dataclass(slots=True)
 class Cell:
     header: bool
     data_th: str | None
@@ -164,6 +214,8 @@ class Table:
     element_id: str
     rows: list[list[Cell]] = field(default_factory=list)
     in_head: bool = False
+    #: Still open when the document reached :data:`MAX_TABLE_PARTS`: some of its rows are missing.
+    cut: bool = False
     row: list[Cell] | None = None
     cell: Cell | None = None
 
@@ -182,20 +234,35 @@ class Table:
         return self.row
 
 
-class DocumentParser(HTMLParser):
-    """Collects the text, the tables and the class/id tokens of an HTML document.
+class DocumentReader:
+    """Collects the text, the tables and the block-page markers of an HTML document, as the
+    parser target of :func:`_read_markup`.
 
     Deliberately forgiving: unmatched closing tags are ignored, cells close implicitly,
     and rows that turn up after a premature ``</table>`` go back to the table just closed.
+    What it keeps is bounded by the markup's length, and its tables by :data:`MAX_TABLE_PARTS`.
     """
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.tables: list[Table] = []
-        self.markers: set[str] = set()
+        #: Whether an element carries a ``blocked`` or ``authenticate`` class or id token.
+        self.block_marker = False
+        #: More than :data:`MAX_TABLE_PARTS` tables, rows and cells: :attr:`tables` holds only the
+        #: first ones, those still open then marked :attr:`Table.cut`.
+        self.too_many_cells = False
         self.text_parts: list[str] = []
         self._open: list[Table] = []
         self._skip_depth = 0
+        self._table_parts = 0
+
+    def _count_table_part(self) -> bool:
+        """Count one more table, row or cell; ``False`` (and :attr:`too_many_cells`) past the bound."""
+        self._table_parts += 1
+        if self._table_parts > MAX_TABLE_PARTS and not self.too_many_cells:
+            self.too_many_cells = True
+            for table in self._open:
+                table.cut = True
+        return not self.too_many_cells
 
     # The current table, reopening the last one for rows found outside any table.
     def _table_for_row(self) -> Table:
@@ -208,33 +275,43 @@ class DocumentParser(HTMLParser):
                 self._open.append(table)
         return self._open[-1]
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {name.lower(): value or "" for name, value in attrs}
-        for name in ("class", "id"):
-            self.markers.update(token.lower() for token in attributes.get(name, "").split())
+    def start(self, tag: str, attrib: Mapping[str, str]) -> None:
+        # lxml's empty attribute mapping is a Python-level Mapping: asking it is slower than the
+        # parse itself when 200,000 bare tags come.
+        if attrib and not self.block_marker:
+            for name in ("class", "id"):
+                value = attrib.get(name)
+                if value and _BLOCK_TOKEN_RE.search(value.lower()):
+                    self.block_marker = True
         if tag in _SKIP_TAGS:
             self._skip_depth += 1
             return
+        if tag in _TABLE_TAGS and not self.too_many_cells:
+            self._start_table_part(tag, attrib)
+        if tag in _BLOCK_TAGS:
+            self._break()
+
+    def _start_table_part(self, tag: str, attrib: Mapping[str, str]) -> None:
         if tag == "table":
-            table = Table(element_id=attributes.get("id", "").strip().lower())
-            self.tables.append(table)
-            self._open.append(table)
+            if self._count_table_part():
+                table = Table(element_id=attrib.get("id", "").strip().lower() if attrib else "")
+                self.tables.append(table)
+                self._open.append(table)
         elif tag == "thead" and self._open:
             self._open[-1].in_head = True
         elif tag in ("tbody", "tfoot") and self._open:
             self._open[-1].in_head = False
         elif tag == "tr":
-            self._table_for_row().open_row()
-        elif tag in ("td", "th"):
+            if self._count_table_part():
+                self._table_for_row().open_row()
+        elif tag in ("td", "th") and self._count_table_part():
             table = self._table_for_row()
             row = table.row if table.row is not None else table.open_row()
-            data_th = attributes.get("data-th")
+            data_th = attrib.get("data-th") if attrib else None
             table.cell = Cell(header=tag == "th" or table.in_head, data_th=data_th)
             row.append(table.cell)
-        if tag in _BLOCK_TAGS:
-            self._break()
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self._skip_depth = max(0, self._skip_depth - 1)
             return
@@ -250,32 +327,36 @@ class DocumentParser(HTMLParser):
         if tag in _BLOCK_TAGS:
             self._break()
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self._skip_depth:
             return
         # Line breaks in the source are plain whitespace in HTML; lines come from block tags.
-        data = data.replace("\r", " ").replace("\n", " ")
+        if "\n" in data or "\r" in data:
+            data = data.replace("\r", " ").replace("\n", " ")
         self.text_parts.append(data)
         if self._open and self._open[-1].cell is not None:
             self._open[-1].cell.parts.append(data)
 
     def _break(self) -> None:
-        self.text_parts.append("\n")
+        # Consecutive breaks make one (empty lines are dropped anyway): 200,000 nested ``div``
+        # elements add one part, not 400,000.
+        if not self.text_parts or self.text_parts[-1] != "\n":
+            self.text_parts.append("\n")
         if self._open and self._open[-1].cell is not None:
             self._open[-1].cell.parts.append(" ")
 
-    def finish(self) -> DocumentParser:
-        self.close()
+    def close(self) -> DocumentReader:
         while self._open:
             self._open.pop().close_row()
         return self
 
 
-def parse_html(html: str) -> DocumentParser:
-    """``html`` read in one pass: its text parts, tables and class/id tokens (may raise)."""
-    parser = DocumentParser()
-    parser.feed(html)
-    return parser.finish()
+_TABLE_TAGS = frozenset({"table", "thead", "tbody", "tfoot", "tr", "td", "th"})
+
+
+def parse_html(html: str) -> DocumentReader:
+    """``html`` read in one pass: its text parts, tables and block-page markers (may raise)."""
+    return _read_markup(html, DocumentReader())
 
 
 def lines_text(parts: Iterable[str]) -> str:
@@ -308,18 +389,21 @@ def html_to_text(html: str) -> str:
 
 # F5's rejection pages show "Your support ID is: <long number>".
 _SUPPORT_ID_RE = re.compile(r"\bsupport\s*id\b[^0-9]{0,20}\d{6,}")
-_BLOCK_MARKERS = frozenset({"blocked", "authenticate"})
 
 
-def _is_block_document(document: DocumentParser) -> bool:
-    if document.markers & _BLOCK_MARKERS:
+def _is_block_document(document: DocumentReader) -> bool:
+    if document.block_marker:
         return True
     return bool(_SUPPORT_ID_RE.search(fold(collapse("".join(document.text_parts)))))
 
 
 def non_json_answer(body: str, raw: str, http_status: int, source: str) -> ScrapeResult | None:
     """Block pages and HTTP failures among answers that are not JSON; ``None`` if neither."""
-    document = parse_html(body)
+    return refused_answer(parse_html(body), raw, http_status, source)
+
+
+def refused_answer(document: DocumentReader, raw: str, http_status: int, source: str) -> ScrapeResult | None:
+    """:func:`non_json_answer` for a body read already."""
     if _is_block_document(document):
         return make_result(ScrapeStatus.BLOCKED, raw, f"the {source} answered with the firewall's block page")
     if http_status >= 500:
@@ -367,29 +451,38 @@ class FormPage:
         return element_id in self.ids
 
 
-class _FormParser(HTMLParser):
+class _FormReader:
+    """The parser target of :func:`read_form_page`."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.ids: set[str] = set()
         self.site_key = ""
         self.token = ""
         self.blocked = False
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name: value or "" for name, value in attrs}
-        element_id = values.get("id", "").strip()
-        classes = values.get("class", "").split()
-        if not self.blocked and _BLOCK_MARKERS.intersection([*classes, element_id]):
+    def start(self, tag: str, attrib: Mapping[str, str]) -> None:
+        if not attrib:  # all it looks for are attributes (see DocumentReader.start for why ask)
+            return
+        element_id = attrib.get("id", "").strip()
+        classes = attrib.get("class", "")
+        # As the browser scrapers' selector ``.blocked, .authenticate`` matches: case and all.
+        if not self.blocked and (element_id in _BLOCK_MARKERS or _BLOCK_TOKEN_RE.search(classes)):
             self.blocked = True
         if element_id:
             self.ids.add(element_id)
-        if not self.site_key and "g-recaptcha" in classes:
-            self.site_key = values.get("data-sitekey", "").strip()
+        if not self.site_key and _RECAPTCHA_TOKEN_RE.search(classes):
+            self.site_key = attrib.get("data-sitekey", "").strip()
         if tag == "input" and element_id == "token" and not self.token:
-            self.token = values.get("value", "").strip()
+            self.token = attrib.get("value", "").strip()
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, data: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def read_form_page(html: object) -> FormPage:
@@ -398,10 +491,8 @@ def read_form_page(html: object) -> FormPage:
     if text is None:
         return FormPage()
     text = text[:MAX_ANSWER_BYTES]
-    parser = _FormParser()
-    try:
-        parser.feed(text)
-        parser.close()
-    except Exception:  # a reader of untrusted markup does not fail; what it read so far stands
-        pass
-    return FormPage(frozenset(parser.ids), parser.site_key, parser.token, parser.blocked)
+    reader = _FormReader()
+    # A reader of untrusted markup does not fail; what it read so far stands.
+    with contextlib.suppress(Exception):
+        _read_markup(text, reader)
+    return FormPage(frozenset(reader.ids), reader.site_key, reader.token, reader.blocked)

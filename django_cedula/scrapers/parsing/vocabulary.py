@@ -180,7 +180,10 @@ def as_bool(value: object) -> bool | None:
     if isinstance(value, (int, float)):
         return bool(value)
     if isinstance(value, str):
-        folded = fold(value.strip())
+        stripped = value.strip()
+        if len(stripped) > 5:  # no word below is longer (folding keeps the length): skip folding 1 MiB
+            return None
+        folded = fold(stripped)
         if folded in ("true", "1", "si", "yes"):
             return True
         if folded in ("false", "0", "no", ""):

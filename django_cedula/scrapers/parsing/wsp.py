@@ -14,16 +14,18 @@ from typing import Any
 from ...privacy import mask_numbers
 from ...results import ScrapeResult, ScrapeStatus
 from .markup import (
+    MAX_TABLE_PARTS,
+    DocumentReader,
     Table,
     as_http_status,
     excerpt,
     lines_text,
     load_json,
-    non_json_answer,
     not_text,
     optional_text,
     oversized_answer,
     parse_html,
+    refused_answer,
     text_of,
     too_large,
     unreadable,
@@ -98,15 +100,27 @@ def _table_records(table: Table) -> list[dict[str, str]]:
 
 def _parse_wsp_message(html: str, *, cedula: str | None = None) -> ScrapeResult:
     """See :func:`parse_wsp_message` (this one may raise)."""
-    document = parse_html(html)
+    return _read_wsp_message(parse_html(html), html, cedula)
+
+
+def _read_wsp_message(document: DocumentReader, html: str, cedula: str | None) -> ScrapeResult:
+    """What :func:`_parse_wsp_message` makes of ``html``, read already as ``document``."""
     problem = ""
-    tables = sorted(document.tables, key=lambda table: table.element_id != "consulta")
+    # A table cut short by the bound on what a document keeps is not read: its missing rows could
+    # say otherwise.
+    whole = (table for table in document.tables if not table.cut)
+    tables = sorted(whole, key=lambda table: table.element_id != "consulta")
     for table in tables:
         for record in _table_records(table):
             outcome = from_record(record, html, cedula)
             if isinstance(outcome, ScrapeResult):
                 return outcome
             problem = problem or outcome
+    if document.too_many_cells:
+        # Nor are the words: tables beat text, and the tables of this answer were not all read.
+        return make_result(
+            ScrapeStatus.PARSE_ERROR, html, f"the answer has more than {MAX_TABLE_PARTS} table parts"
+        )
     text = lines_text(document.text_parts)
     result = classify_text(text, html)
     if result is not None:
@@ -155,6 +169,31 @@ def _wsp_message(payload: Mapping[str, Any]) -> str | None:
     return message if isinstance(message, str) else None
 
 
+def _asks_for_reload(payload: object, http_status: int) -> bool:
+    """Whether a decoded answer is ``{"success": false, "reload": true}`` (a 5xx or 429 is not)."""
+    return (
+        http_status < 500
+        and http_status != 429
+        and isinstance(payload, Mapping)
+        and as_bool(payload.get("success")) is not True
+        and bool(as_bool(payload.get("reload")))
+    )
+
+
+def wsp_asks_for_reload(body: object, *, http_status: object = 200) -> bool:
+    """Whether :func:`parse_wsp_response` of the same arguments raises :class:`ReloadRequested`,
+    decided from the JSON alone, without reading any HTML (the browser scraper asks this on its
+    event loop, and reads the answer elsewhere). Never raises."""
+    text = text_of(body)
+    if text is None or too_large(text):
+        return False
+    try:
+        is_json, payload = load_json(text.lstrip("\ufeff").strip())
+        return is_json and _asks_for_reload(payload, as_http_status(http_status))
+    except Exception:  # unreadable: parse_wsp_response says parse_error, not reload
+        return False
+
+
 def _parse_wsp_response(
     body: str,
     *,
@@ -176,10 +215,11 @@ def _parse_wsp_response(
         )
     is_json, payload = load_json(text)
     if not is_json:
-        failure = non_json_answer(text, body, http_status, "site")
+        document = parse_html(text)  # read once, for the refusal and the answer
+        failure = refused_answer(document, body, http_status, "site")
         if failure is not None:
             return failure
-        answer = _parse_wsp_message(text, cedula=cedula)
+        answer = _read_wsp_message(document, text, cedula)
         if answer.status is ScrapeStatus.PARSE_ERROR:
             return make_result(
                 ScrapeStatus.PARSE_ERROR,
@@ -199,7 +239,7 @@ def _parse_wsp_response(
         )
     success = as_bool(payload.get("success"))
     message = _wsp_message(payload)
-    if success is not True and as_bool(payload.get("reload")):
+    if _asks_for_reload(payload, http_status):
         raise ReloadRequested(
             make_result(
                 ScrapeStatus.NETWORK_ERROR,

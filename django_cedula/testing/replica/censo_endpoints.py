@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import censo_pages
-from .faults import block_modes
+from .faults import FaultMode, block_modes, hostile_markup
 from .http_server import CENSO, CENSO_API_PATH, CENSO_PATH, HTML, JSON, RECAPTCHA_PATH
 from .outcomes import OutcomeKind, outcome_for
 from .records import Answer, RequestRecord
@@ -89,6 +89,11 @@ class CensoEndpoints(SharedSteps):
             self._censo_send(
                 record, 400, censo_pages.censo_error(censo_pages.CENSO_INVALID_TEXT), Answer.INVALID
             )
+            return
+        hostile = replica._faults.take([FaultMode.HOSTILE_MARKUP], cedula)
+        if hostile is not None:
+            record.fault = hostile.mode.value
+            self._send(record, 200, hostile_markup(), HTML, Answer.GARBAGE)
             return
         app = self._app_fault(record, cedula, outcome)
         if app in OVERSIZED:

@@ -28,6 +28,10 @@ class FaultMode(str, enum.Enum):
     (100 MiB) and sent gzip-compressed (``Content-Encoding: gzip``, about 100 KiB on the wire);
     JSON nested :attr:`~django_cedula.testing.replica.Replica.deep_json_depth` (50,000) deep.
 
+    ``hostile_markup`` answers the lookup with HTTP 200 and :data:`HOSTILE_MARKUP_BYTES` (1 MiB, as
+    much as a client reads) of unclosed HTML comments (:func:`hostile_markup`), which the standard
+    library's ``html.parser`` takes time quadratic in their length to read.
+
     ``fingerprint`` answers the firewall's block page with HTTP 403 to page GETs, lookups and the
     election list whose request has not the shape of a browser's (:mod:`.fingerprint`: Chrome's
     User-Agent, client hints, ``Sec-Fetch-*`` headers, their order); a browser's requests pass and
@@ -65,9 +69,34 @@ class FaultMode(str, enum.Enum):
     HTTP404 = "http404"
     HTTP410 = "http410"
     LATIN1 = "latin1"
+    HOSTILE_MARKUP = "hostile_markup"
 
     def __str__(self) -> str:
         return self.value
+
+
+#: Bytes of a ``hostile_markup`` answer: 1 MiB, the most the scrapers read of an answer.
+HOSTILE_MARKUP_BYTES = 1024 * 1024
+
+#: Markup that costs a naive HTML reader time or memory out of proportion to its length, by kind:
+#: the text it opens with and the unit repeated after it (see :func:`hostile_markup`).
+HOSTILE_MARKUP: dict[str, tuple[bytes, bytes]] = {
+    "unclosed_comments": (b"", b"<!--"),
+    "repeated_attributes": (b"<a", b" x=y"),
+    "deep_nesting": (b"", b"<div>"),
+    "huge_text": (b"<p>", b"lorem ipsum "),
+    "entity_flood": (b"", b"&amp;"),
+    "unclosed_tags": (b"", b"<b>"),
+    "table_cells": (b"<table>", b"<td>"),
+    "stray_brackets": (b"", b"<"),
+}
+
+
+def hostile_markup(kind: str = "unclosed_comments", size: int = HOSTILE_MARKUP_BYTES) -> bytes:
+    """``size`` bytes of the ``kind`` of :data:`HOSTILE_MARKUP` (ASCII). The ``hostile_markup`` fault
+    answers with unclosed comments, on which the standard library's ``html.parser`` is quadratic."""
+    head, unit = HOSTILE_MARKUP[kind]
+    return (head + unit * (size // len(unit) + 1))[:size]
 
 
 #: The block faults that apply to each source (:attr:`RequestRecord.source <.records.RequestRecord.source>`).

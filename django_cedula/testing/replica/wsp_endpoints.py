@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import wsp_pages
+from .faults import FaultMode, hostile_markup
 from .http_server import HTML, JSON, RECAPTCHA_PATH, WSP
 from .outcomes import CURL_ERROR_TEXT, UPDATING_TEXT, OutcomeKind, outcome_for
 from .records import Answer, RequestRecord
@@ -83,6 +84,11 @@ class WspEndpoints(SharedSteps):
             return
         if outcome is None:
             self._wsp_send(record, wsp_pages.wsp_answer(False, wsp_pages.INVALID_NUIP_TEXT), Answer.INVALID)
+            return
+        hostile = replica._faults.take([FaultMode.HOSTILE_MARKUP], nuip)
+        if hostile is not None:
+            record.fault = hostile.mode.value
+            self._send(record, 200, hostile_markup(), HTML, Answer.GARBAGE)
             return
         app = self._app_fault(record, nuip, outcome)
         if app in OVERSIZED:
