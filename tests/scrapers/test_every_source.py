@@ -94,6 +94,8 @@ FAULT_STATUS: dict[FaultMode, tuple[ScrapeStatus, ScrapeStatus | None, int | Non
     FaultMode.HTTP410: (S.PAGE_MOVED, None, None),
     # An answer in ISO-8859-1, declared so: the accents of "BOGOTÁ" read as they were sent.
     FaultMode.LATIN1: (S.FOUND, None, None),
+    # 1 MiB of unclosed HTML comments as the answer: read in linear time, unreadable (tests/hostile).
+    FaultMode.HOSTILE_MARKUP: (S.PARSE_ERROR, None, None),
 }
 #: The faults that end a lookup with a configuration error, raised rather than returned: a proxy on
 #: the way asks for credentials (``tests/scrapers/test_http_statuses.py``).
