@@ -239,4 +239,4 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
         reset_browser_runtime()
 
 
-setting_changed.connect(_on_setting_changed, dispatch_uid="django_cedula.scrapers.browser_settings")
+setting_changed.connect(_on_setting_changed, dispatch_uid="django_cedula.scrapers.browser.setting_changed")

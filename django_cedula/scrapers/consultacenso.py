@@ -14,9 +14,7 @@ from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_res
 from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, election_id
 from .wsp import PAGE_HTML_JS, READ_ANSWER_JS, page_answer
 
-DEFAULT_URL = CENSO_URL
-
-__all__ = ["DEFAULT_URL", "ConsultaCensoScraper", "api_base", "election_id"]
+__all__ = ["ConsultaCensoScraper"]
 
 # The app's lookup, from inside its page; the answer is read up to ``limit`` bytes (``MAX_ANSWER_BYTES``).
 _POST_JSON = (
@@ -44,7 +42,7 @@ class ConsultaCensoScraper(BrowserScraper):
     """
 
     source_name = "consultacenso"
-    default_url = DEFAULT_URL
+    default_url = CENSO_URL
 
     async def lookup(
         self, page: Page, url: str, cedula: str, captcha: CaptchaSolve

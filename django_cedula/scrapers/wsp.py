@@ -18,9 +18,7 @@ from .parsing import (
     parse_wsp_response,
     wsp_asks_for_reload,
 )
-from .solving import CaptchaSolve, decode_answer
-
-DEFAULT_URL = "https://wsp.registraduria.gov.co/censo/consultar/"
+from .solving import WSP_URL, CaptchaSolve, decode_answer
 
 #: A page-side function (JavaScript source) that reads a ``fetch()`` answer's bytes, at most ``limit``
 #: of them (after any ``Content-Encoding`` is undone): the reader is cancelled past the limit, so the
@@ -117,7 +115,7 @@ class WspScraper(BrowserScraper):
     """
 
     source_name = "wsp"
-    default_url = DEFAULT_URL
+    default_url = WSP_URL
 
     async def lookup(
         self, page: Page, url: str, cedula: str, captcha: CaptchaSolve

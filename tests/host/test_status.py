@@ -1,4 +1,4 @@
-"""django_cedula.status: the words of the next attempt and the time with its zone."""
+"""django_cedula.views: the words of the next attempt and the time with its zone."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ...results import ScrapeResult, ScrapeStatus
+from ...results import PLACE_FIELDS, ScrapeResult, ScrapeStatus
 from .markup import (
     as_http_status,
     excerpt,
@@ -28,7 +28,6 @@ from .markup import (
 )
 from .vocabulary import (
     CAPTCHA_RE,
-    PLACE_FIELDS,
     REQUIRED_PLACE_FIELDS,
     TIMED_OUT_RE,
     as_bool,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...privacy import mask_cedula
-from ...results import ScrapeResult, ScrapeStatus
+from ...results import PLACE_FIELDS, ScrapeResult, ScrapeStatus
 
 
 @functools.lru_cache(maxsize=2048)
@@ -91,7 +91,6 @@ _HEADER_ALIASES: dict[str, str] = {
     "fecha": "fecha_novedad",
     "fecha resolucion": "fecha_novedad",
 }
-PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
 # A found answer without these is not trustworthy enough to store.
 REQUIRED_PLACE_FIELDS = ("departamento", "municipio", "puesto")
 
