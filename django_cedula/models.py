@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .conf import app_settings
 from .numbers import MAX_LENGTH
-from .results import NOVEDAD_FIELDS, PLACE_FIELDS, ScrapeResult, ScrapeStatus, is_death_novedad
+from .results import DATA_FIELDS, NOVEDAD_FIELDS, PLACE_FIELDS, ScrapeResult, ScrapeStatus, is_death_novedad
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def retry_delay_after(attempt: int) -> float | None:
 def cleared_fields(now: datetime.datetime) -> dict[str, Any]:
     """A row made new for a validation requested at ``now``: PENDING, every answer and error gone."""
     return {
-        **dict.fromkeys((*PLACE_FIELDS, *NOVEDAD_FIELDS), ""),
+        **dict.fromkeys(DATA_FIELDS, ""),
         "status": CedulaStatus.PENDING,
         "fetched_at": None,
         "error_code": "",
@@ -182,7 +182,7 @@ def outcome_for(
         )
         outcome.fields["raw_response"] = raw_response
         return outcome
-    fields: dict[str, Any] = dict.fromkeys((*PLACE_FIELDS, *NOVEDAD_FIELDS), "")
+    fields: dict[str, Any] = dict.fromkeys(DATA_FIELDS, "")
     # The source that answered: the row's answer is its (a failure leaves the stored answer's).
     fields.update(
         raw_response=raw_response,
@@ -352,7 +352,7 @@ def fit_to_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
 KEPT_MARGIN = 86400.0
 # What a kept outcome holds: the fields an outcome writes, but not the raw answer (the page may
 # quote the cédula, and the cache is no place for personal data the row does not need back).
-_KEPT_TEXTS = frozenset({*PLACE_FIELDS, *NOVEDAD_FIELDS, "status", "source", "error_code", "error_message"})
+_KEPT_TEXTS = frozenset({*DATA_FIELDS, "status", "source", "error_code", "error_message"})
 _KEPT_TIMES = frozenset({"fetched_at", "next_attempt_at"})
 # The statuses an outcome leaves a row in: an answer, a retry, or a failure out of retries.
 _OUTCOME_STATUSES = frozenset({CedulaStatus.RETRYING, *FINAL_STATUSES})
