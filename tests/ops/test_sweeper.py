@@ -534,3 +534,21 @@ def test_garbage_where_a_kept_answer_would_be_is_discarded(
     assert (info.status, info.error_code) == (Status.RETRYING, "lost")
     assert caches["default"].get(key) is None, "discarded"
     assert "Discarded a kept outcome" in caplog.text
+
+
+def test_the_command_says_how_many_kept_answers_it_stored(
+    registered: Callable[..., Any], recording_backend: type[RecordingBackend]
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    kept_found_outcome(registered())
+    out = StringIO()
+
+    call_command("cedula_sweep", stdout=out)
+
+    assert "1 processing row's answer, kept through a database outage, was stored (no new lookup)" in (
+        out.getvalue()
+    )
+    assert FakeScraper.calls == []

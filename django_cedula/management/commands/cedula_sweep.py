@@ -71,6 +71,18 @@ class Command(BaseCommand):
                 )
                 % {"count": report.lost}
             )
+        if report.recovered:
+            self.stdout.write(
+                "  "
+                + ngettext(
+                    "%(count)d processing row's answer, kept through a database outage, was stored "
+                    "(no new lookup)",
+                    "%(count)d processing rows' answers, kept through a database outage, were stored "
+                    "(no new lookup)",
+                    report.recovered,
+                )
+                % {"count": report.recovered}
+            )
         if report.deferred:
             self.stdout.write(
                 "  "
