@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db.models.signals import post_save
+from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
 from django_cedula.captcha import spend
 from django_cedula.captcha.supply import stop_filler
@@ -145,3 +146,16 @@ def cedula_replica_server() -> Iterator[Replica]:
         yield replica
     finally:
         replica.stop()
+
+
+def serve_live() -> Iterator[str]:
+    """A live server thread for the current settings (static files served), its URL while it runs:
+    for fixtures that set the settings their pages need first."""
+    thread = LiveServerThread("localhost", _StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://localhost:{thread.port}"
+    thread.terminate()

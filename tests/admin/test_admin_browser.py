@@ -22,12 +22,12 @@ import django.contrib.admin
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
-from django.test.testcases import LiveServerThread, _StaticFilesHandler
 from django.utils import timezone
 from playwright.sync_api import Page, sync_playwright
 
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
+from tests.conftest import serve_live
 
 from ..conftest import CHROMIUM
 from .conftest import grant
@@ -79,14 +79,7 @@ def admin_server(transactional_db: None, settings: Any) -> Iterator[str]:
     """The tests' URLs on a live server thread that also serves the admin's static files; its URL."""
     settings.STATIC_URL = "/static/"
     settings.STATIC_ROOT = str(Path(django.contrib.admin.__file__).parent / "static")
-    thread = LiveServerThread("localhost", _StaticFilesHandler)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    yield f"http://localhost:{thread.port}"
-    thread.terminate()
+    yield from serve_live()
 
 
 @pytest.fixture

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
-from django.test.testcases import LiveServerThread, _StaticFilesHandler
 from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 
 import django_cedula
 from django_cedula.models import CedulaInfo
 from django_cedula.testing.backends import RecordingBackend
+from tests.conftest import serve_live
 
 from ..conftest import CHROMIUM
 from . import urls
@@ -51,14 +51,7 @@ def card_server(transactional_db: None, settings: Any) -> Iterator[str]:
     settings.STATIC_URL = "/static/"
     settings.STATIC_ROOT = str(Path(django_cedula.__file__).parent / "static")
     settings.LOGIN_URL = LOGIN
-    thread = LiveServerThread("localhost", _StaticFilesHandler)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    yield f"http://localhost:{thread.port}"
-    thread.terminate()
+    yield from serve_live()
 
 
 @pytest.fixture
