@@ -30,6 +30,13 @@ class ScrapeStatus(str, enum.Enum):
     #: is how a change of the Registraduría's pages shows. Transient (retried, and a chain asks its
     #: next source), but a kind of its own, so that a source's health can count it.
     PAGE_MOVED = "page_moved"
+    #: The form page loaded but no longer has what the scraper needs (its fields, the reCAPTCHA site
+    #: key, the script's endpoint): found before any solve, so it cost nothing. A sign that the
+    #: source changed its pages (:mod:`django_cedula.health`).
+    FORM_CHANGED = "form_changed"
+    #: The site refused a freshly solved token (as opposed to the solver failing to give one): a
+    #: switch of captcha kind or site key shows this way. A sign that the source changed.
+    TOKEN_REFUSED = "token_refused"
     #: The job failed after claiming the row, outside the lookup's own error handling (a
     #: scraper's ``prepare()`` raised, a bug): retried like any other transient failure.
     INTERNAL_ERROR = "internal_error"
@@ -50,6 +57,9 @@ class ScrapeStatus(str, enum.Enum):
 
 #: The answers of the source, as opposed to failures to get one.
 ANSWERS = frozenset({ScrapeStatus.FOUND, ScrapeStatus.NOT_FOUND, ScrapeStatus.CANCELLED})
+#: The failures that say the source changed its pages rather than that one lookup failed: a run of
+#: them across the cluster takes the source out of service (:mod:`django_cedula.health`).
+CHANGE_SIGNS = frozenset({ScrapeStatus.PARSE_ERROR, ScrapeStatus.TOKEN_REFUSED, ScrapeStatus.FORM_CHANGED})
 
 #: Where the holder votes, when the census has the cédula (the model's columns of the same names).
 PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")
@@ -118,6 +128,21 @@ class ScrapeResult:
         data = {name: str(value) for name, value in dataclasses.asdict(self).items()}
         data["status"] = self.status.value
         return data
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeResult:
+    """What a free look at a source's form page found (:meth:`BaseScraper.probe
+    <django_cedula.scrapers.base.BaseScraper.probe>`): a GET, no solve, no lookup."""
+
+    #: The page has the shape the scraper needs (its fields, the site key, the script's endpoint).
+    ok: bool
+    #: Why not, when not ``ok``: ``form_changed``, ``page_moved``, ``blocked``, ``network_error``...
+    status: ScrapeStatus | None = None
+    #: A short, human-readable account (what is missing, the HTTP status). No secret, no cédula.
+    detail: str = ""
+    #: The page as received (bounded by the caller), for the sample a maintainer fixes the reader from.
+    raw_html: str = ""
 
 
 def _as_http_status(value: object) -> int:
