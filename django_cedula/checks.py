@@ -434,6 +434,16 @@ _GROUP_RULES: dict[str, dict[str, tuple[Callable[[object], bool], str]]] = {
         "PROCESSING_AFTER": (_positive, "a positive, finite number of seconds"),
         "SCHEDULE": (_boolean, "True or False"),
     },
+    "SOURCE_HEALTH": {
+        "OUT_AFTER": (
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 100,
+            "a whole number of signs in a row from 0 (never take a source out) to 100",
+        ),
+        "PROBE_EVERY": (_positive, "a positive, finite number of seconds"),
+        "TRIAL_AFTER": (_positive, "a positive, finite number of seconds"),
+        "TRIAL_MAX": (_positive, "a positive, finite number of seconds"),
+        "MAIL_ADMINS": (_boolean, "True or False"),
+    },
     "TOKEN_SUPPLY": {
         "ENABLED": (_boolean, "True or False"),
         "MAX_AGE": (

@@ -66,6 +66,17 @@ DEFAULTS: Mapping[str, Any] = {
     # The sweeper: seconds before a waiting or a processing row counts as lost, and whether
     # Django-Q2 runs it every 10 minutes.
     "SWEEP": {"PENDING_AFTER": 600.0, "PROCESSING_AFTER": 900.0, "SCHEDULE": False},
+    # Source health (docs/operations.rst): a source is taken out of service after OUT_AFTER signs
+    # in a row that it changed its pages (0: never); its form is probed for free at most every
+    # PROBE_EVERY seconds, and one paid trial lookup runs after TRIAL_AFTER seconds, doubling after
+    # each failed trial up to TRIAL_MAX. MAIL_ADMINS: mail the admins when one goes out and back.
+    "SOURCE_HEALTH": {
+        "OUT_AFTER": 3,
+        "PROBE_EVERY": 300.0,
+        "TRIAL_AFTER": 900.0,
+        "TRIAL_MAX": 21600.0,
+        "MAIL_ADMINS": True,
+    },
     # Personal data: raw answers are optional and bounded.
     "STORE_RAW_RESPONSE": True,
     "RAW_RESPONSE_MAX_LENGTH": 10_000,
@@ -226,6 +237,10 @@ class AppSettings:
     @property
     def SWEEP_SCHEDULE(self) -> bool:
         return bool(self.SWEEP["SCHEDULE"])
+
+    @property
+    def SOURCE_HEALTH(self) -> dict[str, Any]:
+        return self._group("SOURCE_HEALTH")
 
     @property
     def STORE_RAW_RESPONSE(self) -> bool:

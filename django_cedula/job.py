@@ -15,13 +15,13 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, router, transaction
 from django.utils import timezone
 
-from . import throttle
+from . import health, throttle
 from .backends import enqueue_validation, enqueue_validation_on_commit, get_backend
 from .backends.base import STORE_PATIENCE
 from .captcha import spend
@@ -30,6 +30,7 @@ from .exceptions import ConfigurationError, InvalidCedulaError
 from .models import (
     CONFIG_ERROR,
     ERROR_MESSAGE_MAX_LENGTH,
+    SOURCE_OUT_OF_SERVICE,
     STORE_ERROR,
     CedulaInfo,
     CedulaStatus,
@@ -45,6 +46,7 @@ from .privacy import redact
 from .results import DATA_FIELDS, ScrapeResult, ScrapeStatus
 from .scrapers import get_scraper
 from .scrapers.base import SourcesPaused, ask, paused_sources
+from .scrapers.chain import source_names
 from .signals import retry_scheduled, send_now, send_on_commit, validation_finished
 
 __all__ = ["OutcomeNotStored", "validate_user_cedula"]
@@ -119,9 +121,10 @@ def _run_claimed(info: CedulaInfo, attempt: int, started: float) -> str | None:
     try:
         result = ask(scraper, cedula)
     except SourcesPaused as paused:
-        # Every source of the chain went into its pause since the turn was taken: nothing was asked.
-        permit = throttle.Permit(granted=False, wait=paused.wait, reason="blocked")
-        return _defer(info, attempt, permit, queue=get_backend().supports_defer)
+        # Every source went into its pause, or out of service, since the turn was taken: nothing was
+        # asked, or what was asked only showed that the source changed. Not the row's attempt.
+        permit = throttle.Permit(granted=False, wait=paused.wait, reason=paused.reason)
+        return _defer(info, attempt, permit, queue=get_backend().supports_defer, sources=paused.sources)
     finally:
         spend.flush()  # what the lookup's captcha cost, written from this thread (no ORM in the scraper)
     return _store_result(info, attempt, result, started)
@@ -181,6 +184,12 @@ def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
         prepare = getattr(scraper, "prepare", None)
         if prepare is not None:
             prepare()
+    # A source out of service costs nothing: with none left, defer without taking a slot.
+    out = health.out_of_service(source_names())
+    if out and len(out) == len(source_names()):
+        wait = min(_out_wait(state) for state in out)
+        permit = throttle.Permit(granted=False, wait=wait, reason="out_of_service")
+        return _defer(info, attempt, permit, queue=backend.supports_defer, sources=[s.source for s in out])
     # A chain waits only when every one of its sources is paused after a block.
     sources = paused_sources(scraper)
     try:
@@ -199,16 +208,33 @@ def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
     return _defer(info, attempt, permit, queue=backend.supports_defer)
 
 
-def _defer(info: CedulaInfo, attempt: int, permit: throttle.Permit, *, queue: bool) -> str | None:
+def _out_wait(state: health.SourceState) -> float:
+    """Seconds until an out-of-service source's trial (a waiting job comes back for it)."""
+    return max((state.next_trial_at or 0.0) - time.time(), health.MIN_OUT_WAIT)
+
+
+def _defer(
+    info: CedulaInfo, attempt: int, permit: throttle.Permit, *, queue: bool, sources: Sequence[str] = ()
+) -> str | None:
     """Give the claimed row back, unchanged but for ``next_attempt_at``, and queue this attempt again.
 
-    Not a retry: nothing was looked up, so ``retry_count`` stays and no signal is sent. A backend
-    that cannot delay a job (inline) would run it again at once, in the caller's process; there the
-    row is left for the sweeper (``cedula_sweep``) to queue once ``next_attempt_at`` has passed.
+    Not a retry: nothing was looked up, so ``retry_count`` stays and no signal is sent. A row that
+    waits for sources out of service says so (``error_code`` ``source_out_of_service``) and is
+    queued again the moment one is back. A backend that cannot delay a job (inline) would run it
+    again at once, in the caller's process; there the row is left for the sweeper
+    (``cedula_sweep``) to queue once ``next_attempt_at`` has passed.
     """
     using = router.db_for_write(CedulaInfo, instance=info)
+    why: dict[str, str] = {}
+    if permit.reason == "out_of_service":
+        why = {
+            "error_code": SOURCE_OUT_OF_SERVICE,
+            "error_message": (
+                f"waiting: {', '.join(sources) or 'the source'} out of service (no attempt counted)"
+            ),
+        }
     with transaction.atomic(using=using):
-        status = CedulaInfo.objects.using(using).release(info, attempt, wait=permit.wait)
+        status = CedulaInfo.objects.using(using).release(info, attempt, wait=permit.wait, **why)
         if status is not None and queue:
             enqueue_validation_on_commit(info.user_id, attempt, delay=permit.wait, using=using)
     if status is None:

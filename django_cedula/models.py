@@ -76,6 +76,9 @@ CONFIG_ERROR = "config_error"
 STORE_ERROR = "store_error"
 #: ``error_code`` of an attempt whose worker was lost (it stayed PROCESSING too long).
 LOST = "lost"
+#: ``error_code`` of a row waiting, without an attempt counted, for a source out of service
+#: (:mod:`django_cedula.health`); queued again the moment the source is back.
+SOURCE_OUT_OF_SERVICE = "source_out_of_service"
 
 #: How long a stored error message may be.
 ERROR_MESSAGE_MAX_LENGTH = 1000
@@ -254,16 +257,32 @@ class CedulaInfoQuerySet(models.QuerySet["CedulaInfo"]):
             ).update(status=CedulaStatus.PROCESSING, next_attempt_at=None, updated_at=timezone.now())
             return self.filter(user_id=user_id).first() if claimed else None
 
-    def release(self, info: CedulaInfo, attempt: int, *, wait: float) -> str | None:
+    def release(
+        self, info: CedulaInfo, attempt: int, *, wait: float, error_code: str = "", error_message: str = ""
+    ) -> str | None:
         """Give a claimed row back, claimable by the same attempt in ``wait`` seconds: not a
-        retry, since nothing was looked up. Returns the status it was left in, ``None`` when the
-        row was no longer as claimed."""
+        retry, since nothing was looked up (or nothing the row should pay for). With
+        ``error_code``, the row says why it waits (:data:`SOURCE_OUT_OF_SERVICE`). Returns the status
+        it was left in, ``None`` when the row was no longer as claimed."""
         status = CedulaStatus.PENDING if attempt == 1 else CedulaStatus.RETRYING
         now = timezone.now()
-        released = self.as_seen(info).update(
-            status=status, next_attempt_at=now + datetime.timedelta(seconds=wait), updated_at=now
-        )
+        fields: dict[str, Any] = {"status": status, "next_attempt_at": now + datetime.timedelta(seconds=wait)}
+        if error_code:
+            fields.update(error_code=error_code, error_message=error_message)
+        released = self.as_seen(info).update(**fit_to_columns(fields), updated_at=now)
+        if released:
+            for name, value in fields.items():
+                setattr(info, name, value)
+            info.updated_at = now
         return status if released else None
+
+    def waiting_for_sources(self) -> CedulaInfoQuerySet:
+        """Rows waiting for a source out of service (:meth:`release` with
+        :data:`SOURCE_OUT_OF_SERVICE`), oldest request first: the order they are queued in when the
+        source comes back."""
+        return self.filter(status__in=CLAIMABLE_STATUSES, error_code=SOURCE_OUT_OF_SERVICE).order_by(
+            "requested_at", "pk"
+        )
 
     def record(
         self, row: SeenRow, fields: Mapping[str, Any], *, now: datetime.datetime | None = None

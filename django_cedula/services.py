@@ -13,15 +13,20 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
+from django.core.mail import mail_admins
 from django.db import router, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .backends import enqueue_validation_on_commit, enqueue_validations_on_commit
+from .backends import enqueue_validation_on_commit, enqueue_validations_on_commit, get_backend
+from .backends.base import ValidationJob
 from .conf import app_settings
 from .exceptions import InvalidCedulaError
+from .health import since_text
 from .models import IN_PROGRESS_STATUSES, RETRYABLE_STATUSES, CedulaInfo, CedulaStatus, cleared_fields
 from .numbers import normalize_cedula
+from .signals import source_back_in_service, source_out_of_service
 
 logger = logging.getLogger(__name__)
 
@@ -388,7 +393,88 @@ def _is_concrete_field(model: type[Any], name: str) -> bool:
     return True
 
 
+# -- source health: tell the operators, queue the rows that waited
+
+
+def queue_waiting_rows(sender: Any = None, source: str = "", **kwargs: Any) -> int:
+    """Queue every row that waits for a source out of service (``source_out_of_service``), oldest
+    request first, now that ``source`` is back: the throttle lines them up at the cluster's pace.
+    Receiver of :data:`~django_cedula.signals.source_back_in_service`; returns how many were queued."""
+    rows = CedulaInfo.objects.using(router.db_for_write(CedulaInfo)).waiting_for_sources()
+    jobs = [
+        ValidationJob(user_id=user_id, attempt=retries + 1)
+        for user_id, retries in rows.values_list("user_id", "retry_count")
+    ]
+    if not jobs:
+        return 0
+    try:
+        get_backend().enqueue_many(jobs)
+    except Exception as exc:
+        logger.error(
+            "Source %s is back, but its %s waiting rows could not be queued (%s: %s): the sweeper "
+            "queues them once their wait has passed",
+            source,
+            len(jobs),
+            type(exc).__name__,
+            exc,
+        )
+        return 0
+    logger.warning("Source %s is back in service: %s waiting rows queued", source, len(jobs))
+    return len(jobs)
+
+
+def mail_admins_about_source(
+    sender: Any = None, source: str = "", state: Any = None, by: str | None = None, **kwargs: Any
+) -> None:
+    """Mail ``ADMINS`` that ``source`` went out of service (``by`` is ``None``) or came back
+    (``CEDULA_SOURCE_HEALTH["MAIL_ADMINS"]``). Receiver of both health signals; a mail server that
+    fails is logged, never raised into the lookup that saw the change."""
+    if not app_settings.SOURCE_HEALTH["MAIL_ADMINS"] or state is None:
+        return
+    waiting = CedulaInfo.objects.using(router.db_for_write(CedulaInfo)).waiting_for_sources().count()
+    since = since_text(state.since)
+    if by is None:
+        subject = _("Cédula source %(source)s is out of service") % {"source": source}
+        body = _(
+            "The source %(source)s has been out of service since %(since)s: %(reason)s, %(count)s in a "
+            "row across the cluster. The last one: %(detail)s\n\n"
+            "No lookup is sent to it and no captcha is solved for it. %(waiting)s rows wait for it; "
+            "none of them pays an attempt or ends because of this.\n\n"
+            "What to do: the Registraduría has probably changed its pages. See what it answered:\n"
+            "    manage.py cedula_sources %(source)s --sample\n"
+            "Upgrade django-cedula once a release reads the new pages, then put the source back at once:\n"
+            "    manage.py cedula_sources --resume %(source)s\n"
+            "Meanwhile its form is probed for free every %(probe)s s, and one paid trial lookup runs after "
+            "%(trial)s s (doubling after each trial that fails, up to %(trial_max)s s)."
+        ) % {
+            "source": source,
+            "since": since,
+            "reason": state.reason_text,
+            "count": app_settings.SOURCE_HEALTH["OUT_AFTER"],
+            "detail": state.detail or "-",
+            "waiting": waiting,
+            "probe": f"{float(app_settings.SOURCE_HEALTH['PROBE_EVERY']):g}",
+            "trial": f"{float(app_settings.SOURCE_HEALTH['TRIAL_AFTER']):g}",
+            "trial_max": f"{float(app_settings.SOURCE_HEALTH['TRIAL_MAX']):g}",
+        }
+    else:
+        subject = _("Cédula source %(source)s is back in service") % {"source": source}
+        body = _(
+            "The source %(source)s answers again (%(by)s); it had been out of service since %(since)s "
+            "(%(reason)s). The %(waiting)s rows that waited for it are queued now, at the cluster's pace."
+        ) % {"source": source, "by": by, "since": since, "reason": state.reason_text, "waiting": waiting}
+    try:
+        mail_admins(subject, body)
+    except Exception as exc:
+        logger.error("Could not mail the admins about source %s (%s: %s)", source, type(exc).__name__, exc)
+
+
 def connect_receivers() -> None:
-    """Bind :func:`user_created` and :func:`user_cedula_changed` to ``AUTH_USER_MODEL``'s ``post_save``."""
+    """Bind :func:`user_created` and :func:`user_cedula_changed` to ``AUTH_USER_MODEL``'s
+    ``post_save``, and the operators' receivers to the source health signals."""
     post_save.connect(user_created, sender=settings.AUTH_USER_MODEL, dispatch_uid=DISPATCH_UID)
     post_save.connect(user_cedula_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid=CHANGE_DISPATCH_UID)
+    # The mail goes first, so that it counts the rows still waiting before they are queued.
+    source_out_of_service.connect(mail_admins_about_source, dispatch_uid="django_cedula.mail_out")
+    source_back_in_service.connect(mail_admins_about_source, dispatch_uid="django_cedula.mail_back")
+    source_back_in_service.connect(queue_waiting_rows, dispatch_uid="django_cedula.queue_waiting")

@@ -43,6 +43,29 @@ validation_finished = Signal()
 retry_scheduled = Signal()
 
 
+#: A source went out of service for the whole cluster (:mod:`django_cedula.health`): a run of
+#: answers showed that it changed its pages. Sent once for the cluster, by the worker that saw the
+#: run's last answer, with ``sender=SourceState``. The package's own receiver mails the admins
+#: (``CEDULA_SOURCE_HEALTH["MAIL_ADMINS"]``); connect another to page differently.
+#:
+#: Keyword arguments:
+#:
+#: - ``source``: the source's name (``source_name``, as ``cedula_sources`` lists it);
+#: - ``state``: its :class:`~django_cedula.health.SourceState` (since, reason, detail).
+source_out_of_service = Signal()
+
+#: A source that was out of service answers again (a trial lookup or a probe showed it, or an
+#: operator resumed it). Sent once for the cluster, with ``sender=SourceState``. The package's own
+#: receivers queue the rows that waited for it and mail the admins.
+#:
+#: Keyword arguments:
+#:
+#: - ``source``: the source's name;
+#: - ``state``: its :class:`~django_cedula.health.SourceState` as it was while out of service;
+#: - ``by``: what brought it back: ``"trial"``, ``"probe"`` or ``"operator"``.
+source_back_in_service = Signal()
+
+
 def send_on_commit(signal: Signal, info: Any, *, using: str, **kwargs: Any) -> None:
     """Send ``signal`` about ``info`` (a ``CedulaInfo``) once the transaction on ``using`` commits.
 

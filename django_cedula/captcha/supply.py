@@ -51,6 +51,7 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
+from .. import health
 from ..conf import app_settings, is_shared_cache
 from ..exceptions import CaptchaError, CaptchaUnreachable
 from ..throttle import CLOCK_SKEW, is_time, log_garbage, read
@@ -305,6 +306,10 @@ class Filler:
         for target in active_targets(now):
             store = TokenStore(shared_cache(), target, max_age)
             spend.count("expired", store.prune(now))
+            if health.holds_page(target.page_url):
+                # The page's source is out of service, or its answers have started to look
+                # changed: a token solved now would most likely be wasted.
+                continue
             flying = sum(1 for solve in self.in_flight if solve.target == target)
             latency = planning_latency()
             interval = lookup_interval()

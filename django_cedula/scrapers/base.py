@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .. import throttle
+from .. import health, throttle
 from ..conf import Configurable, app_settings
 from ..exceptions import CedulaError, ConfigurationError
 from ..privacy import redact
-from ..results import ScrapeResult, ScrapeStatus
+from ..results import ProbeResult, ScrapeResult, ScrapeStatus
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +46,19 @@ class Scraper(Protocol):
 
 
 class SourcesPaused(CedulaError):
-    """Every source the lookup could ask is paused after a block: nothing was asked. The job defers
-    itself by :attr:`wait` seconds (not an attempt: nothing was looked up)."""
+    """No source the lookup could ask may be asked now: each is paused after a block (``reason``
+    ``"blocked"``) or out of service (``"out_of_service"``, :mod:`django_cedula.health`), and
+    nothing was asked, or what was asked only confirmed that its source changed. The job defers
+    itself by :attr:`wait` seconds (not an attempt: the row does not pay for the source's change)."""
 
-    def __init__(self, wait: float, sources: Sequence[str]) -> None:
-        super().__init__(f"every source is paused after a block ({', '.join(sources)}): {wait:.0f} s left")
+    def __init__(self, wait: float, sources: Sequence[str], reason: str = "blocked") -> None:
+        why = {"blocked": "paused after a block", "deciding": "waiting for its lookups under way"}.get(
+            reason, "out of service"
+        )
+        super().__init__(f"every source is {why} ({', '.join(sources)}): {wait:.0f} s left")
         self.wait = wait
         self.sources = tuple(sources)
+        self.reason = reason
 
 
 class BaseScraper(Configurable):
@@ -93,6 +100,12 @@ class BaseScraper(Configurable):
         """Get ready for a lookup without contacting the source (optional; called by the job when
         ``CEDULA_RATE_LIMIT`` is set, before it waits for a slot, so that a slot is not spent starting up)."""
 
+    def probe(self) -> ProbeResult:
+        """Look at the source's form page for free (a GET, never a solve or a lookup) and say whether
+        it has the shape a lookup needs. Called from a plain thread when the source is out of
+        service (:mod:`django_cedula.health`). A scraper that cannot tell says so."""
+        return ProbeResult(ok=False, detail="this source cannot be probed")
+
     def close(self) -> None:
         """Release what the scraper holds (a browser, connections). Called on reset and at exit."""
 
@@ -120,8 +133,58 @@ def ask_source(scraper: Scraper, cedula: str, *, own_pause: bool = False) -> Scr
     The result names the source that gave it. A ``blocked`` result starts the pause after a block:
     of this source alone with ``own_pause`` (an entry of a chain, whose other sources may still be
     asked), of every source otherwise.
+
+    The source's health (:mod:`django_cedula.health`) is asked first and told after: a source out of
+    service is probed for free when a probe is due and otherwise not asked, and a sign of change
+    that leaves it out of service raises :class:`SourcesPaused` (``"out_of_service"``) instead of
+    returning a failure the row would pay an attempt for.
     """
     source = source_name(scraper)
+    admission = _admission(scraper, source)
+    result = _scrape(scraper, source, cedula)
+    if result.status is ScrapeStatus.BLOCKED:
+        report_block(source, own_pause=own_pause)
+    out = health.report(
+        source, result, cedula=cedula, trial=admission.trial, page_url=str(getattr(scraper, "url", "") or "")
+    )
+    if out is not None:
+        wait = max((out.next_trial_at or 0.0) - time.time(), health.MIN_OUT_WAIT)
+        raise SourcesPaused(wait, (source,), reason="out_of_service")
+    return result
+
+
+def _admission(scraper: Scraper, source: str) -> health.Admission:
+    """The health's :func:`~django_cedula.health.admit` for ``source``, after a free probe of an
+    out-of-service source when one is due; raises :class:`SourcesPaused` when it may not be asked."""
+    if health.probe_due(source):
+        probe(scraper, source)
+    admission = health.admit(source)
+    if not admission.allowed:
+        raise SourcesPaused(admission.wait, (source,), reason=admission.reason)
+    return admission
+
+
+def probe(scraper: Scraper, source: str | None = None) -> ProbeResult:
+    """Probe ``scraper``'s form for free and record what it saw (:func:`~django_cedula.health.record_probe`);
+    whatever the probe raises is a failed probe."""
+    source = source or source_name(scraper)
+    look = getattr(scraper, "probe", None)
+    try:
+        found = look() if callable(look) else ProbeResult(ok=False, detail="this source cannot be probed")
+        if not isinstance(found, ProbeResult):
+            raise TypeError(f"probe() returned {type(found).__name__}, not a ProbeResult")
+    except Exception as exc:
+        detail = redact(f"{type(exc).__name__}: {exc}")[:ERROR_LENGTH]
+        found = ProbeResult(ok=False, status=ScrapeStatus.NETWORK_ERROR, detail=detail)
+    try:
+        health.record_probe(source, found)
+    except Exception as exc:
+        logger.error("Could not record the probe of source %s (%s: %s)", source, type(exc).__name__, exc)
+    return found
+
+
+def _scrape(scraper: Scraper, source: str, cedula: str) -> ScrapeResult:
+    """``scraper.scrape_cedula(cedula)`` as a result (see :func:`ask_source`)."""
     try:
         answer = scraper.scrape_cedula(cedula)
     except (ConfigurationError, ImproperlyConfigured, SourcesPaused):
@@ -139,8 +202,6 @@ def ask_source(scraper: Scraper, cedula: str, *, own_pause: bool = False) -> Scr
         return ScrapeResult(status=ScrapeStatus.PARSE_ERROR, error=error, source=source)
     if not result.source:
         result = dataclasses.replace(result, source=source)
-    if result.status is ScrapeStatus.BLOCKED:
-        report_block(source, own_pause=own_pause)
     return result
 
 

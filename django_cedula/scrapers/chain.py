@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .. import throttle
+from .. import health, throttle
 from ..conf import ConfiguredPart, app_settings, build_part
 from ..results import ScrapeResult, ScrapeStatus
 from .base import ERROR_LENGTH, BaseScraper, Scraper, SourcesPaused, ask_source, source_name
@@ -69,13 +69,22 @@ def configured_sources() -> tuple[str, ...]:
         entries = app_settings.SOURCES
     except (TypeError, ValueError):
         return ()
-    if len(entries) < 2:
+    return source_names() if len(entries) >= 2 else ()
+
+
+def source_names() -> tuple[str, ...]:
+    """The source name of every entry of ``CEDULA_SOURCES``, in order, one scraper or several, read
+    without building a scraper (an entry that cannot be read or imported is left out: ``manage.py
+    check`` reports it). The names :mod:`django_cedula.health` keeps a state for."""
+    try:
+        entries = app_settings.SOURCES
+    except (TypeError, ValueError):
         return ()
     names: list[str] = []
     for entry in entries:
         try:
             names.append(source_name(import_string(entry["BACKEND"])))
-        except Exception:  # a report of pauses must not fail on a broken entry
+        except Exception:  # a report must not fail on a broken entry
             continue
     return tuple(dict.fromkeys(names))
 
@@ -129,19 +138,30 @@ class ScraperChain(BaseScraper):
         or a failure that does not move on; raises :class:`SourcesPaused` if every one is paused."""
         failures: list[ScrapeResult] = []
         waits: list[float] = []
+        reasons: list[str] = []
         for scraper, source in zip(self.scrapers, self.sources, strict=True):
             paused = self._paused(source)
             if paused > 0:
                 waits.append(paused)
+                reasons.append("blocked")
                 logger.info("Source %s is paused after a block (%.0f s left): not asked", source, paused)
                 continue
-            result = ask_source(scraper, cedula, own_pause=True)
+            try:
+                result = ask_source(scraper, cedula, own_pause=True)
+            except SourcesPaused as held:
+                # Out of service (its health), or this lookup confirmed that it changed: the next
+                # source answers instead, and the row pays nothing for this one.
+                waits.append(held.wait)
+                reasons.append(held.reason)
+                logger.info("Source %s is %s: asking the next one", source, held.reason.replace("_", " "))
+                continue
             if not moves_on(result):
                 return _with_earlier(result, failures)
             failures.append(result)
             logger.info("Source %s failed (%s): asking the next one", source, result.status.value)
         if not failures:
-            raise SourcesPaused(min(waits), self.sources)
+            reason = "blocked" if "blocked" in reasons else (reasons[0] if reasons else "blocked")
+            raise SourcesPaused(min(waits), self.sources, reason=reason)
         return _with_earlier(failures[-1], failures[:-1])
 
     def _paused(self, source: str) -> float:
@@ -155,9 +175,11 @@ class ScraperChain(BaseScraper):
             return 0.0
 
     def prepare(self) -> None:
-        """Prepare the first entry that is not paused (the one the lookup will ask first)."""
+        """Prepare the first entry that is neither paused nor out of service (the one the lookup will
+        ask first)."""
+        out = {state.source for state in health.out_of_service(self.sources)}
         for scraper, source in zip(self.scrapers, self.sources, strict=True):
-            if self._paused(source) > 0:
+            if self._paused(source) > 0 or source in out:
                 continue
             prepare = getattr(scraper, "prepare", None)
             if callable(prepare):

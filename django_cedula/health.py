@@ -1,0 +1,504 @@
+"""Source health: each source is in service or out of service, for the whole cluster.
+
+The Registraduría changes its pages every election season. A lookup that fails because the page
+changed fails the same way on every row, and each one costs a solve. So a run of failures that say
+the *source* changed rather than that one lookup failed (:data:`~.results.CHANGE_SIGNS`: an answer
+nobody can read, a fresh token the site refused, a form page without the fields, the site key or
+the endpoint the scraper needs), ``CEDULA_SOURCE_HEALTH["OUT_AFTER"]`` of them in a row anywhere in
+the cluster, takes the source out of service. A timeout, a block, a network error or a refused
+proxy never counts, and never breaks a run either; an answer (found, not found, cancelled) ends it.
+
+Out of service, a source costs nothing: no lookup is sent to it and no token solved for its page
+(the chain skips it, the token supply leaves its page alone, and a lookup with no source left is
+deferred by the job without counting an attempt). It comes back through
+
+* a free probe (:meth:`~.scrapers.base.BaseScraper.probe`: a GET of the form page, no solve), at
+  most every ``PROBE_EVERY`` seconds, which puts back a source taken out because of its form;
+* one paid trial lookup once its back-off has passed (``TRIAL_AFTER`` seconds, doubling after each
+  trial that fails the same way, up to ``TRIAL_MAX``), which puts back any source that answers;
+* an operator: ``manage.py cedula_sources --resume SOURCE`` (:func:`put_back`).
+
+Every transition is taken by one worker only (the cache's atomic ``add`` and ``delete``), which sends
+:data:`~.signals.source_out_of_service` or :data:`~.signals.source_back_in_service` once for the
+cluster; the package's own receivers mail the admins and queue the waiting rows.
+
+While a source's run of bad answers is open, lookups of it are counted before they start
+(:func:`admit`): no more than ``OUT_AFTER - 1`` may start before the run is decided, whatever the
+number of workers, so the cost of a change stays bounded by the setting, not by the cluster's size.
+
+Everything lives in the throttle's cache (``CEDULA_CACHE_ALIAS``) under ``django_cedula:health:``.
+A cache that fails is logged and lets lookups go on: health saves money, it must not stop a site
+whose cache blinked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+
+from . import throttle
+from .conf import app_settings
+from .privacy import redact
+from .results import CHANGE_SIGNS, ProbeResult, ScrapeResult, ScrapeStatus
+from .signals import source_back_in_service, source_out_of_service
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "django_cedula:health:"
+#: How much of an unexpected answer the kept sample holds (characters).
+SAMPLE_LENGTH = 20_000
+#: Seconds a lookup admitted during a run of bad answers is waited for before its slot is free again.
+SUSPECT_TTL = 600
+#: Seconds a lookup waits, while a run is open and its lookups are all taken, before asking again.
+SUSPECT_WAIT = 30.0
+#: Seconds at the least a job waits for an out-of-service source before it asks again.
+MIN_OUT_WAIT = 30.0
+#: What each sign of change means, for operators.
+SIGN_TEXT = {
+    ScrapeStatus.PARSE_ERROR.value: "answers that could not be read",
+    ScrapeStatus.TOKEN_REFUSED.value: "fresh captcha tokens refused by the site",
+    ScrapeStatus.FORM_CHANGED.value: "a form page without what the lookup needs",
+}
+# reCAPTCHA tokens and other long opaque strings: never in a kept sample.
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-]{40,}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceState:
+    """What the cluster knows of one source's health (:func:`state`)."""
+
+    source: str
+    in_service: bool = True
+    #: When it went out of service (seconds since the epoch), ``None`` in service.
+    since: float | None = None
+    #: The sign of change that took it out (``parse_error``, ``token_refused``, ``form_changed``).
+    reason: str = ""
+    #: The last such failure's text (masked, no secret).
+    detail: str = ""
+    #: Signs of change seen in a row and not yet ended by an answer (in service).
+    streak: int = 0
+    #: Paid trial lookups made since it went out, and when the next one may run.
+    trials: int = 0
+    next_trial_at: float | None = None
+    #: The last free probe of its form: when, whether the form had its shape, what was seen.
+    probed_at: float | None = None
+    probe_ok: bool | None = None
+    probe_detail: str = ""
+
+    @property
+    def reason_text(self) -> str:
+        return SIGN_TEXT.get(self.reason, self.reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Admission:
+    """Whether a lookup may ask a source now (:func:`admit`)."""
+
+    allowed: bool
+    #: The lookup is the paid trial of an out-of-service source.
+    trial: bool = False
+    #: Seconds to wait before asking again, when not allowed.
+    wait: float = 0.0
+    #: Why not: ``out_of_service``, or ``deciding`` (a run of bad answers whose lookups are all taken).
+    reason: str = ""
+
+
+def _settings() -> dict[str, Any]:
+    return app_settings.SOURCE_HEALTH
+
+
+def enabled() -> bool:
+    return int(_settings()["OUT_AFTER"]) > 0
+
+
+def _cache() -> BaseCache:
+    return caches[app_settings.CACHE_ALIAS]
+
+
+def _key(source: str, part: str = "") -> str:
+    return f"{PREFIX}{source}{':' + part if part else ''}"
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_state(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and throttle.is_time(value.get("since"))
+        and isinstance(value.get("reason"), str)
+        and _is_count(value.get("trials"))
+        and throttle.is_time(value.get("next_trial_at"))
+    )
+
+
+def _is_probe(value: Any) -> bool:
+    return isinstance(value, dict) and throttle.is_time(value.get("at")) and isinstance(value.get("ok"), bool)
+
+
+def _is_sample(value: Any) -> bool:
+    return (
+        isinstance(value, dict) and throttle.is_time(value.get("at")) and isinstance(value.get("text"), str)
+    )
+
+
+# -- reading
+
+
+def state(source: str) -> SourceState:
+    """The health of ``source`` as the cluster knows it. Raises what the cache raises."""
+    cache = _cache()
+    found = throttle.read_many(
+        cache,
+        [_key(source), _key(source, "streak"), _key(source, "probe")],
+        lambda value: _is_state(value) or _is_count(value) or _is_probe(value),
+    )
+    out: Any = found.get(_key(source))
+    streak = found.get(_key(source, "streak"))
+    probe: Any = found.get(_key(source, "probe"))
+    fields: dict[str, Any] = {"source": source}
+    if _is_state(out):
+        fields.update(
+            in_service=False,
+            since=float(out["since"]),
+            reason=out["reason"],
+            detail=str(out.get("detail", "")),
+            trials=out["trials"],
+            next_trial_at=float(out["next_trial_at"]),
+        )
+    if _is_count(streak):
+        fields["streak"] = streak
+    if _is_probe(probe):
+        fields.update(
+            probed_at=float(probe["at"]), probe_ok=probe["ok"], probe_detail=str(probe.get("detail", ""))
+        )
+    return SourceState(**fields)
+
+
+def states(sources: Iterable[str]) -> list[SourceState]:
+    return [state(source) for source in dict.fromkeys(sources)]
+
+
+def out_of_service(sources: Iterable[str]) -> list[SourceState]:
+    """The states of those of ``sources`` that are out of service (``[]`` when the cache fails:
+    logged)."""
+    try:
+        return [found for found in states(sources) if not found.in_service]
+    except Exception as exc:
+        logger.error("Could not read the sources' health (%s: %s)", type(exc).__name__, exc)
+        return []
+
+
+def holds_page(page_url: str) -> bool:
+    """Whether the token supply must not solve for ``page_url``: the page of a source out of service,
+    or of one whose run of bad answers is open (a token solved now would likely be wasted). ``False``
+    when the cache fails."""
+    if not page_url or not enabled():
+        return False
+    try:
+        return throttle.read(_cache(), _page_key(page_url), throttle.is_time) is not None
+    except Exception:
+        return False
+
+
+def _page_key(page_url: str) -> str:
+    return PREFIX + "page:" + hashlib.sha256(page_url.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _hold_page(page_url: str, held: bool) -> None:
+    if not page_url:
+        return
+    if held:
+        _cache().set(_page_key(page_url), time.time(), timeout=None)
+    else:
+        _cache().delete(_page_key(page_url))
+
+
+def sample(source: str) -> dict[str, Any] | None:
+    """The last unexpected answer kept for ``source``: ``{"at", "status", "error", "text"}`` (masked,
+    bounded), or ``None``."""
+    found = throttle.read(_cache(), _key(source, "sample"), _is_sample)
+    return dict(found) if found else None
+
+
+# -- before and after a lookup
+
+
+def admit(source: str) -> Admission:
+    """Whether a lookup may ask ``source`` now.
+
+    In service with no open run: yes. During a run of bad answers: yes while fewer than
+    ``OUT_AFTER - 1`` lookups have started since it opened, else wait for them. Out of service: only
+    as the paid trial, when its back-off has passed and no other worker took it. A cache that fails
+    lets the lookup go (logged).
+    """
+    if not enabled():
+        return Admission(True)
+    try:
+        return _admit(source)
+    except Exception as exc:
+        logger.error("Could not read source %s's health (%s: %s): asking it", source, type(exc).__name__, exc)
+        return Admission(True)
+
+
+def _admit(source: str) -> Admission:
+    cache = _cache()
+    now = time.time()
+    current = state(source)
+    if not current.in_service:
+        assert current.next_trial_at is not None
+        if now >= current.next_trial_at and cache.add(_key(source, "trial"), now, timeout=_trial_lock_ttl()):
+            logger.warning("Source %s is out of service: this lookup is its trial", source)
+            return Admission(True, trial=True)
+        wait = max(current.next_trial_at - now, MIN_OUT_WAIT)
+        return Admission(False, wait=min(wait, float(_settings()["TRIAL_MAX"])), reason="out_of_service")
+    if current.streak == 0:
+        return Admission(True)
+    budget = int(_settings()["OUT_AFTER"]) - 1
+    started = _incr(cache, _key(source, "suspect"), SUSPECT_TTL)
+    if started <= budget:
+        return Admission(True)
+    return Admission(False, wait=SUSPECT_WAIT, reason="deciding")
+
+
+def _trial_lock_ttl() -> int:
+    return int(app_settings.LOOKUP_TIMEOUT) + 120
+
+
+def _incr(cache: BaseCache, key: str, timeout: int | None) -> int:
+    """``key``'s count plus one, created at 1 (``add`` then ``incr``: atomic on a shared cache)."""
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between the two calls
+        cache.add(key, 1, timeout=timeout)
+        return 1
+
+
+def report(
+    source: str,
+    result: ScrapeResult,
+    *,
+    cedula: str | None = None,
+    trial: bool = False,
+    page_url: str = "",
+) -> SourceState | None:
+    """Count ``result`` of a lookup of ``source`` toward its health.
+
+    Returns the source's state when it is out of service after this result (it took it out, or the
+    source was out already and this was a sign of change too): the lookup was part of a change, and
+    its row must not pay an attempt for it. ``None`` otherwise. A cache that fails is logged.
+    """
+    if not enabled():
+        return None
+    try:
+        return _report(source, result, cedula=cedula, trial=trial, page_url=page_url)
+    except Exception as exc:
+        logger.error(
+            "Could not count a lookup toward source %s's health (%s: %s)", source, type(exc).__name__, exc
+        )
+        return None
+
+
+def _report(
+    source: str, result: ScrapeResult, *, cedula: str | None, trial: bool, page_url: str
+) -> SourceState | None:
+    cache = _cache()
+    if result.status.is_final:
+        cache.delete_many([_key(source, "streak"), _key(source, "suspect")])
+        _hold_page(page_url, held=False)
+        if trial or not state(source).in_service:
+            _back(source, by="trial", page_url=page_url)
+        return None
+    if result.status not in CHANGE_SIGNS:
+        if trial:
+            _after_trial(source, doubled=False)
+        return None
+    keep_sample(source, result, cedula)
+    _hold_page(page_url, held=True)
+    if trial:
+        _after_trial(source, doubled=True, detail=_detail(result, cedula))
+        return state(source)
+    current = state(source)
+    if not current.in_service:
+        return current
+    streak = _incr(cache, _key(source, "streak"), None)
+    if streak < int(_settings()["OUT_AFTER"]):
+        logger.warning(
+            "Source %s: %s (%s of %s in a row before it is taken out of service)",
+            source,
+            result.status.value,
+            streak,
+            _settings()["OUT_AFTER"],
+        )
+        return None
+    _out(source, reason=result.status.value, detail=_detail(result, cedula), page_url=page_url)
+    return state(source)
+
+
+def _detail(result: ScrapeResult, cedula: str | None) -> str:
+    return _clean(result.error or result.status.value, cedula)[:500]
+
+
+def _clean(text: str, cedula: str | None) -> str:
+    return _OPAQUE.sub("[…]", redact(text, cedula))
+
+
+def keep_sample(source: str, result: ScrapeResult, cedula: str | None) -> None:
+    """Keep ``result``'s answer as the source's last unexpected one: cédulas masked, long opaque
+    strings (tokens) removed, cut to :data:`SAMPLE_LENGTH`."""
+    text = _clean(result.raw_html[: SAMPLE_LENGTH * 2], cedula)[:SAMPLE_LENGTH]
+    kept = {"at": time.time(), "status": result.status.value, "error": _detail(result, cedula), "text": text}
+    _cache().set(_key(source, "sample"), kept, timeout=None)
+
+
+def _out(source: str, *, reason: str, detail: str, page_url: str = "", now: float | None = None) -> None:
+    """Take ``source`` out of service, once for the cluster: the worker whose ``add`` wins sends the
+    signal."""
+    now = time.time() if now is None else now
+    out = {
+        "since": now,
+        "reason": reason,
+        "detail": detail,
+        "trials": 0,
+        "next_trial_at": now + float(_settings()["TRIAL_AFTER"]),
+        "page_url": page_url,
+    }
+    cache = _cache()
+    if not cache.add(_key(source), out, timeout=None):
+        return
+    cache.delete_many([_key(source, "streak"), _key(source, "suspect"), _key(source, "trial")])
+    logger.error(
+        "Source %s is out of service: %s (%s). No lookup or solve for it until a probe or a trial "
+        "lookup shows it answers again, or an operator runs: manage.py cedula_sources --resume %s",
+        source,
+        SIGN_TEXT.get(reason, reason),
+        detail,
+        source,
+    )
+    _send(source_out_of_service, state(source))
+
+
+def _after_trial(source: str, *, doubled: bool, detail: str = "") -> None:
+    """A trial lookup that did not answer: the next one after the same back-off, or twice it when the
+    source failed the same way again."""
+    cache = _cache()
+    current = throttle.read(cache, _key(source), _is_state)
+    if current is None:
+        return
+    settings = _settings()
+    trials = current["trials"] + 1 if doubled else current["trials"]
+    backoff = min(float(settings["TRIAL_AFTER"]) * 2 ** min(trials, 30), float(settings["TRIAL_MAX"]))
+    updated = {**current, "trials": trials, "next_trial_at": time.time() + backoff}
+    if detail:
+        updated["detail"] = detail
+    cache.set(_key(source), updated, timeout=None)
+    cache.delete(_key(source, "trial"))
+    logger.warning(
+        "Source %s stays out of service after its trial lookup; next trial in %.0f s", source, backoff
+    )
+
+
+def _back(source: str, *, by: str, page_url: str = "") -> bool:
+    """Put ``source`` back in service, once for the cluster: the worker whose ``delete`` removed the
+    state sends the signal."""
+    cache = _cache()
+    current = state(source)
+    if current.in_service:
+        return False
+    out = throttle.read(cache, _key(source), _is_state) or {}
+    if not cache.delete(_key(source)):
+        return False
+    cache.delete_many([_key(source, "streak"), _key(source, "suspect"), _key(source, "trial")])
+    _hold_page(page_url or str(out.get("page_url", "")), held=False)
+    logger.warning("Source %s is back in service (%s)", source, by)
+    _send(source_back_in_service, current, by=by)
+    return True
+
+
+def put_back(source: str, *, by: str = "operator") -> bool:
+    """Put ``source`` back in service now (``manage.py cedula_sources --resume``); ``False`` when it
+    was in service already. The waiting rows are queued by the signal's receiver."""
+    cache = _cache()
+    cache.delete_many([_key(source, "streak"), _key(source, "suspect")])
+    return _back(source, by=by)
+
+
+def take_out(source: str, *, reason: str, detail: str) -> bool:
+    """Take ``source`` out of service now (an operator, or a test); ``False`` if it was out."""
+    before = state(source)
+    _out(source, reason=reason, detail=detail)
+    return before.in_service
+
+
+def probe_due(source: str) -> bool:
+    """Whether this worker should probe ``source`` now: it is out of service and no probe ran in the
+    last ``PROBE_EVERY`` seconds (taken by one worker: the cache's ``add``)."""
+    if not enabled():
+        return False
+    try:
+        current = state(source)
+        if current.in_service:
+            return False
+        every = float(_settings()["PROBE_EVERY"])
+        if current.probed_at is not None and time.time() - current.probed_at < every:
+            return False
+        return bool(_cache().add(_key(source, "probing"), time.time(), timeout=max(int(every), 1)))
+    except Exception as exc:
+        logger.error("Could not read source %s's health (%s: %s)", source, type(exc).__name__, exc)
+        return False
+
+
+def record_probe(source: str, probe: ProbeResult) -> bool:
+    """Keep what a free probe of ``source``'s form saw; a form with its shape puts back a source that
+    was out because of its form (only a lookup can tell about answers and tokens). Returns whether the
+    source is back in service."""
+    cache = _cache()
+    detail = _clean(probe.detail, None)[:500]
+    cache.set(_key(source, "probe"), {"at": time.time(), "ok": probe.ok, "detail": detail}, timeout=None)
+    current = state(source)
+    if current.in_service:
+        return False
+    if probe.ok and current.reason == ScrapeStatus.FORM_CHANGED.value:
+        return _back(source, by="probe")
+    if not probe.ok and probe.status is ScrapeStatus.FORM_CHANGED and probe.raw_html:
+        keep_sample(
+            source,
+            ScrapeResult(status=ScrapeStatus.FORM_CHANGED, error=detail, raw_html=probe.raw_html),
+            None,
+        )
+    logger.info("Source %s probed: %s", source, "the form has its shape" if probe.ok else detail)
+    return False
+
+
+def _send(signal: Any, current: SourceState, **kwargs: Any) -> None:
+    for receiver, response in signal.send_robust(
+        sender=SourceState, source=current.source, state=current, **kwargs
+    ):
+        if isinstance(response, Exception):
+            logger.error(
+                "A receiver of a django_cedula signal (%s) failed for source %s: %s: %s",
+                getattr(receiver, "__qualname__", receiver),
+                current.source,
+                type(response).__name__,
+                response,
+            )
+
+
+def since_text(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
