@@ -55,8 +55,11 @@ logger = logging.getLogger(__name__)
 PREFIX = "django_cedula:health:"
 #: How much of an unexpected answer the kept sample holds (characters).
 SAMPLE_LENGTH = 20_000
-#: Seconds a lookup admitted during a run of bad answers is waited for before its slot is free again.
+#: Seconds a count of lookups under way during a run of bad answers is kept (a worker that died
+#: mid-lookup never takes its own off: the count is forgotten after this long).
 SUSPECT_TTL = 600
+#: Seconds a number counted in a run is remembered (the same number failing again is not a new sign).
+RUN_TTL = 86_400
 #: Seconds a lookup waits, while a run is open and its lookups are all taken, before asking again.
 SUSPECT_WAIT = 30.0
 #: Seconds at the least a job waits for an out-of-service source before it asks again.
@@ -112,6 +115,8 @@ class Admission:
     wait: float = 0.0
     #: Why not: ``out_of_service``, or ``deciding`` (a run of bad answers whose lookups are all taken).
     reason: str = ""
+    #: The lookup is counted among those under way during a run (:func:`report` takes it off).
+    counted: bool = False
 
 
 def _settings() -> dict[str, Any]:
@@ -201,6 +206,21 @@ def out_of_service(sources: Iterable[str]) -> list[SourceState]:
         return []
 
 
+def waits(current: SourceState, now: float | None = None) -> bool:
+    """Whether a lookup of ``current``'s source must wait: it is out of service, its trial is not due
+    and no probe that could bring it back is due (read only: :func:`admit` and :func:`probe_due`
+    take those turns)."""
+    if current.in_service:
+        return False
+    now = time.time() if now is None else now
+    if current.next_trial_at is not None and now >= current.next_trial_at:
+        return False
+    if current.reason != ScrapeStatus.FORM_CHANGED.value:
+        return True  # only a lookup can tell whether answers and tokens are taken again
+    every = float(_settings()["PROBE_EVERY"])
+    return current.probed_at is not None and now - current.probed_at < every
+
+
 def holds_page(page_url: str) -> bool:
     """Whether the token supply must not solve for ``page_url``: the page of a source out of service,
     or of one whose run of bad answers is open (a token solved now would likely be wasted). ``False``
@@ -266,11 +286,21 @@ def _admit(source: str) -> Admission:
         return Admission(False, wait=min(wait, float(_settings()["TRIAL_MAX"])), reason="out_of_service")
     if current.streak == 0:
         return Admission(True)
-    budget = int(_settings()["OUT_AFTER"]) - 1
-    started = _incr(cache, _key(source, "suspect"), SUSPECT_TTL)
-    if started <= budget:
-        return Admission(True)
+    # During a run, only as many lookups may be under way as could still complete it: more would
+    # pay for answers the run no longer needs to decide.
+    under_way = _incr(cache, _key(source, "suspect"), SUSPECT_TTL)
+    if under_way <= int(_settings()["OUT_AFTER"]) - current.streak:
+        return Admission(True, counted=True)
+    _decr(cache, _key(source, "suspect"))
     return Admission(False, wait=SUSPECT_WAIT, reason="deciding")
+
+
+def _decr(cache: BaseCache, key: str) -> None:
+    try:
+        if int(cache.decr(key)) < 0:
+            cache.delete(key)
+    except ValueError:  # gone (expired, or the run ended)
+        pass
 
 
 def _trial_lock_ttl() -> int:
@@ -294,6 +324,7 @@ def report(
     *,
     cedula: str | None = None,
     trial: bool = False,
+    counted: bool = False,
     page_url: str = "",
 ) -> SourceState | None:
     """Count ``result`` of a lookup of ``source`` toward its health.
@@ -305,6 +336,8 @@ def report(
     if not enabled():
         return None
     try:
+        if counted:
+            _decr(_cache(), _key(source, "suspect"))
         return _report(source, result, cedula=cedula, trial=trial, page_url=page_url)
     except Exception as exc:
         logger.error(
@@ -318,7 +351,7 @@ def _report(
 ) -> SourceState | None:
     cache = _cache()
     if result.status.is_final:
-        cache.delete_many([_key(source, "streak"), _key(source, "suspect")])
+        cache.delete_many([_key(source, "streak"), _key(source, "suspect"), _key(source, "run")])
         _hold_page(page_url, held=False)
         if trial or not state(source).in_service:
             _back(source, by="trial", page_url=page_url)
@@ -335,6 +368,9 @@ def _report(
     current = state(source)
     if not current.in_service:
         return current
+    if not _new_in_run(cache, source, cedula):
+        # The same number failing again says more about the number than about the source.
+        return None
     streak = _incr(cache, _key(source, "streak"), None)
     if streak < int(_settings()["OUT_AFTER"]):
         logger.warning(
@@ -347,6 +383,17 @@ def _report(
         return None
     _out(source, reason=result.status.value, detail=_detail(result, cedula), page_url=page_url)
     return state(source)
+
+
+def _new_in_run(cache: BaseCache, source: str, cedula: str | None) -> bool:
+    """Whether ``cedula`` is a number the open run of ``source`` has not counted yet (the run is
+    named by when it opened; a new run counts every number again)."""
+    if not cedula:
+        return True
+    cache.add(_key(source, "run"), f"{time.time():.6f}", timeout=None)
+    run = cache.get(_key(source, "run"))
+    digest = hashlib.sha256(f"{run}:{cedula}".encode()).hexdigest()[:24]
+    return bool(cache.add(_key(source, f"run:{digest}"), 1, timeout=RUN_TTL))
 
 
 def _detail(result: ScrapeResult, cedula: str | None) -> str:
@@ -380,7 +427,9 @@ def _out(source: str, *, reason: str, detail: str, page_url: str = "", now: floa
     cache = _cache()
     if not cache.add(_key(source), out, timeout=None):
         return
-    cache.delete_many([_key(source, "streak"), _key(source, "suspect"), _key(source, "trial")])
+    cache.delete_many(
+        [_key(source, "streak"), _key(source, "suspect"), _key(source, "trial"), _key(source, "run")]
+    )
     logger.error(
         "Source %s is out of service: %s (%s). No lookup or solve for it until a probe or a trial "
         "lookup shows it answers again, or an operator runs: manage.py cedula_sources --resume %s",
@@ -422,7 +471,9 @@ def _back(source: str, *, by: str, page_url: str = "") -> bool:
     out = throttle.read(cache, _key(source), _is_state) or {}
     if not cache.delete(_key(source)):
         return False
-    cache.delete_many([_key(source, "streak"), _key(source, "suspect"), _key(source, "trial")])
+    cache.delete_many(
+        [_key(source, "streak"), _key(source, "suspect"), _key(source, "trial"), _key(source, "run")]
+    )
     _hold_page(page_url or str(out.get("page_url", "")), held=False)
     logger.warning("Source %s is back in service (%s)", source, by)
     _send(source_back_in_service, current, by=by)
@@ -433,7 +484,7 @@ def put_back(source: str, *, by: str = "operator") -> bool:
     """Put ``source`` back in service now (``manage.py cedula_sources --resume``); ``False`` when it
     was in service already. The waiting rows are queued by the signal's receiver."""
     cache = _cache()
-    cache.delete_many([_key(source, "streak"), _key(source, "suspect")])
+    cache.delete_many([_key(source, "streak"), _key(source, "suspect"), _key(source, "run")])
     return _back(source, by=by)
 
 

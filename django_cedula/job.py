@@ -186,7 +186,7 @@ def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
             prepare()
     # A source out of service costs nothing: with none left, defer without taking a slot.
     out = health.out_of_service(source_names())
-    if out and len(out) == len(source_names()):
+    if out and len(out) == len(source_names()) and all(health.waits(state) for state in out):
         wait = min(_out_wait(state) for state in out)
         permit = throttle.Permit(granted=False, wait=wait, reason="out_of_service")
         return _defer(info, attempt, permit, queue=backend.supports_defer, sources=[s.source for s in out])

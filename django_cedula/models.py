@@ -78,7 +78,7 @@ STORE_ERROR = "store_error"
 LOST = "lost"
 #: ``error_code`` of a row waiting, without an attempt counted, for a source out of service
 #: (:mod:`django_cedula.health`); queued again the moment the source is back.
-SOURCE_OUT_OF_SERVICE = "source_out_of_service"
+SOURCE_OUT_OF_SERVICE = "out_of_service"
 
 #: How long a stored error message may be.
 ERROR_MESSAGE_MAX_LENGTH = 1000

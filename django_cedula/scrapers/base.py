@@ -141,11 +141,21 @@ def ask_source(scraper: Scraper, cedula: str, *, own_pause: bool = False) -> Scr
     """
     source = source_name(scraper)
     admission = _admission(scraper, source)
-    result = _scrape(scraper, source, cedula)
+    try:
+        result = _scrape(scraper, source, cedula)
+    except BaseException:
+        # No answer to count (a configuration error): only take this lookup off those under way.
+        health.report(source, ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR), counted=admission.counted)
+        raise
     if result.status is ScrapeStatus.BLOCKED:
         report_block(source, own_pause=own_pause)
     out = health.report(
-        source, result, cedula=cedula, trial=admission.trial, page_url=str(getattr(scraper, "url", "") or "")
+        source,
+        result,
+        cedula=cedula,
+        trial=admission.trial,
+        counted=admission.counted,
+        page_url=str(getattr(scraper, "url", "") or ""),
     )
     if out is not None:
         wait = max((out.next_trial_at or 0.0) - time.time(), health.MIN_OUT_WAIT)
