@@ -39,6 +39,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import health
 from .backends import enqueue_validation
 from .conf import app_settings
 from .models import (
@@ -50,6 +51,8 @@ from .models import (
     kept_outcome,
     retry_delay_after,
 )
+from .scrapers.base import probe
+from .scrapers.chain import scrapers_by_source, source_names
 from .signals import retry_scheduled, send_now, validation_finished
 
 logger = logging.getLogger(__name__)
@@ -87,6 +90,10 @@ class SweepReport:
     changed: int = 0
     #: Re-queued rows whose job the backend refused (broker still down); the next sweep tries again.
     enqueue_failures: int = 0
+    #: Sources out of service whose form was probed for free (:mod:`~.health`), and those of them
+    #: that the probe put back in service.
+    probed: list[str] = dataclasses.field(default_factory=list)
+    resumed: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def requeued(self) -> int:
@@ -176,6 +183,8 @@ def sweep(
             if progress:
                 progress(len(chunk))
 
+    if not dry_run:
+        probe_sources(report)
     if report.requeued or report.lost or report.recovered or report.changed or report.enqueue_failures:
         logger.info(
             "Cédula sweep%s: %s pending, %s retrying and %s processing rows re-queued; "
@@ -191,6 +200,31 @@ def sweep(
             report.changed,
             report.enqueue_failures,
         )
+    return report
+
+
+def probe_sources(report: SweepReport | None = None) -> SweepReport:
+    """Probe the form of every source out of service whose probe is due (``CEDULA_SOURCE_HEALTH
+    ["PROBE_EVERY"]``, one worker at a time for the cluster): a GET, no solve. A form with its
+    shape again puts back a source that was out because of its form, whose receivers queue the rows
+    that waited. Part of every :func:`sweep`, so a scheduled sweep is the probe's schedule."""
+    report = report or SweepReport()
+    try:
+        due = [source for source in source_names() if health.probe_due(source)]
+        if not due:
+            return report
+        scrapers = scrapers_by_source()
+    except Exception as exc:  # a sweep must go on: the probe is a courtesy
+        logger.error("Could not probe the sources out of service (%s: %s)", type(exc).__name__, exc)
+        return report
+    for source in due:
+        scraper = scrapers.get(source)
+        if scraper is None:
+            continue
+        probe(scraper, source)
+        report.probed.append(source)
+        if health.state(source).in_service:
+            report.resumed.append(source)
     return report
 
 

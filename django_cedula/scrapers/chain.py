@@ -220,6 +220,17 @@ def _with_earlier(result: ScrapeResult, earlier: Sequence[ScrapeResult]) -> Scra
 _scraper: ConfiguredPart[Scraper] = ConfiguredPart(SETTING, build_sources)
 
 
+def scrapers_by_source() -> dict[str, Scraper]:
+    """The configured scraper of each source name (the first entry of a name that repeats)."""
+    scraper = get_scraper()
+    if isinstance(scraper, ScraperChain):
+        found: dict[str, Scraper] = {}
+        for entry, source in zip(scraper.scrapers, scraper.sources, strict=True):
+            found.setdefault(source, entry)
+        return found
+    return {source_name(scraper): scraper}
+
+
 def get_scraper() -> Scraper:
     """The configured scraper (``CEDULA_SOURCES``), created once per process: a
     :class:`ScraperChain` when it has several entries."""

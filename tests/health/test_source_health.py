@@ -4,6 +4,7 @@ The real-worker version is tests/integration/test_source_change.py."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -335,3 +336,49 @@ def test_out_after_zero_turns_health_off(
     assert [row(user).retry_count for user in users] == [1, 1, 1, 1]
     assert health.state(SOURCE).in_service
     assert caches["default"].get(health._key(SOURCE, "streak")) is None
+
+
+def test_the_sweep_probes_a_source_out_for_its_form_and_puts_it_back(
+    settings: Any,
+    queued: type[RecordingBackend],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.core.management import call_command
+
+    settings.CEDULA_SOURCE_HEALTH = {"PROBE_EVERY": 1}
+    looks: list[bool] = []
+    form_whole = False
+
+    def look(self: FakeScraper) -> ProbeResult:
+        looks.append(form_whole)
+        return ProbeResult(ok=form_whole, status=None if form_whole else ScrapeStatus.FORM_CHANGED)
+
+    monkeypatch.setattr(FakeScraper, "probe", look, raising=False)
+    health.take_out(SOURCE, reason="form_changed", detail="the form page has no nuip field")
+    # The job probed (free) before giving up on the source: the form is still changed.
+    waiting = register(make_user, queued, NUMBERS[0])
+    assert looks == [False]
+    assert FakeScraper.calls == []
+    queued.reset()
+    form_whole = True
+    time.sleep(1.1)
+    out = io.StringIO()
+    call_command("cedula_sweep", stdout=out)
+    assert looks == [False, True]
+    assert "probed: fake; back in service: fake" in out.getvalue()
+    assert health.state(SOURCE).in_service
+    assert [job.user_id for job in queued.jobs] == [waiting[0].pk]
+    # The next sweep has nothing to probe.
+    call_command("cedula_sweep", stdout=io.StringIO())
+    assert looks == [False, True]
+
+
+def test_a_probe_runs_once_per_interval_for_the_cluster(settings: Any) -> None:
+    settings.CEDULA_SOURCE_HEALTH = {"PROBE_EVERY": 300}
+    health.take_out(SOURCE, reason="parse_error", detail="x")
+    assert health.probe_due(SOURCE)
+    assert not health.probe_due(SOURCE)  # another worker asking at the same time
+    health.record_probe(SOURCE, ProbeResult(ok=True))
+    caches["default"].delete(health._key(SOURCE, "probing"))
+    assert not health.probe_due(SOURCE)  # probed a moment ago

@@ -113,3 +113,12 @@ class Command(BaseCommand):
                 )
                 % {"count": report.enqueue_failures}
             )
+        if report.probed:
+            self.stdout.write(
+                "  "
+                + gettext("sources out of service probed: %(probed)s; back in service: %(resumed)s")
+                % {
+                    "probed": ", ".join(report.probed),
+                    "resumed": ", ".join(report.resumed) or gettext("none"),
+                }
+            )
