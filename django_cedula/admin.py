@@ -412,6 +412,8 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
             "cedula_spend_today": self.spend_summary(request),
             # One cache call; nothing shown when none runs or the cache cannot be read.
             "cedula_pauses": cedula_stats.running_pauses(cedula_stats.collect_pauses()),
+            # One cache read per source, and a count only when one is out of service.
+            "cedula_sources_out": cedula_stats.out_of_service_notes(),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)

@@ -22,12 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from ... import throttle
+from ... import health, throttle
 from ...captcha import spend
 from ...captcha.base import price_per_1000
 from ...captcha.supply import supply_status
 from ...models import FINAL_STATUSES, CaptchaSpend, CedulaInfo, CedulaStatus
-from ...scrapers.chain import configured_sources
+from ...scrapers.chain import configured_sources, source_names
 from ..console import format_duration
 
 #: Final states that mean the validation gave up.
@@ -51,7 +51,9 @@ class Command(BaseCommand):
         "the expired share of solves and an estimated cost (solves x the solver's price_per_1000 / "
         "1000, in that price's currency); and the token supply's live status, read from the cache "
         "('unavailable' when the cache cannot be read); and the pauses after a block still running, "
-        "every source's and each source's of a CEDULA_SOURCES chain. "
+        "every source's and each source's of a CEDULA_SOURCES chain; and each source's health: in "
+        "service, or out of service since when and why, and the rows waiting for a source (manage.py "
+        "cedula_sources tells more). "
         "A few aggregate queries: fast and constant in memory on any number of rows."
     )
 
@@ -62,6 +64,7 @@ class Command(BaseCommand):
         stats = collect_stats()
         stats["captcha"] = collect_captcha_stats()
         stats["pauses"] = collect_pauses()
+        stats["sources"] = collect_sources()
         if options["json"]:
             self.stdout.write(json.dumps(stats, indent=2))
         else:
@@ -103,6 +106,7 @@ class Command(BaseCommand):
         for line in format_captcha(stats["captcha"]):
             self.stdout.write(line)
         self.stdout.write(format_pauses(stats["pauses"]))
+        self.stdout.write(format_sources(stats["sources"]))
 
 
 def collect_stats(*, now: datetime.datetime | None = None) -> dict[str, Any]:
@@ -365,3 +369,87 @@ def format_pauses(pauses: Mapping[str, Any]) -> str:
     if not running:
         return _("Pauses after a block: none.")
     return _("Pauses after a block: %(pauses)s.") % {"pauses": ", ".join(running)}
+
+
+# Source health --------------------------------------------------------------------------------
+
+
+def collect_sources() -> dict[str, Any]:
+    """Each configured source's health, JSON-ready: ``sources`` (in ``CEDULA_SOURCES``' order) maps
+    its name to ``in_service``, ``since`` (ISO 8601, ``None`` in service), ``reason`` and
+    ``reason_text``; ``rows_waiting`` counts the rows waiting for a source out of service (one
+    query). ``{"available": False, "error": kind, "rows_waiting": n}`` when the cache cannot be read."""
+    waiting = CedulaInfo.objects.waiting_for_sources().count()
+    try:
+        found = health.states(source_names())
+    except Exception as exc:  # a cache that is down raises its client's own errors
+        return {"available": False, "error": type(exc).__name__, "rows_waiting": waiting}
+    return {
+        "available": True,
+        "sources": {
+            state.source: {
+                "in_service": state.in_service,
+                "since": None
+                if state.since is None
+                else datetime.datetime.fromtimestamp(state.since, datetime.timezone.utc).isoformat(),
+                "reason": state.reason,
+                "reason_text": state.reason_text if state.reason else "",
+            }
+            for state in found
+        },
+        "rows_waiting": waiting,
+    }
+
+
+def format_sources(sources: Mapping[str, Any]) -> str:
+    """The sources' health as one line of text."""
+    waiting = ngettext("%(count)d row waiting", "%(count)d rows waiting", sources["rows_waiting"]) % {
+        "count": sources["rows_waiting"]
+    }
+    if not sources.get("available"):
+        return _("Sources: unavailable (%(error)s: the cache could not be read); %(waiting)s.") % {
+            "error": sources.get("error", "?"),
+            "waiting": waiting,
+        }
+    parts = [
+        _("%(source)s in service") % {"source": name}
+        if item["in_service"]
+        else _("%(source)s out of service since %(since)s (%(reason)s)")
+        % {"source": name, "since": item["since"], "reason": item["reason_text"]}
+        for name, item in sources["sources"].items()
+    ]
+    return _("Sources: %(sources)s; %(waiting)s.") % {
+        "sources": ", ".join(parts) or _("none"),
+        "waiting": waiting,
+    }
+
+
+def out_of_service_notes() -> list[str]:
+    """One sentence per source out of service, for the line above the admin's list of validations,
+    then one about the rows waiting and what to run; ``[]`` when every source is in service or the
+    cache cannot be read (logged by :func:`~django_cedula.health.out_of_service`)."""
+    out = health.out_of_service(source_names())
+    if not out:
+        return []
+    notes = [
+        _("Source %(source)s is out of service since %(since)s: %(reason)s.")
+        % {"source": state.source, "since": health.since_text(state.since), "reason": state.reason_text}
+        for state in out
+    ]
+    waiting = CedulaInfo.objects.waiting_for_sources().count()
+    notes.append(
+        ngettext(
+            "%(count)d row waits; none pays an attempt.",
+            "%(count)d rows wait; none pays an attempt.",
+            waiting,
+        )
+        % {"count": waiting}
+    )
+    notes.append(
+        _(
+            "Run manage.py cedula_sources %(source)s --sample to see what it answered, and after upgrading "
+            "django-cedula: manage.py cedula_sources --resume %(source)s."
+        )
+        % {"source": out[0].source}
+    )
+    return notes
