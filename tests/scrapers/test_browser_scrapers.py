@@ -84,7 +84,7 @@ def test_cancelled(replica_settings: Replica, source: str, number: str, novedad:
     [
         ("1000000040", ScrapeStatus.NETWORK_ERROR),  # "en actualización"
         ("1000000041", ScrapeStatus.TIMEOUT),  # the site's own upstream timed out ("Curl error")
-        ("1000000043", ScrapeStatus.CAPTCHA_FAILED),
+        ("1000000043", ScrapeStatus.TOKEN_REFUSED),  # the site refused the token posted
         ("1000000050", ScrapeStatus.BLOCKED),
         ("1000000053", ScrapeStatus.NETWORK_ERROR),  # dropped connection
         ("1000000054", ScrapeStatus.PARSE_ERROR),  # garbage
@@ -130,7 +130,7 @@ def test_a_500_twice_is_a_network_error(replica_settings: Replica) -> None:
         ("block", ScrapeStatus.BLOCKED),
         ("garbage", ScrapeStatus.PARSE_ERROR),
         ("curl_error", ScrapeStatus.TIMEOUT),
-        ("captcha_reject", ScrapeStatus.CAPTCHA_FAILED),
+        ("captcha_reject", ScrapeStatus.TOKEN_REFUSED),
         ("drop", ScrapeStatus.NETWORK_ERROR),
         ("updating", ScrapeStatus.NETWORK_ERROR),
     ],
