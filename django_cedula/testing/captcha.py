@@ -94,7 +94,8 @@ class ReplicaCaptchaSolver(CaptchaSolver):
             seed=seed,
             fail=fail,
             poll_interval=poll_interval,
-            replica_url=replica_url,
+            # Kept only when given: a solver without it has the options it always had.
+            **({} if replica_url is None else {"replica_url": replica_url}),
         )
         #: The replica whose solve endpoint issues (and counts) the tokens; ``None``: issued here.
         self.replica_url = replica_url

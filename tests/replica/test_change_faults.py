@@ -114,6 +114,7 @@ def test_the_control_endpoint_is_for_this_machine_only(cedula_replica: Replica) 
 
 def test_solves_are_counted_by_the_replica(cedula_replica: Replica) -> None:
     solver = ReplicaCaptchaSolver(replica_url=cedula_replica.url)
+    assert solver.options["replica_url"] == cedula_replica.url
     tokens = [solver.solve(cedula_replica.site_key, cedula_replica.wsp_url) for _ in range(3)]
     ref = solver.submit(cedula_replica.site_key, cedula_replica.wsp_url)
     assert solver.poll(ref) is not None

@@ -172,7 +172,6 @@ def test_options() -> None:
         "seed": 2,
         "fail": False,
         "poll_interval": 0.5,
-        "replica_url": None,
     }
     assert solver.poll_interval == 0.5
     assert ReplicaCaptchaSolver().poll_interval == 0.25
