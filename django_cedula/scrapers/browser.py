@@ -16,7 +16,7 @@ import abc
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeAlias
 
 from django.core.signals import setting_changed
@@ -36,8 +36,8 @@ from ..browser import (
 from ..conf import app_settings
 from ..exceptions import CaptchaError, ConfigurationError
 from ..privacy import redact
-from ..results import ScrapeResult, ScrapeStatus
-from .solving import CaptchaSolve, SolvingScraper
+from ..results import ProbeResult, ScrapeResult, ScrapeStatus
+from .solving import FORM_SAMPLE_CHARS, CaptchaSolve, SolvingScraper, probe_result
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,15 @@ class Loaded:
     status: int | None
     retry_after: str | None = None
     failed: bool = False
+
+
+#: The loaded page's HTML, at most ``limit`` characters of it (for telling a block page from the form).
+PAGE_HTML_JS = """
+(limit) => {
+    const root = document.documentElement;
+    return root ? root.outerHTML.slice(0, limit) : "";
+}
+"""
 
 
 #: A source's answer, brought back from the browser's loop unread: :meth:`BrowserScraper.run_lookup`
@@ -100,11 +109,42 @@ class BrowserScraper(SolvingScraper, abc.ABC):
         return get_browser_runtime(self.browser_options)
 
     def run_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
+        return self._run(lambda page: self._guarded_lookup(page, url, cedula, captcha), cedula)
+
+    def probe(self) -> ProbeResult:
+        """Load the form page in the browser and check its shape exactly as a lookup does
+        (:meth:`open_form`); no solve, no post.
+
+        The browser rather than a plain HTTP GET: the probe then reaches the site as the lookups do
+        (Chromium's TLS and headers, the same proxy and User-Agent), so that a firewall that lets the
+        browser through but refuses other clients does not make a healthy source look blocked, and
+        the shape is read from the page as the lookups read it. It costs a page of the process's
+        browser (started if it is not running). From a plain thread; nothing runs on the caller's loop.
+        """
+        url = self.url
+        seen: list[str] = []
+
+        async def look(page: Page) -> ScrapeResult:
+            opened = await self.open_form(page, url)
+            if isinstance(opened, ScrapeResult):
+                return opened
+            seen.append(await page.evaluate(PAGE_HTML_JS, FORM_SAMPLE_CHARS))
+            return ScrapeResult(status=ScrapeStatus.FOUND)  # the shape is right: nothing to say
+
         try:
-            outcome = self.runtime.run_page(
-                lambda page: self._guarded_lookup(page, url, cedula, captcha),
-                timeout=app_settings.LOOKUP_TIMEOUT,
-            )
+            result = self._run(lambda page: self._guarded(page, look, None), None)
+        except ConfigurationError as exc:  # a proxy's 407: the probe cannot tell anything of the source
+            return ProbeResult(ok=False, status=ScrapeStatus.NETWORK_ERROR, detail=str(exc))
+        if result.status is ScrapeStatus.FOUND:
+            return probe_result(None, seen[0] if seen else "")
+        return probe_result(result)
+
+    def _run(
+        self, work: Callable[[Page], Awaitable[ScrapeResult | AnswerReading]], cedula: str | None
+    ) -> ScrapeResult:
+        """Run ``work`` on a fresh page of the runtime, the browser's failures turned into results."""
+        try:
+            outcome = self.runtime.run_page(work, timeout=app_settings.LOOKUP_TIMEOUT)
             # The answer is read here, on the job's thread, once the browser is done with the page.
             return outcome if isinstance(outcome, ScrapeResult) else outcome()
         except BrowserTimeout:
@@ -124,6 +164,15 @@ class BrowserScraper(SolvingScraper, abc.ABC):
         self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
     ) -> ScrapeResult | AnswerReading:
         """Run :meth:`lookup`, turning Playwright's and the solver's errors into results."""
+        return await self._guarded(page, lambda page: self.lookup(page, url, cedula, captcha), cedula)
+
+    async def _guarded(
+        self,
+        page: Page,
+        work: Callable[[Page], Awaitable[ScrapeResult | AnswerReading]],
+        cedula: str | None,
+    ) -> ScrapeResult | AnswerReading:
+        """Run ``work`` on ``page``, turning Playwright's and the solver's errors into results."""
         # A fetch() that meets a proxy's 407 fails without a status (the page's script sees "Failed to
         # fetch"): Chromium's reason, on the failed request, is what tells it from a network error.
         proxy_auth: list[str] = []
@@ -134,7 +183,7 @@ class BrowserScraper(SolvingScraper, abc.ABC):
 
         page.on("requestfailed", note_proxy_auth)
         try:
-            return await self.lookup(page, url, cedula, captcha)
+            return await work(page)
         except PlaywrightTimeoutError as exc:
             return ScrapeResult(status=ScrapeStatus.TIMEOUT, error=_first_line(exc, cedula))
         except asyncio.TimeoutError:
@@ -154,6 +203,12 @@ class BrowserScraper(SolvingScraper, abc.ABC):
             return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error=_first_line(exc, cedula))
         finally:
             page.remove_listener("requestfailed", note_proxy_auth)
+
+    @abc.abstractmethod
+    async def open_form(self, page: Page, url: str) -> Any:
+        """Load the form page at ``url`` in ``page`` and check its shape: what the lookup needs from it,
+        or the result that ends the lookup (blocked, page moved, ``form_changed``...). No solve: a
+        lookup starts its solve after this, and :meth:`probe` stops here. On the browser's loop."""
 
     @abc.abstractmethod
     async def lookup(

@@ -9,10 +9,10 @@ from urllib.parse import urljoin
 from playwright.async_api import Page
 
 from ..results import ScrapeResult, ScrapeStatus
-from .browser import AnswerReading, BrowserScraper
-from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_response
-from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, election_id
-from .wsp import PAGE_HTML_JS, READ_ANSWER_JS, page_answer
+from .browser import PAGE_HTML_JS, AnswerReading, BrowserScraper, Loaded
+from .parsing import MAX_ANSWER_BYTES, oversized_answer, parse_consultacenso_response, read_form_page
+from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, censo_form_problem, election_id
+from .wsp import READ_ANSWER_JS, page_answer
 
 __all__ = ["ConsultaCensoScraper"]
 
@@ -36,6 +36,9 @@ async ({url, payload, limit}) => {"""
 class ConsultaCensoScraper(BrowserScraper):
     """Looks a number up through the consultacenso app's JSON API, from inside its page.
 
+    The app's page is checked before any solve (its ``#documento`` field, its site key, the API its
+    script posts to): a page without them is ``form_changed``.
+
     Select it with an entry ``{"BACKEND": "django_cedula.scrapers.consultacenso.ConsultaCensoScraper"}``
     of ``CEDULA_SOURCES``; its options are :class:`~.browser.BrowserScraper`'s. Same result contract
     as :class:`~django_cedula.scrapers.wsp.WspScraper`.
@@ -48,22 +51,10 @@ class ConsultaCensoScraper(BrowserScraper):
         self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
     ) -> ScrapeResult | AnswerReading:
         for attempt in (1, 2):
-            loaded = await self.goto(page, url)
-            if loaded.failed:
-                return await self.failed_load(loaded, "the app's page")
-            html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
-            failure = await self.page_failure(html, loaded, "the app's page")
-            if failure is not None:
-                return failure
-            site_key = await page.get_attribute(".g-recaptcha", "data-sitekey")
-            if not site_key:
-                return ScrapeResult(
-                    status=ScrapeStatus.PARSE_ERROR,
-                    error="the page has no reCAPTCHA site key",
-                    raw_html=html[:2000],
-                )
-            self.remember_site_key(site_key)
-            captcha.start(site_key, url)
+            site_key = await self.open_form(page, url)
+            if isinstance(site_key, ScrapeResult):
+                return site_key
+            await captcha.begin(site_key, url)
             await page.fill("#documento", cedula)
             token = await captcha.token()
             answer = await asyncio.wait_for(
@@ -92,6 +83,23 @@ class ConsultaCensoScraper(BrowserScraper):
                 self._read_answer, answer["body"], answer["status"], answer.get("retryAfter"), cedula
             )
         return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the app asked for a reload twice")
+
+    async def open_form(self, page: Page, url: str) -> str | ScrapeResult:
+        """Load the app's page and check it has what a lookup needs
+        (:func:`~.solving.censo_form_problem`, read off the loop): its site key, or the result that ends
+        the lookup."""
+        loaded: Loaded = await self.goto(page, url)
+        if loaded.failed:
+            return await self.failed_load(loaded, "the app's page")
+        html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
+        failure = await self.page_failure(html, loaded, "the app's page")
+        if failure is not None:
+            return failure
+        form = await asyncio.to_thread(read_form_page, html)
+        problem = await asyncio.to_thread(censo_form_problem, form, html, page.url)
+        if problem:
+            return self.form_changed(problem, html)
+        return form.site_key
 
     def _read_answer(self, body: str, http_status: int, retry_after: str | None, cedula: str) -> ScrapeResult:
         """The app's answer, read on the job's thread."""

@@ -8,17 +8,19 @@ import json
 from urllib.parse import urljoin
 
 from ..results import ScrapeResult, ScrapeStatus
-from .http import BrowserLikeClient, Fetched, HttpScraper, SourceTimeout, SourceUnreachable
+from .http import BrowserLikeClient, Fetched, HttpScraper, OpenedForm, SourceTimeout, SourceUnreachable
 from .parsing import oversized_answer, parse_consultacenso_response, read_form_page
-from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, election_id
+from .solving import CENSO_URL, CaptchaSolve, api_base, asks_for_reload, censo_form_problem, election_id
 
 
 class ConsultaCensoHttpScraper(HttpScraper):
     """Looks a number up through the consultacenso app's JSON API without a browser, as
     :class:`~django_cedula.scrapers.consultacenso.ConsultaCensoScraper` does with one.
 
-    GETs the app's page for its reCAPTCHA site key (and, as the app's script does on load, the
-    election list), then posts ``{"documento", "eleccionId", "captchaToken"}`` to ``back/api/consulta``.
+    GETs the app's page for its reCAPTCHA site key (a page without ``#documento``, the site key or
+    the API the scraper posts to is ``form_changed``, before any solve), starts the solve, asks (as
+    the app's script does on load) for the election list, then posts
+    ``{"documento", "eleccionId", "captchaToken"}`` to ``back/api/consulta``.
     A ``reload`` answer gets the page again and a fresh captcha token, once.
 
     Select it with an entry
@@ -34,23 +36,14 @@ class ConsultaCensoHttpScraper(HttpScraper):
         self, client: BrowserLikeClient, url: str, cedula: str, captcha: CaptchaSolve
     ) -> ScrapeResult:
         for attempt in (1, 2):
-            page = await client.navigate(url, reload="script" if attempt == 2 else "")
-            failure = self.failed_page(page.text, page.status, "the app's page", retry_after=page.retry_after)
-            if failure is not None:
-                return failure
-            form = read_form_page(page.text)
-            if not form.site_key:
-                return ScrapeResult(
-                    status=ScrapeStatus.PARSE_ERROR,
-                    error="the page has no reCAPTCHA site key",
-                    raw_html=page.text[:2000],
-                )
-            self.remember_site_key(form.site_key)
-            captcha.start(form.site_key, url)
-            api = api_base(page.url)
+            opened = await self.open_form(client, url, reload="script" if attempt == 2 else "")
+            if isinstance(opened, ScrapeResult):
+                return opened
+            await captcha.begin(opened.form.site_key, url)
+            api = api_base(opened.url)
             # The app's script asks for the election list as the page loads; what it answers does
             # not matter to the lookup (as in the browser, a failure there only shows in the page).
-            elections = asyncio.ensure_future(client.fetch(urljoin(api, "elecciones"), page.url))
+            elections = asyncio.ensure_future(client.fetch(urljoin(api, "elecciones"), opened.url))
             try:
                 token = await captcha.token()
             finally:
@@ -58,7 +51,7 @@ class ConsultaCensoHttpScraper(HttpScraper):
             payload = {"documento": cedula, "eleccionId": election_id(self.election), "captchaToken": token}
             answer = await client.fetch(
                 urljoin(api, "consulta"),
-                page.url,
+                opened.url,
                 method="POST",
                 body=json.dumps(payload, separators=(",", ":")).encode(),
                 content_type="application/json",
@@ -72,6 +65,20 @@ class ConsultaCensoHttpScraper(HttpScraper):
             result = parse_consultacenso_response(answer.text, http_status=answer.status, cedula=cedula)
             return self.failed_answer(result, answer.status, retry_after=answer.retry_after)
         return ScrapeResult(status=ScrapeStatus.NETWORK_ERROR, error="the app asked for a reload twice")
+
+    async def open_form(
+        self, client: BrowserLikeClient, url: str, *, reload: str
+    ) -> OpenedForm | ScrapeResult:
+        """Load the app's page and check it has what a lookup needs (:func:`~.solving.censo_form_problem`)."""
+        page = await client.navigate(url, reload=reload)
+        failure = self.failed_page(page.text, page.status, "the app's page", retry_after=page.retry_after)
+        if failure is not None:
+            return failure
+        form = read_form_page(page.text)
+        problem = censo_form_problem(form, page.text, page.url)
+        if problem:
+            return self.form_changed(problem, page.text)
+        return OpenedForm(page.url, form, page.text)
 
 
 async def _settle(task: asyncio.Future[Fetched]) -> None:

@@ -51,7 +51,7 @@ import logging
 import re
 import secrets
 import string
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -59,9 +59,9 @@ from ..conf import app_settings
 from ..exceptions import CaptchaError, ConfigurationError
 from ..privacy import REDACTED, redact, redact_urls
 from ..proxies import parse_proxy_value
-from ..results import ScrapeResult, ScrapeStatus
-from .parsing import MAX_ANSWER_BYTES
-from .solving import CaptchaSolve, SolvingScraper, decode_answer
+from ..results import ProbeResult, ScrapeResult, ScrapeStatus
+from .parsing import MAX_ANSWER_BYTES, FormPage
+from .solving import CaptchaSolve, SolvingScraper, decode_answer, probe_result
 
 if TYPE_CHECKING:
     from curl_cffi.requests import AsyncSession
@@ -466,7 +466,30 @@ class HttpScraper(SolvingScraper, abc.ABC):
         )
 
     def run_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
-        return _run_own_loop(lambda: self._guarded_lookup(url, cedula, captcha))
+        return _run_own_loop(
+            lambda: self._guarded(lambda client: self.lookup(client, url, cedula, captcha), cedula)
+        )
+
+    def probe(self) -> ProbeResult:
+        """A GET of the form page in a fresh session, checked as a lookup checks it (:meth:`open_form`);
+        no solve, no post. From a plain thread: the request runs on an event loop of its own."""
+        url = self.url
+        seen: list[str] = []
+
+        async def look(client: BrowserLikeClient) -> ScrapeResult:
+            opened = await self.open_form(client, url, reload="")
+            if isinstance(opened, ScrapeResult):
+                return opened
+            seen.append(opened.html)
+            return ScrapeResult(status=ScrapeStatus.FOUND)  # the shape is right: nothing to say
+
+        try:
+            result = _run_own_loop(lambda: self._guarded(look, None))
+        except ConfigurationError as exc:  # a proxy's 407: the probe cannot tell anything of the source
+            return ProbeResult(ok=False, status=ScrapeStatus.NETWORK_ERROR, detail=str(exc))
+        if result.status is ScrapeStatus.FOUND:
+            return probe_result(None, seen[0] if seen else "")
+        return probe_result(result)
 
     def _client_settings(self) -> tuple[dict[str, Any], ChromeHeaders | None]:
         from curl_cffi import CurlHttpVersion, CurlOpt
@@ -485,8 +508,11 @@ class HttpScraper(SolvingScraper, abc.ABC):
         headers = ChromeHeaders(self.chrome_major, user_agent or "") if self.browser_headers else None
         return session, headers
 
-    async def _guarded_lookup(self, url: str, cedula: str, captcha: CaptchaSolve) -> ScrapeResult:
-        """Run :meth:`lookup` in a fresh session, turning failures into results."""
+    async def _guarded(
+        self, work: Callable[[BrowserLikeClient], Awaitable[ScrapeResult]], cedula: str | None
+    ) -> ScrapeResult:
+        """Run ``work`` (a lookup, or a probe's look at the form) in a fresh session, turning failures
+        into results."""
         from curl_cffi.requests import AsyncSession
 
         try:
@@ -496,9 +522,7 @@ class HttpScraper(SolvingScraper, abc.ABC):
         try:
             async with AsyncSession(**options) as session:
                 client = BrowserLikeClient(session, headers, self.page_timeout)
-                return await asyncio.wait_for(
-                    self.lookup(client, url, cedula, captcha), timeout=app_settings.LOOKUP_TIMEOUT
-                )
+                return await asyncio.wait_for(work(client), timeout=app_settings.LOOKUP_TIMEOUT)
         except asyncio.TimeoutError:
             return ScrapeResult(
                 status=ScrapeStatus.TIMEOUT,
@@ -517,10 +541,28 @@ class HttpScraper(SolvingScraper, abc.ABC):
             )
 
     @abc.abstractmethod
+    async def open_form(
+        self, client: BrowserLikeClient, url: str, *, reload: str
+    ) -> OpenedForm | ScrapeResult:
+        """Load the form page at ``url`` and check its shape: what the lookup needs from it, or the
+        result that ends the lookup (blocked, page moved, ``form_changed``...). No solve: a lookup
+        starts its solve after this, and :meth:`probe` stops here."""
+
+    @abc.abstractmethod
     async def lookup(
         self, client: BrowserLikeClient, url: str, cedula: str, captcha: CaptchaSolve
     ) -> ScrapeResult:
         """Look ``cedula`` up with ``client`` (a fresh session). Runs on this call's event loop: no ORM."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenedForm:
+    """A form page that has what a lookup needs (:meth:`HttpScraper.open_form`)."""
+
+    #: The page's final URL (after redirects): the lookup posts from it.
+    url: str
+    form: FormPage
+    html: str
 
 
 def new_boundary() -> str:

@@ -1,8 +1,9 @@
 """What every scraper that meets a captcha shares, browser or not: the lookup's tokens
-(:class:`CaptchaSolve`), the pause between a worker's lookups, the solve threads, the site key
-remembered between lookups, and the result for a page that cannot serve a lookup; and what a lookup
-needs to know about each source (the production URLs, the consultacenso app's API base, election
-numbering and "reload" answer).
+(:class:`CaptchaSolve`), the pause between a worker's lookups, the solve threads, the result for a
+page that cannot serve a lookup, the check of a form page's shape (:func:`wsp_form_problem`,
+:func:`censo_form_problem`: what :meth:`SolvingScraper.probe` and every lookup look at before any
+solve); and what a lookup needs to know about each source (the production URLs, the consultacenso
+app's API base, election numbering and "reload" answer).
 
 Browser-free, so that the HTTP-only scrapers do not import Playwright:
 :class:`~.browser.BrowserScraper` (Chromium) and :class:`~.http.HttpScraper` (plain HTTP) both
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from ..captcha import CaptchaSolver, SolvedToken, get_captcha_solver, spend
 from ..captcha.base import checked_token
@@ -35,9 +36,9 @@ from ..captcha.supply import TokenSupply, get_token_supply
 from ..conf import app_settings
 from ..exceptions import CaptchaError, ConfigurationError
 from ..proxies import ProxyError, parse_proxy_value
-from ..results import ScrapeResult, ScrapeStatus
+from ..results import ProbeResult, ScrapeResult, ScrapeStatus
 from .base import BaseScraper
-from .parsing import is_block_page
+from .parsing import MAX_ANSWER_BYTES, FormPage, is_block_page
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +89,75 @@ def asks_for_reload(body: str) -> bool:
 #: Seconds between two looks at the supply while a lookup's own solve runs.
 SUPPLY_RECHECK = 0.5
 
+#: How much of a form page a ``form_changed`` result or a probe keeps (their ``raw_html``): enough of
+#: the page for a maintainer to see what replaced the form.
+FORM_SAMPLE_CHARS = 20_000
+
+# A quoted path in a page's markup or inline script that names an API (``"/consultacenso/back/api/"``,
+# ``'api/v2/consulta'``): what the consultacenso app's script posts to. ``api.js`` (Google's script) and
+# ``?api=1`` (a map link) are not, having no ``api/``. Each quote starts at most one scan up to the next
+# quote, so the search is linear in the page's length.
+_API_PATH = re.compile(r"""["']([^"'\s<>]{0,300}?\bapi/[^"'\s<>]{0,300})["']""")
+
+
+def wsp_form_problem(form: FormPage) -> str | None:
+    """What the wsp form page lacks that a lookup needs (``None``: nothing), as a ``form_changed``
+    result says it: the ``#nuip`` field, the reCAPTCHA site key (``div.g-recaptcha[data-sitekey]``)."""
+    if not form.has("nuip"):
+        return "the form page has no #nuip field"
+    if not form.site_key:
+        return "the form page has no reCAPTCHA site key"
+    return None
+
+
+def censo_form_problem(form: FormPage, html: str, page_url: str) -> str | None:
+    """What the consultacenso app's page lacks that a lookup needs (``None``: nothing): the
+    ``#documento`` field, the reCAPTCHA site key, and the API the scraper posts to
+    (:func:`api_base` of the page's URL). The app's script may live in a file of its own, so a page
+    that names no API path passes; one that names API paths of its own host, none of them the
+    expected one, has moved its endpoint."""
+    if not form.has("documento"):
+        return "the form page has no #documento field"
+    if not form.site_key:
+        return "the form page has no reCAPTCHA site key"
+    expected = api_base(page_url)
+    origin = urlsplit(expected)[:2]
+    named = []
+    for match in _API_PATH.finditer(html[:MAX_ANSWER_BYTES]):
+        path = urljoin(page_url, match.group(1))
+        if urlsplit(path)[:2] == origin:
+            named.append(path)
+    if named and not any(path.startswith(expected) for path in named):
+        seen = urlsplit(named[0]).path[:100]
+        return f"the form page's script names no API at {urlsplit(expected).path} (it names {seen})"
+    return None
+
+
+def probe_result(failure: ScrapeResult | None, html: str = "") -> ProbeResult:
+    """A probe's verdict from what the form's check returned: ``None`` (the shape is right), or the
+    result a lookup would have ended with (``form_changed``, ``blocked``, ``page_moved``...)."""
+    if failure is None:
+        return ProbeResult(ok=True, raw_html=html[:FORM_SAMPLE_CHARS])
+    return ProbeResult(
+        ok=False,
+        status=failure.status,
+        detail=failure.error,
+        raw_html=(failure.raw_html or html)[:FORM_SAMPLE_CHARS],
+    )
+
 
 class CaptchaSolve:
     """The reCAPTCHA token(s) of one lookup: from the cluster's token supply when it has one ready,
     otherwise from a solve of the lookup's own, running on a plain thread while the browser loads
     and fills the page.
 
-    Solving services take tens of seconds, far longer than the browser work. With a supply
+    Solving services take tens of seconds, far longer than the browser work. No solve starts before
+    the form page has been loaded and found to have the shape the lookup needs (:meth:`begin`, with
+    the site key read from that page): a changed form costs no solve. With a supply
     (:mod:`django_cedula.captcha.supply`) the token is taken at the moment the form is posted, the
-    oldest still good; an own solve starts only when the supply is empty at the lookup's start (as
-    early as the site key is known) or at posting time. An own token the lookup did not need, because
-    the supply had one after all, goes to the supply for the next lookup.
+    oldest still good; an own solve starts only when the supply is empty once the form is checked,
+    or at posting time. An own token the lookup did not need, because the supply had one after all,
+    goes to the supply for the next lookup.
     """
 
     def __init__(
@@ -137,9 +196,17 @@ class CaptchaSolve:
         if self.supply is None:
             self._start_own()
 
+    async def begin(self, site_key: str, page_url: str) -> None:
+        """The form page has been checked: get the token for its ``site_key`` under way, so that the
+        solve overlaps what page work remains (filling the form, the election list). From the lookup's
+        event loop; the supply's stock is read on a plain thread (:meth:`prefetch`)."""
+        self.start(site_key, page_url)
+        if self.supply is not None and self.future is None:
+            await asyncio.get_running_loop().run_in_executor(None, self.prefetch)
+
     def prefetch(self) -> None:
         """With a supply: start an own solve now if the supply has nothing ready for this lookup
-        (call from a plain thread, before the page loads, so the solve overlaps the page work)."""
+        (call from a plain thread, once the form is checked, so the solve overlaps the page work left)."""
         if (
             self.supply is not None
             and self.site_key
@@ -169,11 +236,12 @@ class CaptchaSolve:
         return token
 
     def restart(self, page_url: str) -> None:
-        """Get a new token for the same site key (a token is good for one submission only)."""
-        site_key, self.site_key = self.site_key, None
+        """Forget the token just spent (a token is good for one submission only): the next one is got
+        by :meth:`begin` once the reloaded page has been checked, so that a page that changed on reload
+        costs no solve either."""
+        self.site_key = None
         self.future = None
-        if site_key:
-            self.start(site_key, page_url)
+        self.page_url = page_url
 
     async def token(self) -> str:
         """The token for the submission about to be made, without blocking the browser's loop.
@@ -244,11 +312,14 @@ class CaptchaSolve:
     def report(self, result: ScrapeResult) -> None:
         """Tell the solver how the site took the tokens this lookup sent (from a plain thread).
 
-        Every token but the last was refused (the site asked for a new one); the last was refused
-        if the lookup ended ``captcha_failed``, accepted if the site gave an answer."""
+        Every token but the last was refused (the site asked for a new one). The last was refused if
+        the lookup ended ``token_refused`` (the site said so), accepted if the site gave an answer.
+        ``captcha_failed`` is our side's failure (no solver, a failed solve): the token that failed was
+        never posted nor recorded here, and any token recorded before it was answered with a reload,
+        so every recorded one counts as refused."""
         if not self.used:
             return
-        last_refused = result.status is ScrapeStatus.CAPTCHA_FAILED
+        last_refused = result.status in (ScrapeStatus.TOKEN_REFUSED, ScrapeStatus.CAPTCHA_FAILED)
         verdicts = [False] * (len(self.used) - 1) + [not last_refused]
         spend.count("refused", verdicts.count(False))
         if not self.solver.supports_reports:
@@ -271,7 +342,10 @@ class SolvingScraper(BaseScraper, abc.ABC):
     :meth:`scrape_cedula` is the frame of every lookup: :meth:`begin_lookup` (a
     :class:`CaptchaSolve`, or the result when no solver is configured), the subclass's
     :meth:`run_lookup` on its own client, and :meth:`end_lookup` with the solve and the result
-    whatever happened.
+    whatever happened. The subclass loads the form page, checks its shape and only then starts the
+    solve (:meth:`CaptchaSolve.begin`): a page without what the lookup needs ends it
+    ``form_changed``, at no cost. :meth:`probe` runs the same load and check alone: a GET, no solve,
+    no post.
 
     Options (the ``OPTIONS`` of an entry of ``CEDULA_SOURCES``), each refused by name when wrong:
 
@@ -324,7 +398,6 @@ class SolvingScraper(BaseScraper, abc.ABC):
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="cedula-captcha"
         )
-        self._site_key: str | None = None
         self._last_lookup = 0.0
         self._pace_lock = threading.Lock()
 
@@ -349,10 +422,17 @@ class SolvingScraper(BaseScraper, abc.ABC):
         """Look ``cedula`` up at ``url`` on this scraper's client (from a plain thread), its
         failures turned into results."""
 
+    @abc.abstractmethod
+    def probe(self) -> ProbeResult:
+        """Load the form page (a GET, as a lookup loads it) and check its shape exactly as a lookup
+        does; never solve, never post. From a plain thread (a sweep): no ORM, no event loop of the
+        caller's. Not paced and not counted in the pacing: it is no lookup."""
+
     def begin_lookup(self, url: str) -> CaptchaSolve | ScrapeResult:
         """The lookup's :class:`CaptchaSolve`, after the pause between this worker's lookups; a
         ``captcha_failed`` result instead, at once and without traffic, when no solver is configured.
-        Call from a plain thread (the supply is asked whether it has stock)."""
+        No solve starts here: the subclass starts it once the form page has been checked
+        (:meth:`CaptchaSolve.begin`). Call from a plain thread."""
         solver = get_captcha_solver()
         if solver is None:
             return ScrapeResult(status=ScrapeStatus.CAPTCHA_FAILED, error="no captcha solver is configured")
@@ -362,10 +442,6 @@ class SolvingScraper(BaseScraper, abc.ABC):
             deadline=time.monotonic() + app_settings.LOOKUP_TIMEOUT + self._pace_wait(),
             supply=get_token_supply(),
         )
-        if self._site_key:
-            # Before the pacing sleep, so that the solve overlaps it instead of adding to it.
-            captcha.start(self._site_key, url)
-            captcha.prefetch()
         self._pace()
         # Pacing counts from the start of this worker's previous lookup: a request every
         # CEDULA_MIN_LOOKUP_INTERVAL seconds, whatever the page took.
@@ -460,10 +536,12 @@ class SolvingScraper(BaseScraper, abc.ABC):
             + PROXY_HINT,
         )
 
-    def remember_site_key(self, site_key: str | None) -> None:
-        """Keep the page's site key so that the next lookup can start its solve before loading the page."""
-        if site_key:
-            self._site_key = site_key
+    def form_changed(self, problem: str, html: str) -> ScrapeResult:
+        """The result for a form page that loaded (no block, no error status) without what the lookup
+        needs: ``form_changed``, with the page (bounded) for a maintainer to read."""
+        return ScrapeResult(
+            status=ScrapeStatus.FORM_CHANGED, error=problem, raw_html=html[:FORM_SAMPLE_CHARS]
+        )
 
     def _pace_wait(self) -> float:
         return max(self._last_lookup + app_settings.MIN_LOOKUP_INTERVAL - time.monotonic(), 0.0)

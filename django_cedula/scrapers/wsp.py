@@ -9,16 +9,17 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from ..results import ScrapeResult, ScrapeStatus
-from .browser import AnswerReading, BrowserScraper, Loaded
+from ..results import ScrapeResult
+from .browser import PAGE_HTML_JS, AnswerReading, BrowserScraper, Loaded
 from .parsing import (
     MAX_ANSWER_BYTES,
+    FormPage,
     ReloadRequested,
     oversized_answer,
     parse_wsp_response,
     wsp_asks_for_reload,
 )
-from .solving import WSP_URL, CaptchaSolve, decode_answer
+from .solving import WSP_URL, CaptchaSolve, decode_answer, wsp_form_problem
 
 #: A page-side function (JavaScript source) that reads a ``fetch()`` answer's bytes, at most ``limit``
 #: of them (after any ``Content-Encoding`` is undone): the reader is cancelled past the limit, so the
@@ -63,14 +64,6 @@ def page_answer(answer: dict[str, Any]) -> dict[str, Any]:
     return {**answer, "body": decode_answer(base64.b64decode(answer["data"]), answer.get("contentType"))}
 
 
-#: The loaded page's HTML, at most ``limit`` characters of it (for telling a block page from the form).
-PAGE_HTML_JS = """
-(limit) => {
-    const root = document.documentElement;
-    return root ? root.outerHTML.slice(0, limit) : "";
-}
-"""
-
 # The page's own script posts the form as multipart data with AJAX; this does the same from
 # inside the page, so the session cookie and the origin are the page's. The answer is read up
 # to ``limit`` bytes (``MAX_ANSWER_BYTES``).
@@ -108,7 +101,8 @@ class WspScraper(BrowserScraper):
     """Looks a number up on the wsp census page with headless Chromium.
 
     Loads the form (retrying once when the GET answers 500), reads the per-load token and
-    the reCAPTCHA site key from it, fills ``#nuip`` and ``#tipo``, waits for the captcha
+    the reCAPTCHA site key from it (a page without ``#nuip`` or the site key is ``form_changed``,
+    before any solve), starts the solve, fills ``#nuip`` and ``#tipo``, waits for the captcha
     token the solver was computing meanwhile, posts the form as the page's script does
     and reads the JSON answer. A ``reload`` answer gets a fresh page, token and solve,
     once, inside the same attempt.
@@ -121,11 +115,10 @@ class WspScraper(BrowserScraper):
         self, page: Page, url: str, cedula: str, captcha: CaptchaSolve
     ) -> ScrapeResult | AnswerReading:
         for attempt in (1, 2):
-            form = await self._open(page, url)
+            form = await self.open_form(page, url)
             if isinstance(form, ScrapeResult):
                 return form
-            self.remember_site_key(form["siteKey"])
-            captcha.start(form["siteKey"], url)
+            await captcha.begin(form["siteKey"], url)
             await page.fill("#nuip", cedula)
             await page.select_option("#tipo", self.election)
             captcha_token = await captcha.token()
@@ -171,7 +164,7 @@ class WspScraper(BrowserScraper):
             return reload.result
         return self.failed_answer(result, http_status, retry_after=retry_after)
 
-    async def _open(self, page: Page, url: str) -> dict[str, Any] | ScrapeResult:
+    async def open_form(self, page: Page, url: str) -> dict[str, Any] | ScrapeResult:
         """Load the form and read it; a result instead when the page ends the lookup."""
         loaded = Loaded(None)
         for _ in (1, 2):  # the site's GET occasionally answers 500 with a full page: retry once
@@ -181,14 +174,16 @@ class WspScraper(BrowserScraper):
         if loaded.failed:
             return await self.failed_load(loaded, "the form page (retried once)")
         form: dict[str, Any] = await page.evaluate(_READ_FORM)
-        if form["blockMarkers"] or not (form["hasForm"] and form["siteKey"]):
+        # The same check as the HTTP scraper's, on what the page's DOM holds.
+        problem = wsp_form_problem(
+            FormPage(frozenset({"nuip"} if form["hasForm"] else ()), form["siteKey"], form["token"])
+        )
+        if form["blockMarkers"] or problem:
             # The rare paths: look at the page (its first MAX_ANSWER_BYTES characters) to say what it is.
             html: str = await page.evaluate(PAGE_HTML_JS, MAX_ANSWER_BYTES)
             failure = await self.page_failure(html, loaded, "the form page (retried once)")
             if failure is not None:
                 return failure
-            missing = "#nuip field" if not form["hasForm"] else "reCAPTCHA site key"
-            return ScrapeResult(
-                status=ScrapeStatus.PARSE_ERROR, error=f"the form page has no {missing}", raw_html=html[:2000]
-            )
+            if problem:
+                return self.form_changed(problem, html)
         return form

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from ..results import ScrapeResult, ScrapeStatus
-from .http import BrowserLikeClient, HttpScraper, multipart_body, new_boundary, webkit_boundary
-from .parsing import FormPage, ReloadRequested, oversized_answer, parse_wsp_response, read_form_page
-from .solving import WSP_URL, CaptchaSolve
+from ..results import ScrapeResult
+from .http import (
+    BrowserLikeClient,
+    HttpScraper,
+    OpenedForm,
+    multipart_body,
+    new_boundary,
+    webkit_boundary,
+)
+from .parsing import ReloadRequested, oversized_answer, parse_wsp_response, read_form_page
+from .solving import WSP_URL, CaptchaSolve, wsp_form_problem
 
 
 class WspHttpScraper(HttpScraper):
@@ -13,7 +20,8 @@ class WspHttpScraper(HttpScraper):
     :class:`~django_cedula.scrapers.wsp.WspScraper` does with one.
 
     GETs the form (once more when it answers 500), reads the per-load ``#token`` and the reCAPTCHA
-    site key from its HTML, and posts ``nuip``, ``tipo``, ``token`` and ``g-recaptcha-response`` as
+    site key from its HTML (a page without ``#nuip`` or the site key is ``form_changed``, before any
+    solve), starts the solve, and posts ``nuip``, ``tipo``, ``token`` and ``g-recaptcha-response`` as
     multipart form data, as the page's script does (``X-Requested-With``, ``Origin``, ``Referer``).
     A ``reload`` answer gets the page again (fresh token, fresh captcha token), once.
 
@@ -30,12 +38,11 @@ class WspHttpScraper(HttpScraper):
     ) -> ScrapeResult:
         for attempt in (1, 2):
             # The second load is the page's own script reloading it after a "reload" answer.
-            opened = await self._open(client, url, reload="script" if attempt == 2 else "")
+            opened = await self.open_form(client, url, reload="script" if attempt == 2 else "")
             if isinstance(opened, ScrapeResult):
                 return opened
-            page_url, form = opened
-            self.remember_site_key(form.site_key)
-            captcha.start(form.site_key, url)
+            form = opened.form
+            await captcha.begin(form.site_key, url)
             captcha_token = await captcha.token()
             boundary = webkit_boundary(new_boundary())
             fields = [
@@ -45,8 +52,8 @@ class WspHttpScraper(HttpScraper):
                 ("g-recaptcha-response", captcha_token),
             ]
             answer = await client.fetch(
-                page_url,
-                page_url,
+                opened.url,
+                opened.url,
                 method="POST",
                 body=multipart_body(fields, boundary),
                 content_type=f"multipart/form-data; boundary={boundary}",
@@ -66,24 +73,21 @@ class WspHttpScraper(HttpScraper):
             return self.failed_answer(result, answer.status, retry_after=answer.retry_after)
         raise AssertionError("unreachable")
 
-    async def _open(
+    async def open_form(
         self, client: BrowserLikeClient, url: str, *, reload: str
-    ) -> tuple[str, FormPage] | ScrapeResult:
+    ) -> OpenedForm | ScrapeResult:
         """Load the form and read it; a result instead when the page ends the lookup."""
         page = await client.navigate(url, reload=reload)
         if page.status >= 500:  # the site's GET occasionally answers 500 with a full page: retry once
             page = await client.navigate(url, reload="user")
         form = read_form_page(page.text)
-        if form.blocked or not (form.has("nuip") and form.site_key):
+        problem = wsp_form_problem(form)
+        if form.blocked or problem:
             failure = self.failed_page(
                 page.text, page.status, "the form page (retried once)", retry_after=page.retry_after
             )
             if failure is not None:
                 return failure
-            missing = "#nuip field" if not form.has("nuip") else "reCAPTCHA site key"
-            return ScrapeResult(
-                status=ScrapeStatus.PARSE_ERROR,
-                error=f"the form page has no {missing}",
-                raw_html=page.text[:2000],
-            )
-        return page.url, form
+            if problem:
+                return self.form_changed(problem, page.text)
+        return OpenedForm(page.url, form, page.text)

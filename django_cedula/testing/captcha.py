@@ -14,16 +14,21 @@ Its solves cost nothing: ``price_per_1000`` defaults to 0 (the spend's estimates
 Each token is new, signed for the page's site key and stamped with its issue time
 (:mod:`django_cedula.testing.replica.tokens`): the replica accepts it once, for two minutes, as Google
 does. ``token="..."`` sends that fixed string instead (the replica refuses it: a way to test refusals);
-``fail=True`` models a service that gives up.
+``fail=True`` models a service that gives up. ``replica_url`` (``Replica.solver_settings()`` gives it)
+gets each token from that replica's solve endpoint when the solve starts, so that the replica counts
+every solve, whatever process asked (``Replica.solves()``): what a cluster spent.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -64,6 +69,7 @@ class ReplicaCaptchaSolver(CaptchaSolver):
         seed: int = 0,
         fail: bool = False,
         poll_interval: float = 0.25,
+        replica_url: str | None = None,
         **options: Any,
     ) -> None:
         if delay < 0:
@@ -77,6 +83,8 @@ class ReplicaCaptchaSolver(CaptchaSolver):
                 raise ValueError("latency_median must be positive and latency_p90 at least latency_median")
         if poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
+        if replica_url is not None and not str(replica_url).startswith(("http://", "https://")):
+            raise ValueError("replica_url must be the replica's http:// URL")
         super().__init__(**options)
         self.keep_options(
             token=token,
@@ -86,7 +94,11 @@ class ReplicaCaptchaSolver(CaptchaSolver):
             seed=seed,
             fail=fail,
             poll_interval=poll_interval,
+            # Kept only when given: a solver without it has the options it always had.
+            **({} if replica_url is None else {"replica_url": replica_url}),
         )
+        #: The replica whose solve endpoint issues (and counts) the tokens; ``None``: issued here.
+        self.replica_url = replica_url
         #: The fixed string to send instead of a fresh token (``None``: issue tokens).
         self.token = token
         self.delay = float(delay)
@@ -109,8 +121,9 @@ class ReplicaCaptchaSolver(CaptchaSolver):
         self.sleep: Callable[[float], None] = time.sleep
         self._random = random.Random(seed)
         self._refs = itertools.count(1)
-        # ref -> (ready at on self.clock, site key, latency) of the submitted solves not yet delivered.
-        self._pending: dict[str, tuple[float, str, float]] = {}
+        # ref -> (ready at on self.clock, site key, latency, token from the replica or None) of the
+        # submitted solves not yet delivered.
+        self._pending: dict[str, tuple[float, str, float, str | None]] = {}
         self._lock = threading.Lock()
 
     # -- the latency model ---------------------------------------------------------------------
@@ -125,18 +138,34 @@ class ReplicaCaptchaSolver(CaptchaSolver):
             self.latencies.append(latency)
             return latency
 
-    def _start(self, site_key: str, page_url: str) -> tuple[str, float]:
+    def _start(self, site_key: str, page_url: str) -> tuple[str, float, str | None]:
         with self._lock:
             self.calls.append((site_key, page_url))
             ref = f"replica-{next(self._refs)}"
         if not site_key:
             raise CaptchaError("the page carries no reCAPTCHA site key")
-        return ref, self.draw_latency()
+        return ref, self.draw_latency(), self._from_replica(site_key)
 
-    def _deliver(self, site_key: str) -> str:
+    def _from_replica(self, site_key: str) -> str | None:
+        """A token from the replica's solve endpoint (which counts it), when ``replica_url`` is set."""
+        if self.replica_url is None:
+            return None
+        query = urllib.parse.urlencode({"k": site_key})
+        url = f"{self.replica_url.rstrip('/')}/recaptcha/replica/solve?{query}"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(url, timeout=10) as answer:
+                token = json.loads(answer.read().decode("utf-8"))["token"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CaptchaError(f"the replica's solve endpoint failed: {type(exc).__name__}") from None
+        return str(token)
+
+    def _deliver(self, site_key: str, issued: str | None = None) -> str:
         if self.fail:
             raise CaptchaError("the replica solver was told to fail")
-        return self.token if self.token is not None else issue_token(site_key)
+        if self.token is not None:
+            return self.token
+        return issued if issued is not None else issue_token(site_key)
 
     # -- the interface -------------------------------------------------------------------------
 
@@ -146,20 +175,20 @@ class ReplicaCaptchaSolver(CaptchaSolver):
 
     def solve_token(self, site_key: str, page_url: str, *, timeout: float | None = None) -> SolvedToken:
         """:meth:`solve`, with the solve's ``ref`` and its latency as ``seconds``."""
-        ref, latency = self._start(site_key, page_url)
+        ref, latency, issued = self._start(site_key, page_url)
         if timeout is not None and latency > timeout:
             # A real service's answer would come after the lookup gave up: of no use to it.
             self.sleep(max(timeout, 0.0))
             raise CaptchaError(f"no token within the {max(timeout, 0.0):.0f} s the lookup had left")
         if latency:
             self.sleep(latency)
-        return SolvedToken(value=self._deliver(site_key), ref=ref, seconds=latency)
+        return SolvedToken(value=self._deliver(site_key, issued), ref=ref, seconds=latency)
 
     def submit(self, site_key: str, page_url: str) -> str:
         """Start a solve and return its ``ref``: its token is ready a drawn latency from now."""
-        ref, latency = self._start(site_key, page_url)
+        ref, latency, issued = self._start(site_key, page_url)
         with self._lock:
-            self._pending[ref] = (self.clock() + latency, site_key, latency)
+            self._pending[ref] = (self.clock() + latency, site_key, latency, issued)
         return ref
 
     def poll(self, ref: str) -> SolvedToken | None:
@@ -168,11 +197,11 @@ class ReplicaCaptchaSolver(CaptchaSolver):
             pending = self._pending.get(ref)
             if pending is None:
                 raise CaptchaError(f"no solve {ref!r} in flight")
-            ready_at, site_key, latency = pending
+            ready_at, site_key, latency, issued = pending
             if self.clock() < ready_at:
                 return None
             del self._pending[ref]
-        return SolvedToken(value=self._deliver(site_key), ref=ref, seconds=latency)
+        return SolvedToken(value=self._deliver(site_key, issued), ref=ref, seconds=latency)
 
     @property
     def in_flight(self) -> int:

@@ -187,8 +187,10 @@ def test_en_actualizacion_is_transient(payload: dict[str, Any]) -> None:
         {"ok": False, "error": {"codigo": 401, "detalle": "reCAPTCHA verification failed"}},
     ],
 )
-def test_captcha_failed(payload: dict[str, Any]) -> None:
-    assert parse_consultacenso_response(payload).status is ScrapeStatus.CAPTCHA_FAILED
+def test_the_apps_captcha_message_is_a_refused_token(payload: dict[str, Any]) -> None:
+    # The scraper always posts a solved token: the app's captcha message refuses it (a change sign),
+    # which is not our side failing to solve (captcha_failed).
+    assert parse_consultacenso_response(payload).status is ScrapeStatus.TOKEN_REFUSED
 
 
 def test_found_whose_message_mentions_the_captcha_is_still_found() -> None:
@@ -198,7 +200,7 @@ def test_found_whose_message_mentions_the_captcha_is_still_found() -> None:
 
 def test_ok_false_beats_stale_data() -> None:
     payload = {**FOUND_LOWER, "ok": False, "error": "Token de captcha expirado"}
-    assert parse_consultacenso_response(payload).status is ScrapeStatus.CAPTCHA_FAILED
+    assert parse_consultacenso_response(payload).status is ScrapeStatus.TOKEN_REFUSED
 
 
 def test_timeout() -> None:

@@ -239,9 +239,10 @@ def test_en_actualizacion_is_transient() -> None:
     assert result.raw_html == body
 
 
-def test_captcha_rejected() -> None:
+def test_captcha_rejected_is_a_refused_token() -> None:
+    # The site's captcha message answers a token we posted: refused (a change sign), not a failed solve.
     result = parse_wsp_response(samples.wsp_fail(samples.CAPTCHA_MESSAGE))
-    assert result.status is ScrapeStatus.CAPTCHA_FAILED
+    assert result.status is ScrapeStatus.TOKEN_REFUSED
     assert "captcha" in result.error
 
 

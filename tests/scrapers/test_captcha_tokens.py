@@ -36,12 +36,13 @@ def test_the_default_configuration_is_found_with_a_fresh_token_each(
     assert replica_settings.captcha_counts() == {**NOTHING, "accepted": 2}
 
 
-def test_a_reused_token_is_a_captcha_failure(replica_settings: Replica, source: str, settings: Any) -> None:
-    # A solver that hands the same token out twice (what the token supply must never do).
+def test_a_reused_token_is_a_refused_token(replica_settings: Replica, source: str, settings: Any) -> None:
+    # A solver that hands the same token out twice (what the token supply must never do): the site
+    # refuses the token posted, which the lookup reads as token_refused (captcha_failed is our side).
     settings.CEDULA_CAPTCHA_SOLVER = replica_solver(token=replica_settings.issue_token())
     assert scrape("1000000001").status is ScrapeStatus.FOUND
     result = scrape("1000000001")
-    assert result.status is ScrapeStatus.CAPTCHA_FAILED
+    assert result.status is ScrapeStatus.TOKEN_REFUSED
     assert [r.captcha_check for r in replica_settings.lookups()] == ["accepted", "reused"]
     assert replica_settings.lookups()[-1].answer == "captcha"
     assert replica_settings.captcha_counts() == {**NOTHING, "accepted": 1, "reused": 1}
@@ -55,11 +56,11 @@ def test_a_reused_token_is_a_captcha_failure(replica_settings: Replica, source: 
     assert len({ref for ref, _ in solver.reports}) == 2
 
 
-def test_an_expired_token_is_a_captcha_failure(replica_settings: Replica, source: str, settings: Any) -> None:
+def test_an_expired_token_is_a_refused_token(replica_settings: Replica, source: str, settings: Any) -> None:
     replica_settings.token_max_age = 30
     stale = issue_token(replica_settings.site_key, issued_at=time.time() - 31)
     settings.CEDULA_CAPTCHA_SOLVER = replica_solver(token=stale)
-    assert scrape("1000000001").status is ScrapeStatus.CAPTCHA_FAILED
+    assert scrape("1000000001").status is ScrapeStatus.TOKEN_REFUSED
     (record,) = replica_settings.lookups()
     assert (record.answer, record.captcha_check, record.detail) == ("captcha", "expired", "expired")
 

@@ -30,7 +30,7 @@ TABLE_STATUS: dict[OutcomeKind, ScrapeStatus] = {
     OutcomeKind.CURL_ERROR: S.TIMEOUT,
     OutcomeKind.CURL_ERROR_ONCE: S.TIMEOUT,  # the first lookup since the reset
     OutcomeKind.RELOAD_ONCE: S.FOUND,
-    OutcomeKind.CAPTCHA_REJECT: S.CAPTCHA_FAILED,
+    OutcomeKind.CAPTCHA_REJECT: S.TOKEN_REFUSED,  # the site refused the token posted
     OutcomeKind.BLOCK: S.BLOCKED,
     OutcomeKind.GET500: S.FOUND,
     OutcomeKind.SLOW: S.TIMEOUT,
@@ -79,7 +79,7 @@ FAULT_STATUS: dict[FaultMode, tuple[ScrapeStatus, ScrapeStatus | None, int | Non
     FaultMode.BLOCK: (S.BLOCKED, None, None),
     FaultMode.GARBAGE: (S.PARSE_ERROR, None, None),
     FaultMode.CURL_ERROR: (S.TIMEOUT, None, None),
-    FaultMode.CAPTCHA_REJECT: (S.CAPTCHA_FAILED, None, None),
+    FaultMode.CAPTCHA_REJECT: (S.TOKEN_REFUSED, None, None),
     FaultMode.RELOAD: (S.NETWORK_ERROR, None, None),  # reloaded once, asked again: given up
     FaultMode.UPDATING: (S.NETWORK_ERROR, None, None),
     FaultMode.HUGE: (S.PARSE_ERROR, None, None),
@@ -96,6 +96,11 @@ FAULT_STATUS: dict[FaultMode, tuple[ScrapeStatus, ScrapeStatus | None, int | Non
     FaultMode.LATIN1: (S.FOUND, None, None),
     # 1 MiB of unclosed HTML comments as the answer: read in linear time, unreadable (tests/hostile).
     FaultMode.HOSTILE_MARKUP: (S.PARSE_ERROR, None, None),
+    # The site changed (tests/replica/test_change_faults.py): answers of a new shape, a new form, every
+    # token refused.
+    FaultMode.NEW_MARKUP: (S.PARSE_ERROR, None, None),
+    FaultMode.FORM_SHAPE: (S.FORM_CHANGED, None, None),
+    FaultMode.REFUSE_TOKENS: (S.TOKEN_REFUSED, None, None),
 }
 #: The faults that end a lookup with a configuration error, raised rather than returned: a proxy on
 #: the way asks for credentials (``tests/scrapers/test_http_statuses.py``).

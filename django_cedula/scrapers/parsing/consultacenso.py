@@ -165,8 +165,9 @@ def _parse_consultacenso_response(
         if (found or (found is None and ok)) and all(record[name] for name in REQUIRED_PLACE_FIELDS):
             return make_result(ScrapeStatus.FOUND, raw, **{name: record[name] for name in PLACE_FIELDS})
     if CAPTCHA_RE.search(said):
+        # The scraper always posts a solved token: the app's captcha message refuses that token.
         return make_result(
-            ScrapeStatus.CAPTCHA_FAILED,
+            ScrapeStatus.TOKEN_REFUSED,
             raw,
             f"the census app rejected the captcha: {excerpt(error_text or message_text, cedula)}",
         )
@@ -216,7 +217,8 @@ def parse_consultacenso_response(
       transient ``network_error``);
     * unless ``ok`` is false, ``encontrado: true`` (or ``ok: true`` without ``encontrado``) with
       ``data`` naming departamento, municipio and puesto is ``found``;
-    * ``error``/``mensaje`` about the captcha is ``captcha_failed``, about a timeout ``timeout``;
+    * ``error``/``mensaje`` about the captcha is ``token_refused`` (the app refused the token
+      posted), about a timeout ``timeout``;
     * ``mensaje`` with a novedad wording is ``cancelled``, with "no se encuentra en el censo"
       ``not_found``;
     * ``ok: false`` or an ``error`` otherwise is a transient ``network_error``;

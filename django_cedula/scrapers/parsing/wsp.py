@@ -144,8 +144,9 @@ def _wsp_failure(message: str, raw: str, cedula: str | None) -> ScrapeResult:
     text = visible_text(message)
     folded = fold(text)
     if CAPTCHA_RE.search(folded):
+        # The scraper always posts a solved token: the site's captcha message refuses that token.
         return make_result(
-            ScrapeStatus.CAPTCHA_FAILED, raw, f"the site rejected the captcha: {excerpt(text, cedula)}"
+            ScrapeStatus.TOKEN_REFUSED, raw, f"the site rejected the captcha: {excerpt(text, cedula)}"
         )
     if CURL_RE.search(folded) or TIMED_OUT_RE.search(folded):
         status = ScrapeStatus.TIMEOUT if TIMED_OUT_RE.search(folded) else ScrapeStatus.NETWORK_ERROR
@@ -302,7 +303,8 @@ def parse_wsp_response(
 
     * ``{"success": true, "data": {"message": html}}``: see :func:`parse_wsp_message`
       (found / not_found / cancelled / transient "en actualización" / parse_error).
-    * ``success: false`` with "Marque el cuadro de verificación o captcha": ``captcha_failed``;
+    * ``success: false`` with "Marque el cuadro de verificación o captcha": ``token_refused`` (the
+      site refused the token posted; ``captcha_failed`` is kept for failures on our side);
       with "Curl error: ... timed out": ``timeout``; other "Curl error"s: ``network_error``.
     * A non-JSON page with the F5 block structure (see :func:`is_block_page`): ``blocked``;
       HTTP 429 also ``blocked``; HTTP >= 500: ``network_error``.

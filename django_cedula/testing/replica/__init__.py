@@ -34,7 +34,10 @@ What lives where (one job each; every name above is importable from this package
   :mod:`.censo_endpoints` (Source B) and its own (home page, reCAPTCHA stand-in), which share
   :mod:`.shared_steps`.
 * The markup and JSON they answer with, as pure functions: :mod:`.wsp_pages`, :mod:`.censo_pages`,
-  :mod:`.oversized`, :mod:`.site_pages`.
+  :mod:`.oversized`, :mod:`.site_pages`, and :mod:`.changed_pages` (the site after a change: the
+  ``form_shape`` and ``new_markup`` faults).
+* :mod:`.remote`: switching the faults of a replica in another process, through its loopback-only
+  control endpoint (``/__replica__/``, :class:`~.routes.ControlEndpoints`).
 * ``__main__``: the command line.
 
 Nothing outside ``django_cedula.testing`` imports this package: production code does not depend on

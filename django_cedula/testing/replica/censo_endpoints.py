@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import censo_pages
+from .changed_pages import censo_changed_page, censo_new_markup_answer
 from .faults import FaultMode, block_modes, hostile_markup
 from .http_server import CENSO, CENSO_API_PATH, CENSO_PATH, HTML, JSON, RECAPTCHA_PATH
 from .outcomes import OutcomeKind, outcome_for
@@ -25,9 +26,16 @@ class CensoEndpoints(SharedSteps):
             return
         session, headers = served
         record.session = session.id
-        body = censo_pages.censo_page(
-            site_key=replica.site_key, recaptcha_src=RECAPTCHA_PATH + "api.js?hl=es", api_base=CENSO_API_PATH
-        ).encode()
+        script = RECAPTCHA_PATH + "api.js?hl=es"
+        changed = replica._faults.take([FaultMode.FORM_SHAPE], None)
+        if changed is None:
+            page = censo_pages.censo_page(
+                site_key=replica.site_key, recaptcha_src=script, api_base=CENSO_API_PATH
+            )
+        else:
+            record.fault = changed.mode.value
+            page = censo_changed_page(site_key=replica.site_key, recaptcha_src=script)
+        body = page.encode()
         self._send(record, 200, body, HTML, Answer.PAGE, headers)
 
     def _censo_elections(self, record: RequestRecord) -> None:
@@ -94,6 +102,11 @@ class CensoEndpoints(SharedSteps):
         if hostile is not None:
             record.fault = hostile.mode.value
             self._send(record, 200, hostile_markup(), HTML, Answer.GARBAGE)
+            return
+        new = replica._faults.take([FaultMode.NEW_MARKUP], cedula)
+        if new is not None:
+            record.fault = new.mode.value
+            self._censo_send(record, 200, censo_new_markup_answer(cedula, outcome), Answer.NEW_MARKUP)
             return
         app = self._app_fault(record, cedula, outcome)
         if app in OVERSIZED:

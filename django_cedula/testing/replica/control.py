@@ -120,6 +120,8 @@ class Replica:
         #: Numbers whose once-per-run outcome (curl error once) already happened since start or reset.
         self._once_fired: set[str] = set()
         self._tokens = TokenVerifier()
+        #: Tokens issued by the solve endpoint since start or reset (``solves()``).
+        self._solves = 0
         self._interrupt = threading.Event()
         self._server: ReplicaServer | None = None
         self._thread: threading.Thread | None = None
@@ -241,6 +243,39 @@ class Replica:
         """A fresh token for :attr:`site_key` (or ``site_key``), as the solver stand-ins issue them."""
         return issue_token(site_key or self.site_key)
 
+    def _issue_solve(self, site_key: str | None) -> str:
+        """A token issued by the solve endpoint, counted as one solve."""
+        with self._lock:
+            self._solves += 1
+        return self.issue_token(site_key)
+
+    def solves(self) -> int:
+        """Solves of the solver stand-ins given this replica's URL (``replica_url``, as
+        :meth:`solver_settings` gives it) and of the widget's checkbox, since start or :meth:`reset`:
+        what a cluster spent, whatever process its workers run in."""
+        with self._lock:
+            return self._solves
+
+    def solver_settings(self, **options: Any) -> dict[str, Any]:
+        """``CEDULA_CAPTCHA_SOLVER`` for a :class:`~django_cedula.testing.captcha.ReplicaCaptchaSolver`
+        that gets its tokens from this replica, so that :meth:`solves` counts them (``options``: the
+        solver's own, ``delay`` say)."""
+        return {
+            "BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver",
+            "OPTIONS": {"replica_url": self.url, **options},
+        }
+
+    def state(self) -> dict[str, Any]:
+        """The active faults, the captcha verdicts and the solves (``GET /__replica__/state``)."""
+        return {
+            "faults": [
+                {"mode": f.mode.value, "cedula": f.cedula, "remaining": f.remaining, "fired": f.fired}
+                for f in self.faults
+            ],
+            "captcha_counts": self.captcha_counts(),
+            "solves": self.solves(),
+        }
+
     def captcha_counts(self) -> dict[str, int]:
         """The token checks' verdicts since the last :meth:`reset`.
 
@@ -309,6 +344,7 @@ class Replica:
             self._sessions.clear()
             self._once_fired.clear()
             self._tokens.reset()
+            self._solves = 0
             self._interrupt.set()
             self._interrupt = threading.Event()
             self._log.notify()

@@ -45,6 +45,25 @@ class FaultMode(str, enum.Enum):
 
     ``latin1`` answers a lookup in ISO-8859-1, declared so in its ``Content-Type`` (Source A's
     accents as raw bytes instead of PHP's ``\\uXXXX`` escapes).
+
+    Three faults change the site as the Registraduría changes it between election seasons; set them
+    for every request on a running replica (:meth:`~django_cedula.testing.replica.Replica.set_fault`,
+    or ``POST /__replica__/fault`` from another process) and clear them to switch it back:
+
+    ``new_markup``
+        Every lookup that passes the captcha check is answered with a well-formed answer of a new
+        shape the package's readers cannot read (:mod:`.changed_pages`: Source A's JSON without
+        ``success``/``data.message``, its HTML in a ``<dl>``; Source B's keys renamed): the scrapers
+        read ``parse_error``, and each such lookup cost a solve.
+    ``form_shape``
+        The page GETs serve a changed form: Source A's ``#nuip`` field renamed ``#numdoc`` and its site
+        key moved from ``div.g-recaptcha[data-sitekey]`` to another element and attribute; Source B's
+        script posting to another API path (``/consultacenso/api/v2/``, which the replica does not
+        serve). The scrapers read ``form_changed`` before any solve: 0 solves.
+    ``refuse_tokens``
+        The site refuses every captcha token, as after a switch of site key or captcha kind: each
+        lookup's token is checked (and counted in ``captcha_counts()``) and the lookup answered with
+        the page's captcha message. The scrapers read ``token_refused``.
     """
 
     SLOW = "slow"
@@ -70,6 +89,10 @@ class FaultMode(str, enum.Enum):
     HTTP410 = "http410"
     LATIN1 = "latin1"
     HOSTILE_MARKUP = "hostile_markup"
+    # The site changed: answers, form page, captcha verification (see the docstring).
+    NEW_MARKUP = "new_markup"
+    FORM_SHAPE = "form_shape"
+    REFUSE_TOKENS = "refuse_tokens"
 
     def __str__(self) -> str:
         return self.value

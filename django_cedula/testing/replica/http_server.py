@@ -32,6 +32,8 @@ CENSO_PATH = "/consultacenso/"
 CENSO_ALT_PATH = "/consultacenso/consultar/"
 CENSO_API_PATH = "/consultacenso/back/api/"
 RECAPTCHA_PATH = "/recaptcha/"
+#: The replica's control endpoint (:class:`~.routes.ControlEndpoints`), for loopback clients.
+CONTROL_PATH = "/__replica__/"
 
 #: The two sources' names, as :attr:`RequestRecord.source <.records.RequestRecord.source>` and
 #: ``Replica.django_settings(source)`` spell them: Source A ("wsp") and Source B ("consultacenso").

@@ -43,6 +43,11 @@ class Answer(str, enum.Enum):
     HTTP_429 = "http_429"
     HTTP_405 = "http_405"
     HTTP_413 = "http_413"
+    HTTP_403 = "http_403"
+    #: A lookup answered in the shape of the ``new_markup`` fault.
+    NEW_MARKUP = "new_markup"
+    #: The replica's control endpoint (``/__replica__/...``) answered.
+    CONTROL = "control"
     REPLICA_ERROR = "replica_error"
 
     def __str__(self) -> str:

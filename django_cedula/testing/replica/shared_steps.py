@@ -227,7 +227,9 @@ class SharedSteps(HandlerBase):
         # The site verifies the token first (which uses it up), then may refuse for its own reasons.
         check = replica._check_captcha(record.captcha)
         record.captcha_check = check.value
-        fault = replica._faults.take([FaultMode.CAPTCHA_REJECT], cedula or None)
+        # refuse_tokens: the token is checked (and counted) as usual, then refused whatever the verdict,
+        # as a site whose verification uses another key or captcha kind than its page shows.
+        fault = replica._faults.take([FaultMode.CAPTCHA_REJECT, FaultMode.REFUSE_TOKENS], cedula or None)
         if fault is not None:
             record.fault = fault.mode.value
             return True

@@ -12,11 +12,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import wsp_pages
+from .changed_pages import wsp_changed_form_page, wsp_new_markup_answer
 from .faults import FaultMode, hostile_markup
 from .http_server import HTML, JSON, RECAPTCHA_PATH, WSP
 from .outcomes import CURL_ERROR_TEXT, UPDATING_TEXT, OutcomeKind, outcome_for
 from .records import Answer, RequestRecord
 from .shared_steps import LATIN1_JSON, OVERSIZED, VALID_NUMBER, SharedSteps, latin1_json
+from .wsp_pages import wsp_form_page
 
 
 class WspEndpoints(SharedSteps):
@@ -33,7 +35,11 @@ class WspEndpoints(SharedSteps):
             # A new page load issues a new token; the previous one is dead.
             session.token = token
             record.session = session.id
-        body = wsp_pages.wsp_form_page(
+        changed = replica._faults.take([FaultMode.FORM_SHAPE], None)
+        render = wsp_form_page if changed is None else wsp_changed_form_page
+        if changed is not None:
+            record.fault = changed.mode.value
+        body = render(
             token=token, site_key=replica.site_key, recaptcha_src=RECAPTCHA_PATH + "api.js?hl=es"
         ).encode()
         self._send(record, 200, body, HTML, Answer.PAGE, headers)
@@ -89,6 +95,11 @@ class WspEndpoints(SharedSteps):
         if hostile is not None:
             record.fault = hostile.mode.value
             self._send(record, 200, hostile_markup(), HTML, Answer.GARBAGE)
+            return
+        new = replica._faults.take([FaultMode.NEW_MARKUP], nuip)
+        if new is not None:
+            record.fault = new.mode.value
+            self._wsp_send(record, wsp_new_markup_answer(nuip, outcome), Answer.NEW_MARKUP)
             return
         app = self._app_fault(record, nuip, outcome)
         if app in OVERSIZED:
