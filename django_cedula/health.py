@@ -289,7 +289,8 @@ def _admit(source: str) -> Admission:
     # During a run, only as many lookups may be under way as could still complete it: more would
     # pay for answers the run no longer needs to decide.
     under_way = _incr(cache, _key(source, "suspect"), SUSPECT_TTL)
-    if under_way <= int(_settings()["OUT_AFTER"]) - current.streak:
+    # At least one may always run: a run of one number's failures may never reach a decision.
+    if under_way <= max(int(_settings()["OUT_AFTER"]) - current.streak, 1):
         return Admission(True, counted=True)
     _decr(cache, _key(source, "suspect"))
     return Admission(False, wait=SUSPECT_WAIT, reason="deciding")
@@ -351,7 +352,7 @@ def _report(
 ) -> SourceState | None:
     cache = _cache()
     if result.status.is_final:
-        cache.delete_many([_key(source, "streak"), _key(source, "suspect"), _key(source, "run")])
+        _end_run(cache, source)
         _hold_page(page_url, held=False)
         if trial or not state(source).in_service:
             _back(source, by="trial", page_url=page_url)
@@ -368,21 +369,39 @@ def _report(
     current = state(source)
     if not current.in_service:
         return current
-    if not _new_in_run(cache, source, cedula):
-        # The same number failing again says more about the number than about the source.
-        return None
+    if _new_in_run(cache, source, cedula):
+        numbers = _incr(cache, _key(source, "numbers"), None)
+    else:
+        numbers = _count(cache, _key(source, "numbers"))
     streak = _incr(cache, _key(source, "streak"), None)
-    if streak < int(_settings()["OUT_AFTER"]):
+    needed = int(_settings()["OUT_AFTER"])
+    # One number failing on its own says more about that number's page than about the source: a
+    # run takes the source out only once it holds two numbers (or the setting asks for one sign).
+    if streak < needed or numbers < min(2, needed):
         logger.warning(
-            "Source %s: %s (%s of %s in a row before it is taken out of service)",
+            "Source %s: %s (%s in a row, %s numbers; out of service at %s in a row of two numbers or more)",
             source,
             result.status.value,
             streak,
-            _settings()["OUT_AFTER"],
+            numbers,
+            needed,
         )
         return None
     _out(source, reason=result.status.value, detail=_detail(result, cedula), page_url=page_url)
     return state(source)
+
+
+#: The keys of an open run of bad answers (besides the per-number marks, which expire).
+RUN_PARTS = ("streak", "numbers", "suspect", "run")
+
+
+def _end_run(cache: BaseCache, source: str, *more: str) -> None:
+    cache.delete_many([_key(source, part) for part in (*RUN_PARTS, *more)])
+
+
+def _count(cache: BaseCache, key: str) -> int:
+    value = throttle.read(cache, key, _is_count)
+    return int(value or 0)
 
 
 def _new_in_run(cache: BaseCache, source: str, cedula: str | None) -> bool:
@@ -427,9 +446,7 @@ def _out(source: str, *, reason: str, detail: str, page_url: str = "", now: floa
     cache = _cache()
     if not cache.add(_key(source), out, timeout=None):
         return
-    cache.delete_many(
-        [_key(source, "streak"), _key(source, "suspect"), _key(source, "trial"), _key(source, "run")]
-    )
+    _end_run(cache, source, "trial")
     logger.error(
         "Source %s is out of service: %s (%s). No lookup or solve for it until a probe or a trial "
         "lookup shows it answers again, or an operator runs: manage.py cedula_sources --resume %s",
@@ -471,9 +488,7 @@ def _back(source: str, *, by: str, page_url: str = "") -> bool:
     out = throttle.read(cache, _key(source), _is_state) or {}
     if not cache.delete(_key(source)):
         return False
-    cache.delete_many(
-        [_key(source, "streak"), _key(source, "suspect"), _key(source, "trial"), _key(source, "run")]
-    )
+    _end_run(cache, source, "trial")
     _hold_page(page_url or str(out.get("page_url", "")), held=False)
     logger.warning("Source %s is back in service (%s)", source, by)
     _send(source_back_in_service, current, by=by)
@@ -484,7 +499,7 @@ def put_back(source: str, *, by: str = "operator") -> bool:
     """Put ``source`` back in service now (``manage.py cedula_sources --resume``); ``False`` when it
     was in service already. The waiting rows are queued by the signal's receiver."""
     cache = _cache()
-    cache.delete_many([_key(source, "streak"), _key(source, "suspect"), _key(source, "run")])
+    _end_run(cache, source)
     return _back(source, by=by)
 
 

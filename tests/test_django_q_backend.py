@@ -57,6 +57,21 @@ def test_a_delayed_job_is_a_one_off_schedule_named_per_user_and_attempt(backend:
     assert OrmQ.objects.count() == 0
 
 
+def test_a_delayed_job_of_a_named_cluster_is_scheduled_for_that_cluster(
+    backend: DjangoQBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Django-Q2's scheduler runs a schedule without a cluster only in a cluster without a name of
+    its own: under ``Q_CLUSTER["cluster_name"]`` a retry scheduled without one would never run."""
+    from django_q.conf import Conf
+
+    backend.enqueue(ValidationJob(user_id=5, attempt=2, delay=60))
+    assert Schedule.objects.get().cluster is None  # the tests' cluster has no name of its own
+    Schedule.objects.all().delete()
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", "site-workers")
+    backend.enqueue(ValidationJob(user_id=5, attempt=2, delay=60))
+    assert Schedule.objects.get().cluster == "site-workers"
+
+
 def test_the_same_attempt_cannot_be_scheduled_twice(
     backend: DjangoQBackend, caplog: pytest.LogCaptureFixture
 ) -> None:

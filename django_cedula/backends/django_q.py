@@ -249,8 +249,20 @@ class DjangoQBackend(BaseTaskBackend):
                 schedule_type=Schedule.ONCE,
                 repeats=-1,  # a ONCE schedule with negative repeats is deleted once it has run
                 next_run=timezone.now() + datetime.timedelta(seconds=job.delay),
-                cluster=q_options.get("cluster"),
+                cluster=q_options.get("cluster") or _named_cluster(),
                 q_options=q_options,
             )
         except IntegrityError:
             logger.info("Attempt %s for user %s is already scheduled", job.attempt, job.user_id)
+
+
+def _named_cluster() -> str | None:
+    """This process's cluster name when ``Q_CLUSTER`` names one (``cluster_name``), else ``None``.
+
+    Django-Q2's scheduler runs a schedule without a cluster only in a cluster that has no name of its
+    own: a host whose workers run under ``cluster_name`` would otherwise never see a delayed job (a
+    retry, a deferred turn) run at all.
+    """
+    from django_q.conf import Conf
+
+    return Conf.CLUSTER_NAME if Conf.CLUSTER_NAME != Conf.PREFIX else None

@@ -20,6 +20,8 @@ from django.db.models import Sum
 
 from django_cedula import health
 from django_cedula.models import SOURCE_OUT_OF_SERVICE, CaptchaSpend, CedulaInfo
+from django_cedula.scrapers.consultacenso_http import ConsultaCensoHttpScraper
+from django_cedula.scrapers.wsp_http import WspHttpScraper
 from django_cedula.testing.replica import Replica
 
 from .conftest import Worker, wait_until
@@ -31,9 +33,11 @@ CENSO_HTTP = "django_cedula.scrapers.consultacenso_http.ConsultaCensoHttpScraper
 #: Numbers the replica finds (its outcome table: any number not listed there is found).
 NUMBERS = [f"1000000{n:03d}" for n in range(401, 413)]
 WORKERS = 2
+WSP = WspHttpScraper.source_name
+CENSO = ConsultaCensoHttpScraper.source_name
 
 
-def solves() -> int:
+def counted_solves() -> int:
     """Solves requested across the cluster, as the workers counted them (``CaptchaSpend``)."""
     return int(CaptchaSpend.objects.aggregate(total=Sum("requested"))["total"] or 0)
 
@@ -57,18 +61,20 @@ def change_cluster(
         overrides = redis_cluster(
             {
                 **cedula_replica.django_settings(),
-                "CEDULA_SOURCES": [{**cedula_replica.source(names[path]), "BACKEND": path} for path in sources],
-                # A second's solve, retries every 2 s: the measurement of the issue, made faster.
-                "CEDULA_CAPTCHA_SOLVER": {
-                    "BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver",
-                    "OPTIONS": {"delay": 1.0},
-                },
+                "CEDULA_SOURCES": [
+                    {**cedula_replica.source(names[path]), "BACKEND": path} for path in sources
+                ],
+                # A second's solve, retries every 2 s: the measurement of the issue, made faster. The
+                # solver takes its tokens from the replica, which counts every solve of the cluster.
+                "CEDULA_CAPTCHA_SOLVER": cedula_replica.solver_settings(delay=1.0),
                 "CEDULA_TOKEN_SUPPLY": {"ENABLED": False},
-                "CEDULA_RETRY_DELAYS": [2, 2, 2],
                 "CEDULA_SOURCE_HEALTH": {"OUT_AFTER": 3, "TRIAL_AFTER": 3600, "PROBE_EVERY": 1},
                 "ADMINS": [("Ops", "ops@example.com")],
             }
         )
+        # Retries every 2 s (the cluster fixture turns them off), and a job timeout above the
+        # longest a job may run.
+        overrides["CEDULA_RETRY_DELAYS"] = settings.CEDULA_RETRY_DELAYS = [2, 2, 2]
         # The workers mail through files this test reads; this process keeps Django's outbox.
         worker_settings = {
             **overrides,
@@ -85,6 +91,10 @@ def change_cluster(
 
 def logs(workers: list[Worker]) -> str:
     return "\n".join(worker.log() for worker in workers)
+
+
+def rows_now() -> list[tuple[Any, ...]]:
+    return list(CedulaInfo.objects.values_list("user_id", "status", "error_code", "retry_count", "next_attempt_at"))
 
 
 def settled() -> bool:
@@ -110,19 +120,20 @@ def test_a_change_stops_the_spend_and_every_row_waits_until_the_resume(
     cedula_replica.set_fault(fault)
     users = [make_user(cedula=number) for number in NUMBERS]
 
-    assert wait_until(lambda: not health.state("wsp").in_service, timeout=90), logs(workers)
-    assert wait_until(settled, timeout=60), logs(workers)
-    state = health.state("wsp")
+    assert wait_until(lambda: not health.state(WSP).in_service, timeout=90), logs(workers)
+    assert wait_until(settled, timeout=120), (rows_now(), logs(workers)[-6000:])
+    state = health.state(WSP)
     assert state.reason == sign
     # The spend after the change: at most three lookups posted and eight solves; a changed form is
     # seen before any solve.
     posted = len(cedula_replica.lookups(source="wsp"))
     assert posted <= 3 + (WORKERS - 1), (posted, logs(workers))
-    assert solves() <= (0 if sign == "form_changed" else 8), (solves(), logs(workers))
+    solves = cedula_replica.solves()
+    assert solves <= (0 if sign == "form_changed" else 8), (solves, logs(workers))
+    assert counted_solves() == solves, "the package counts what it spends"
     # Nothing more is spent while it is out of service, however long the rows wait.
-    spent, before = solves(), posted
-    assert not wait_until(lambda: len(cedula_replica.lookups(source="wsp")) > before, timeout=8)
-    assert solves() == spent
+    assert not wait_until(lambda: len(cedula_replica.lookups(source="wsp")) > posted, timeout=8)
+    assert cedula_replica.solves() == solves
     rows = list(CedulaInfo.objects.all())
     assert not [info for info in rows if info.status in CedulaInfo.FINAL_STATUSES], "no row ended"
     assert all(info.retry_count <= 2 for info in rows)
@@ -131,23 +142,24 @@ def test_a_change_stops_the_spend_and_every_row_waits_until_the_resume(
     # One mail for the cluster, from the worker that saw the third sign, naming what to do.
     sent = mails(outbox)
     assert len(sent) == 1, sent
-    assert "Cédula source wsp is out of service" in sent[0] or "wsp is out of service" in sent[0]
-    assert "cedula_sources --resume wsp" in sent[0]
+    assert f"{WSP} is out of service" in sent[0]
+    assert f"cedula_sources --resume {WSP}" in sent[0]
     assert not any(number in sent[0] for number in NUMBERS)
-    sample = health.sample("wsp")
+    sample = health.sample(WSP)
     assert sample is not None
     assert not any(number in sample["text"] for number in NUMBERS)
 
     # The site is right again (a new release of the package would read the new pages): resume.
     cedula_replica.clear_faults()
     out = io.StringIO()
-    call_command("cedula_sources", "--resume", "wsp", stdout=out)
-    assert health.state("wsp").in_service
+    call_command("cedula_sources", "--resume", WSP, stdout=out)
+    assert health.state(WSP).in_service
     assert wait_until(
         lambda: CedulaInfo.objects.filter(status=Status.ACTIVE).count() == len(NUMBERS), timeout=120
     ), logs(workers)
-    assert [info.retry_count <= 2 for info in CedulaInfo.objects.filter(user__in=users)]
-    assert len(mail.outbox) == 1 and "back in service" in mail.outbox[0].subject
+    assert all(info.retry_count <= 2 for info in CedulaInfo.objects.filter(user__in=users))
+    assert len(mail.outbox) == 1
+    assert "back in service" in mail.outbox[0].subject
 
 
 def test_a_changed_form_comes_back_through_the_probe(
@@ -159,19 +171,19 @@ def test_a_changed_form_comes_back_through_the_probe(
     cedula_replica.set_fault("form_shape")
     for number in NUMBERS[:6]:
         make_user(cedula=number)
-    assert wait_until(lambda: not health.state("wsp").in_service, timeout=90), logs(workers)
-    assert wait_until(settled, timeout=60), logs(workers)
+    assert wait_until(lambda: not health.state(WSP).in_service, timeout=90), logs(workers)
+    assert wait_until(settled, timeout=120), (rows_now(), logs(workers)[-6000:])
     cedula_replica.clear_faults()
     # The sweep (a schedule's, or cron's) probes the form for free and finds it whole again.
     assert wait_until(
-        lambda: call_command("cedula_sweep", stdout=io.StringIO()) or health.state("wsp").in_service,
+        lambda: call_command("cedula_sweep", stdout=io.StringIO()) or health.state(WSP).in_service,
         timeout=10,
         interval=1.1,
     )
-    assert wait_until(
-        lambda: CedulaInfo.objects.filter(status=Status.ACTIVE).count() == 6, timeout=90
-    ), logs(workers)
-    assert solves() >= 6
+    assert wait_until(lambda: CedulaInfo.objects.filter(status=Status.ACTIVE).count() == 6, timeout=90), logs(
+        workers
+    )
+    assert cedula_replica.solves() >= 6
 
 
 def test_a_chain_answers_every_row_through_the_source_that_did_not_change(
@@ -185,9 +197,9 @@ def test_a_chain_answers_every_row_through_the_source_that_did_not_change(
     assert wait_until(
         lambda: CedulaInfo.objects.filter(status=Status.ACTIVE).count() == len(NUMBERS), timeout=150
     ), logs(workers)
-    assert not health.state("wsp").in_service
-    assert health.state("censo").in_service
+    assert not health.state(WSP).in_service
+    assert health.state(CENSO).in_service
     rows = CedulaInfo.objects.filter(user__in=users)
-    assert rows.filter(source="consultacenso").count() >= len(NUMBERS) - 2
+    assert rows.filter(source=CENSO).count() >= len(NUMBERS) - 2
     assert len(cedula_replica.lookups(source="wsp")) <= 3 + (WORKERS - 1)
     assert len(mails(outbox)) == 1

@@ -103,7 +103,7 @@ class CensoEndpoints(SharedSteps):
             record.fault = hostile.mode.value
             self._send(record, 200, hostile_markup(), HTML, Answer.GARBAGE)
             return
-        new = replica._faults.take([FaultMode.NEW_MARKUP], cedula)
+        new = replica._faults.take([FaultMode.NEW_MARKUP, FaultMode.NEW_MARKUP_CENSO], cedula)
         if new is not None:
             record.fault = new.mode.value
             self._censo_send(record, 200, censo_new_markup_answer(cedula, outcome), Answer.NEW_MARKUP)

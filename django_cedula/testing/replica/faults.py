@@ -50,7 +50,7 @@ class FaultMode(str, enum.Enum):
     for every request on a running replica (:meth:`~django_cedula.testing.replica.Replica.set_fault`,
     or ``POST /__replica__/fault`` from another process) and clear them to switch it back:
 
-    ``new_markup``
+    ``new_markup`` (``new_markup_wsp`` and ``new_markup_censo``: that source's lookups only)
         Every lookup that passes the captcha check is answered with a well-formed answer of a new
         shape the package's readers cannot read (:mod:`.changed_pages`: Source A's JSON without
         ``success``/``data.message``, its HTML in a ``<dl>``; Source B's keys renamed): the scrapers
@@ -91,6 +91,8 @@ class FaultMode(str, enum.Enum):
     HOSTILE_MARKUP = "hostile_markup"
     # The site changed: answers, form page, captcha verification (see the docstring).
     NEW_MARKUP = "new_markup"
+    NEW_MARKUP_WSP = "new_markup_wsp"
+    NEW_MARKUP_CENSO = "new_markup_censo"
     FORM_SHAPE = "form_shape"
     REFUSE_TOKENS = "refuse_tokens"
 

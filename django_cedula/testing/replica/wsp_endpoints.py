@@ -96,7 +96,7 @@ class WspEndpoints(SharedSteps):
             record.fault = hostile.mode.value
             self._send(record, 200, hostile_markup(), HTML, Answer.GARBAGE)
             return
-        new = replica._faults.take([FaultMode.NEW_MARKUP], nuip)
+        new = replica._faults.take([FaultMode.NEW_MARKUP, FaultMode.NEW_MARKUP_WSP], nuip)
         if new is not None:
             record.fault = new.mode.value
             self._wsp_send(record, wsp_new_markup_answer(nuip, outcome), Answer.NEW_MARKUP)
