@@ -94,7 +94,9 @@ def logs(workers: list[Worker]) -> str:
 
 
 def rows_now() -> list[tuple[Any, ...]]:
-    return list(CedulaInfo.objects.values_list("user_id", "status", "error_code", "retry_count", "next_attempt_at"))
+    return list(
+        CedulaInfo.objects.values_list("user_id", "status", "error_code", "retry_count", "next_attempt_at")
+    )
 
 
 def settled() -> bool:
