@@ -60,8 +60,11 @@ SAMPLE_LENGTH = 20_000
 SUSPECT_TTL = 600
 #: Seconds a number counted in a run is remembered (the same number failing again is not a new sign).
 RUN_TTL = 86_400
-#: Seconds a lookup waits, while a run is open and its lookups are all taken, before asking again.
+#: Seconds a job defers itself when a run is open and its lookups are all taken (after waiting
+#: :data:`DECIDING_PATIENCE` for them in place, polling every :data:`DECIDING_POLL`).
 SUSPECT_WAIT = 30.0
+DECIDING_PATIENCE = 10.0
+DECIDING_POLL = 0.5
 #: Seconds at the least a job waits for an out-of-service source before it asks again.
 MIN_OUT_WAIT = 30.0
 #: What each sign of change means, for operators.

@@ -169,6 +169,12 @@ def _admission(scraper: Scraper, source: str) -> health.Admission:
     if health.probe_due(source):
         probe(scraper, source)
     admission = health.admit(source)
+    # While a run of bad answers is being decided by the lookups under way, wait for them here a
+    # little: they end within their own timeout, and the run then says whether to go on.
+    deadline = time.monotonic() + health.DECIDING_PATIENCE
+    while admission.reason == "deciding" and time.monotonic() < deadline:
+        time.sleep(health.DECIDING_POLL)
+        admission = health.admit(source)
     if not admission.allowed:
         raise SourcesPaused(admission.wait, (source,), reason=admission.reason)
     return admission

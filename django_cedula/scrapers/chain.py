@@ -16,10 +16,14 @@ It stops at the first final answer (found, not found, cancelled) and at every ot
 * ``timeout``: the lookup has already spent up to ``CEDULA_LOOKUP_TIMEOUT``; asking another source
   would stretch the job past what the queue's job timeout and the sweeper allow for, and a slow
   source is not a source that is down: the attempt is retried later, from the first entry;
-* ``captcha_failed``: the captcha is our side (the solver, its balance, a refused token); the next
-  source takes the same solver and would fail the same way, at the price of another paid solve;
-* ``parse_error``: the source did answer, with something this package cannot read (the page changed,
-  or a bug). Asking the other source would hide that, and could contradict an answer misread.
+* ``captcha_failed`` and ``token_refused``: the captcha is our side (the solver, its balance) or the
+  site refused a fresh token; the next source takes the same solver and would likely fail the same
+  way, at the price of another paid solve;
+* ``parse_error`` and ``form_changed``: the source did answer, with something this package cannot
+  read (the page changed, or a bug). Asking the other source would hide that, and could contradict
+  an answer misread. Until the source's health decides (:mod:`django_cedula.health`): the lookup
+  whose sign takes the source out of service, and every lookup while it is out, asks the next
+  source instead.
 
 A configuration error (:class:`~django_cedula.exceptions.ConfigurationError`, such as a proxy that
 answers HTTP 407 to the credentials given) is raised through the chain: no source is asked after it,

@@ -99,6 +99,8 @@ FAULT_STATUS: dict[FaultMode, tuple[ScrapeStatus, ScrapeStatus | None, int | Non
     # The site changed (tests/replica/test_change_faults.py): answers of a new shape, a new form, every
     # token refused.
     FaultMode.NEW_MARKUP: (S.PARSE_ERROR, None, None),
+    FaultMode.NEW_MARKUP_WSP: (S.PARSE_ERROR, S.FOUND, None),  # one source's answers only
+    FaultMode.NEW_MARKUP_CENSO: (S.FOUND, S.PARSE_ERROR, None),
     FaultMode.FORM_SHAPE: (S.FORM_CHANGED, None, None),
     FaultMode.REFUSE_TOKENS: (S.TOKEN_REFUSED, None, None),
 }
