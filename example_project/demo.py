@@ -478,6 +478,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if not real_site:
             print(cedula_table() + "\n", flush=True)
+            print(
+                "To see what happens when the Registraduría changes its pages, switch the replica:\n"
+                "  .venv/bin/python -m django_cedula.testing.replica.remote "
+                f"{stack.replica_url} set new_markup\n"
+                "  (or form_shape, refuse_tokens), register a few users, then watch\n"
+                "  .venv/bin/python example_project/manage.py cedula_sources; put it back with\n"
+                f"  .venv/bin/python -m django_cedula.testing.replica.remote {stack.replica_url} clear\n"
+                "  .venv/bin/python example_project/manage.py cedula_sources --resume wsp\n",
+                flush=True,
+            )
         if not args.no_browser and _can_open_browser():
             webbrowser.open(stack.url)
         print("Press Ctrl-C to stop. The worker's log follows.\n", flush=True)

@@ -123,6 +123,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- django-cedula -------------------------------------------------------------------------------
 
 CEDULA_USER_FIELD = "cedula"
+# The operators' mails (a source out of service and back) go to the worker's log.
+ADMINS = [("Operator", "operator@example.com")]
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 CEDULA_LOOKUP_TIMEOUT = 120
 
 if os.environ.get("CEDULA_REAL_SITE") == "1":
@@ -160,6 +163,9 @@ else:
     CEDULA_REFRESH_COOLDOWN = float(os.environ.get("EXAMPLE_REFRESH_COOLDOWN", "60"))
     # The replica's block page is one of its demo answers, not a reason to pause every worker.
     CEDULA_BLOCK_COOLDOWN = 0
+    # A changed source (switch the replica, as the demo prints) is tried again after a minute, not
+    # after 15: the demo shows it coming back while you watch.
+    CEDULA_SOURCE_HEALTH = {"TRIAL_AFTER": 60.0, "PROBE_EVERY": 30.0}
 
 # Django-Q2 with its ORM broker: the queue lives in the database, there is no server to install.
 # A job may run longer than a lookup: under CEDULA_RATE_LIMIT it may first wait up to 30 s for its

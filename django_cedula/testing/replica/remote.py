@@ -58,3 +58,30 @@ def clear_fault(
 def state(base_url: str) -> dict[str, Any]:
     """``{"faults": [...], "captcha_counts": {...}, "solves": n}`` of the replica at ``base_url``."""
     return _call(base_url, "state")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m django_cedula.testing.replica.remote URL (set MODE | clear | state)``: switch a
+    running replica, as the demo does to show what the package does when the site changes."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m django_cedula.testing.replica.remote")
+    parser.add_argument("url", help="the replica's base URL, e.g. http://127.0.0.1:8765/")
+    commands = parser.add_subparsers(dest="command", required=True)
+    switch = commands.add_parser("set", help="switch a fault on for every request")
+    switch.add_argument("mode", choices=[mode.value for mode in FaultMode])
+    commands.add_parser("clear", help="every fault off: the site is as it was")
+    commands.add_parser("state", help="the active faults and the solves counted")
+    options = parser.parse_args(argv)
+    if options.command == "set":
+        answer = set_fault(options.url, options.mode)
+    elif options.command == "clear":
+        answer = clear_fault(options.url)
+    else:
+        answer = state(options.url)
+    print(json.dumps(answer, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
