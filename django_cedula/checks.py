@@ -18,6 +18,8 @@ E012   the captcha solver refuses its ``OPTIONS``
 E013   ``TwoCaptchaSolver``'s ``api_key`` is ``None`` or empty (an unset environment variable)
 E014   a source is an HTTP-only scraper but ``curl_cffi`` (the ``http`` extra) is missing
 E015   a setting of an earlier version is set; the message names what replaces it
+E016   ``CEDULA_PRECHECK`` is not ``None`` or ``{"BACKEND", "OPTIONS"}``, or its backend is not a pre-check
+E017   the pre-check refuses its ``OPTIONS``
 W001   Django-Q2's job timeout: missing, not above the longest a job may run, or not below ``retry``
 W002   Django-Q2 uses its Redis broker, which has no delivery receipts
 W003   Django-Q2 runs jobs synchronously (``sync=True``) with ``DEBUG`` off
@@ -352,6 +354,27 @@ def check_captcha(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return list(errors)
 
 
+# The pre-check: E016, E017 --------------------------------------------------------------------
+
+
+def check_precheck(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E016 and E017: the pre-check built as a worker builds it."""
+    from .scrapers.vigencia import Precheck
+
+    value = _raw("PRECHECK")
+    if value is None:
+        return []
+    config, errors = _part_config(16, "PRECHECK", value, "django_cedula.scrapers.vigencia.VigenciaPrecheck")
+    if config is None:
+        return list(errors)
+    hint = "Use django_cedula.scrapers.vigencia.VigenciaPrecheck, or None for no pre-check."
+    cls = _load(16, "PRECHECK", config, Precheck, "CEDULA_PRECHECK", hint)
+    if isinstance(cls, Error):
+        return [cls]
+    _, errors = _build(17, "PRECHECK", cls, config["OPTIONS"], "CEDULA_PRECHECK")
+    return list(errors)
+
+
 # Settings of earlier versions: E015 -----------------------------------------------------------
 
 
@@ -433,6 +456,21 @@ _GROUP_RULES: dict[str, dict[str, tuple[Callable[[object], bool], str]]] = {
         "PENDING_AFTER": (_positive, "a positive, finite number of seconds"),
         "PROCESSING_AFTER": (_positive, "a positive, finite number of seconds"),
         "SCHEDULE": (_boolean, "True or False"),
+    },
+    "PRIVACY": {
+        "REQUIRE_CONSENT": (_boolean, "True or False"),
+        "CONSENT_VERSION": (
+            lambda v: isinstance(v, str) and 0 < len(v.strip()) <= 50,
+            "the version of your authorization text, a non-empty string of at most 50 characters",
+        ),
+        "RAW_RESPONSE_DAYS": (
+            lambda v: v is None or (_finite(v) and v >= 0),  # type: ignore[operator]
+            "a number of days, 0 or more, or None to keep them as long as the row",
+        ),
+        "PLACE_DAYS": (
+            lambda v: v is None or (_finite(v) and v >= 0),  # type: ignore[operator]
+            "a number of days, 0 or more, or None to keep it as long as the row",
+        ),
     },
     "SOURCE_HEALTH": {
         "OUT_AFTER": (
@@ -647,6 +685,7 @@ for _check in (
     check_task_backend,
     check_sources,
     check_captcha,
+    check_precheck,
     check_retry_delays,
     check_user_field,
     check_values,

@@ -77,6 +77,18 @@ DEFAULTS: Mapping[str, Any] = {
         "TRIAL_MAX": 21600.0,
         "MAIL_ADMINS": True,
     },
+    # The free pre-check asked before a paid census lookup (docs/precheck.rst): None (off), or a
+    # part such as {"BACKEND": "django_cedula.scrapers.vigencia.VigenciaPrecheck", "OPTIONS": {}}.
+    "PRECHECK": None,
+    # Habeas data (docs/privacy.rst): no lookup without the holder's recorded authorization, and
+    # how many days the raw answer and the voting place are kept after the final answer (None:
+    # as long as the row).
+    "PRIVACY": {
+        "REQUIRE_CONSENT": True,
+        "CONSENT_VERSION": "1",
+        "RAW_RESPONSE_DAYS": 7,
+        "PLACE_DAYS": None,
+    },
     # Personal data: raw answers are optional and bounded.
     "STORE_RAW_RESPONSE": True,
     "RAW_RESPONSE_MAX_LENGTH": 10_000,
@@ -237,6 +249,19 @@ class AppSettings:
     @property
     def SWEEP_SCHEDULE(self) -> bool:
         return bool(self.SWEEP["SCHEDULE"])
+
+    @property
+    def PRECHECK(self) -> dict[str, Any] | None:
+        value = self._get("PRECHECK")
+        return None if value is None else part(value)
+
+    @property
+    def PRIVACY(self) -> dict[str, Any]:
+        return self._group("PRIVACY")
+
+    @property
+    def REQUIRE_CONSENT(self) -> bool:
+        return bool(self.PRIVACY["REQUIRE_CONSENT"])
 
     @property
     def SOURCE_HEALTH(self) -> dict[str, Any]:

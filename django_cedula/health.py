@@ -67,12 +67,35 @@ DECIDING_PATIENCE = 10.0
 DECIDING_POLL = 0.5
 #: Seconds at the least a job waits for an out-of-service source before it asks again.
 MIN_OUT_WAIT = 30.0
+#: The reason of a seasonal source (one that lives only around elections) that does not answer.
+OFF_SEASON = "off_season"
 #: What each sign of change means, for operators.
 SIGN_TEXT = {
     ScrapeStatus.PARSE_ERROR.value: "answers that could not be read",
     ScrapeStatus.TOKEN_REFUSED.value: "fresh captcha tokens refused by the site",
     ScrapeStatus.FORM_CHANGED.value: "a form page without what the lookup needs",
+    OFF_SEASON: "a seasonal source that does not answer (no DNS, no connection, HTTP 404 or 5xx)",
 }
+#: The reasons a free probe can undo: the form is whole again, the seasonal site answers again.
+PROBE_CURABLE = frozenset({ScrapeStatus.FORM_CHANGED.value, OFF_SEASON})
+
+
+def sign_of(result: ScrapeResult, *, seasonal: bool = False) -> str:
+    """The sign of change ``result`` is (its reason), or ``""``. For a ``seasonal`` source, not
+    answering at all (a network error, a timeout, a page gone, an HTTP 5xx) is one too: out of its
+    season the site has no DNS or a gateway's error page."""
+    if result.status in CHANGE_SIGNS:
+        return result.status.value
+    unreachable = {ScrapeStatus.NETWORK_ERROR, ScrapeStatus.TIMEOUT, ScrapeStatus.PAGE_MOVED}
+    if (
+        seasonal
+        and not result.status.is_final
+        and (result.status in unreachable or result.http_status >= 500)
+    ):
+        return OFF_SEASON
+    return ""
+
+
 # reCAPTCHA tokens and other long opaque strings: never in a kept sample.
 _OPAQUE = re.compile(r"[A-Za-z0-9_\-]{40,}")
 
@@ -218,7 +241,7 @@ def waits(current: SourceState, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     if current.next_trial_at is not None and now >= current.next_trial_at:
         return False
-    if current.reason != ScrapeStatus.FORM_CHANGED.value:
+    if current.reason not in PROBE_CURABLE:
         return True  # only a lookup can tell whether answers and tokens are taken again
     every = float(_settings()["PROBE_EVERY"])
     return current.probed_at is not None and now - current.probed_at < every
@@ -330,6 +353,7 @@ def report(
     trial: bool = False,
     counted: bool = False,
     page_url: str = "",
+    seasonal: bool = False,
 ) -> SourceState | None:
     """Count ``result`` of a lookup of ``source`` toward its health.
 
@@ -342,7 +366,7 @@ def report(
     try:
         if counted:
             _decr(_cache(), _key(source, "suspect"))
-        return _report(source, result, cedula=cedula, trial=trial, page_url=page_url)
+        return _report(source, result, cedula=cedula, trial=trial, page_url=page_url, seasonal=seasonal)
     except Exception as exc:
         logger.error(
             "Could not count a lookup toward source %s's health (%s: %s)", source, type(exc).__name__, exc
@@ -351,7 +375,7 @@ def report(
 
 
 def _report(
-    source: str, result: ScrapeResult, *, cedula: str | None, trial: bool, page_url: str
+    source: str, result: ScrapeResult, *, cedula: str | None, trial: bool, page_url: str, seasonal: bool
 ) -> SourceState | None:
     cache = _cache()
     if result.status.is_final:
@@ -360,7 +384,8 @@ def _report(
         if trial or not state(source).in_service:
             _back(source, by="trial", page_url=page_url)
         return None
-    if result.status not in CHANGE_SIGNS:
+    sign = sign_of(result, seasonal=seasonal)
+    if not sign:
         if trial:
             _after_trial(source, doubled=False)
         return None
@@ -384,13 +409,13 @@ def _report(
         logger.warning(
             "Source %s: %s (%s in a row, %s numbers; out of service at %s in a row of two numbers or more)",
             source,
-            result.status.value,
+            sign,
             streak,
             numbers,
             needed,
         )
         return None
-    _out(source, reason=result.status.value, detail=_detail(result, cedula), page_url=page_url)
+    _out(source, reason=sign, detail=_detail(result, cedula), page_url=page_url)
     return state(source)
 
 
@@ -541,7 +566,7 @@ def record_probe(source: str, probe: ProbeResult) -> bool:
     current = state(source)
     if current.in_service:
         return False
-    if probe.ok and current.reason == ScrapeStatus.FORM_CHANGED.value:
+    if probe.ok and current.reason in PROBE_CURABLE:
         return _back(source, by="probe")
     if not probe.ok and probe.status is ScrapeStatus.FORM_CHANGED and probe.raw_html:
         keep_sample(

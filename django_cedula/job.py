@@ -32,6 +32,7 @@ from .models import (
     ERROR_MESSAGE_MAX_LENGTH,
     SOURCE_OUT_OF_SERVICE,
     STORE_ERROR,
+    CedulaConsent,
     CedulaInfo,
     CedulaStatus,
     bounded_raw_response,
@@ -43,10 +44,11 @@ from .models import (
 )
 from .numbers import normalize_cedula
 from .privacy import redact
-from .results import DATA_FIELDS, ScrapeResult, ScrapeStatus
+from .results import DATA_FIELDS, ScrapeResult, ScrapeStatus, Vigencia
 from .scrapers import get_scraper
 from .scrapers.base import SourcesPaused, ask, paused_sources
 from .scrapers.chain import source_names
+from .scrapers.vigencia import precheck
 from .signals import retry_scheduled, send_now, send_on_commit, validation_finished
 
 __all__ = ["OutcomeNotStored", "validate_user_cedula"]
@@ -82,6 +84,8 @@ def validate_user_cedula(user_id: int | str, attempt: int = 1) -> str | None:
     the job's time): the row is left PROCESSING for the sweeper.
     """
     started = time.monotonic()
+    if app_settings.REQUIRE_CONSENT and not _authorized(user_id):
+        return _hold_for_consent(user_id, attempt)
     info = _claim(user_id, attempt)
     if info is None:
         return None
@@ -114,6 +118,9 @@ def _run_claimed(info: CedulaInfo, attempt: int, started: float) -> str | None:
         # Never reaches the network: mark it and stop.
         fields: dict[str, object] = {"status": CedulaStatus.INVALID, "error_message": str(exc)}
         return store_safely(info, attempt, fields, retry_delay=None, result=None, started=started)
+    answered = _precheck(info, attempt, cedula, started)
+    if answered is not None:
+        return answered
     deferred_to = _wait_for_turn(info, attempt)
     if deferred_to is not None:
         return deferred_to
@@ -127,6 +134,55 @@ def _run_claimed(info: CedulaInfo, attempt: int, started: float) -> str | None:
         return _defer(info, attempt, permit, queue=get_backend().supports_defer, sources=paused.sources)
     finally:
         spend.flush()  # what the lookup's captcha cost, written from this thread (no ORM in the scraper)
+    return _store_result(info, attempt, result, started)
+
+
+def _authorized(user_id: int | str) -> bool:
+    """Whether the holder's authorization is in force (``CEDULA_PRIVACY["REQUIRE_CONSENT"]``)."""
+    rows = CedulaConsent.objects.using(router.db_for_write(CedulaConsent))
+    return rows.holds_for(user_id)
+
+
+def _hold_for_consent(user_id: int | str, attempt: int) -> str | None:
+    """No lookup without the holder's authorization: the row waits as AWAITING_CONSENT (no attempt
+    counted) and is queued again when one is recorded (:func:`~.services.record_consent`)."""
+    held = CedulaInfo.objects.using(router.db_for_write(CedulaInfo)).hold_for_consent(user_id)
+    logger.info(
+        "Cédula validation for user %s, attempt %s, not run: no authorization in force%s",
+        user_id,
+        attempt,
+        "; the row waits for one" if held else "",
+    )
+    return held
+
+
+def _precheck(info: CedulaInfo, attempt: int, cedula: str, started: float) -> str | None:
+    """Ask the free pre-check (``CEDULA_PRECHECK``) once per validation; store its answer and return
+    the row's status when that answer is final (the number does not exist, or its holder died),
+    ``None`` to go on to the census lookup."""
+    if info.vigencia or app_settings.PRECHECK is None:
+        return None
+    answer = precheck(cedula)
+    if answer is None or answer.vigencia is None:
+        return None
+    rows = CedulaInfo.objects.using(router.db_for_write(CedulaInfo, instance=info))
+    if not rows.note_vigencia(info, answer.vigencia.value):
+        return None  # restarted meanwhile: the census lookup's store will say so
+    if answer.vigencia is Vigencia.NONEXISTENT:
+        result = ScrapeResult(status=ScrapeStatus.NONEXISTENT, raw_html=answer.raw, source=answer.source)
+    elif answer.vigencia is Vigencia.DECEASED:
+        result = ScrapeResult(
+            status=ScrapeStatus.CANCELLED,
+            novedad="Cancelada por Muerte",
+            fecha_novedad=answer.fecha,
+            raw_html=answer.raw,
+            source=answer.source,
+        )
+    else:
+        return None
+    logger.info(
+        "Cédula validation for user %s: the pre-check's answer is final, no census lookup", info.user_id
+    )
     return _store_result(info, attempt, result, started)
 
 

@@ -42,6 +42,8 @@ class CedulaStatus(models.TextChoices):
     NOT_FOUND = "not_found", _("Not in the census")
     CANCELLED_DECEASED = "cancelled_deceased", _("Cancelled (deceased)")
     CANCELLED_OTHER = "cancelled_other", _("Cancelled (other)")
+    NONEXISTENT = "nonexistent", _("Number does not exist")
+    AWAITING_CONSENT = "awaiting_consent", _("Waiting for the holder's authorization")
     INVALID = "invalid", _("Invalid number")
     ERROR = "error", _("Error")
     TIMEOUT = "timeout", _("Timed out")
@@ -55,6 +57,7 @@ FINAL_STATUSES = frozenset(
         CedulaStatus.NOT_FOUND,
         CedulaStatus.CANCELLED_DECEASED,
         CedulaStatus.CANCELLED_OTHER,
+        CedulaStatus.NONEXISTENT,
         CedulaStatus.INVALID,
         CedulaStatus.ERROR,
         CedulaStatus.TIMEOUT,
@@ -127,6 +130,8 @@ def cleared_fields(now: datetime.datetime) -> dict[str, Any]:
         "retry_count": 0,
         "next_attempt_at": None,
         "requested_at": now,
+        "vigencia": "",
+        "purged_at": None,
     }
 
 
@@ -200,6 +205,8 @@ def outcome_for(
         fields.update({name: storable(getattr(result, name)) for name in PLACE_FIELDS})
     elif result.status is ScrapeStatus.NOT_FOUND:
         status = CedulaStatus.NOT_FOUND
+    elif result.status is ScrapeStatus.NONEXISTENT:
+        status = CedulaStatus.NONEXISTENT
     else:
         deceased = is_death_novedad(result.novedad)
         status = CedulaStatus.CANCELLED_DECEASED if deceased else CedulaStatus.CANCELLED_OTHER
@@ -275,6 +282,23 @@ class CedulaInfoQuerySet(models.QuerySet["CedulaInfo"]):
                 setattr(info, name, value)
             info.updated_at = now
         return status if released else None
+
+    def hold_for_consent(self, user_id: int | str) -> str | None:
+        """A row that may not be looked up (no authorization in force, ``CEDULA_PRIVACY
+        ["REQUIRE_CONSENT"]``) waits as AWAITING_CONSENT, not counted; ``None`` when no waiting row
+        was there to hold (taken, final, or gone)."""
+        held = self.filter(user_id=user_id, status__in=CLAIMABLE_STATUSES).update(
+            status=CedulaStatus.AWAITING_CONSENT, next_attempt_at=None, updated_at=timezone.now()
+        )
+        return CedulaStatus.AWAITING_CONSENT if held else None
+
+    def note_vigencia(self, info: CedulaInfo, vigencia: str) -> bool:
+        """Keep what the pre-check said on the claimed row (its status and "as seen" fields
+        untouched); ``False`` when the row was no longer as claimed."""
+        noted = self.as_seen(info).update(vigencia=vigencia)
+        if noted:
+            info.vigencia = vigencia
+        return bool(noted)
 
     def waiting_for_sources(self) -> CedulaInfoQuerySet:
         """Rows waiting for a source out of service (:meth:`release` with
@@ -548,7 +572,26 @@ class CedulaInfo(models.Model):
         help_text=_("The source whose answer is stored (an entry of CEDULA_SOURCES)."),
     )
 
+    vigencia = models.CharField(
+        _("vigencia"),
+        max_length=20,
+        blank=True,
+        choices=[
+            ("alive", _("Exists, holder alive")),
+            ("deceased", _("Cancelled by death")),
+            ("nonexistent", _("Does not exist")),
+            ("no_data", _("No data")),
+        ],
+        help_text=_("What the Registraduría's free vigencia pre-check said of the number, if it was asked."),
+    )
+
     fetched_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    purged_at = models.DateTimeField(
+        _("purged at"),
+        null=True,
+        blank=True,
+        help_text=_("When the retention limit blanked the voting place (CEDULA_PRIVACY)."),
+    )
     error_code = models.CharField(
         _("last error kind"), max_length=20, blank=True, help_text=_("timeout, network_error, blocked, ...")
     )
@@ -567,7 +610,11 @@ class CedulaInfo(models.Model):
     class Meta:
         verbose_name = _("cédula validation")
         verbose_name_plural = _("cédula validations")
-        permissions = [("view_raw_response", _("Can view raw responses from the source"))]
+        permissions = [
+            ("view_raw_response", _("Can view raw responses from the source")),
+            ("export_cedulainfo", _("Can export what is kept about a holder")),
+            ("forget_cedulainfo", _("Can forget a holder's data")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.get_status_display()}"
@@ -576,6 +623,75 @@ class CedulaInfo(models.Model):
     def is_final(self) -> bool:
         """Whether validation has ended (successfully or not); no job will change the row again."""
         return self.status in FINAL_STATUSES
+
+    @property
+    def exists_but_not_registered(self) -> bool:
+        """Not in the census, but the pre-check said the cédula exists and its holder lives: a
+        citizen who is not registered to vote, not a typo."""
+        return self.status == CedulaStatus.NOT_FOUND and self.vigencia == "alive"
+
+
+class CedulaConsentQuerySet(models.QuerySet["CedulaConsent"]):
+    def in_force(self) -> CedulaConsentQuerySet:
+        """Authorizations not withdrawn."""
+        return self.filter(withdrawn_at__isnull=True)
+
+    def holds_for(self, user_id: int | str) -> bool:
+        """Whether ``user_id`` has an authorization in force."""
+        return self.in_force().filter(user_id=user_id).exists()
+
+
+class CedulaConsent(models.Model):
+    """The holder's authorization to look their cédula up at the Registraduría (Ley 1581 de 2012,
+    art. 9): proof of when, which text, how and by whom, kept while lookups based on it are kept
+    and past the holder's ``forget`` (:mod:`django_cedula.rights`). A withdrawn authorization keeps
+    its row, with ``withdrawn_at``."""
+
+    class Method(models.TextChoices):
+        FORM = "form", _("A form the holder filled in")
+        ADMIN = "admin", _("Recorded by staff in the admin")
+        IMPORT = "import", _("Imported from the site's own records")
+        API = "api", _("Recorded by the site's code")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cedula_consents",
+        verbose_name=_("holder"),
+    )
+    #: The holder's primary key as text: who it was, once the account is gone.
+    user_ref = models.CharField(_("holder's id"), max_length=64)
+    version = models.CharField(
+        _("text version"), max_length=50, help_text=_("The version of the authorization text shown.")
+    )
+    text = models.TextField(_("text shown"), blank=True)
+    method = models.CharField(_("how"), max_length=10, choices=Method.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    granted_at = models.DateTimeField(_("granted at"), db_index=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+
+    objects = CedulaConsentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("authorization to look the cédula up")
+        verbose_name_plural = _("authorizations to look the cédula up")
+        ordering = ["-granted_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user_ref}: {self.version} ({self.get_method_display()})"
+
+    @property
+    def in_force(self) -> bool:
+        return self.withdrawn_at is None
 
 
 class CaptchaSpend(models.Model):

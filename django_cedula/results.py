@@ -21,6 +21,9 @@ class ScrapeStatus(str, enum.Enum):
     FOUND = "found"
     NOT_FOUND = "not_found"
     CANCELLED = "cancelled"
+    #: The Registraduría says no cédula has this number (the vigencia pre-check's "Cedula no
+    #: Existe"): final, and no census lookup is paid for it.
+    NONEXISTENT = "nonexistent"
     TIMEOUT = "timeout"
     NETWORK_ERROR = "network_error"
     BLOCKED = "blocked"
@@ -56,7 +59,9 @@ class ScrapeStatus(str, enum.Enum):
 
 
 #: The answers of the source, as opposed to failures to get one.
-ANSWERS = frozenset({ScrapeStatus.FOUND, ScrapeStatus.NOT_FOUND, ScrapeStatus.CANCELLED})
+ANSWERS = frozenset(
+    {ScrapeStatus.FOUND, ScrapeStatus.NOT_FOUND, ScrapeStatus.CANCELLED, ScrapeStatus.NONEXISTENT}
+)
 #: The failures that say the source changed its pages rather than that one lookup failed: a run of
 #: them across the cluster takes the source out of service (:mod:`django_cedula.health`).
 CHANGE_SIGNS = frozenset({ScrapeStatus.PARSE_ERROR, ScrapeStatus.TOKEN_REFUSED, ScrapeStatus.FORM_CHANGED})
@@ -143,6 +148,39 @@ class ProbeResult:
     detail: str = ""
     #: The page as received (bounded by the caller), for the sample a maintainer fixes the reader from.
     raw_html: str = ""
+
+
+class Vigencia(str, enum.Enum):
+    """What the Registraduría's vigencia service (its deaths registry) says of a number, free and
+    without a captcha: the pre-check's answer (:mod:`django_cedula.scrapers.vigencia`)."""
+
+    #: "Vigente (Vivo)": the cédula exists and its holder lives.
+    ALIVE = "alive"
+    #: "Cancelada por Muerte".
+    DECEASED = "deceased"
+    #: "Cedula no Existe".
+    NONEXISTENT = "nonexistent"
+    #: "Sin datos para consultar": the service knows nothing either way.
+    NO_DATA = "no_data"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class PrecheckResult:
+    """One answer of a pre-check (or why there is none): ``vigencia`` is ``None`` when the service
+    could not be asked or gave nothing readable (``error`` says why); the census lookup then runs as
+    if there were no pre-check."""
+
+    vigencia: Vigencia | None = None
+    #: The date the service gives with its answer (of the death, for a deceased holder), as written.
+    fecha: str = ""
+    error: str = ""
+    #: The service's answer as received (bounded), for the row's raw response when it is final.
+    raw: str = ""
+    #: The pre-check's ``source_name`` (the row's ``source`` when its answer ends the validation).
+    source: str = ""
 
 
 def _as_http_status(value: object) -> int:

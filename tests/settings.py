@@ -134,6 +134,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CEDULA_TASKS = {"BACKEND": "django_cedula.backends.inline.InlineBackend"}
 CEDULA_SOURCES = [{"BACKEND": "django_cedula.testing.scrapers.FakeScraper"}]
 CEDULA_MIN_LOOKUP_INTERVAL = 0
+# Most tests validate users without recording the holder's authorization first; the habeas data
+# tests (tests/privacy/) turn the requirement on, as it is by default.
+CEDULA_PRIVACY = {"REQUIRE_CONSENT": False}
 # No cluster-wide rate limit unless a test sets one (the default, one lookup per 5 s with a shared
 # cache, would slow every real-process test down to the real site's pace).
 CEDULA_RATE_LIMIT = None

@@ -28,7 +28,7 @@ def test_coerce_rejects_unknown_shapes(bad: object) -> None:
 
 
 def test_final_and_transient_statuses() -> None:
-    assert {s for s in ScrapeStatus if s.is_final} == {"found", "not_found", "cancelled"}
+    assert {s for s in ScrapeStatus if s.is_final} == {"found", "not_found", "cancelled", "nonexistent"}
     assert ScrapeStatus.CAPTCHA_FAILED.is_transient
 
 

@@ -75,6 +75,10 @@ class BaseScraper(Configurable):
     #: subclass of a class that sets it keeps its parent's (the same site).
     source_name: ClassVar[str] = ""
     _names_its_source: ClassVar[bool] = False
+    #: A source that lives only around elections: not answering at all (no DNS, a refused
+    #: connection, HTTP 404 or 5xx) counts as a sign that it is out of season, which takes it out
+    #: of service (:mod:`django_cedula.health`) until a free probe finds it answering again.
+    seasonal: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -156,6 +160,7 @@ def ask_source(scraper: Scraper, cedula: str, *, own_pause: bool = False) -> Scr
         trial=admission.trial,
         counted=admission.counted,
         page_url=str(getattr(scraper, "url", "") or ""),
+        seasonal=bool(getattr(scraper, "seasonal", False)),
     )
     if out is not None:
         wait = max((out.next_trial_at or 0.0) - time.time(), health.MIN_OUT_WAIT)
