@@ -82,6 +82,17 @@ def test_the_same_attempt_cannot_be_scheduled_twice(
     assert "already scheduled" in caplog.text
 
 
+def test_scheduling_an_attempt_again_sooner_brings_it_forward(backend: DjangoQBackend) -> None:
+    """A row deferred until its source's trial (15 min) and queued at once when the source came back
+    is lined up by the throttle for a minute from now: it must not wait for the old time."""
+    backend.enqueue(ValidationJob(user_id=5, attempt=2, delay=900))
+    backend.enqueue(ValidationJob(user_id=5, attempt=2, delay=60))
+    (scheduled,) = Schedule.objects.all()
+    assert scheduled.next_run <= timezone.now() + datetime.timedelta(seconds=60)
+    backend.enqueue(ValidationJob(user_id=5, attempt=2, delay=600))  # a later time never pushes it back
+    assert Schedule.objects.get().next_run <= timezone.now() + datetime.timedelta(seconds=60)
+
+
 def test_uuid_keys_travel_as_text(backend: DjangoQBackend) -> None:
     import uuid
 

@@ -240,6 +240,7 @@ class DjangoQBackend(BaseTaskBackend):
         from django_q.models import Schedule
         from django_q.tasks import schedule
 
+        next_run = timezone.now() + datetime.timedelta(seconds=job.delay)
         try:
             schedule(
                 TASK_PATH,
@@ -248,12 +249,21 @@ class DjangoQBackend(BaseTaskBackend):
                 name=job.name,
                 schedule_type=Schedule.ONCE,
                 repeats=-1,  # a ONCE schedule with negative repeats is deleted once it has run
-                next_run=timezone.now() + datetime.timedelta(seconds=job.delay),
+                next_run=next_run,
                 cluster=q_options.get("cluster") or _named_cluster(),
                 q_options=q_options,
             )
         except IntegrityError:
-            logger.info("Attempt %s for user %s is already scheduled", job.attempt, job.user_id)
+            # The same attempt is scheduled already: the earlier time wins. A row deferred for a long
+            # while (its source out of service) and queued at once when the source came back must
+            # not wait for that old time when the throttle lines it up for a minute from now.
+            earlier = Schedule.objects.filter(name=job.name, next_run__gt=next_run).update(next_run=next_run)
+            logger.info(
+                "Attempt %s for user %s is already scheduled%s",
+                job.attempt,
+                job.user_id,
+                "; brought forward" if earlier else "",
+            )
 
 
 def _named_cluster() -> str | None:

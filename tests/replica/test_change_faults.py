@@ -129,3 +129,18 @@ def test_solves_are_counted_by_the_replica(cedula_replica: Replica) -> None:
         "BACKEND": "django_cedula.testing.captcha.ReplicaCaptchaSolver",
         "OPTIONS": {"replica_url": cedula_replica.url, "delay": 1},
     }
+
+
+def test_the_command_line_switches_a_running_replica(
+    cedula_replica: Replica, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the demo prints: ``python -m django_cedula.testing.replica.remote URL set MODE``."""
+    assert remote.main([cedula_replica.url, "set", "form_shape"]) == 0
+    assert [fault.mode for fault in cedula_replica.faults] == [FaultMode.FORM_SHAPE]
+    assert json.loads(capsys.readouterr().out)["faults"]
+    assert remote.main([cedula_replica.url, "state"]) == 0
+    assert "form_shape" in capsys.readouterr().out
+    assert remote.main([cedula_replica.url, "clear"]) == 0
+    assert cedula_replica.faults == []
+    with pytest.raises(SystemExit):
+        remote.main([cedula_replica.url, "set", "no_such_fault"])
