@@ -55,18 +55,26 @@ logger = logging.getLogger(__name__)
 PREFIX = "django_cedula:health:"
 #: How much of an unexpected answer the kept sample holds (characters).
 SAMPLE_LENGTH = 20_000
-#: Seconds a count of lookups under way during a run of bad answers is kept (a worker that died
+#: Seconds a count of lookups in flight during a run of bad answers is kept (a worker that died
 #: mid-lookup never takes its own off: the count is forgotten after this long).
-SUSPECT_TTL = 600
+IN_FLIGHT_TTL = 600
 #: Seconds a number counted in a run is remembered (the same number failing again is not a new sign).
 RUN_TTL = 86_400
-#: Seconds a job defers itself when a run is open and its lookups are all taken (after waiting
-#: :data:`DECIDING_PATIENCE` for them in place, polling every :data:`DECIDING_POLL`).
-SUSPECT_WAIT = 30.0
-DECIDING_PATIENCE = 10.0
+#: Seconds a run stays undecided before a row's last attempt may end on a sign of change: one
+#: number failing alone, with no other number to tell, ends like any other failure after this long.
+RUN_PATIENCE = 3600.0
+#: Seconds a row's last attempt waits, uncounted, for an undecided run.
+RUN_WAIT = 300.0
+#: Seconds a job defers itself when a run is open and its lookups in flight could decide it (after
+#: waiting :data:`DECIDING_PATIENCE` for them in place, polling every :data:`DECIDING_POLL`).
+DECIDING_WAIT = 30.0
+DECIDING_PATIENCE = 5.0
 DECIDING_POLL = 0.5
 #: Seconds at the least a job waits for an out-of-service source before it asks again.
 MIN_OUT_WAIT = 30.0
+#: Seconds the back-off of an outage is remembered after the source came back: a source that goes
+#: out again soon (a change that only some answers show) goes on with the longer wait.
+HISTORY_TTL = 86_400
 #: The reason of a seasonal source (one that lives only around elections) that does not answer.
 OFF_SEASON = "off_season"
 #: What each sign of change means, for operators.
@@ -74,30 +82,27 @@ SIGN_TEXT = {
     ScrapeStatus.PARSE_ERROR.value: "answers that could not be read",
     ScrapeStatus.TOKEN_REFUSED.value: "fresh captcha tokens refused by the site",
     ScrapeStatus.FORM_CHANGED.value: "a form page without what the lookup needs",
+    ScrapeStatus.PAGE_MOVED.value: "its page or its lookup answered HTTP 404 or 410",
     OFF_SEASON: "a seasonal source that does not answer (no DNS, no connection, HTTP 404 or 5xx)",
 }
 #: The reasons a free probe can undo: the form is whole again, the seasonal site answers again.
 PROBE_CURABLE = frozenset({ScrapeStatus.FORM_CHANGED.value, OFF_SEASON})
+# reCAPTCHA tokens and other long opaque strings: never in a kept sample.
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-]{40,}")
+_UNREACHABLE = frozenset({ScrapeStatus.NETWORK_ERROR, ScrapeStatus.TIMEOUT, ScrapeStatus.PAGE_MOVED})
 
 
 def sign_of(result: ScrapeResult, *, seasonal: bool = False) -> str:
-    """The sign of change ``result`` is (its reason), or ``""``. For a ``seasonal`` source, not
-    answering at all (a network error, a timeout, a page gone, an HTTP 5xx) is one too: out of its
-    season the site has no DNS or a gateway's error page."""
-    if result.status in CHANGE_SIGNS:
-        return result.status.value
-    unreachable = {ScrapeStatus.NETWORK_ERROR, ScrapeStatus.TIMEOUT, ScrapeStatus.PAGE_MOVED}
+    """The sign of change ``result`` is (the reason it would give), or ``""``. For a ``seasonal``
+    source, not answering at all (a network error, a timeout, a page gone, an HTTP 5xx) is one too:
+    out of its season the site has no DNS or a gateway's error page."""
     if (
         seasonal
         and not result.status.is_final
-        and (result.status in unreachable or result.http_status >= 500)
+        and (result.status in _UNREACHABLE or result.http_status >= 500)
     ):
         return OFF_SEASON
-    return ""
-
-
-# reCAPTCHA tokens and other long opaque strings: never in a kept sample.
-_OPAQUE = re.compile(r"[A-Za-z0-9_\-]{40,}")
+    return result.status.value if result.status in CHANGE_SIGNS else ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,12 +113,15 @@ class SourceState:
     in_service: bool = True
     #: When it went out of service (seconds since the epoch), ``None`` in service.
     since: float | None = None
-    #: The sign of change that took it out (``parse_error``, ``token_refused``, ``form_changed``).
+    #: The sign of change that took it out (``parse_error``, ``token_refused``, ``form_changed``,
+    #: ``page_moved``, ``off_season``).
     reason: str = ""
     #: The last such failure's text (masked, no secret).
     detail: str = ""
-    #: Signs of change seen in a row and not yet ended by an answer (in service).
+    #: Signs of change seen in a row and not yet ended by an answer (in service), and when that run
+    #: opened.
     streak: int = 0
+    run_since: float | None = None
     #: Paid trial lookups made since it went out, and when the next one may run.
     trials: int = 0
     next_trial_at: float | None = None
@@ -139,9 +147,10 @@ class Admission:
     trial: bool = False
     #: Seconds to wait before asking again, when not allowed.
     wait: float = 0.0
-    #: Why not: ``out_of_service``, or ``deciding`` (a run of bad answers whose lookups are all taken).
+    #: Why not: ``out_of_service``, or ``deciding`` (a run of bad answers that the lookups in flight
+    #: may decide).
     reason: str = ""
-    #: The lookup is counted among those under way during a run (:func:`report` takes it off).
+    #: The lookup is counted among those in flight during a run (:func:`report` takes it off).
     counted: bool = False
 
 
@@ -185,20 +194,34 @@ def _is_sample(value: Any) -> bool:
     )
 
 
+def _is_run(value: Any) -> bool:
+    return isinstance(value, str) and throttle.is_time(_as_float(value))
+
+
+def _as_float(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
 # -- reading
 
 
 def state(source: str) -> SourceState:
-    """The health of ``source`` as the cluster knows it. Raises what the cache raises."""
+    """The health of ``source`` as the cluster knows it (always in service while health is off:
+    ``OUT_AFTER`` 0). Raises what the cache raises."""
+    if not enabled():
+        return SourceState(source)
     cache = _cache()
+    keys = [_key(source, part) for part in ("", "streak", "probe", "run")]
     found = throttle.read_many(
-        cache,
-        [_key(source), _key(source, "streak"), _key(source, "probe")],
-        lambda value: _is_state(value) or _is_count(value) or _is_probe(value),
+        cache, keys, lambda value: _is_state(value) or _is_count(value) or _is_probe(value) or _is_run(value)
     )
-    out: Any = found.get(_key(source))
-    streak = found.get(_key(source, "streak"))
-    probe: Any = found.get(_key(source, "probe"))
+    out: Any = found.get(keys[0])
+    streak: Any = found.get(keys[1])
+    probe: Any = found.get(keys[2])
+    run: Any = found.get(keys[3])
     fields: dict[str, Any] = {"source": source}
     if _is_state(out):
         fields.update(
@@ -211,6 +234,8 @@ def state(source: str) -> SourceState:
         )
     if _is_count(streak):
         fields["streak"] = streak
+    if _is_run(run):
+        fields["run_since"] = _as_float(run)
     if _is_probe(probe):
         fields.update(
             probed_at=float(probe["at"]), probe_ok=probe["ok"], probe_detail=str(probe.get("detail", ""))
@@ -232,19 +257,42 @@ def out_of_service(sources: Iterable[str]) -> list[SourceState]:
         return []
 
 
-def waits(current: SourceState, now: float | None = None) -> bool:
-    """Whether a lookup of ``current``'s source must wait: it is out of service, its trial is not due
-    and no probe that could bring it back is due (read only: :func:`admit` and :func:`probe_due`
-    take those turns)."""
+def next_look(current: SourceState) -> float:
+    """When something may bring an out-of-service source back without an operator: its trial, or,
+    for a reason a probe can undo, its next free probe (seconds since the epoch)."""
+    assert current.next_trial_at is not None
+    when = current.next_trial_at
+    if current.reason in PROBE_CURABLE:
+        every = float(_settings()["PROBE_EVERY"])
+        probe_at = (current.probed_at or current.since or 0.0) + every
+        when = min(when, probe_at)
+    return when
+
+
+def must_wait(current: SourceState, now: float | None = None) -> bool:
+    """Whether a lookup of ``current``'s source must wait: it is out of service and neither its
+    trial nor a probe that could bring it back is due (read only: :func:`admit` and
+    :func:`probe_due` take those turns)."""
     if current.in_service:
         return False
     now = time.time() if now is None else now
-    if current.next_trial_at is not None and now >= current.next_trial_at:
+    return now < next_look(current)
+
+
+def run_undecided(source: str, now: float | None = None) -> bool:
+    """Whether ``source`` has an open run of signs of change, younger than :data:`RUN_PATIENCE`, that
+    has not taken it out of service: a row's last attempt that met such a sign waits for the run's
+    decision instead of ending (``False`` when the cache fails: the row ends as it would)."""
+    if not enabled():
         return False
-    if current.reason not in PROBE_CURABLE:
-        return True  # only a lookup can tell whether answers and tokens are taken again
-    every = float(_settings()["PROBE_EVERY"])
-    return current.probed_at is not None and now - current.probed_at < every
+    try:
+        current = state(source)
+    except Exception:
+        return False
+    if not current.in_service:
+        return True
+    now = time.time() if now is None else now
+    return current.streak > 0 and current.run_since is not None and now - current.run_since < RUN_PATIENCE
 
 
 def holds_page(page_url: str) -> bool:
@@ -285,10 +333,10 @@ def sample(source: str) -> dict[str, Any] | None:
 def admit(source: str) -> Admission:
     """Whether a lookup may ask ``source`` now.
 
-    In service with no open run: yes. During a run of bad answers: yes while fewer than
-    ``OUT_AFTER - 1`` lookups have started since it opened, else wait for them. Out of service: only
-    as the paid trial, when its back-off has passed and no other worker took it. A cache that fails
-    lets the lookup go (logged).
+    In service with no open run: yes. During a run of bad answers: while the lookups in flight could
+    not decide it on their own (at least one always may run). Out of service: only as the paid trial,
+    once its back-off has passed and no other worker took it. A cache that fails lets the lookup go
+    (logged).
     """
     if not enabled():
         return Admission(True)
@@ -305,29 +353,26 @@ def _admit(source: str) -> Admission:
     current = state(source)
     if not current.in_service:
         assert current.next_trial_at is not None
-        if now >= current.next_trial_at and cache.add(_key(source, "trial"), now, timeout=_trial_lock_ttl()):
-            logger.warning("Source %s is out of service: this lookup is its trial", source)
-            return Admission(True, trial=True)
-        wait = max(current.next_trial_at - now, MIN_OUT_WAIT)
-        return Admission(False, wait=min(wait, float(_settings()["TRIAL_MAX"])), reason="out_of_service")
+        if now >= current.next_trial_at:
+            if cache.add(_key(source, "trial"), now, timeout=_trial_lock_ttl()):
+                logger.warning("Source %s is out of service: this lookup is its trial", source)
+                return Admission(True, trial=True)
+            # Another worker's trial is under way: its answer decides for every waiting row.
+            return Admission(
+                False, wait=max(app_settings.LOOKUP_TIMEOUT, MIN_OUT_WAIT), reason="out_of_service"
+            )
+        wait = min(max(next_look(current) - now, MIN_OUT_WAIT), float(_settings()["TRIAL_MAX"]))
+        return Admission(False, wait=wait, reason="out_of_service")
     if current.streak == 0:
         return Admission(True)
-    # During a run, only as many lookups may be under way as could still complete it: more would
-    # pay for answers the run no longer needs to decide.
-    under_way = _incr(cache, _key(source, "suspect"), SUSPECT_TTL)
-    # At least one may always run: a run of one number's failures may never reach a decision.
-    if under_way <= max(int(_settings()["OUT_AFTER"]) - current.streak, 1):
+    # During a run, only as many lookups may be in flight as could still complete it: more would
+    # pay for answers the run no longer needs. At least one may always run: a run of one number's
+    # failures may never reach a decision otherwise.
+    in_flight = _incr(cache, _key(source, "in_flight"), IN_FLIGHT_TTL)
+    if in_flight <= max(int(_settings()["OUT_AFTER"]) - current.streak, 1):
         return Admission(True, counted=True)
-    _decr(cache, _key(source, "suspect"))
-    return Admission(False, wait=SUSPECT_WAIT, reason="deciding")
-
-
-def _decr(cache: BaseCache, key: str) -> None:
-    try:
-        if int(cache.decr(key)) < 0:
-            cache.delete(key)
-    except ValueError:  # gone (expired, or the run ended)
-        pass
+    _decr(cache, _key(source, "in_flight"))
+    return Admission(False, wait=DECIDING_WAIT, reason="deciding")
 
 
 def _trial_lock_ttl() -> int:
@@ -335,14 +380,28 @@ def _trial_lock_ttl() -> int:
 
 
 def _incr(cache: BaseCache, key: str, timeout: int | None) -> int:
-    """``key``'s count plus one, created at 1 (``add`` then ``incr``: atomic on a shared cache)."""
+    """``key``'s count plus one, created at 1 (``add``, then ``incr``: atomic on Redis and Memcached).
+    The timeout is set again after ``incr``: Django's generic ``incr`` (the database and file caches)
+    writes the value back with the cache's default timeout."""
     if cache.add(key, 1, timeout=timeout):
         return 1
     try:
-        return int(cache.incr(key))
+        value = int(cache.incr(key))
     except ValueError:  # expired between the two calls
         cache.add(key, 1, timeout=timeout)
         return 1
+    cache.touch(key, timeout)
+    return value
+
+
+def _decr(cache: BaseCache, key: str) -> None:
+    try:
+        if int(cache.decr(key)) < 0:
+            cache.delete(key)
+        else:
+            cache.touch(key, IN_FLIGHT_TTL)
+    except ValueError:  # gone (expired, or the run ended)
+        pass
 
 
 def report(
@@ -357,21 +416,30 @@ def report(
 ) -> SourceState | None:
     """Count ``result`` of a lookup of ``source`` toward its health.
 
-    Returns the source's state when it is out of service after this result (it took it out, or the
-    source was out already and this was a sign of change too): the lookup was part of a change, and
-    its row must not pay an attempt for it. ``None`` otherwise. A cache that fails is logged.
+    Returns the source's state when the row must not pay an attempt for this lookup: the source is
+    out of service after it (this sign took it out, or it was out already), or it was the source's
+    trial and got no answer. ``None`` otherwise. A cache that fails is logged.
     """
     if not enabled():
         return None
     try:
-        if counted:
-            _decr(_cache(), _key(source, "suspect"))
         return _report(source, result, cedula=cedula, trial=trial, page_url=page_url, seasonal=seasonal)
     except Exception as exc:
         logger.error(
             "Could not count a lookup toward source %s's health (%s: %s)", source, type(exc).__name__, exc
         )
         return None
+    finally:
+        if counted:
+            # After the streak is counted: taking it off first would let one more lookup in.
+            _decr_safely(source)
+
+
+def _decr_safely(source: str) -> None:
+    try:
+        _decr(_cache(), _key(source, "in_flight"))
+    except Exception as exc:
+        logger.error("Could not update source %s's lookups in flight (%s)", source, type(exc).__name__)
 
 
 def _report(
@@ -381,13 +449,16 @@ def _report(
     if result.status.is_final:
         _end_run(cache, source)
         _hold_page(page_url, held=False)
-        if trial or not state(source).in_service:
-            _back(source, by="trial", page_url=page_url)
+        if trial:
+            _come_back(source, by="trial", page_url=page_url)
+        # A lookup admitted before the source went out answered: only a trial, a probe or an
+        # operator puts it back (answers that some lookups can still read must not flap it).
         return None
     sign = sign_of(result, seasonal=seasonal)
     if not sign:
         if trial:
             _after_trial(source, doubled=False)
+            return state(source)
         return None
     keep_sample(source, result, cedula)
     _hold_page(page_url, held=True)
@@ -415,12 +486,12 @@ def _report(
             needed,
         )
         return None
-    _out(source, reason=sign, detail=_detail(result, cedula), page_url=page_url)
+    _go_out(source, reason=sign, detail=_detail(result, cedula), page_url=page_url)
     return state(source)
 
 
 #: The keys of an open run of bad answers (besides the per-number marks, which expire).
-RUN_PARTS = ("streak", "numbers", "suspect", "run")
+RUN_PARTS = ("streak", "numbers", "in_flight", "run")
 
 
 def _end_run(cache: BaseCache, source: str, *more: str) -> None:
@@ -435,9 +506,9 @@ def _count(cache: BaseCache, key: str) -> int:
 def _new_in_run(cache: BaseCache, source: str, cedula: str | None) -> bool:
     """Whether ``cedula`` is a number the open run of ``source`` has not counted yet (the run is
     named by when it opened; a new run counts every number again)."""
+    cache.add(_key(source, "run"), f"{time.time():.6f}", timeout=None)
     if not cedula:
         return True
-    cache.add(_key(source, "run"), f"{time.time():.6f}", timeout=None)
     run = cache.get(_key(source, "run"))
     digest = hashlib.sha256(f"{run}:{cedula}".encode()).hexdigest()[:24]
     return bool(cache.add(_key(source, f"run:{digest}"), 1, timeout=RUN_TTL))
@@ -453,25 +524,36 @@ def _clean(text: str, cedula: str | None) -> str:
 
 def keep_sample(source: str, result: ScrapeResult, cedula: str | None) -> None:
     """Keep ``result``'s answer as the source's last unexpected one: cédulas masked, long opaque
-    strings (tokens) removed, cut to :data:`SAMPLE_LENGTH`."""
+    strings (tokens) removed, cut to :data:`SAMPLE_LENGTH`. It may still hold a person's answer (a
+    voting place): it is kept no longer than raw answers are (``CEDULA_PRIVACY["RAW_RESPONSE_DAYS"]``)."""
     text = _clean(result.raw_html[: SAMPLE_LENGTH * 2], cedula)[:SAMPLE_LENGTH]
     kept = {"at": time.time(), "status": result.status.value, "error": _detail(result, cedula), "text": text}
-    _cache().set(_key(source, "sample"), kept, timeout=None)
+    days = app_settings.PRIVACY["RAW_RESPONSE_DAYS"]
+    timeout = None if days is None else max(int(float(days) * 86_400), 1)
+    _cache().set(_key(source, "sample"), kept, timeout=timeout)
 
 
-def _out(source: str, *, reason: str, detail: str, page_url: str = "", now: float | None = None) -> None:
+def _backoff(trials: int) -> float:
+    settings = _settings()
+    backoff: float = min(float(settings["TRIAL_AFTER"]) * 2 ** min(trials, 30), float(settings["TRIAL_MAX"]))
+    return backoff
+
+
+def _go_out(source: str, *, reason: str, detail: str, page_url: str = "") -> None:
     """Take ``source`` out of service, once for the cluster: the worker whose ``add`` wins sends the
-    signal."""
-    now = time.time() if now is None else now
+    signal. A source back from an outage within :data:`HISTORY_TTL` goes on with that outage's
+    back-off."""
+    now = time.time()
+    cache = _cache()
+    trials = _count(cache, _key(source, "history"))
     out = {
         "since": now,
         "reason": reason,
         "detail": detail,
-        "trials": 0,
-        "next_trial_at": now + float(_settings()["TRIAL_AFTER"]),
+        "trials": trials,
+        "next_trial_at": now + _backoff(trials),
         "page_url": page_url,
     }
-    cache = _cache()
     if not cache.add(_key(source), out, timeout=None):
         return
     _end_run(cache, source, "trial")
@@ -488,25 +570,27 @@ def _out(source: str, *, reason: str, detail: str, page_url: str = "", now: floa
 
 def _after_trial(source: str, *, doubled: bool, detail: str = "") -> None:
     """A trial lookup that did not answer: the next one after the same back-off, or twice it when the
-    source failed the same way again."""
+    source failed the same way again. The trial's lock is kept until then, so that no other worker
+    starts a second trial on the state it read before this one."""
     cache = _cache()
     current = throttle.read(cache, _key(source), _is_state)
     if current is None:
-        return
-    settings = _settings()
+        return  # put back meanwhile (an operator, a probe): nothing to write over
     trials = current["trials"] + 1 if doubled else current["trials"]
-    backoff = min(float(settings["TRIAL_AFTER"]) * 2 ** min(trials, 30), float(settings["TRIAL_MAX"]))
+    backoff = _backoff(trials)
     updated = {**current, "trials": trials, "next_trial_at": time.time() + backoff}
     if detail:
         updated["detail"] = detail
+    if throttle.read(cache, _key(source), _is_state) != current:
+        return  # changed under us: the newer state wins
     cache.set(_key(source), updated, timeout=None)
-    cache.delete(_key(source, "trial"))
+    cache.set(_key(source, "trial"), time.time(), timeout=max(int(backoff), 1))
     logger.warning(
         "Source %s stays out of service after its trial lookup; next trial in %.0f s", source, backoff
     )
 
 
-def _back(source: str, *, by: str, page_url: str = "") -> bool:
+def _come_back(source: str, *, by: str, page_url: str = "") -> bool:
     """Put ``source`` back in service, once for the cluster: the worker whose ``delete`` removed the
     state sends the signal."""
     cache = _cache()
@@ -517,6 +601,7 @@ def _back(source: str, *, by: str, page_url: str = "") -> bool:
     if not cache.delete(_key(source)):
         return False
     _end_run(cache, source, "trial")
+    cache.set(_key(source, "history"), current.trials + 1, timeout=HISTORY_TTL)
     _hold_page(page_url or str(out.get("page_url", "")), held=False)
     logger.warning("Source %s is back in service (%s)", source, by)
     _send(source_back_in_service, current, by=by)
@@ -525,27 +610,34 @@ def _back(source: str, *, by: str, page_url: str = "") -> bool:
 
 def put_back(source: str, *, by: str = "operator") -> bool:
     """Put ``source`` back in service now (``manage.py cedula_sources --resume``); ``False`` when it
-    was in service already. The waiting rows are queued by the signal's receiver."""
+    was in service already. The waiting rows are queued by the signal's receiver. An operator's
+    resume forgets the outage's back-off (a new release is expected to read the pages)."""
     cache = _cache()
     _end_run(cache, source)
-    return _back(source, by=by)
+    back = _come_back(source, by=by)
+    if by == "operator":
+        cache.delete(_key(source, "history"))
+    return back
 
 
 def take_out(source: str, *, reason: str, detail: str) -> bool:
-    """Take ``source`` out of service now (an operator, or a test); ``False`` if it was out."""
+    """Take ``source`` out of service now, as a run of signs would (tests, and an operator's shell);
+    ``False`` if it was out."""
     before = state(source)
-    _out(source, reason=reason, detail=detail)
+    _go_out(source, reason=reason, detail=detail)
     return before.in_service
 
 
-def probe_due(source: str) -> bool:
+def probe_due(source: str, *, curable_only: bool = False) -> bool:
     """Whether this worker should probe ``source`` now: it is out of service and no probe ran in the
-    last ``PROBE_EVERY`` seconds (taken by one worker: the cache's ``add``)."""
+    last ``PROBE_EVERY`` seconds (taken by one worker: the cache's ``add``). With ``curable_only``,
+    only when a probe could put it back (:data:`PROBE_CURABLE`): a job probes for that alone, the
+    sweep for the operators' record too."""
     if not enabled():
         return False
     try:
         current = state(source)
-        if current.in_service:
+        if current.in_service or (curable_only and current.reason not in PROBE_CURABLE):
             return False
         every = float(_settings()["PROBE_EVERY"])
         if current.probed_at is not None and time.time() - current.probed_at < every:
@@ -558,8 +650,8 @@ def probe_due(source: str) -> bool:
 
 def record_probe(source: str, probe: ProbeResult) -> bool:
     """Keep what a free probe of ``source``'s form saw; a form with its shape puts back a source that
-    was out because of its form (only a lookup can tell about answers and tokens). Returns whether the
-    source is back in service."""
+    was out because of its form, or a seasonal one out of season (only a lookup can tell about
+    answers and tokens). Returns whether the source is back in service."""
     cache = _cache()
     detail = _clean(probe.detail, None)[:500]
     cache.set(_key(source, "probe"), {"at": time.time(), "ok": probe.ok, "detail": detail}, timeout=None)
@@ -567,7 +659,7 @@ def record_probe(source: str, probe: ProbeResult) -> bool:
     if current.in_service:
         return False
     if probe.ok and current.reason in PROBE_CURABLE:
-        return _back(source, by="probe")
+        return _come_back(source, by="probe")
     if not probe.ok and probe.status is ScrapeStatus.FORM_CHANGED and probe.raw_html:
         keep_sample(
             source,

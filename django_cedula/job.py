@@ -187,9 +187,22 @@ def _precheck(info: CedulaInfo, attempt: int, cedula: str, started: float) -> st
 
 
 def _store_result(info: CedulaInfo, attempt: int, result: ScrapeResult, started: float) -> str | None:
-    """Decide what ``result`` means for the row (final, retry, or out of retries) and store it."""
+    """Decide what ``result`` means for the row (final, retry, or out of retries) and store it.
+
+    A sign that the source changed on the row's last attempt, while the source's run of such signs
+    is still undecided (:func:`~.health.run_undecided`), does not end the row: its attempt waits,
+    uncounted, for the run to take the source out of service (then for the source to come back) or
+    to end with an answer. A row never ends because a source changed its pages."""
     raw = bounded_raw_response(result.raw_html)
     outcome = outcome_for(result, attempt=attempt, now=timezone.now(), raw_response=raw)
+    if (
+        outcome.retry_delay is None
+        and result.source
+        and health.sign_of(result)
+        and health.run_undecided(result.source)
+    ):
+        permit = throttle.Permit(granted=False, wait=health.RUN_WAIT, reason="out_of_service")
+        return _defer(info, attempt, permit, queue=get_backend().supports_defer, sources=[result.source])
     stored = store_safely(
         info, attempt, outcome.fields, retry_delay=outcome.retry_delay, result=result, started=started
     )
@@ -234,18 +247,20 @@ def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
     holding a worker, and returns the status it left the row in.
     """
     backend = get_backend()
+    # A source out of service costs nothing: with none left, defer without taking a slot (and
+    # without starting a browser).
+    names = source_names()
+    out = health.out_of_service(names)
+    if out and len(out) == len(names) and all(health.must_wait(state) for state in out):
+        wait = min(max(health.next_look(state) - time.time(), health.MIN_OUT_WAIT) for state in out)
+        permit = throttle.Permit(granted=False, wait=wait, reason="out_of_service")
+        return _defer(info, attempt, permit, queue=backend.supports_defer, sources=[s.source for s in out])
     scraper = get_scraper()
     if app_settings.RATE_LIMIT:
         # Launching a browser takes a second or two: do it before taking a slot, not inside one.
         prepare = getattr(scraper, "prepare", None)
         if prepare is not None:
             prepare()
-    # A source out of service costs nothing: with none left, defer without taking a slot.
-    out = health.out_of_service(source_names())
-    if out and len(out) == len(source_names()) and all(health.waits(state) for state in out):
-        wait = min(_out_wait(state) for state in out)
-        permit = throttle.Permit(granted=False, wait=wait, reason="out_of_service")
-        return _defer(info, attempt, permit, queue=backend.supports_defer, sources=[s.source for s in out])
     # A chain waits only when every one of its sources is paused after a block.
     sources = paused_sources(scraper)
     try:
@@ -264,18 +279,13 @@ def _wait_for_turn(info: CedulaInfo, attempt: int) -> str | None:
     return _defer(info, attempt, permit, queue=backend.supports_defer)
 
 
-def _out_wait(state: health.SourceState) -> float:
-    """Seconds until an out-of-service source's trial (a waiting job comes back for it)."""
-    return max((state.next_trial_at or 0.0) - time.time(), health.MIN_OUT_WAIT)
-
-
 def _defer(
     info: CedulaInfo, attempt: int, permit: throttle.Permit, *, queue: bool, sources: Sequence[str] = ()
 ) -> str | None:
     """Give the claimed row back, unchanged but for ``next_attempt_at``, and queue this attempt again.
 
     Not a retry: nothing was looked up, so ``retry_count`` stays and no signal is sent. A row that
-    waits for sources out of service says so (``error_code`` ``source_out_of_service``) and is
+    waits for sources out of service says so (``error_code`` ``out_of_service``) and is
     queued again the moment one is back. A backend that cannot delay a job (inline) would run it
     again at once, in the caller's process; there the row is left for the sweeper
     (``cedula_sweep``) to queue once ``next_attempt_at`` has passed.

@@ -64,7 +64,9 @@ ANSWERS = frozenset(
 )
 #: The failures that say the source changed its pages rather than that one lookup failed: a run of
 #: them across the cluster takes the source out of service (:mod:`django_cedula.health`).
-CHANGE_SIGNS = frozenset({ScrapeStatus.PARSE_ERROR, ScrapeStatus.TOKEN_REFUSED, ScrapeStatus.FORM_CHANGED})
+CHANGE_SIGNS = frozenset(
+    {ScrapeStatus.PARSE_ERROR, ScrapeStatus.TOKEN_REFUSED, ScrapeStatus.FORM_CHANGED, ScrapeStatus.PAGE_MOVED}
+)
 
 #: Where the holder votes, when the census has the cédula (the model's columns of the same names).
 PLACE_FIELDS = ("departamento", "municipio", "puesto", "direccion", "mesa")

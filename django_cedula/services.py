@@ -396,35 +396,48 @@ def _is_concrete_field(model: type[Any], name: str) -> bool:
 # -- source health: tell the operators, queue the rows that waited
 
 
+#: Waiting rows queued per call to the backend when a source comes back.
+QUEUE_CHUNK = 500
+
+
 def queue_waiting_rows(sender: Any = None, source: str = "", **kwargs: Any) -> int:
-    """Queue every row that waits for a source out of service (``source_out_of_service``), oldest
-    request first, now that ``source`` is back: the throttle lines them up at the cluster's pace.
-    Receiver of :data:`~django_cedula.signals.source_back_in_service`; returns how many were queued."""
+    """Queue every row that waits for a source out of service (``error_code`` ``out_of_service``),
+    oldest request first, now that ``source`` is back: the throttle lines them up at the cluster's
+    pace. Each row is due now (``next_attempt_at``), so that a job the broker loses is the sweeper's
+    after ``CEDULA_SWEEP["PENDING_AFTER"]``, not after the outage's back-off. Receiver of
+    :data:`~django_cedula.signals.source_back_in_service`; returns how many were queued."""
     rows = CedulaInfo.objects.using(router.db_for_write(CedulaInfo)).waiting_for_sources()
-    jobs = [
-        ValidationJob(user_id=user_id, attempt=retries + 1)
-        for user_id, retries in rows.values_list("user_id", "retry_count")
-    ]
-    if not jobs:
-        return 0
-    try:
-        get_backend().enqueue_many(jobs)
-    except Exception as exc:
-        logger.error(
-            "Source %s is back, but its %s waiting rows could not be queued (%s: %s): the sweeper "
-            "queues them once their wait has passed",
-            source,
-            len(jobs),
-            type(exc).__name__,
-            exc,
-        )
-        return 0
-    logger.warning("Source %s is back in service: %s waiting rows queued", source, len(jobs))
-    return len(jobs)
+    waiting = list(rows.values_list("pk", "user_id", "retry_count"))
+    queued = 0
+    for start in range(0, len(waiting), QUEUE_CHUNK):
+        chunk = waiting[start : start + QUEUE_CHUNK]
+        rows.filter(pk__in=[pk for pk, _, _ in chunk]).update(next_attempt_at=timezone.now())
+        jobs = [ValidationJob(user_id=user_id, attempt=retries + 1) for _, user_id, retries in chunk]
+        try:
+            get_backend().enqueue_many(jobs)
+        except Exception as exc:
+            logger.error(
+                "Source %s is back, but %s of its waiting rows could not be queued (%s: %s): the "
+                "sweeper queues them",
+                source,
+                len(waiting) - queued,
+                type(exc).__name__,
+                exc,
+            )
+            return queued
+        queued += len(jobs)
+    if queued:
+        logger.warning("Source %s is back in service: %s waiting rows queued", source, queued)
+    return queued
 
 
 def mail_admins_about_source(
-    sender: Any = None, source: str = "", state: Any = None, by: str | None = None, **kwargs: Any
+    sender: Any = None,
+    source: str = "",
+    state: Any = None,
+    by: str | None = None,
+    signal: Any = None,
+    **kwargs: Any,
 ) -> None:
     """Mail ``ADMINS`` that ``source`` went out of service (``by`` is ``None``) or came back
     (``CEDULA_SOURCE_HEALTH["MAIL_ADMINS"]``). Receiver of both health signals; a mail server that
@@ -433,7 +446,7 @@ def mail_admins_about_source(
         return
     waiting = CedulaInfo.objects.using(router.db_for_write(CedulaInfo)).waiting_for_sources().count()
     since = since_text(state.since)
-    if by is None:
+    if signal is source_out_of_service:
         subject = _("Cédula source %(source)s is out of service") % {"source": source}
         body = _(
             "The source %(source)s has been out of service since %(since)s: %(reason)s, %(count)s in a "

@@ -221,9 +221,9 @@ def probe_sources(report: SweepReport | None = None) -> SweepReport:
         scraper = scrapers.get(source)
         if scraper is None:
             continue
-        probe(scraper, source)
+        found = probe(scraper, source)
         report.probed.append(source)
-        if health.state(source).in_service:
+        if found.ok and not health.out_of_service([source]):
             report.resumed.append(source)
     return report
 

@@ -148,8 +148,10 @@ def ask_source(scraper: Scraper, cedula: str, *, own_pause: bool = False) -> Scr
     try:
         result = _scrape(scraper, source, cedula)
     except BaseException:
-        # No answer to count (a configuration error): only take this lookup off those under way.
-        health.report(source, ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR), counted=admission.counted)
+        # No answer to count (a configuration error): take this lookup off those in flight, and let
+        # a trial's back-off move on rather than hold its lock.
+        no_answer = ScrapeResult(status=ScrapeStatus.INTERNAL_ERROR)
+        health.report(source, no_answer, trial=admission.trial, counted=admission.counted)
         raise
     if result.status is ScrapeStatus.BLOCKED:
         report_block(source, own_pause=own_pause)
@@ -163,18 +165,30 @@ def ask_source(scraper: Scraper, cedula: str, *, own_pause: bool = False) -> Scr
         seasonal=bool(getattr(scraper, "seasonal", False)),
     )
     if out is not None:
-        wait = max((out.next_trial_at or 0.0) - time.time(), health.MIN_OUT_WAIT)
-        raise SourcesPaused(wait, (source,), reason="out_of_service")
+        raise SourcesPaused(_out_wait(out), (source,), reason="out_of_service")
     return result
 
 
+def _out_wait(state: health.SourceState) -> float:
+    """Seconds a job waits for an out-of-service source: until its trial or its next useful probe."""
+    if state.in_service:
+        return health.MIN_OUT_WAIT
+    return max(health.next_look(state) - time.time(), health.MIN_OUT_WAIT)
+
+
 def _admission(scraper: Scraper, source: str) -> health.Admission:
-    """The health's :func:`~django_cedula.health.admit` for ``source``, after a free probe of an
-    out-of-service source when one is due; raises :class:`SourcesPaused` when it may not be asked."""
-    if health.probe_due(source):
+    """The health's :func:`~django_cedula.health.admit` for ``source``; raises
+    :class:`SourcesPaused` when it may not be asked.
+
+    An out-of-service source whose probe is due is probed (free) instead: a job never probes and
+    looks up, which together could outlast the job's time. When the probe put the source back, the
+    waiting rows are queued at once (this one among them, once it is given back).
+    """
+    if health.probe_due(source, curable_only=True):
         probe(scraper, source)
+        raise SourcesPaused(health.MIN_OUT_WAIT, (source,), reason="out_of_service")
     admission = health.admit(source)
-    # While a run of bad answers is being decided by the lookups under way, wait for them here a
+    # While a run of bad answers is being decided by the lookups in flight, wait for them here a
     # little: they end within their own timeout, and the run then says whether to go on.
     deadline = time.monotonic() + health.DECIDING_PATIENCE
     while admission.reason == "deciding" and time.monotonic() < deadline:

@@ -164,7 +164,9 @@ class ScraperChain(BaseScraper):
             failures.append(result)
             logger.info("Source %s failed (%s): asking the next one", source, result.status.value)
         if not failures:
-            reason = "blocked" if "blocked" in reasons else (reasons[0] if reasons else "blocked")
+            # A block keeps its own pause; a source being decided comes back soon; only when every
+            # source is out of service does the row wait for one to come back.
+            reason = next((why for why in ("blocked", "deciding") if why in reasons), "out_of_service")
             raise SourcesPaused(min(waits), self.sources, reason=reason)
         return _with_earlier(failures[-1], failures[:-1])
 

@@ -127,8 +127,31 @@ def test_the_same_number_failing_again_is_not_a_new_sign(
     (user,) = register(make_user, queued, NUMBERS[0])
     for _ in range(3):
         queued.run_next()  # its retries
+    assert health.state(SOURCE).in_service  # one number alone never takes the source out
+    # Its last attempt met a sign while the run is undecided: it waits, uncounted, for the run.
     info = row(user)
-    assert (info.status, info.retry_count) == (Status.ERROR, 3)
+    assert (info.status, info.retry_count, info.error_code) == (Status.RETRYING, 3, SOURCE_OUT_OF_SERVICE)
+    assert len(FakeScraper.calls) == 4
+    # Another number failing the same way decides the run: the source goes out, the row waits on.
+    FakeScraper.set_outcome(NUMBERS[1], "parse_error")
+    register(make_user, queued, NUMBERS[1])
+    assert not health.state(SOURCE).in_service
+
+
+def test_a_run_of_one_number_that_nothing_decides_ends_the_row_after_an_hour(
+    queued: type[RecordingBackend], make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeScraper.set_outcome(NUMBERS[0], "parse_error")
+    (user,) = register(make_user, queued, NUMBERS[0])
+    for _ in range(3):
+        queued.run_next()
+    assert row(user).status == Status.RETRYING
+    # An hour later (the run's patience spent) the last attempt ends as any failure would.
+    monkeypatch.setattr(health, "RUN_PATIENCE", 0.0)
+    queued.jobs.clear()
+    validate_user_cedula(user.pk, 4)
+    info = row(user)
+    assert (info.status, info.retry_count, info.error_code) == (Status.ERROR, 3, "parse_error")
     assert health.state(SOURCE).in_service
 
 
@@ -356,10 +379,13 @@ def test_the_sweep_probes_a_source_out_for_its_form_and_puts_it_back(
 
     monkeypatch.setattr(FakeScraper, "probe", look, raising=False)
     health.take_out(SOURCE, reason="form_changed", detail="the form page has no nuip field")
-    # The job probed (free) before giving up on the source: the form is still changed.
+    # The job does not probe before the probe is due: it waits for it, asking nothing.
     waiting = register(make_user, queued, NUMBERS[0])
+    assert (looks, FakeScraper.calls) == ([], [])
+    time.sleep(1.1)
+    call_command("cedula_sweep", stdout=io.StringIO())  # the form is still changed
     assert looks == [False]
-    assert FakeScraper.calls == []
+    assert not health.state(SOURCE).in_service
     queued.reset()
     form_whole = True
     time.sleep(1.1)
@@ -382,3 +408,68 @@ def test_a_probe_runs_once_per_interval_for_the_cluster(settings: Any) -> None:
     health.record_probe(SOURCE, ProbeResult(ok=True))
     caches["default"].delete(health._key(SOURCE, "probing"))
     assert not health.probe_due(SOURCE)  # probed a moment ago
+
+
+def test_a_moved_page_is_a_sign_too(queued: type[RecordingBackend], make_user: Callable[..., Any]) -> None:
+    """HTTP 404 or 410 for the page or its lookup: how the older pages went away."""
+    for number in NUMBERS[:3]:
+        FakeScraper.set_outcome(number, "page_moved")
+    register(make_user, queued, *NUMBERS[:3])
+    assert health.state(SOURCE).reason == "page_moved"
+
+
+def test_an_answer_from_a_lookup_admitted_before_the_outage_does_not_put_the_source_back() -> None:
+    """Only a trial, a probe or an operator does: when only some answers changed, a source must not
+    flap in and out (a mail each time, three paid lookups each time)."""
+    health.take_out(SOURCE, reason="parse_error", detail="x")
+    assert health.report(SOURCE, ScrapeResult(status=ScrapeStatus.NOT_FOUND), cedula=NUMBERS[0]) is None
+    assert not health.state(SOURCE).in_service
+
+
+def test_a_source_out_again_soon_goes_on_with_the_longer_back_off(settings: Any) -> None:
+    settings.CEDULA_SOURCE_HEALTH = {"TRIAL_AFTER": 100, "TRIAL_MAX": 10_000}
+    health.take_out(SOURCE, reason="parse_error", detail="x")
+    assert health.state(SOURCE).next_trial_at - time.time() == pytest.approx(100, abs=2)  # type: ignore[operator]
+    health._come_back(SOURCE, by="trial")  # a trial answered, but only some answers are readable
+    health.take_out(SOURCE, reason="parse_error", detail="x")
+    assert health.state(SOURCE).next_trial_at - time.time() == pytest.approx(200, abs=2)  # type: ignore[operator]
+    health.put_back(SOURCE)  # an operator's resume forgets it (a new release reads the pages)
+    health.take_out(SOURCE, reason="parse_error", detail="x")
+    assert health.state(SOURCE).next_trial_at - time.time() == pytest.approx(100, abs=2)  # type: ignore[operator]
+
+
+def test_a_trial_that_gets_no_answer_costs_its_row_nothing(
+    settings: Any, queued: type[RecordingBackend], make_user: Callable[..., Any]
+) -> None:
+    settings.CEDULA_SOURCE_HEALTH = {"TRIAL_AFTER": 0.2}
+    health.take_out(SOURCE, reason="parse_error", detail="x")
+    time.sleep(0.3)
+    FakeScraper.set_outcome(NUMBERS[0], "timeout")
+    (user,) = register(make_user, queued, NUMBERS[0])
+    assert FakeScraper.calls == [NUMBERS[0]]
+    info = row(user)
+    assert (info.status, info.retry_count, info.error_code) == (Status.PENDING, 0, SOURCE_OUT_OF_SERVICE)
+    current = health.state(SOURCE)
+    assert (current.in_service, current.trials) == (False, 0)  # not doubled: it said nothing
+
+
+def test_the_counts_keep_their_lifetime_on_a_cache_whose_incr_rewrites_the_value(
+    settings: Any, tmp_path: Any
+) -> None:
+    """Django's generic ``incr`` (the database and file caches) writes the value back with the
+    cache's default timeout: a run whose signs come further apart than that must still add up."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "files": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path),
+            "TIMEOUT": 1,
+        },
+    }
+    settings.CEDULA_CACHE_ALIAS = "files"
+    for number in NUMBERS[:2]:
+        health.report(SOURCE, ScrapeResult(status=ScrapeStatus.PARSE_ERROR), cedula=number)
+        time.sleep(1.2)
+    assert health.state(SOURCE).streak == 2
+    health.report(SOURCE, ScrapeResult(status=ScrapeStatus.PARSE_ERROR), cedula=NUMBERS[2])
+    assert not health.state(SOURCE).in_service

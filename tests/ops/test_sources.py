@@ -113,7 +113,7 @@ def test_json_has_stable_keys(changed_page: list[CedulaInfo], settings: Any) -> 
     assert [item["source"] for item in data["sources"]] == ["fake", "shaped"]
     fake, shaped = data["sources"]
     assert set(fake) == {
-        "source", "in_service", "since", "reason", "reason_text", "detail", "streak", "trials",
+        "source", "in_service", "since", "reason", "reason_text", "detail", "streak", "run_since", "trials",
         "next_trial_at", "probed_at", "probe_ok", "probe_detail",
     }  # fmt: skip
     assert fake["in_service"] is False
