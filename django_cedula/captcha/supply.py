@@ -328,6 +328,9 @@ class Filler:
                 lasting=store.stock(now + latency),
             )
             for _ in range(count):
+                # Asked again before each solve: a lookup may have met a sign of change meanwhile.
+                if health.holds_page(target.page_url):
+                    break
                 self._start(solver, target, now)
                 started += 1
         shared_cache().set(
