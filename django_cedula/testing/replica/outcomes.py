@@ -53,7 +53,7 @@ OUTCOME TABLE (kept equal to :func:`outcome_table_markdown` by the replica's tes
 | 1000000090 | not found | not in the census; vigencia "Vigente (Vivo)": alive, not registered to vote |
 | 1000000091 | not found | not in the census; vigencia "Cedula no Existe": no cédula has this number |
 | 1000000092 | cancelled (deceased) | Cancelada por Muerte; vigencia "Cancelada por Muerte", fecha 02/08/2023 |
-| 1000000093 | found | found (a derived place); vigencia "Sin datos para consultar" |
+| 1000000093 | found | found (CAUCA / POPAYÁN, mesa 9); vigencia "Sin datos para consultar" |
 | any other | found | a voting place derived from the number (same number, same place) |
 """
 
@@ -422,9 +422,9 @@ OUTCOMES: Mapping[str, Outcome] = {
         vigencia="Cancelada por Muerte",
         vigencia_fecha="02/08/2023",
     ),
-    "1000000093": Outcome(
-        OutcomeKind.FOUND,
-        'found (a derived place); vigencia "Sin datos para consultar"',
+    "1000000093": dataclasses.replace(
+        _found("CAUCA", "POPAYÁN", "COLEGIO MAYOR DEL CAUCA", "CARRERA 5 No. 3-85", "9", 2.4411, -76.6063),
+        summary='found (CAUCA / POPAYÁN, mesa 9); vigencia "Sin datos para consultar"',
         vigencia="Sin datos para consultar",
     ),
 }
