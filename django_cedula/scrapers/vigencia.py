@@ -35,6 +35,7 @@ from ..exceptions import ConfigurationError
 from ..privacy import mask_cedula, redact
 from ..proxies import ProxyError, parse_proxy_value
 from ..results import PrecheckResult, ScrapeResult, ScrapeStatus
+from .parsing import is_block_page
 from .parsing.vigencia import MAX_VIGENCIA_BYTES, read_vigencia_answer
 
 logger = logging.getLogger(__name__)
@@ -119,8 +120,6 @@ _USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
-#: Words of the F5 firewall's block page (HTTP 200, HTML), as the census sources show it.
-_BLOCK_WORDS = ("the requested url was rejected", "request rejected")
 
 
 class VigenciaPrecheck(Precheck):
@@ -288,7 +287,7 @@ class VigenciaPrecheck(Precheck):
         except Exception as exc:
             return _failure_of(exc, cedula), None
         text = raw.decode("utf-8", errors="replace")
-        if status in (403, 429) or (status == 200 and _is_block_page(text)):
+        if status in (403, 429) or (status == 200 and text.lstrip().startswith("<") and is_block_page(text)):
             what = "a block page" if status == 200 else f"HTTP {status}"
             return _failure(ScrapeStatus.BLOCKED, f"{what}: paused {self.pause_after_429:g} s", text), None
         if status in (404, 410):
@@ -364,11 +363,6 @@ def _read_bounded(response: Any, deadline: float) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _is_block_page(text: str) -> bool:
-    head = text[:4096].lower()
-    return any(words in head for words in _BLOCK_WORDS) and "support id" in text.lower()
 
 
 def _failure(status: ScrapeStatus, error: str, raw: str = "", http_status: int = 0) -> ScrapeResult:

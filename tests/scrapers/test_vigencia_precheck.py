@@ -22,6 +22,7 @@ from django_cedula.results import Vigencia
 from django_cedula.scrapers.parsing.vigencia import read_vigencia_answer
 from django_cedula.scrapers.vigencia import PAUSE_KEY, VigenciaPrecheck, precheck
 from django_cedula.testing.replica import FaultMode, Replica
+from django_cedula.testing.replica.site_pages import block_page
 
 REDIS_DB = 14
 ANSWERS = {
@@ -155,26 +156,32 @@ def test_a_429_pauses_the_pre_check_without_asking(replica: Replica) -> None:
 
 
 class _Refusing(BaseHTTPRequestHandler):
-    """A front server that refuses every request with 403 (as a firewall does)."""
+    """A front server that refuses: HTTP 403 at ``/403``, the F5 block page (HTTP 200) elsewhere."""
 
     def do_POST(self) -> None:
-        self.send_response(403)
-        self.send_header("Content-Length", "9")
+        status, body = (
+            (403, b"Forbidden") if self.path == "/403" else (200, block_page("1234567890").encode())
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"Forbidden")
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
-def test_a_403_pauses_as_a_429_does() -> None:
+@pytest.mark.parametrize(("path", "error"), [("/403", "HTTP 403"), ("/block", "a block page")])
+def test_a_403_or_a_block_page_pauses_as_a_429_does(path: str, error: str) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        checker = VigenciaPrecheck(url=f"http://127.0.0.1:{server.server_address[1]}/", rate=None)
-        assert checker.check("1000000001").error == "HTTP 403: paused 60 s"
+        checker = VigenciaPrecheck(url=f"http://127.0.0.1:{server.server_address[1]}{path}", rate=None)
+        assert checker.check("1000000001").error == f"{error}: paused 60 s"
         assert throttle.paused(PAUSE_KEY, 60) > 59
+        assert health.state("vigencia").streak == 0  # a refusal is no sign that the service changed
     finally:
         server.shutdown()
         server.server_close()
