@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
+from django_cedula import health
 from django_cedula.models import CedulaInfo
 
 from .conftest import set_row
@@ -67,3 +68,27 @@ def test_a_row_the_pre_check_noted_but_the_census_ended_is_no_solve_saved(
     set_row(registered(), status=Status.CANCELLED_DECEASED, source="wsp", vigencia="alive")
     precheck = json.loads(run("--json"))["precheck"]
     assert (precheck["made"], precheck["solves_saved"]) == (1, 0)
+
+
+# -- cedula_sources lists the pre-check's health, and puts it back
+
+
+def sources(*args: str) -> str:
+    out = io.StringIO()
+    call_command("cedula_sources", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_cedula_sources_lists_resumes_and_does_not_probe_the_pre_check(settings: Any) -> None:
+    # No pre-check configured: the census source alone.
+    assert [item["source"] for item in json.loads(sources("--json"))["sources"]] == ["fake"]
+    settings.CEDULA_PRECHECK = {"BACKEND": "django_cedula.scrapers.vigencia.VigenciaPrecheck"}
+    health.take_out("vigencia", reason="parse_error", detail="the page's empty shell (<app-root>)")
+    listed = {item["source"]: item for item in json.loads(sources("--json"))["sources"]}
+    assert list(listed) == ["fake", "vigencia"]
+    assert listed["vigencia"]["in_service"] is False
+    sources("--resume", "vigencia")
+    assert health.state("vigencia").in_service
+    with pytest.raises(CommandError, match="'vigencia' is not a configured source") as raised:
+        sources("--probe", "vigencia")  # it has no form to look at
+    assert raised.value.returncode == 2
