@@ -364,32 +364,32 @@ class _Held:
     release_by: float
 
 
-def _lock(cache: BaseCache) -> _Held | None:
-    """Take the short lock around reading and advancing the next lookup's time.
+def _lock(cache: BaseCache, key: str = LOCK_KEY, patience: float = LOCK_PATIENCE) -> _Held | None:
+    """Take the short lock (``key``) around reading and advancing the next lookup's time.
 
-    ``None`` if the lock could not be had within ``LOCK_PATIENCE``. Only the holder may release it
+    ``None`` if the lock could not be had within ``patience``. Only the holder may release it
     (:func:`_unlock`).
     """
     token = secrets.randbits(62) + 1
-    deadline = time.monotonic() + LOCK_PATIENCE
+    deadline = time.monotonic() + patience
     looked = False
     while True:
         # Read before asking: the lock's life starts in the cache, after this.
         asked_at = time.monotonic()
-        if cache.add(LOCK_KEY, token, timeout=LOCK_TIMEOUT):
+        if cache.add(key, token, timeout=LOCK_TIMEOUT):
             return _Held(token, asked_at + LOCK_TIMEOUT - EXPIRY_ROUNDING - RELEASE_MARGIN)
         if not looked:
             # Once per wait: a value no holder writes (garbage, and perhaps without an expiry) would
             # keep the lock taken for ever; it is deleted, and the lock asked for again at once.
             looked = True
-            if read(cache, LOCK_KEY, _is_lock_token) is None:
+            if read(cache, key, _is_lock_token) is None:
                 continue
         if time.monotonic() > deadline:
             # A holder's lock always has an expiry. One left without (written by hand, or kept by a
             # cache that lost its expiry) gets one now, so that the next wait can end. A live lock
             # is only kept LOCK_TIMEOUT longer: waits (LOCK_PATIENCE) outlast it, so waiters that
             # give up one after another cannot keep it alive between them.
-            cache.touch(LOCK_KEY, LOCK_TIMEOUT)
+            cache.touch(key, LOCK_TIMEOUT)
             return None
         time.sleep(0.01)
 
@@ -398,7 +398,7 @@ def _is_lock_token(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 2**62
 
 
-def _unlock(cache: BaseCache, held: _Held) -> None:
+def _unlock(cache: BaseCache, held: _Held, key: str = LOCK_KEY) -> None:
     """Release the lock while it is certainly still the holder's; after that, leave it to run out.
 
     Django's cache API has no compare-and-delete, and the throttle uses its public methods only. The
@@ -408,7 +408,46 @@ def _unlock(cache: BaseCache, held: _Held) -> None:
     and another worker that holds it by then keeps it.
     """
     if time.monotonic() < held.release_by:
-        cache.delete(LOCK_KEY)
+        cache.delete(key)
+
+
+# -- a part's own pace and pause (the pre-check's): a line of turns and a pause under keys of its own
+
+
+def take_turn(key: str, spacing: float, *, max_wait: float) -> float | None:
+    """Reserve the next turn of the line under ``key``, whose turns start ``spacing`` seconds apart
+    anywhere in the cluster: the seconds to sleep before it, or ``None`` when it is further than
+    ``max_wait`` (lock included; nothing is reserved then). Raises what the cache raises."""
+    started = time.monotonic()
+    cache = _cache()
+    held = _lock(cache, f"{key}:lock", patience=max_wait)
+    if held is None:
+        return None
+    try:
+        current = time.time()
+        next_at = read(cache, key, lambda at: is_time(at) and at <= current + NEXT_HORIZON + spacing)
+        starts_at = max(current, float(next_at)) if next_at is not None else current
+        wait = starts_at - current
+        if wait + time.monotonic() - started > max_wait or cache.get(f"{key}:lock") != held.token:
+            return None
+        cache.set(key, starts_at + spacing, timeout=math.ceil(wait + spacing) + 1)
+        return wait
+    finally:
+        _unlock(cache, held, f"{key}:lock")
+
+
+def pause(key: str, seconds: float) -> None:
+    """Pause what is paced under ``key`` for ``seconds`` on every worker (0: no pause)."""
+    if seconds > 0:
+        _cache().set(key, time.time() + seconds, timeout=math.ceil(seconds) + 1)
+
+
+def paused(key: str, longest: float) -> float:
+    """Seconds left of the pause under ``key`` (0: none); one ending further than ``longest`` seconds
+    (and the clocks' skew) away is garbage, deleted. Raises what the cache raises."""
+    now = time.time()
+    until = read(_cache(), key, lambda at: is_time(at) and at <= now + longest + CLOCK_SKEW)
+    return max(float(until) - now, 0.0) if until is not None else 0.0
 
 
 def _place_in_line(now: float, earliest: float, spacing: float) -> float:

@@ -19,6 +19,7 @@ from django_cedula.scrapers.consultacenso_http import ConsultaCensoHttpScraper
 from django_cedula.scrapers.http import HttpScraper
 from django_cedula.scrapers.wsp_http import WspHttpScraper
 from django_cedula.testing.replica import OUTCOMES, FaultMode, OutcomeKind, Replica
+from django_cedula.testing.replica.faults import VIGENCIA_FAULTS
 
 S = ScrapeStatus
 #: The status each kind of outcome ends in (Source B's "500 on GET" below: its app page is not retried).
@@ -118,7 +119,8 @@ CASES = TABLE_CASES + FAULT_CASES
 
 
 def test_every_fault_mode_and_table_kind_has_a_case() -> None:
-    assert {case.fault for case in FAULT_CASES} | CONFIG_FAULTS >= set(FaultMode)
+    # The vigencia service's faults are no census page's (tests/scrapers/test_vigencia_precheck.py).
+    assert {case.fault for case in FAULT_CASES} | CONFIG_FAULTS | set(VIGENCIA_FAULTS) >= set(FaultMode)
     assert {OUTCOMES[case.number].kind for case in TABLE_CASES if case.number in OUTCOMES} == set(OutcomeKind)
 
 

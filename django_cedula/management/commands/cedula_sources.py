@@ -4,7 +4,9 @@
 when, why, its trials, its last free probe) and the rows waiting for a source; ``cedula_sources
 SOURCE --sample`` prints the last unexpected answer kept for it (to write the new reader from);
 ``--resume SOURCE`` puts it back in service at once (after an upgrade) and queues the waiting rows;
-``--probe SOURCE`` looks at its form now, for free (a GET, no solve).
+``--probe SOURCE`` looks at its form now, for free (a GET, no solve). The pre-check
+(``CEDULA_PRECHECK``), whose health is kept alike under ``vigencia``, is listed after them when one is
+configured; it has no form to probe.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ... import health, services
+from ...conf import app_settings
 from ...models import CedulaInfo
 from ...scrapers import get_scraper
 from ...scrapers.base import probe, source_name
 from ...scrapers.chain import ScraperChain, source_names
+from ...scrapers.vigencia import Precheck
 from ..console import format_duration
 
 #: A probe that found the form changed, or a cache that could not be read.
@@ -52,13 +56,13 @@ class Command(BaseCommand):
             if options["resume"]:
                 self._resume(self._known(options["resume"]))
             elif options["probe"]:
-                self._probe(self._known(options["probe"]))
+                self._probe(self._known(options["probe"], probing=True))
             elif options["sample"]:
                 if not options["source"]:
                     raise CommandError(_("--sample needs a SOURCE."), returncode=EXIT_UNKNOWN)
                 self._sample(self._known(options["source"]))
             else:
-                names = (self._known(options["source"]),) if options["source"] else source_names()
+                names = (self._known(options["source"]),) if options["source"] else self._names()
                 self._list(names, as_json=options["json"])
         except CommandError:
             raise
@@ -68,8 +72,15 @@ class Command(BaseCommand):
                 returncode=EXIT_FAILURE,
             ) from exc
 
-    def _known(self, source: str) -> str:
-        names = source_names()
+    def _names(self, *, probing: bool = False) -> tuple[str, ...]:
+        """The configured sources, then the pre-check's (unless ``probing``: it has no form)."""
+        names = tuple(source_names())
+        if not probing and app_settings.PRECHECK is not None and Precheck.source_name not in names:
+            names = (*names, Precheck.source_name)
+        return names
+
+    def _known(self, source: str, *, probing: bool = False) -> str:
+        names = self._names(probing=probing)
         if source not in names:
             raise CommandError(
                 _("%(source)r is not a configured source; the configured ones: %(names)s.")

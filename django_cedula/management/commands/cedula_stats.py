@@ -26,8 +26,11 @@ from ... import health, throttle
 from ...captcha import spend
 from ...captcha.base import price_per_1000
 from ...captcha.supply import supply_status
+from ...conf import app_settings
 from ...models import FINAL_STATUSES, CaptchaSpend, CedulaInfo, CedulaStatus
+from ...results import Vigencia
 from ...scrapers.chain import configured_sources, source_names
+from ...scrapers.vigencia import Precheck
 from ..console import format_duration
 
 #: Final states that mean the validation gave up.
@@ -53,7 +56,8 @@ class Command(BaseCommand):
         "('unavailable' when the cache cannot be read); and the pauses after a block still running, "
         "every source's and each source's of a CEDULA_SOURCES chain; and each source's health: in "
         "service, or out of service since when and why, and the rows waiting for a source (manage.py "
-        "cedula_sources tells more). "
+        "cedula_sources tells more); and the free pre-check (CEDULA_PRECHECK): the pre-checks made (rows "
+        "with a vigencia), by answer, and the solves saved (rows its answer ended: no census lookup). "
         "A few aggregate queries: fast and constant in memory on any number of rows."
     )
 
@@ -65,6 +69,7 @@ class Command(BaseCommand):
         stats["captcha"] = collect_captcha_stats()
         stats["pauses"] = collect_pauses()
         stats["sources"] = collect_sources()
+        stats["precheck"] = collect_precheck()
         if options["json"]:
             self.stdout.write(json.dumps(stats, indent=2))
         else:
@@ -107,6 +112,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
         self.stdout.write(format_pauses(stats["pauses"]))
         self.stdout.write(format_sources(stats["sources"]))
+        self.stdout.write(format_precheck(stats["precheck"]))
 
 
 def collect_stats(*, now: datetime.datetime | None = None) -> dict[str, Any]:
@@ -421,6 +427,50 @@ def format_sources(sources: Mapping[str, Any]) -> str:
     return _("Sources: %(sources)s; %(waiting)s.") % {
         "sources": ", ".join(parts) or _("none"),
         "waiting": waiting,
+    }
+
+
+# The free pre-check ---------------------------------------------------------------------------
+
+#: The pre-check's answers as the rows keep them (``CedulaInfo.vigencia``).
+VIGENCIAS = tuple(vigencia.value for vigencia in Vigencia)
+
+
+def collect_precheck() -> dict[str, Any]:
+    """The pre-check's figures, JSON-ready (one query): whether one is configured; ``made``, the rows
+    it answered (their ``vigencia`` is set), ``by_answer`` of them; ``solves_saved``, the rows its
+    answer ended (source ``vigencia``, a final status: the census lookup and its solve were not
+    needed); and the ``estimated_saving`` at the solver's ``price_per_1000``."""
+    rows = CedulaInfo.objects.all()
+    counts = rows.aggregate(
+        made=Count("pk", filter=~Q(vigencia="")),
+        saved=Count("pk", filter=Q(source=Precheck.source_name, status__in=FINAL_STATUSES)),
+        **{vigencia: Count("pk", filter=Q(vigencia=vigencia)) for vigencia in VIGENCIAS},
+    )
+    saved = int(counts["saved"] or 0)
+    return {
+        "configured": app_settings.PRECHECK is not None,
+        "made": int(counts["made"] or 0),
+        "by_answer": {vigencia: int(counts[vigencia] or 0) for vigencia in VIGENCIAS},
+        "solves_saved": saved,
+        "estimated_saving": estimated_cost(saved, price_per_1000()),
+    }
+
+
+def format_precheck(precheck: Mapping[str, Any]) -> str:
+    """The pre-check's figures as one line of text."""
+    state = _("on") if precheck["configured"] else _("off")
+    answers = ", ".join(f"{name} {count}" for name, count in precheck["by_answer"].items())
+    return _(
+        "Pre-check (vigencia): %(state)s; %(made)d made (%(answers)s), %(saved)d solves saved "
+        "(about %(saving)s at %(price)s)."
+    ) % {
+        "state": state,
+        "made": precheck["made"],
+        "answers": answers,
+        "saved": precheck["solves_saved"],
+        "saving": format_cost(precheck["estimated_saving"]),
+        "price": format_price(price_per_1000()),
     }
 
 

@@ -32,7 +32,9 @@ What lives where (one job each; every name above is importable from this package
 * :mod:`.http_server`: the threaded server, the handler's plumbing, the paths and the sources'
   names; :mod:`.routes` maps paths to the endpoints of :mod:`.wsp_endpoints` (Source A),
   :mod:`.censo_endpoints` (Source B) and its own (home page, reCAPTCHA stand-in), which share
-  :mod:`.shared_steps`.
+  :mod:`.shared_steps`; :mod:`.vigencia_endpoints`, the deaths registry's vigencia service (the
+  pre-check's, ``replica.vigencia_url``), also over HTTPS with a CA of its own (:mod:`.tls`,
+  ``Replica(tls=True)``: ``replica.vigencia_url_tls``, ``replica.tls_ca_file``).
 * The markup and JSON they answer with, as pure functions: :mod:`.wsp_pages`, :mod:`.censo_pages`,
   :mod:`.oversized`, :mod:`.site_pages`, and :mod:`.changed_pages` (the site after a change: the
   ``form_shape`` and ``new_markup`` faults).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .faults import Fault, FaultMode, FaultSwitch, normalize_number
 from .http_server import CENSO, CENSO_API_PATH, CENSO_PATH, RECAPTCHA_PATH, WSP, WSP_PATH, ReplicaServer
@@ -21,6 +21,10 @@ from .records import RequestLog, RequestRecord
 from .routes import Handler
 from .sessions import SessionStore
 from .tokens import TOKEN_MAX_AGE, TokenCheck, TokenVerifier, issue_token
+from .vigencia_endpoints import VIGENCIA_PATH
+
+if TYPE_CHECKING:
+    from .tls import TlsEndpoint
 
 #: A fixed string for ``Replica(valid_token=DEFAULT_VALID_TOKEN)`` / ``--valid-token``: only when so
 #: configured does the replica accept a fixed token (on every use). By default it accepts only the tokens
@@ -78,8 +82,12 @@ class Replica:
         bomb_bytes: int = DEFAULT_BOMB_BYTES,
         deep_json_depth: int = DEFAULT_DEEP_JSON_DEPTH,
         source_options: Mapping[str, Any] | None = None,
+        tls: bool = False,
     ) -> None:
         self.host = host
+        #: Serve over HTTPS too, from :meth:`start` (:meth:`start_tls`).
+        self.tls = tls
+        self._tls: TlsEndpoint | None = None
         #: Options every entry of :meth:`source` gets unless given (a test suite's short page timeout).
         self.source_options = dict(source_options or {})
         self.requested_port = port
@@ -140,13 +148,30 @@ class Replica:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="cedula-replica", daemon=True
         )
         self._thread.start()
+        if self.tls:
+            self.start_tls()
+        return self
+
+    def start_tls(self) -> Replica:
+        """Serve the same paths over HTTPS as well, on a port of its own, with a certificate issued by
+        a CA made for this replica (:mod:`.tls`, needs ``trustme``): :attr:`vigencia_url_tls`,
+        :attr:`tls_ca_file`. Returns ``self``."""
+        from .routes import Handler as _Handler
+        from .tls import TlsEndpoint
+
+        with self._lock:
+            if self._tls is None:
+                self._tls = TlsEndpoint(self, _Handler)
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port. Requests still sleeping (slow, form delay) are dropped."""
         with self._lock:
             server, self._server = self._server, None
+            tls, self._tls = self._tls, None
             self._interrupt.set()
+        if tls is not None:
+            tls.stop()
         if server is None:
             return
         server.shutdown()
@@ -208,6 +233,37 @@ class Replica:
     def recaptcha_script_url(self) -> str:
         """The stand-in for ``https://www.google.com/recaptcha/api.js``."""
         return self.url.rstrip("/") + RECAPTCHA_PATH + "api.js"
+
+    @property
+    def vigencia_url(self) -> str:
+        """The vigencia service (the pre-check's): ``{url}VigenciaCedula/consulta``."""
+        return self.url.rstrip("/") + VIGENCIA_PATH
+
+    @property
+    def vigencia_url_tls(self) -> str:
+        """The vigencia service over HTTPS (:meth:`start_tls` first)."""
+        return f"https://127.0.0.1:{self._tls_endpoint().port}{VIGENCIA_PATH}"
+
+    @property
+    def tls_ca_file(self) -> str:
+        """The PEM file of the CA behind the HTTPS endpoint's certificate (the ``verify`` option)."""
+        return self._tls_endpoint().ca_file
+
+    def _tls_endpoint(self) -> TlsEndpoint:
+        if self._tls is None:
+            raise RuntimeError("the replica serves no HTTPS; call start_tls() first, or Replica(tls=True)")
+        return self._tls
+
+    def precheck_settings(self, *, tls: bool = False, **options: Any) -> dict[str, Any]:
+        """``CEDULA_PRECHECK`` pointing at this replica's vigencia service (``tls``: over HTTPS, trusting
+        the replica's CA), with ``options`` besides (``timeout``, ``rate``...)."""
+        url = (
+            {"url": self.vigencia_url_tls, "verify": self.tls_ca_file} if tls else {"url": self.vigencia_url}
+        )
+        return {
+            "BACKEND": "django_cedula.scrapers.vigencia.VigenciaPrecheck",
+            "OPTIONS": {**url, **options},
+        }
 
     def source(self, source: str = WSP, **options: Any) -> dict[str, Any]:
         """An entry of ``CEDULA_SOURCES`` for ``source`` of this replica: the browser scraper of that

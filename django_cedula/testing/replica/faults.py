@@ -64,6 +64,20 @@ class FaultMode(str, enum.Enum):
         The site refuses every captcha token, as after a switch of site key or captcha kind: each
         lookup's token is checked (and counted in ``captcha_counts()``) and the lookup answered with
         the page's captcha message. The scrapers read ``token_refused``.
+
+    Five faults concern the vigencia service only (``POST /VigenciaCedula/consulta``, the pre-check's,
+    :mod:`.vigencia_endpoints`), for one number or every request; the census pages never take them:
+
+    ``vigencia_429``
+        HTTP 429 with ``Retry-After`` (as peers met after pacing themselves too fast).
+    ``vigencia_reset``
+        The connection reset (TCP RST) without an answer, as peers report of port 8443.
+    ``vigencia_shell``
+        HTTP 200 with the service's empty Angular page (``<app-root></app-root>``) instead of its JSON.
+    ``vigencia_slow``
+        The answer (alive) after ``slow_seconds``.
+    ``vigencia_garbage``
+        HTTP 200, ``application/json``, with JSON cut in the middle.
     """
 
     SLOW = "slow"
@@ -95,10 +109,25 @@ class FaultMode(str, enum.Enum):
     NEW_MARKUP_CENSO = "new_markup_censo"
     FORM_SHAPE = "form_shape"
     REFUSE_TOKENS = "refuse_tokens"
+    # The vigencia service's own (see the docstring).
+    VIGENCIA_429 = "vigencia_429"
+    VIGENCIA_RESET = "vigencia_reset"
+    VIGENCIA_SHELL = "vigencia_shell"
+    VIGENCIA_SLOW = "vigencia_slow"
+    VIGENCIA_GARBAGE = "vigencia_garbage"
 
     def __str__(self) -> str:
         return self.value
 
+
+#: The faults of the vigencia service (the census pages never take them).
+VIGENCIA_FAULTS = (
+    FaultMode.VIGENCIA_429,
+    FaultMode.VIGENCIA_RESET,
+    FaultMode.VIGENCIA_SHELL,
+    FaultMode.VIGENCIA_SLOW,
+    FaultMode.VIGENCIA_GARBAGE,
+)
 
 #: Bytes of a ``hostile_markup`` answer: 1 MiB, the most the scrapers read of an answer.
 HOSTILE_MARKUP_BYTES = 1024 * 1024

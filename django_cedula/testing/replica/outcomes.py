@@ -9,7 +9,9 @@ Numbers in :data:`OUTCOMES` get the outcome the table names; every other well-fo
 (3 to 10 digits, no leading zero) is found, with a voting place derived from a hash of the
 number (:func:`derived_place`), so benchmarks can use as many numbers as they like and get the
 same answer every time. Both sources (A, the "wsp" page, and B, "consultacenso") follow the
-same table.
+same table, and so does the vigencia service (the pre-check's, :mod:`.vigencia_endpoints`): it
+answers "Vigente (Vivo)" for every number but those the table gives a vigencia of its own
+(``Outcome.vigencia``) and those cancelled by death ("Cancelada por Muerte", with the novedad's date).
 
 OUTCOME TABLE (kept equal to :func:`outcome_table_markdown` by the replica's tests):
 
@@ -48,6 +50,10 @@ OUTCOME TABLE (kept equal to :func:`outcome_table_markdown` by the replica's tes
 | 1000000057 | deep JSON | JSON nested deep_json_depth (default 50,000) levels deep |
 | 1000000060 | found | found with over-long fields: departamento of 130 characters, mesa of 41 |
 | 1000000061 | cancelled (other) | cancelled with over-long fields: novedad of 315 characters, fecha_novedad of 65 |
+| 1000000090 | not found | not in the census; vigencia "Vigente (Vivo)": alive, not registered to vote |
+| 1000000091 | not found | not in the census; vigencia "Cedula no Existe": no cédula has this number |
+| 1000000092 | cancelled (deceased) | Cancelada por Muerte; vigencia "Cancelada por Muerte", fecha 02/08/2023 |
+| 1000000093 | found | found (CAUCA / POPAYÁN, mesa 9); vigencia "Sin datos para consultar" |
 | any other | found | a voting place derived from the number (same number, same place) |
 """
 
@@ -141,6 +147,10 @@ class Outcome:
     upper_keys: bool = False
     #: Source A: the MESA and DIRECCIÓN columns trade places, to catch parsers that count columns.
     swap_columns: bool = False
+    #: What the vigencia service answers for the number, and its ``fecha``, when the table says
+    #: (otherwise "Vigente (Vivo)", or "Cancelada por Muerte" for a cancellation by death).
+    vigencia: str = ""
+    vigencia_fecha: str = ""
 
     @property
     def label(self) -> str:
@@ -394,6 +404,28 @@ OUTCOMES: Mapping[str, Outcome] = {
             f"cancelled with over-long fields: novedad of {len(LONG_NOVEDAD)} characters, "
             f"fecha_novedad of {len(LONG_FECHA)}"
         ),
+    ),
+    # The vigencia service's other answers (the pre-check's), and what the census says of each.
+    "1000000090": Outcome(
+        OutcomeKind.NOT_FOUND,
+        'not in the census; vigencia "Vigente (Vivo)": alive, not registered to vote',
+        vigencia="Vigente (Vivo)",
+    ),
+    "1000000091": Outcome(
+        OutcomeKind.NOT_FOUND,
+        'not in the census; vigencia "Cedula no Existe": no cédula has this number',
+        vigencia="Cedula no Existe",
+    ),
+    "1000000092": dataclasses.replace(
+        _cancelled("Cancelada por Muerte", "7021", "02/08/2023", deceased=True),
+        summary='Cancelada por Muerte; vigencia "Cancelada por Muerte", fecha 02/08/2023',
+        vigencia="Cancelada por Muerte",
+        vigencia_fecha="02/08/2023",
+    ),
+    "1000000093": dataclasses.replace(
+        _found("CAUCA", "POPAYÁN", "COLEGIO MAYOR DEL CAUCA", "CARRERA 5 No. 3-85", "9", 2.4411, -76.6063),
+        summary='found (CAUCA / POPAYÁN, mesa 9); vigencia "Sin datos para consultar"',
+        vigencia="Sin datos para consultar",
     ),
 }
 

@@ -46,6 +46,9 @@ class Answer(str, enum.Enum):
     HTTP_403 = "http_403"
     #: A lookup answered in the shape of the ``new_markup`` fault.
     NEW_MARKUP = "new_markup"
+    #: The vigencia service's JSON answer, and its empty Angular page instead (``vigencia_shell``).
+    VIGENCIA = "vigencia"
+    SHELL = "shell"
     #: The replica's control endpoint (``/__replica__/...``) answered.
     CONTROL = "control"
     REPLICA_ERROR = "replica_error"
@@ -62,10 +65,10 @@ class RequestRecord:
     time: float
     method: str
     path: str
-    #: ``"wsp"`` (Source A), ``"censo"`` (Source B), ``"recaptcha"`` or ``""``.
+    #: ``"wsp"`` (Source A), ``"censo"`` (Source B), ``"vigencia"``, ``"recaptcha"`` or ``""``.
     source: str = ""
     #: ``"page"``, ``"lookup"``, ``"elecciones"``, ``"script"``, ``"captcha_token"``, ``"index"``,
-    #: ``"head"`` or ``"other"``.
+    #: ``"head"``, ``"vigencia"`` (a question to the vigencia service: not a census lookup) or ``"other"``.
     kind: str = "other"
     #: The number a lookup asked for, as sent (``None`` for other requests).
     cedula: str | None = None

@@ -30,6 +30,7 @@ from .http_server import (
 from .outcomes import outcome_table_markdown
 from .records import Answer, RequestRecord
 from .site_pages import index_page, not_found_page
+from .vigencia_endpoints import VIGENCIA, VIGENCIA_PATH, VigenciaEndpoints
 from .wsp_endpoints import WspEndpoints
 
 
@@ -139,7 +140,7 @@ class ControlEndpoints(HandlerBase):
             self._control_answer(record, 200, self.server.replica.state())
 
 
-class Handler(WspEndpoints, CensoEndpoints, SiteEndpoints, ControlEndpoints):
+class Handler(WspEndpoints, CensoEndpoints, VigenciaEndpoints, SiteEndpoints, ControlEndpoints):
     """The replica's request handler: each request is routed by path, then by method."""
 
     def _route(self, record: RequestRecord, path: str) -> None:
@@ -159,6 +160,7 @@ class Handler(WspEndpoints, CensoEndpoints, SiteEndpoints, ControlEndpoints):
             CENSO_API_PATH + "consulta": (CENSO, "lookup", {"POST": self._censo_lookup}),
             RECAPTCHA_PATH + "api.js": ("recaptcha", "script", {"GET": self._recaptcha_script}),
             RECAPTCHA_PATH + "replica/solve": ("recaptcha", "captcha_token", {"GET": self._recaptcha_token}),
+            VIGENCIA_PATH: (VIGENCIA, VIGENCIA, {"GET": self._vigencia_page, "POST": self._vigencia_lookup}),
             "/favicon.ico": ("", "other", {"GET": self._no_content}),
             CONTROL_PATH + "fault": ("replica", "control", {"POST": self._control_fault}),
             CONTROL_PATH + "clear": ("replica", "control", {"POST": self._control_clear}),
