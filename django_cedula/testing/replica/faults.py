@@ -64,6 +64,15 @@ class FaultMode(str, enum.Enum):
         The site refuses every captcha token, as after a switch of site key or captcha kind: each
         lookup's token is checked (and counted in ``captcha_counts()``) and the lookup answered with
         the page's captcha message. The scrapers read ``token_refused``.
+
+    Two take the election-season site (:mod:`.elecciones_endpoints`) out of its season, its page and
+    its API alike, until cleared; the census sources answer as usual:
+
+    ``elecciones_offline``
+        Every connection is closed at once, without an answer (the hosts have no DNS out of season:
+        the browser sees a failed load, as for a name that does not resolve).
+    ``elecciones_502``
+        Every request is answered by a gateway's HTTP 502 page.
     """
 
     SLOW = "slow"
@@ -95,6 +104,9 @@ class FaultMode(str, enum.Enum):
     NEW_MARKUP_CENSO = "new_markup_censo"
     FORM_SHAPE = "form_shape"
     REFUSE_TOKENS = "refuse_tokens"
+    # The election-season site out of its season (see the docstring).
+    ELECCIONES_OFFLINE = "elecciones_offline"
+    ELECCIONES_502 = "elecciones_502"
 
     def __str__(self) -> str:
         return self.value
