@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from django_cedula import checks
 from django_cedula.exceptions import ConfigurationError
 from django_cedula.results import ScrapeResult, ScrapeStatus, is_death_novedad
 from django_cedula.scrapers import get_scraper
@@ -234,3 +235,14 @@ def test_options_refused_at_build(options: dict[str, Any], message: str) -> None
     with pytest.raises(ConfigurationError) as refused:
         EleccionesScraper(**options)
     assert message in str(refused.value)
+
+
+def test_check_names_a_missing_election_code(settings: Any) -> None:
+    settings.CEDULA_SOURCES = [
+        {"BACKEND": "django_cedula.scrapers.elecciones.EleccionesScraper"},
+        {"BACKEND": "django_cedula.scrapers.wsp.WspScraper"},
+    ]
+    errors = [message for message in checks.check_sources() if message.id == "django_cedula.E005"]
+    assert [message.msg for message in errors] == [
+        "CEDULA_SOURCES[0]: the election-season source needs its election_code"
+    ]
