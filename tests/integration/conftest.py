@@ -20,8 +20,9 @@ from ..browser import helpers
 from ..log_privacy import GUARD
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The Redis database of the cluster tests' broker and cache (keys under a prefix of each run's own).
-REDIS_DB = 9
+#: The Redis database of the cluster tests' broker and cache (keys under a prefix of each run's own);
+#: ``CEDULA_TEST_REDIS_DB`` names another, for suites that run side by side.
+REDIS_DB = int(os.environ.get("CEDULA_TEST_REDIS_DB", "9"))
 
 
 class Worker:

@@ -104,6 +104,10 @@ FAULT_STATUS: dict[FaultMode, tuple[ScrapeStatus, ScrapeStatus | None, int | Non
     FaultMode.NEW_MARKUP_CENSO: (S.FOUND, S.PARSE_ERROR, None),
     FaultMode.FORM_SHAPE: (S.FORM_CHANGED, None, None),
     FaultMode.REFUSE_TOKENS: (S.TOKEN_REFUSED, None, None),
+    # The election-season site out of its season (tests/scrapers/test_elecciones.py): the census
+    # sources answer as usual.
+    FaultMode.ELECCIONES_OFFLINE: (S.FOUND, None, None),
+    FaultMode.ELECCIONES_502: (S.FOUND, None, None),
 }
 #: The faults that end a lookup with a configuration error, raised rather than returned: a proxy on
 #: the way asks for credentials (``tests/scrapers/test_http_statuses.py``).

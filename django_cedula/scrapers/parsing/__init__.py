@@ -18,6 +18,9 @@ Source A ("wsp" page)
 Source B ("consultacenso" app)
     :func:`parse_consultacenso_response` reads the JSON of ``POST /back/api/consulta``.
 
+The election-season API (infovotantes)
+    :func:`parse_elecciones_response` reads the JSON of ``POST /api/v1/citizen/get-information``.
+
 Classification principles:
 
 * Answer tables are read by header text or ``data-th``, never by column position.
@@ -42,6 +45,8 @@ listed after it:
     Source A's reader, and :class:`ReloadRequested`.
 ``consultacenso``
     Source B's reader.
+``elecciones``
+    The election-season API's reader.
 ``markup``
     What any reader uses: the limits and the results for what cannot be read, the HTML reader on
     libxml2's parser, linear in the markup's length (visible text, tables, class/id tokens), block
@@ -56,6 +61,7 @@ from __future__ import annotations
 
 from ...results import is_death_novedad
 from .consultacenso import parse_consultacenso_response
+from .elecciones import parse_elecciones_response
 from .markup import (
     ERROR_EXCERPT_CHARS,
     MAX_ANSWER_BYTES,
@@ -77,6 +83,7 @@ __all__ = [
     "is_death_novedad",
     "oversized_answer",
     "parse_consultacenso_response",
+    "parse_elecciones_response",
     "parse_wsp_message",
     "parse_wsp_response",
     "read_form_page",

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .elecciones_endpoints import ELECCIONES, ELECCIONES_API_PATH, ELECCIONES_PATH
+from .elecciones_pages import ELECCIONES_CODES
 from .faults import Fault, FaultMode, FaultSwitch, normalize_number
 from .http_server import CENSO, CENSO_API_PATH, CENSO_PATH, RECAPTCHA_PATH, WSP, WSP_PATH, ReplicaServer
 from .outcomes import Outcome, outcome_for
@@ -265,9 +267,28 @@ class Replica:
             "OPTIONS": {**url, **options},
         }
 
+    @property
+    def elecciones_url(self) -> str:
+        """The election-season site's page: ``{url}elecciones/identificacion``."""
+        return self.url.rstrip("/") + ELECCIONES_PATH
+
+    @property
+    def elecciones_api_url(self) -> str:
+        """The election-season API: ``{url}elecciones/api/v1/citizen/get-information``."""
+        return self.url.rstrip("/") + ELECCIONES_API_PATH
+
     def source(self, source: str = WSP, **options: Any) -> dict[str, Any]:
         """An entry of ``CEDULA_SOURCES`` for ``source`` of this replica: the browser scraper of that
-        source at its URL here, with ``options`` besides (``page_timeout``, ``browser``, ...)."""
+        source at its URL here, with ``options`` besides (``page_timeout``, ``browser``, ...).
+        ``"elecciones"`` is the election-season source, with its API here and the season's first
+        election code."""
+        if source == ELECCIONES:
+            season = {"url": self.elecciones_url, "api_url": self.elecciones_api_url}
+            season["election_code"] = ELECCIONES_CODES[0][0]
+            return {
+                "BACKEND": "django_cedula.scrapers.elecciones.EleccionesScraper",
+                "OPTIONS": {**season, **self.source_options, **options},
+            }
         backend = (
             "django_cedula.scrapers.wsp.WspScraper"
             if source == WSP

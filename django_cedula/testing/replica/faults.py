@@ -78,6 +78,15 @@ class FaultMode(str, enum.Enum):
         The answer (alive) after ``slow_seconds``.
     ``vigencia_garbage``
         HTTP 200, ``application/json``, with JSON cut in the middle.
+
+    Two take the election-season site (:mod:`.elecciones_endpoints`) out of its season, its page and
+    its API alike, until cleared; the census sources answer as usual:
+
+    ``elecciones_offline``
+        Every connection is closed at once, without an answer (the hosts have no DNS out of season:
+        the browser sees a failed load, as for a name that does not resolve).
+    ``elecciones_502``
+        Every request is answered by a gateway's HTTP 502 page.
     """
 
     SLOW = "slow"
@@ -115,6 +124,9 @@ class FaultMode(str, enum.Enum):
     VIGENCIA_SHELL = "vigencia_shell"
     VIGENCIA_SLOW = "vigencia_slow"
     VIGENCIA_GARBAGE = "vigencia_garbage"
+    # The election-season site out of its season (see the docstring).
+    ELECCIONES_OFFLINE = "elecciones_offline"
+    ELECCIONES_502 = "elecciones_502"
 
     def __str__(self) -> str:
         return self.value

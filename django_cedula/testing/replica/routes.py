@@ -14,6 +14,7 @@ from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 from .censo_endpoints import CensoEndpoints
+from .elecciones_endpoints import ELECCIONES, ELECCIONES_API_PATH, ELECCIONES_PATH, EleccionesEndpoints
 from .http_server import (
     CENSO,
     CENSO_ALT_PATH,
@@ -140,7 +141,9 @@ class ControlEndpoints(HandlerBase):
             self._control_answer(record, 200, self.server.replica.state())
 
 
-class Handler(WspEndpoints, CensoEndpoints, VigenciaEndpoints, SiteEndpoints, ControlEndpoints):
+class Handler(
+    WspEndpoints, CensoEndpoints, VigenciaEndpoints, EleccionesEndpoints, SiteEndpoints, ControlEndpoints
+):
     """The replica's request handler: each request is routed by path, then by method."""
 
     def _route(self, record: RequestRecord, path: str) -> None:
@@ -158,6 +161,8 @@ class Handler(WspEndpoints, CensoEndpoints, VigenciaEndpoints, SiteEndpoints, Co
             CENSO_ALT_PATH: (CENSO, "page", {"GET": self._censo_page}),
             CENSO_API_PATH + "elecciones": (CENSO, "elecciones", {"GET": self._censo_elections}),
             CENSO_API_PATH + "consulta": (CENSO, "lookup", {"POST": self._censo_lookup}),
+            ELECCIONES_PATH: (ELECCIONES, "page", {"GET": self._elecciones_page}),
+            ELECCIONES_API_PATH: (ELECCIONES, "lookup", {"POST": self._elecciones_lookup}),
             RECAPTCHA_PATH + "api.js": ("recaptcha", "script", {"GET": self._recaptcha_script}),
             RECAPTCHA_PATH + "replica/solve": ("recaptcha", "captcha_token", {"GET": self._recaptcha_token}),
             VIGENCIA_PATH: (VIGENCIA, VIGENCIA, {"GET": self._vigencia_page, "POST": self._vigencia_lookup}),
