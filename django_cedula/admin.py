@@ -471,6 +471,20 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
         requested = counts[RequestDecision.QUEUED]
         malformed = counts[RequestDecision.INVALID]
         without_number = counts[RequestDecision.NO_CEDULA]
+        waiting = counts[RequestDecision.AWAITING_CONSENT]
+        if waiting:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d validation waits for the holder's authorization: nothing was looked up. "
+                    "Record it first.",
+                    "%(count)d validations wait for their holder's authorization: nothing was looked up. "
+                    "Record it first.",
+                    waiting,
+                )
+                % {"count": waiting},
+                messages.WARNING,
+            )
         if requested:
             self.message_user(
                 request,
