@@ -183,6 +183,10 @@ def request_validation(user: Any, *, force: bool = False, using: str | None = No
 
     Returns ``None`` for a user without a cédula. A malformed number gets an INVALID row and no
     job, so it never reaches the network.
+
+    Under ``CEDULA_PRIVACY["REQUIRE_CONSENT"]``, a holder without an authorization in force
+    (:func:`lookup_authorized`) gets no job: a new number's row is written AWAITING_CONSENT (queued
+    by :func:`record_consent`), and a row of the same number is left as it is.
     """
     return request_validation_decision(user, force=force, using=using)[0]
 
