@@ -12,7 +12,9 @@
 - ``chain``: the fallback chain [wsp, consultacenso] on a 2-worker cluster while wsp blocks: every
   validation final, requests to wsp during its pause, time to final against a healthy batch;
 - ``parsing``: reading 1 MiB of each kind of pathological markup (unclosed comments, repeated
-  attributes, deep nesting, ...): time and peak memory, lxml against the earlier html.parser.
+  attributes, deep nesting, ...): time and peak memory, lxml against the earlier html.parser;
+- ``purge``: the retention purge of 100,000 expired rows (raw answers and places): time against the
+  sweep's interval, peak memory at 10k and 100k rows.
 
 Each runs in processes of its own, on databases it creates and drops, against the local replica;
 nothing leaves the machine. ``python -m benchmarks.scraper`` is the scraper's own benchmark
@@ -31,7 +33,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import answers, captcha, chain, cluster, http_scraper, memory, parsing, registration, revalidate
+from . import answers, captcha, chain, cluster, http_scraper, memory, parsing, purge, registration, revalidate
 from .common import (
     TAG_VAR,
     Figure,
@@ -55,6 +57,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "chain": chain.run,
     "http": http_scraper.run,
     "parsing": parsing.run,
+    "purge": purge.run,
 }
 
 

@@ -12,6 +12,14 @@ number and every other field are on each row's page. Times are shown to the seco
 ``raw_response`` (the HTML the source answered) is shown only to users with the permission
 ``django_cedula.view_raw_response``. Only superusers may delete rows.
 
+The holder's rights (:mod:`django_cedula.rights`) are two actions: *Export what is kept (JSON)*
+(permission ``django_cedula.export_cedulainfo``) and *Forget the holder's data* (permission
+``django_cedula.forget_cedulainfo``, after a confirmation page). *Record the holder's authorization*
+(permission ``django_cedula.add_cedulaconsent``) records one given outside the site (on paper),
+recorded by the staff member; :class:`CedulaConsentAdmin` lists them, read-only: they are the
+site's proof. The voting place, on the list, the row's page and the inline, is shown only to staff
+with ``django_cedula.view_cedulainfo`` (or ``change``): the admin shows neither without it.
+
 To show a user's validation on the host's own user admin, add the read-only inline::
 
     from django.contrib.auth.admin import UserAdmin
@@ -38,15 +46,18 @@ registration, when Django's admin autodiscovers this module.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
@@ -60,10 +71,12 @@ from .captcha import spend
 from .captcha.base import price_per_1000
 from .exceptions import InvalidCedulaError
 from .management.commands import cedula_stats
-from .models import CaptchaSpend, CedulaInfo, CedulaStatus
+from .models import CaptchaSpend, CedulaConsent, CedulaInfo, CedulaStatus
 from .numbers import mask_cedula, normalize_cedula
 from .results import NOVEDAD_FIELDS, PLACE_FIELDS
-from .services import RequestDecision, request_validation_batches
+from .rights import export, forget
+from .services import RequestDecision, record_consent, request_validation_batches
+from .views import status_display
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
@@ -78,10 +91,12 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     CedulaInfoModelAdmin = admin.ModelAdmin[CedulaInfo]
+    CedulaConsentModelAdmin = admin.ModelAdmin[CedulaConsent]
     CaptchaSpendModelAdmin = admin.ModelAdmin[CaptchaSpend]
     CedulaInfoStackedInline = admin.StackedInline[CedulaInfo, Any]
 else:
     CedulaInfoModelAdmin = admin.ModelAdmin
+    CedulaConsentModelAdmin = admin.ModelAdmin
     CaptchaSpendModelAdmin = admin.ModelAdmin
     CedulaInfoStackedInline = admin.StackedInline
 
@@ -145,12 +160,13 @@ def full_time_display(model: type[Model], name: str) -> Callable[[Any, Any], str
 # Shared so that the row's page (CedulaInfoAdmin) and the host's user page (CedulaInfoInline) show
 # the same place and record note fields, and the times in full.
 
-IDENTITY_FIELDS = ("user", "cedula", "status")
+IDENTITY_FIELDS = ("user", "cedula", "status", "vigencia")
 #: The date-time fields, each shown through its ``<name>_full`` display of :class:`FullTimes`.
-TIME_FIELDS = ("requested_at", "fetched_at", "next_attempt_at", "created_at", "updated_at")
+TIME_FIELDS = ("requested_at", "fetched_at", "next_attempt_at", "created_at", "updated_at", "purged_at")
 ATTEMPT_FIELDS = (
     "requested_at_full",
     "fetched_at_full",
+    "purged_at_full",
     "source",
     "retry_count",
     "next_attempt_at_full",
@@ -170,6 +186,7 @@ class FullTimes:
     next_attempt_at_full = full_time_display(CedulaInfo, "next_attempt_at")
     created_at_full = full_time_display(CedulaInfo, "created_at")
     updated_at_full = full_time_display(CedulaInfo, "updated_at")
+    purged_at_full = full_time_display(CedulaInfo, "purged_at")
 
 
 # The summary line above the list --------------------------------------------------------------
@@ -254,13 +271,20 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
     names.
     """
 
-    list_display = ("user", "masked_cedula", "status", "place", "updated_at_full")
-    list_filter = ("status", ("departamento", DepartamentoFilter))
+    list_display = ("user", "masked_cedula", "status_label", "place", "updated_at_full")
+    list_filter = ("status", "vigencia", ("departamento", DepartamentoFilter))
     list_select_related = ("user",)
     ordering = ("-updated_at",)
     search_help_text = _("The full cédula number, or part of the user's username or email.")
-    actions = ("validate_again",)
+    actions = ("validate_again", "record_authorization", "export_holders", "forget_holders")
     readonly_fields = (*IDENTITY_FIELDS, *PLACE_FIELDS, *NOVEDAD_FIELDS, *ATTEMPT_FIELDS)
+    #: The confirmation page of *Forget the holder's data*.
+    forget_confirmation_template = "admin/django_cedula/cedulainfo/forget_confirmation.html"
+
+    @admin.display(description=_label("status"), ordering="status")
+    def status_label(self, obj: CedulaInfo) -> str:
+        """The status; "not in the census" said apart when the pre-check found the cédula exists."""
+        return status_display(obj)
 
     @admin.display(description=_label("cedula"), ordering="cedula")
     def masked_cedula(self, obj: CedulaInfo) -> str:
@@ -303,6 +327,18 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
         """Who may run *Validate again*: users with the model's ``change`` permission."""
         # has_change_permission() is always False here, so the action asks the user directly.
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """Who may run *Export what is kept (JSON)*: ``django_cedula.export_cedulainfo``."""
+        return request.user.has_perm(f"{self.opts.app_label}.export_{self.opts.model_name}")
+
+    def has_forget_permission(self, request: HttpRequest) -> bool:
+        """Who may run *Forget the holder's data*: ``django_cedula.forget_cedulainfo``."""
+        return request.user.has_perm(f"{self.opts.app_label}.forget_{self.opts.model_name}")
+
+    def has_record_authorization_permission(self, request: HttpRequest) -> bool:
+        """Who may record an authorization given outside the site: ``django_cedula.add_cedulaconsent``."""
+        return request.user.has_perm(f"{self.opts.app_label}.add_cedulaconsent")
 
     # Fields ---------------------------------------------------------------------------------
 
@@ -435,6 +471,20 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
         requested = counts[RequestDecision.QUEUED]
         malformed = counts[RequestDecision.INVALID]
         without_number = counts[RequestDecision.NO_CEDULA]
+        waiting = counts[RequestDecision.AWAITING_CONSENT]
+        if waiting:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d validation waits for the holder's authorization: nothing was looked up. "
+                    "Record it first.",
+                    "%(count)d validations wait for their holder's authorization: nothing was looked up. "
+                    "Record it first.",
+                    waiting,
+                )
+                % {"count": waiting},
+                messages.WARNING,
+            )
         if requested:
             self.message_user(
                 request,
@@ -470,6 +520,72 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
                 messages.WARNING,
             )
 
+    @admin.action(
+        description=_("Record the holder's authorization (given outside the site)"),
+        permissions=["record_authorization"],
+    )
+    def record_authorization(self, request: HttpRequest, queryset: QuerySet[CedulaInfo]) -> None:
+        """Record, for each selected row's holder, an authorization the site holds outside it (a
+        signed form): method ``admin``, recorded by the staff member; rows waiting for it are queued."""
+        recorded = 0
+        for info in queryset.select_related("user").order_by("pk"):
+            record_consent(info.user, method=CedulaConsent.Method.ADMIN, recorded_by=request.user)
+            recorded += 1
+        self.message_user(
+            request,
+            ngettext(
+                "Authorization recorded for %(count)d holder.",
+                "Authorization recorded for %(count)d holders.",
+                recorded,
+            )
+            % {"count": recorded},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Export what is kept (JSON)"), permissions=["export"])
+    def export_holders(self, request: HttpRequest, queryset: QuerySet[CedulaInfo]) -> HttpResponse:
+        """A JSON file with :func:`~django_cedula.rights.export` of each selected row's holder: the
+        answer to a request to know what is kept."""
+        holders = [export(info.user) for info in queryset.select_related("user").order_by("pk")]
+        response = HttpResponse(
+            json.dumps({"holders": holders}, ensure_ascii=False, indent=2),
+            content_type="application/json; charset=utf-8",
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="cedula-export-{stamp}.json"'
+        return response
+
+    @admin.action(description=_("Forget the holder's data"), permissions=["forget"])
+    def forget_holders(self, request: HttpRequest, queryset: QuerySet[CedulaInfo]) -> HttpResponse | None:
+        """:func:`~django_cedula.rights.forget` each selected row's holder, after a confirmation page:
+        their authorizations withdrawn (the records kept as proof) and their rows deleted."""
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Forget the holders' data?"),
+                "opts": self.opts,
+                "queryset": queryset.select_related("user").order_by("pk"),
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(request, self.forget_confirmation_template, context)
+        forgotten = 0
+        for info in queryset.select_related("user").order_by("pk"):
+            forget(info.user)
+            forgotten += 1
+        self.message_user(
+            request,
+            ngettext(
+                "Forgot %(count)d holder's data; their authorization records are kept as proof.",
+                "Forgot %(count)d holders' data; their authorization records are kept as proof.",
+                forgotten,
+            )
+            % {"count": forgotten},
+            messages.SUCCESS,
+        )
+        return None
+
 
 # The inline for the host's user admin ---------------------------------------------------------
 
@@ -477,8 +593,9 @@ class CedulaInfoAdmin(FullTimes, CedulaInfoModelAdmin):
 class CedulaInfoInline(FullTimes, CedulaInfoStackedInline):
     """A user's validation, read-only, for the host's user admin (``inlines = [CedulaInfoInline]``).
 
-    Shown to staff with the ``view`` (or ``change``) permission of cédula validations; it never
-    adds, changes or deletes a row, and never shows ``raw_response``. When
+    Shown to staff with the ``view`` (or ``change``) permission of cédula validations, and to no
+    one else (Django's inline rule: the voting place is not for every staff member who may edit
+    users); it never adds, changes or deletes a row, and never shows ``raw_response``. When
     :class:`~django_cedula.admin.CedulaInfoAdmin` is registered on the same admin site, a link
     leads to the full page. Times are shown to the second, with the zone.
     """
@@ -492,10 +609,12 @@ class CedulaInfoInline(FullTimes, CedulaInfoStackedInline):
     fields = readonly_fields = (
         "cedula",
         "status",
+        "vigencia",
         *PLACE_FIELDS,
         *NOVEDAD_FIELDS,
         "requested_at_full",
         "fetched_at_full",
+        "purged_at_full",
         "source",
         "retry_count",
         "error_code",
@@ -511,6 +630,61 @@ class CedulaInfoInline(FullTimes, CedulaInfoStackedInline):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any | None = None) -> bool:
+        return False
+
+
+# The authorizations ---------------------------------------------------------------------------
+
+
+class InForceFilter(admin.SimpleListFilter):
+    """In force or withdrawn."""
+
+    title = _("in force")
+    parameter_name = "in_force"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, _StrOrPromise]]:
+        return [("yes", _("In force")), ("no", _("Withdrawn"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(withdrawn_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(withdrawn_at__isnull=False)
+        return queryset
+
+
+class CedulaConsentAdmin(CedulaConsentModelAdmin):
+    """The holders' authorizations, read-only: they are the site's proof (Decreto 1377 de 2013,
+    art. 8) and are never edited or deleted by hand. They are recorded by the sign-up form,
+    :func:`~django_cedula.services.record_consent` and the validations' *Record the holder's
+    authorization* action; withdrawn by :func:`~django_cedula.services.withdraw_consent`."""
+
+    list_display = ("user_ref", "user", "version", "method", "granted_at_full", "withdrawn_at_full")
+    list_filter = ("method", "version", InForceFilter)
+    list_select_related = ("user",)
+    search_fields = ("user_ref",)
+    search_help_text = _("The holder's id.")
+    ordering = ("-granted_at", "-pk")
+    fields = readonly_fields = (
+        "user",
+        "user_ref",
+        "version",
+        "text",
+        "method",
+        "recorded_by",
+        "granted_at_full",
+        "withdrawn_at_full",
+    )
+    granted_at_full = full_time_display(CedulaConsent, "granted_at")
+    withdrawn_at_full = full_time_display(CedulaConsent, "withdrawn_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CedulaConsent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CedulaConsent | None = None) -> bool:
         return False
 
 
@@ -553,4 +727,5 @@ class CaptchaSpendAdmin(CaptchaSpendModelAdmin):
 
 
 admin.site.register(CedulaInfo, CedulaInfoAdmin)
+admin.site.register(CedulaConsent, CedulaConsentAdmin)
 admin.site.register(CaptchaSpend, CaptchaSpendAdmin)

@@ -8,6 +8,10 @@ is not a cédula is kept as typed, so that :func:`~django_cedula.numbers.validat
 
 :class:`CedulaFormField` is the form field the model field gives forms: it accepts the number as
 people write it (dots, spaces, dashes) and cleans it to digits.
+
+:class:`CedulaConsentField` is the sign-up form's checkbox for the holder's authorization to look
+the cédula up (``CEDULA_PRIVACY["REQUIRE_CONSENT"]``); :class:`django_cedula.forms.CedulaConsentFormMixin`
+records it when the form saves the user.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from .exceptions import InvalidCedulaError
 from .numbers import MAX_LENGTH, normalize_cedula, validate_cedula_number
 
-__all__ = ["CedulaField", "CedulaFormField", "normalized_or_as_is"]
+__all__ = ["CedulaConsentField", "CedulaField", "CedulaFormField", "normalized_or_as_is"]
 
 #: How long a number may be as people write it ("1 . 020 . 304 . 050"), for the form's input.
 WRITTEN_MAX_LENGTH = 32
@@ -78,6 +82,32 @@ class CedulaFormField(forms.CharField):
             attrs.setdefault("inputmode", "numeric")
             attrs.setdefault("autocomplete", "off")
         return attrs
+
+
+#: The checkbox's default label: the purpose the holder authorizes, in their language (Ley 1581 de
+#: 2012, art. 12: the holder is told what their data is for).
+CONSENT_LABEL = _(
+    "I authorize this site to check my cédula against the Registraduría Nacional del Estado Civil's "
+    "electoral census and to show me my voting place."
+)
+
+
+class CedulaConsentField(forms.BooleanField):
+    """The holder's authorization to look their cédula up: a required checkbox.
+
+    Its label names the purpose (:data:`CONSENT_LABEL`, translated); pass ``label=`` for your own
+    words, and change ``CEDULA_PRIVACY["CONSENT_VERSION"]`` with them. The form's mixin records the
+    label shown as the authorization's text.
+    """
+
+    default_error_messages = {
+        "required": _("Your authorization is needed to check your cédula with the Registraduría."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", CONSENT_LABEL)
+        kwargs.setdefault("required", True)
+        super().__init__(**kwargs)
 
 
 class CedulaField(models.CharField):  # type: ignore[type-arg]

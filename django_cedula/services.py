@@ -24,7 +24,14 @@ from .backends.base import ValidationJob
 from .conf import app_settings
 from .exceptions import InvalidCedulaError
 from .health import since_text
-from .models import IN_PROGRESS_STATUSES, RETRYABLE_STATUSES, CedulaInfo, CedulaStatus, cleared_fields
+from .models import (
+    IN_PROGRESS_STATUSES,
+    RETRYABLE_STATUSES,
+    CedulaConsent,
+    CedulaInfo,
+    CedulaStatus,
+    cleared_fields,
+)
 from .numbers import normalize_cedula
 from .signals import source_back_in_service, source_out_of_service
 
@@ -50,6 +57,9 @@ class RequestDecision(str, enum.Enum):
     COOLDOWN = "cooldown"
     #: Nothing changed: the user has no cédula.
     NO_CEDULA = "no_cedula"
+    #: The row was created or left AWAITING_CONSENT and nothing is queued: the holder's
+    #: authorization is required (``CEDULA_PRIVACY["REQUIRE_CONSENT"]``) and none is in force.
+    AWAITING_CONSENT = "awaiting_consent"
 
 
 class RowState(NamedTuple):
@@ -83,6 +93,9 @@ def retry_allowed_at(info: CedulaInfo | RowState) -> datetime.datetime | None:
     """
     if info.status in IN_PROGRESS_STATUSES:
         return None
+    if info.status == CedulaStatus.AWAITING_CONSENT:
+        # Never looked up: nothing was paid for, so there is no wait to respect.
+        return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
     cooldown = app_settings.REFRESH_COOLDOWN
     if info.status in RETRYABLE_STATUSES and info.updated_at is not None:
         delays = app_settings.RETRY_DELAYS
@@ -99,12 +112,15 @@ def plan_validation(
     *,
     force: bool = False,
     now: datetime.datetime | None = None,
+    authorized: bool = True,
 ) -> RequestDecision:
     """What :func:`request_validation` would do for ``user`` whose row is ``info``; no database access.
 
-    Used for dry runs; :func:`request_validation` makes the same decision on the row it locks.
+    ``authorized``: whether the holder's authorization is in force, or not required
+    (:func:`authorized_user_ids` tells). Used for dry runs; :func:`request_validation` makes the
+    same decision on the row it locks.
     """
-    return plan_for_value(user_cedula(user), info, force=force, now=now)
+    return plan_for_value(user_cedula(user), info, force=force, now=now, authorized=authorized)
 
 
 def plan_for_value(
@@ -113,6 +129,7 @@ def plan_for_value(
     *,
     force: bool = False,
     now: datetime.datetime | None = None,
+    authorized: bool = True,
 ) -> RequestDecision:
     """:func:`plan_validation` from the raw value of the user's cédula field, for callers that
     read users as plain values rather than model instances."""
@@ -122,10 +139,25 @@ def plan_for_value(
         cedula = normalize_cedula(value)
     except InvalidCedulaError:
         return RequestDecision.INVALID
-    return _decide(info, cedula, force=force, now=now or timezone.now())
+    return _decide(info, cedula, force=force, now=now or timezone.now(), authorized=authorized)
 
 
 def _decide(
+    info: CedulaInfo | RowState | None,
+    cedula: str,
+    *,
+    force: bool,
+    now: datetime.datetime,
+    authorized: bool = True,
+) -> RequestDecision:
+    decision = _decide_lookup(info, cedula, force=force, now=now)
+    # No lookup without the holder's authorization: what would be queued waits for it instead.
+    if decision is RequestDecision.QUEUED and not authorized:
+        return RequestDecision.AWAITING_CONSENT
+    return decision
+
+
+def _decide_lookup(
     info: CedulaInfo | RowState | None, cedula: str, *, force: bool, now: datetime.datetime
 ) -> RequestDecision:
     # A new number always restarts: whatever runs or ran was about the old one.
@@ -151,6 +183,10 @@ def request_validation(user: Any, *, force: bool = False, using: str | None = No
 
     Returns ``None`` for a user without a cédula. A malformed number gets an INVALID row and no
     job, so it never reaches the network.
+
+    Under ``CEDULA_PRIVACY["REQUIRE_CONSENT"]``, a holder without an authorization in force
+    (:func:`lookup_authorized`) gets no job: a new number's row is written AWAITING_CONSENT (queued
+    by :func:`record_consent`), and a row of the same number is left as it is.
     """
     return request_validation_decision(user, force=force, using=using)[0]
 
@@ -182,10 +218,17 @@ def request_validation_decision(
         info: CedulaInfo | None = (
             CedulaInfo.objects.using(using).select_for_update().filter(user=user).first()
         )
-        decision = _decide(info, cedula, force=force, now=now)
-        if decision is not RequestDecision.QUEUED:
+        authorized = lookup_authorized(user.pk, using=using)
+        decision = _decide(info, cedula, force=force, now=now, authorized=authorized)
+        if decision is RequestDecision.AWAITING_CONSENT and info is not None and info.cedula == cedula:
+            # The same number: its row (and any answer it holds) stays as it is; a job queued
+            # earlier holds it when it runs (job.py), without a lookup.
+            return info, decision
+        if decision not in (RequestDecision.QUEUED, RequestDecision.AWAITING_CONSENT):
             return info, decision
         fields = {**cleared_fields(now), "cedula": cedula}
+        if decision is RequestDecision.AWAITING_CONSENT:
+            fields["status"] = CedulaStatus.AWAITING_CONSENT
         if info is None:
             # By id, not instance: ``user=user`` would cache each on the other (a reference
             # cycle), and a batch of thousands of requests would wait for the cyclic GC to free them.
@@ -194,8 +237,9 @@ def request_validation_decision(
             for name, field_value in fields.items():
                 setattr(info, name, field_value)
             info.save(using=using)
-        enqueue_validation_on_commit(user.pk, 1, using=using)
-    return info, RequestDecision.QUEUED
+        if decision is RequestDecision.QUEUED:
+            enqueue_validation_on_commit(user.pk, 1, using=using)
+    return info, decision
 
 
 #: Users decided per transaction by :func:`request_validation_batches` (and so by
@@ -256,6 +300,7 @@ def request_validation_batch(
             malformed.append(user)
     now = timezone.now()
     with transaction.atomic(using=using):
+        authorized = authorized_user_ids(list(wanted), using=using)
         rows = {
             user_id: (pk, RowState(cedula, status, requested_at, updated_at))
             for pk, user_id, cedula, status, requested_at, updated_at in CedulaInfo.objects.using(using)
@@ -264,29 +309,38 @@ def request_validation_batch(
             .values_list("pk", "user_id", "cedula", "status", "requested_at", "updated_at")
         }
         fields = {**cleared_fields(now), "updated_at": now}
+        # What a row gets when its holder's authorization is required and not in force: the
+        # number waits for it (AWAITING_CONSENT), nothing is queued.
+        waiting_fields = {**fields, "status": CedulaStatus.AWAITING_CONSENT}
         new: list[CedulaInfo] = []
         restart_same: list[Any] = []
-        restart_changed: list[tuple[Any, str]] = []
+        restart_changed: list[tuple[Any, str, dict[str, Any]]] = []
         queued: list[Any] = []
         for user_id, cedula in wanted.items():
             pk, state = rows.get(user_id, (None, None))
-            decision = _decide(state, cedula, force=force, now=now)
+            allowed = authorized is None or user_id in authorized
+            decision = _decide(state, cedula, force=force, now=now, authorized=allowed)
             counts[decision] += 1
-            if decision is not RequestDecision.QUEUED:
-                continue
-            queued.append(user_id)
-            if state is None:
-                new.append(CedulaInfo(user_id=user_id, cedula=cedula, **fields))
-            elif state.cedula == cedula:
-                restart_same.append(pk)
+            if decision is RequestDecision.QUEUED:
+                queued.append(user_id)
+                row_fields = fields
+            elif decision is RequestDecision.AWAITING_CONSENT:
+                row_fields = waiting_fields
             else:
-                restart_changed.append((pk, cedula))
+                continue
+            if state is None:
+                new.append(CedulaInfo(user_id=user_id, cedula=cedula, **row_fields))
+            elif state.cedula != cedula:
+                restart_changed.append((pk, cedula, row_fields))
+            elif decision is RequestDecision.QUEUED:
+                restart_same.append(pk)
+            # else: the same number waiting for an authorization keeps its row as it is
         table = CedulaInfo.objects.using(using)
         table.bulk_create(new)
         if restart_same:
             table.filter(pk__in=restart_same).update(**fields)
-        for pk, cedula in restart_changed:
-            table.filter(pk=pk).update(cedula=cedula, **fields)
+        for pk, cedula, row_fields in restart_changed:
+            table.filter(pk=pk).update(cedula=cedula, **row_fields)
         enqueue_validations_on_commit(queued, using=using)
     for user in malformed:
         counts[request_validation_decision(user, force=force, using=using)[1]] += 1
@@ -303,6 +357,9 @@ def start_validation(user: Any, *, using: str | None = None) -> None:
     in the same transaction), the insert is skipped rather than failing the registration; the job
     then validates that row if it is waiting, and leaves it alone otherwise. Malformed numbers take
     the general path, which marks them INVALID.
+
+    When the holder's authorization is required (``CEDULA_PRIVACY["REQUIRE_CONSENT"]``) and none is
+    in force, the row is inserted AWAITING_CONSENT and nothing is queued (one more indexed read).
     """
     value = user_cedula(user)
     if value is None or value == "":
@@ -314,10 +371,162 @@ def start_validation(user: Any, *, using: str | None = None) -> None:
         return
     using = using or router.db_for_write(CedulaInfo, instance=user)
     fields = {**cleared_fields(timezone.now()), "cedula": cedula}
+    authorized = lookup_authorized(user.pk, using=using)
+    if not authorized:
+        # No lookup without the holder's authorization: the row waits for it, and
+        # record_consent() queues it.
+        fields["status"] = CedulaStatus.AWAITING_CONSENT
     # By id, not instance: see request_validation_decision.
     row = CedulaInfo(user_id=user.pk, **fields)
     CedulaInfo.objects.using(using).bulk_create([row], ignore_conflicts=True)
-    enqueue_validation_on_commit(user.pk, 1, using=using)
+    if authorized:
+        enqueue_validation_on_commit(user.pk, 1, using=using)
+
+
+# -- the holder's authorization (Ley 1581 de 2012, art. 9; docs/privacy.rst)
+
+
+def lookup_authorized(user_id: Any, *, using: str | None = None) -> bool:
+    """Whether ``user_id``'s cédula may be looked up: the holder's authorization is not required
+    (``CEDULA_PRIVACY["REQUIRE_CONSENT"]`` off), or one is in force (:class:`~.models.CedulaConsent`)."""
+    if not app_settings.REQUIRE_CONSENT:
+        return True
+    return CedulaConsent.objects.using(using or router.db_for_write(CedulaConsent)).holds_for(user_id)
+
+
+def authorized_user_ids(user_ids: Sequence[Any], *, using: str | None = None) -> set[Any] | None:
+    """Which of ``user_ids`` may be looked up (one query); ``None`` when every one may (the
+    authorization is not required)."""
+    if not app_settings.REQUIRE_CONSENT:
+        return None
+    if not user_ids:
+        return set()
+    rows = CedulaConsent.objects.using(using or router.db_for_write(CedulaConsent)).in_force()
+    return set(rows.filter(user_id__in=list(user_ids)).values_list("user_id", flat=True))
+
+
+def _consent(
+    user: Any,
+    *,
+    version: str | None,
+    text: str,
+    method: str,
+    recorded_by: Any,
+    now: datetime.datetime,
+) -> CedulaConsent:
+    method = CedulaConsent.Method(method)  # ValueError for a method that is not one
+    version = app_settings.PRIVACY["CONSENT_VERSION"] if version is None else version
+    return CedulaConsent(
+        user_id=user.pk,
+        user_ref=str(user.pk),
+        version=str(version),
+        text=str(text),
+        method=method,
+        recorded_by_id=getattr(recorded_by, "pk", None),
+        granted_at=now,
+    )
+
+
+def record_consent(
+    user: Any,
+    *,
+    version: str | None = None,
+    text: str = "",
+    method: str = CedulaConsent.Method.API,
+    recorded_by: Any = None,
+    using: str | None = None,
+) -> CedulaConsent:
+    """Record ``user``'s authorization to look their cédula up, and queue what waited for it.
+
+    The record is the proof the law asks the site to keep: when (now), which text (``version``,
+    ``CEDULA_PRIVACY["CONSENT_VERSION"]`` by default, and ``text``, the words shown), how
+    (``method``: ``form``, ``admin``, ``import`` or ``api``) and by whom (``recorded_by``: the staff
+    member or operator who recorded it, ``None`` for the holder themself). In the same transaction,
+    the user's row waiting as AWAITING_CONSENT is reset to PENDING, from the user's current number,
+    and its first attempt is queued when the transaction commits; a user with a cédula and no row
+    yet gets one, as a new user would (if ``CEDULA_AUTO_VALIDATE`` is on). A row in any other state
+    is left alone (ask for a new validation with :func:`request_validation`).
+    """
+    using = using or router.db_for_write(CedulaConsent, instance=user)
+    with transaction.atomic(using=using):
+        consent = _consent(
+            user, version=version, text=text, method=method, recorded_by=recorded_by, now=timezone.now()
+        )
+        consent.save(using=using)
+        status = (
+            CedulaInfo.objects.using(using).filter(user_id=user.pk).values_list("status", flat=True).first()
+        )
+        if status == CedulaStatus.AWAITING_CONSENT:
+            request_validation(user, force=True, using=using)
+        elif status is None and app_settings.AUTO_VALIDATE:
+            start_validation(user, using=using)
+    logger.info("Authorization recorded for user %s (version %s, %s)", user.pk, consent.version, method)
+    return consent
+
+
+def record_consents(
+    users: Iterable[Any],
+    *,
+    version: str | None = None,
+    text: str = "",
+    method: str = CedulaConsent.Method.IMPORT,
+    recorded_by: Any = None,
+    batch_size: int = BATCH_SIZE,
+    using: str | None = None,
+) -> int:
+    """:func:`record_consent` for many users whose authorization the site collected elsewhere (on
+    paper, in its terms before this package recorded them): what a site upgrading to
+    ``CEDULA_PRIVACY["REQUIRE_CONSENT"]`` runs over the users it holds one for. Returns how many
+    were recorded.
+
+    ``batch_size`` users at a time, one transaction each: the authorizations inserted together,
+    and the rows of those users waiting as AWAITING_CONSENT reset and queued together when the
+    batch commits (:func:`request_validation_batch`). Unlike :func:`record_consent`, users
+    without a row get none: an import over an existing user base must not start lookups nobody
+    asked for (``cedula_revalidate`` does that, when wanted).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    recorded = 0
+    remaining = iter(users)
+    while batch := list(itertools.islice(remaining, batch_size)):
+        db = using or router.db_for_write(CedulaConsent, instance=batch[0])
+        now = timezone.now()
+        with transaction.atomic(using=db):
+            consents = [
+                _consent(user, version=version, text=text, method=method, recorded_by=recorded_by, now=now)
+                for user in batch
+            ]
+            CedulaConsent.objects.using(db).bulk_create(consents)
+            waiting = set(
+                CedulaInfo.objects.using(db)
+                .filter(user_id__in=[user.pk for user in batch], status=CedulaStatus.AWAITING_CONSENT)
+                .values_list("user_id", flat=True)
+            )
+            if waiting:
+                request_validation_batch([user for user in batch if user.pk in waiting], force=True, using=db)
+        recorded += len(consents)
+    logger.info("Authorizations recorded for %s users (%s)", recorded, method)
+    return recorded
+
+
+def withdraw_consent(user: Any, *, using: str | None = None) -> int:
+    """The holder withdraws their authorization: every one in force gets ``withdrawn_at`` (the
+    rows stay, as proof of what was authorized until when), and the user's row, if it waits for a
+    lookup (PENDING or RETRYING), waits as AWAITING_CONSENT instead: no further lookup. A lookup
+    already running (PROCESSING) cannot be called back; its answer is stored. Returns how many
+    authorizations were withdrawn."""
+    using = using or router.db_for_write(CedulaConsent, instance=user)
+    with transaction.atomic(using=using):
+        withdrawn = (
+            CedulaConsent.objects.using(using)
+            .in_force()
+            .filter(user_id=user.pk)
+            .update(withdrawn_at=timezone.now())
+        )
+        CedulaInfo.objects.using(using).hold_for_consent(user.pk)
+    logger.info("Authorization withdrawn for user %s (%s in force)", user.pk, withdrawn)
+    return withdrawn
 
 
 #: The receivers' ``dispatch_uid``s.

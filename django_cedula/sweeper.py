@@ -20,6 +20,10 @@ whose store outlasts a database outage keeps its outcome in the shared cache
 (:func:`~.models.keep_outcome`), and the sweeper stores that outcome instead, as the job would
 have, with no second lookup.
 
+Each sweep also applies the retention limits of ``CEDULA_PRIVACY`` (:func:`purge_expired`): the
+source's raw answer is blanked ``RAW_RESPONSE_DAYS`` after the final answer, the voting place
+``PLACE_DAYS`` after it; ``manage.py cedula_purge`` runs that part alone.
+
 Run it with ``manage.py cedula_sweep`` (cron), or let Django-Q2 run it every 10 minutes with
 ``CEDULA_SWEEP = {"SCHEDULE": True}``.
 """
@@ -43,6 +47,7 @@ from . import health
 from .backends import enqueue_validation
 from .conf import app_settings
 from .models import (
+    FINAL_STATUSES,
     LOST,
     CedulaInfo,
     CedulaStatus,
@@ -51,6 +56,7 @@ from .models import (
     kept_outcome,
     retry_delay_after,
 )
+from .results import PLACE_FIELDS
 from .scrapers.base import probe
 from .scrapers.chain import scrapers_by_source, source_names
 from .signals import retry_scheduled, send_now, validation_finished
@@ -94,6 +100,9 @@ class SweepReport:
     #: that the probe put back in service.
     probed: list[str] = dataclasses.field(default_factory=list)
     resumed: list[str] = dataclasses.field(default_factory=list)
+    #: What the retention limits blanked (:func:`purge_expired`), or would in a dry run.
+    purged_raw_responses: int = 0
+    purged_places: int = 0
 
     @property
     def requeued(self) -> int:
@@ -185,6 +194,8 @@ def sweep(
 
     if not dry_run:
         probe_sources(report)
+    purged = purge_expired(now=now, dry_run=dry_run, chunk_size=chunk_size, using=using)
+    report.purged_raw_responses, report.purged_places = purged.raw_responses, purged.places
     if report.requeued or report.lost or report.recovered or report.changed or report.enqueue_failures:
         logger.info(
             "Cédula sweep%s: %s pending, %s retrying and %s processing rows re-queued; "
@@ -201,6 +212,111 @@ def sweep(
             report.enqueue_failures,
         )
     return report
+
+
+# -- retention (CEDULA_PRIVACY): what is kept after the final answer, and for how long
+
+
+@dataclasses.dataclass
+class PurgeReport:
+    """What one purge blanked (or, in a dry run, would blank)."""
+
+    dry_run: bool = False
+    #: Rows whose raw answer was blanked (``RAW_RESPONSE_DAYS``).
+    raw_responses: int = 0
+    #: Rows whose voting place was blanked and ``purged_at`` set (``PLACE_DAYS``).
+    places: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _cutoff(days: float | None, now: datetime.datetime) -> datetime.datetime | None:
+    return None if days is None else now - datetime.timedelta(days=float(days))
+
+
+def expired(
+    *, now: datetime.datetime | None = None, using: str | None = None
+) -> dict[str, QuerySet[CedulaInfo]]:
+    """The rows :func:`purge_expired` blanks, by kind: ``raw_responses`` and ``places`` (an empty
+    queryset for a limit that is ``None``).
+
+    A raw answer expires ``RAW_RESPONSE_DAYS`` after the final answer: after ``fetched_at``, or,
+    for a validation that ended without one (an error, a timeout), after its last change. A place
+    expires ``PLACE_DAYS`` after ``fetched_at``, once (``purged_at`` is then set). Rows still being
+    validated are never touched: a new request clears ``fetched_at``, and the conditions are
+    checked again by every ``UPDATE``.
+    """
+    now = now or timezone.now()
+    rows = CedulaInfo.objects.using(using or router.db_for_write(CedulaInfo))
+    privacy = app_settings.PRIVACY
+    raw_cutoff = _cutoff(privacy["RAW_RESPONSE_DAYS"], now)
+    place_cutoff = _cutoff(privacy["PLACE_DAYS"], now)
+    raw = rows.none()
+    if raw_cutoff is not None:
+        raw = rows.exclude(raw_response="").filter(
+            Q(fetched_at__lt=raw_cutoff)
+            | Q(fetched_at__isnull=True, status__in=FINAL_STATUSES, updated_at__lt=raw_cutoff)
+        )
+    places = rows.none()
+    if place_cutoff is not None:
+        places = rows.filter(status=CedulaStatus.ACTIVE, purged_at__isnull=True, fetched_at__lt=place_cutoff)
+    return {"raw_responses": raw, "places": places}
+
+
+def purge_expired(
+    *,
+    now: datetime.datetime | None = None,
+    dry_run: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    using: str | None = None,
+) -> PurgeReport:
+    """Blank what the retention limits of ``CEDULA_PRIVACY`` say is no longer kept (:func:`expired`):
+    the raw answer (``RAW_RESPONSE_DAYS``), and the voting place (``PLACE_DAYS``: the place fields
+    blanked, ``purged_at`` set). The status, the record note and every date stay.
+
+    By ranges of ``chunk_size`` primary keys: one query finds where a range ends, one ``UPDATE``
+    blanks it, so memory stays flat and no lock is held long however many rows expire.
+    ``updated_at`` is left as it is (the row's validation did not change). ``dry_run`` counts.
+    Part of every :func:`sweep`.
+    """
+    now = now or timezone.now()
+    report = PurgeReport(dry_run=dry_run)
+    kinds = expired(now=now, using=using)
+    changes: dict[str, dict[str, Any]] = {
+        "raw_responses": {"raw_response": ""},
+        "places": {**dict.fromkeys(PLACE_FIELDS, ""), "purged_at": now},
+    }
+    for kind, queryset in kinds.items():
+        if dry_run:
+            setattr(report, kind, queryset.count())
+            continue
+        setattr(report, kind, _update_by_ranges(queryset, changes[kind], chunk_size))
+    if report.raw_responses or report.places:
+        logger.info(
+            "Cédula retention%s: %s raw answers and %s voting places blanked",
+            " (dry run)" if dry_run else "",
+            report.raw_responses,
+            report.places,
+        )
+    return report
+
+
+def _update_by_ranges(queryset: QuerySet[CedulaInfo], fields: dict[str, Any], size: int) -> int:
+    """``queryset.update(**fields)``, one range of at most ``size`` matching rows (by primary key) at
+    a time; returns the rows updated."""
+    updated = 0
+    last: Any = None
+    while True:
+        rest = queryset if last is None else queryset.filter(pk__gt=last)
+        # The range's last key: the size-th match from the last range on (an index walk, no rows
+        # loaded); none when fewer are left, and the last range takes them all.
+        end = next(iter(rest.order_by("pk").values_list("pk", flat=True)[size - 1 : size]), None)
+        chunk = rest if end is None else rest.filter(pk__lte=end)
+        updated += chunk.update(**fields)
+        if end is None:
+            return updated
+        last = end
 
 
 def probe_sources(report: SweepReport | None = None) -> SweepReport:

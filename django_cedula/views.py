@@ -3,7 +3,8 @@
 :func:`status_payload` is the JSON of :func:`status` (what ``cedula-status.js`` polls), the context
 of the ``{% cedula_status_card %}`` tag and the output of the DRF serializer. It holds the masked
 cédula only, and none of the row's internals (``raw_response``, ``error_message``,
-``error_code``).
+``error_code``). The voting place says roughly where the holder lives: it is given only to the
+holder and to staff with the ``django_cedula.view_cedulainfo`` permission (:func:`may_see_place`).
 
 Include ``django_cedula.urls`` in the project's URLconf::
 
@@ -44,9 +45,59 @@ def field_labels(names: tuple[str, ...]) -> dict[str, str]:
     return labels
 
 
+#: The permission that shows another user's voting place (Django's own ``view`` permission of the model).
+VIEW_PERMISSION = "django_cedula.view_cedulainfo"
+
+
+def may_see_place(viewer: Any, info: CedulaInfo) -> bool:
+    """Whether ``viewer`` (a user, or ``None``) may see ``info``'s voting place: its holder, or a
+    user with ``django_cedula.view_cedulainfo`` (a superuser has every permission)."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return False
+    return bool(viewer.pk == info.user_id or viewer.has_perm(VIEW_PERMISSION))
+
+
+def cedula_exists(info: CedulaInfo) -> bool | None:
+    """Whether the cédula exists, as far as the row knows: ``True`` for a number in the census or
+    with a record note, or one the vigencia pre-check found (alive or cancelled by death);
+    ``False`` for a number that does not exist; ``None`` when nothing says (not in the census
+    without a pre-check, under way, failed)."""
+    if info.status == CedulaStatus.NONEXISTENT or info.vigencia == "nonexistent":
+        return False
+    if info.status == CedulaStatus.ACTIVE or info.status in CANCELLED_STATUSES:
+        return True
+    if info.vigencia in ("alive", "deceased"):
+        return True
+    return None
+
+
+def status_display(info: CedulaInfo) -> str:
+    """The status's label; "not in the census" said apart when the cédula is known to exist."""
+    if info.exists_but_not_registered:
+        return gettext("Not registered to vote; the cédula exists")
+    return str(info.get_status_display())
+
+
 def status_message(info: CedulaInfo) -> str:
     """A sentence for the user about where their validation stands (translated)."""
     status = info.status
+    if status == CedulaStatus.AWAITING_CONSENT:
+        return gettext(
+            "Your cédula will be checked with the Registraduría once you authorize it; nothing has "
+            "been looked up yet."
+        )
+    if status == CedulaStatus.NONEXISTENT:
+        return gettext("The Registraduría says no cédula with this number exists. Check the number.")
+    if info.exists_but_not_registered:
+        return gettext(
+            "Your cédula exists, but the Registraduría says it is not registered to vote in the "
+            "current census."
+        )
+    if status == CedulaStatus.ACTIVE and info.purged_at is not None:
+        return gettext(
+            "Your cédula is in the census. Your voting place is no longer kept here (it is deleted "
+            "after a while); ask the Registraduría for it."
+        )
     if status == CedulaStatus.PENDING:
         return gettext("Your cédula is waiting to be checked with the Registraduría.")
     if status == CedulaStatus.PROCESSING:
@@ -157,6 +208,9 @@ def _retry(info: CedulaInfo, now: datetime.datetime) -> tuple[datetime.datetime 
     if info.status == CedulaStatus.INVALID:
         # The row keeps no number: only a corrected one can be validated.
         return None, {"allowed": False, "refusal": RequestDecision.INVALID.value, "wait": None}
+    if info.status == CedulaStatus.AWAITING_CONSENT:
+        # Nothing to retry: the lookup waits for the holder's authorization, then runs by itself.
+        return None, {"allowed": False, "refusal": RequestDecision.AWAITING_CONSENT.value, "wait": None}
     allowed_at = retry_allowed_at(info)
     if allowed_at is None:
         return None, {"allowed": False, "refusal": RequestDecision.IN_PROGRESS.value, "wait": None}
@@ -166,23 +220,28 @@ def _retry(info: CedulaInfo, now: datetime.datetime) -> tuple[datetime.datetime 
     return allowed_at, {"allowed": False, "refusal": RequestDecision.COOLDOWN.value, "wait": wait}
 
 
-def status_payload(info: CedulaInfo, *, now: datetime.datetime | None = None) -> dict[str, Any]:
-    """Where ``info``'s validation stands, for its own user: JSON-ready, translated, masked."""
+def status_payload(
+    info: CedulaInfo, *, now: datetime.datetime | None = None, show_place: bool = True
+) -> dict[str, Any]:
+    """Where ``info``'s validation stands, for its own user: JSON-ready, translated, masked.
+
+    ``place`` is ``None`` unless the row has one (ACTIVE, not purged) and ``show_place``: pass
+    :func:`may_see_place` of the viewer when the viewer may not be the holder. ``exists`` is
+    :func:`cedula_exists`.
+    """
     now = now or timezone.now()
     next_attempt = _next_attempt(info, now)
     retry_at, retry = _retry(info, now)
+    has_place = info.status == CedulaStatus.ACTIVE and info.purged_at is None
     return {
         "status": str(info.status),
-        "status_display": str(info.get_status_display()),
+        "status_display": status_display(info),
         "is_final": info.is_final,
         "retryable": info.status in RETRYABLE_STATUSES,
+        "exists": cedula_exists(info),
         "cedula_masked": mask_cedula(info.cedula),
         "message": status_message(info),
-        "place": (
-            {name: getattr(info, name) for name in PLACE_FIELDS}
-            if info.status == CedulaStatus.ACTIVE
-            else None
-        ),
+        "place": ({name: getattr(info, name) for name in PLACE_FIELDS} if has_place and show_place else None),
         "novedad": (
             {name: getattr(info, name) for name in NOVEDAD_FIELDS}
             if info.status in CANCELLED_STATUSES
@@ -204,7 +263,8 @@ def status_payload(info: CedulaInfo, *, now: datetime.datetime | None = None) ->
 @never_cache
 @require_GET
 def status(request: HttpRequest) -> JsonResponse:
-    """The user's own validation (:func:`status_payload`), never cached.
+    """The user's own validation (:func:`status_payload`), never cached: only ever the
+    requesting user's own row, so its place is theirs to see.
 
     Anonymous: 401 with a JSON body (not a redirect to the login page: a script polls this), also
     under ``LoginRequiredMiddleware``, which this view is exempt from.

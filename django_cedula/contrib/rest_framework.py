@@ -2,7 +2,11 @@
 
 :class:`CedulaInfoSerializer` is read-only and gives the same fields as the JSON view
 (:func:`django_cedula.views.status_payload`): the masked cédula only, never ``raw_response``,
-``error_message`` or ``error_code``.
+``error_message`` or ``error_code``. The voting place (``place``) is given only when the
+serializer's context has a ``request`` whose user is the row's holder or has the
+``django_cedula.view_cedulainfo`` permission (DRF's generic views pass the request); without a
+request it is ``None``, unless the context says ``{"show_place": True}`` (code that has decided
+for itself, such as a staff export).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     ) from exc
 
 from ..models import CedulaInfo
-from ..views import status_payload
+from ..views import may_see_place, status_payload
 
 __all__ = ["CedulaInfoSerializer"]
 
@@ -28,7 +32,8 @@ class _PayloadField(serializers.ReadOnlyField):  # type: ignore[misc]
 
 
 class CedulaInfoSerializer(serializers.Serializer):  # type: ignore[misc]
-    """A ``CedulaInfo`` as its user may see it (read-only; the cédula masked)."""
+    """A ``CedulaInfo`` as its user may see it (read-only; the cédula masked; the place only for
+    its holder or a viewer with the view permission)."""
 
     # The fields name the payload's keys (for schemas and ``fields``); the values come from one
     # payload per row, built in to_representation.
@@ -36,6 +41,7 @@ class CedulaInfoSerializer(serializers.Serializer):  # type: ignore[misc]
     status_display = _PayloadField()
     is_final = _PayloadField()
     retryable = _PayloadField()
+    exists = _PayloadField()
     cedula_masked = _PayloadField()
     message = _PayloadField()
     place = _PayloadField()
@@ -54,6 +60,13 @@ class CedulaInfoSerializer(serializers.Serializer):  # type: ignore[misc]
     def update(self, instance: Any, validated_data: Any) -> Any:
         raise NotImplementedError("CedulaInfoSerializer is read-only")
 
+    def show_place(self, instance: CedulaInfo) -> bool:
+        """Whether the context's viewer may see ``instance``'s voting place."""
+        if self.context.get("show_place") is True:
+            return True
+        request = self.context.get("request")
+        return may_see_place(getattr(request, "user", None), instance)
+
     def to_representation(self, instance: CedulaInfo) -> dict[str, Any]:
-        payload = status_payload(instance)
+        payload = status_payload(instance, show_place=self.show_place(instance))
         return {name: payload[name] for name in self.fields}

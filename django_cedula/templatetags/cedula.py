@@ -16,7 +16,7 @@ from django.urls import NoReverseMatch, reverse
 
 from ..models import CedulaInfo
 from ..results import NOVEDAD_FIELDS, PLACE_FIELDS
-from ..views import field_labels, status_payload
+from ..views import field_labels, may_see_place, status_payload
 
 register = template.Library()
 
@@ -47,7 +47,8 @@ def cedula_status_card(
     card_id: str = "cedula-status",
 ) -> dict[str, Any]:
     """The status card of ``user`` (default: the request's user; another user's card is not
-    followed by the script, since the JSON view answers only the viewer's own validation).
+    followed by the script, since the JSON view answers only the viewer's own validation, and
+    shows the voting place only to a viewer with ``django_cedula.view_cedulainfo``).
 
     ``retry_url``: where a "Try again" form posts (shown on ERROR, TIMEOUT and BLOCKED only);
     ``script=False`` leaves the ``<script>`` out (include ``django_cedula/cedula-status.js``
@@ -63,7 +64,9 @@ def cedula_status_card(
     info = None
     if user is not None and getattr(user, "is_authenticated", False):
         info = CedulaInfo.objects.filter(user_id=user.pk).first()
-    payload = status_payload(info) if info is not None else None
+    # The place only for its holder, or staff with the view permission (a staff page showing a
+    # user's card); anyone else sees the status without it.
+    payload = status_payload(info, show_place=may_see_place(viewer, info)) if info is not None else None
     place_labels = field_labels(PLACE_FIELDS)
     novedad_labels = field_labels(NOVEDAD_FIELDS)
     place = (payload or {}).get("place") or {}

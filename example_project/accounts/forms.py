@@ -5,14 +5,19 @@ from typing import Any
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
+from django_cedula.forms import CedulaConsentFormMixin
+
 from .models import User
 
 
-class RegistrationForm(UserCreationForm):
-    """Username, password (twice) and cédula.
+class RegistrationForm(CedulaConsentFormMixin, UserCreationForm):
+    """Username, password (twice), cédula, and the holder's authorization to look it up.
 
     The model's ``CedulaField`` gives the form its ``CedulaFormField``: the number is cleaned to
     bare digits, so the model's ``unique`` refuses one already registered however it is written.
+    ``CedulaConsentFormMixin`` adds the required checkbox (``cedula_consent``) and records the
+    authorization when the user is saved, which queues the lookup (``CEDULA_PRIVACY
+    ["REQUIRE_CONSENT"]`` is on, its default: no lookup without it).
     """
 
     class Meta(UserCreationForm.Meta):

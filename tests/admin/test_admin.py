@@ -112,7 +112,7 @@ def test_changelist_columns(staff_client: Client, make_row: MakeRow) -> None:
         "action_checkbox",
         "user",
         "masked_cedula",
-        "status",
+        "status_label",
         "place",
         "updated_at_full",
     ]
@@ -120,7 +120,7 @@ def test_changelist_columns(staff_client: Client, make_row: MakeRow) -> None:
     assert headers == [
         "column-user",
         "column-masked_cedula",
-        "column-status",
+        "column-status_label",
         "column-place",
         "column-updated_at_full",
     ]
@@ -135,7 +135,7 @@ def test_changelist_columns(staff_client: Client, make_row: MakeRow) -> None:
     assert '<td class="field-place">MEDELLÍN, ANTIOQUIA</td>' in html
     # The full time, to the second, in the current time zone (America/Bogota in the tests).
     assert '<td class="field-updated_at_full">2026-12-01 04:00:07 -05</td>' in html
-    assert '<td class="field-status">Active</td>' in html
+    assert '<td class="field-status_label">Active</td>' in html
     # The polling station and the table are on the row's page only.
     assert "IE SAN JOSÉ" not in html
     assert "field-mesa" not in html

@@ -115,6 +115,7 @@ def register(page: Page, cedula: str, *, username: str | None = None, password: 
     page.fill("#id_password1", password)
     page.fill("#id_password2", password)
     page.fill("#id_cedula", cedula)
+    page.check("#id_cedula_consent")  # the holder's authorization: no lookup without it
     page.click("#register-button")
     expect(page).to_have_url(re.compile(r"/profile/$"))
     return username

@@ -201,9 +201,18 @@ def test_registration_login_and_logout(example_site: Stack, new_page: NewPage, b
         page.fill("#id_password1", PASSWORD)
         page.fill("#id_password2", PASSWORD)
         page.fill("#id_cedula", number)
+        page.check("#id_cedula_consent")
         page.click("#register-button")
         expect(page.locator(".errorlist")).to_contain_text("Enter a valid cédula number")
         expect(page.locator(".errorlist")).to_contain_text(reason)
+    # No account, and so no lookup, without the holder's authorization.
+    page.fill("#id_cedula", "1000000003")
+    page.uncheck("#id_cedula_consent")
+    page.click("#register-button")
+    expect(page).to_have_url(re.compile(r"/register/$"))
+    expect(page.locator("#id_cedula_consent_error")).to_contain_text(
+        "Your authorization is needed to check your cédula with the Registraduría."
+    )
 
     username = register(page, "1000000003")
     page.click("#logout-button")

@@ -61,6 +61,7 @@ def fill_registration(page: Page, username: str, cedula: str) -> None:
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.fill("#id_cedula", cedula)
+    page.check("#id_cedula_consent")
     page.click("#register-button")
 
 

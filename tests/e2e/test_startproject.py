@@ -214,9 +214,13 @@ def test_a_new_site_on_the_replica_validates_its_first_user(tmp_path: Path) -> N
         qcluster = [sys.executable, str(site / "manage.py"), "qcluster"]
         with service("worker", qcluster, env, tmp_path) as worker:
             wait_for_line(worker, r"Q Cluster \S+ \[mysite\] running\.")
+            # As the documentation's step 6: the user, then their authorization (no lookup before).
             create = (
                 "from accounts.models import User; "
-                f"User.objects.create_user('ana', password='a-long-password-1', cedula='{FOUND}')"
+                "from django_cedula.services import record_consent; "
+                f"user = User.objects.create_user('ana', password='a-long-password-1', cedula='{FOUND}'); "
+                "assert user.cedula_info.status == 'awaiting_consent', user.cedula_info.status; "
+                "record_consent(user)"
             )
             manage(site, "shell", "-c", create, env=env)
             database = site / "db.sqlite3"

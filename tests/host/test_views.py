@@ -24,6 +24,7 @@ KEYS = {
     "status_display",
     "is_final",
     "retryable",
+    "exists",
     "cedula_masked",
     "message",
     "place",

@@ -1,17 +1,32 @@
-"""``manage.py cedula_lookup NUMBER [--json]``: one lookup with the configured scraper."""
+"""``manage.py cedula_lookup NUMBER [--json]``: one lookup with the configured scraper.
+
+Under ``CEDULA_PRIVACY["REQUIRE_CONSENT"]`` a number is looked up only when it belongs to a user
+whose authorization is in force (the number in the user field, ``CEDULA_USER_FIELD``, or on their
+validation row), or with ``--holder-authorized``: the operator's statement that the site holds the
+holder's authorization by other means. That statement is not recorded in the database (nothing
+this command does is); it is logged, with the masked number and the operating-system user, as the
+operator's responsibility.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import json
+import logging
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import models
 from django.utils.translation import gettext
 
+from ...conf import app_settings
 from ...exceptions import InvalidCedulaError
+from ...models import CedulaConsent, CedulaInfo
 from ...numbers import normalize_cedula
-from ...privacy import redact
+from ...privacy import mask_cedula, redact
 from ...results import ScrapeResult, ScrapeStatus
 from ...scrapers import get_scraper
 from ...scrapers.base import source_name
@@ -20,13 +35,33 @@ from ...scrapers.base import source_name
 EXIT_FAILURE = 1
 #: Exit status for a number refused before any network traffic.
 EXIT_INVALID = 2
+#: Exit status for a number whose holder's authorization is required and not in force.
+EXIT_NO_CONSENT = 3
+
+logger = logging.getLogger("django_cedula.management")
+
+
+def holders_authorized(cedula: str) -> bool:
+    """Whether a user holding ``cedula`` (in the user field, when it is a column, or on their
+    validation row) has an authorization in force."""
+    user_ids: set[Any] = set(CedulaInfo.objects.filter(cedula=cedula).values_list("user_id", flat=True))
+    user_model = get_user_model()
+    try:
+        field = user_model._meta.get_field(app_settings.USER_FIELD)
+    except FieldDoesNotExist:
+        field = None
+    if isinstance(field, models.Field) and field.concrete:
+        holders = user_model._default_manager.filter(**{field.name: cedula})
+        user_ids.update(holders.values_list("pk", flat=True))
+    return bool(user_ids) and CedulaConsent.objects.in_force().filter(user_id__in=user_ids).exists()
 
 
 class Command(BaseCommand):
     help = (
         "Look one cédula up with the configured sources (CEDULA_SOURCES: one source, or a fallback chain) "
         "and print the result. "
-        "Exits 0 for a final answer (found, not found, cancelled), 1 for a failure, 2 for an invalid number. "
+        "Exits 0 for a final answer (found, not found, cancelled), 1 for a failure, 2 for an invalid number, "
+        "3 for a number whose holder has not authorized the lookup (CEDULA_PRIVACY's REQUIRE_CONSENT). "
         "Nothing is stored."
     )
 
@@ -34,6 +69,15 @@ class Command(BaseCommand):
         parser.add_argument("number", help="the cédula; dots, spaces and dashes are ignored")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--raw", action="store_true", help="include the source's raw answer")
+        parser.add_argument(
+            "--holder-authorized",
+            action="store_true",
+            help=(
+                "look the number up although no user holding it has an authorization recorded: you "
+                "state that the site holds the holder's authorization, and take responsibility for it "
+                "(logged, not recorded)"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -42,6 +86,7 @@ class Command(BaseCommand):
             raise CommandError(
                 gettext("Invalid cédula: %(reason)s.") % {"reason": exc}, returncode=EXIT_INVALID
             ) from exc
+        self._check_authorization(cedula, declared=options["holder_authorized"])
         scraper = get_scraper()
         try:
             result = ScrapeResult.coerce(scraper.scrape_cedula(cedula))
@@ -65,6 +110,31 @@ class Command(BaseCommand):
                 gettext("Lookup failed: %(status)s.") % {"status": result.status.value},
                 returncode=EXIT_FAILURE,
             )
+
+    def _check_authorization(self, cedula: str, *, declared: bool) -> None:
+        """No lookup without the holder's authorization (``CEDULA_PRIVACY["REQUIRE_CONSENT"]``)."""
+        if not app_settings.REQUIRE_CONSENT or holders_authorized(cedula):
+            return
+        if declared:
+            try:
+                operator = getpass.getuser()
+            except Exception:  # no user name in this environment
+                operator = "unknown"
+            logger.warning(
+                "cedula_lookup of %s under --holder-authorized: the operator (%s) states the holder "
+                "authorized it",
+                mask_cedula(cedula),
+                operator,
+            )
+            return
+        raise CommandError(
+            gettext(
+                "No user holding this number has authorized the lookup (CEDULA_PRIVACY's "
+                "REQUIRE_CONSENT). Record their authorization, or pass --holder-authorized if the site "
+                "holds it by other means."
+            ),
+            returncode=EXIT_NO_CONSENT,
+        )
 
     def _as_json(self, result: ScrapeResult, *, raw: bool) -> dict[str, Any]:
         """The result's fields as strings, ``http_status`` as a number and only when the source

@@ -19,6 +19,7 @@ from ...models import CedulaInfo, CedulaStatus
 from ...services import (
     RequestDecision,
     RowState,
+    authorized_user_ids,
     plan_for_value,
     plan_validation,
     request_validation_batch,
@@ -113,15 +114,23 @@ class Command(BaseCommand):
             users = users.only("pk", field.name)  # a property may need more: then the whole user
         with ProgressBar(self.stdout, total, label=gettext("users")) as progress:
             for ids in _keyset_batches(user_ids, key, options["batch_size"]):
+                if dry_run:
+                    authorized = authorized_user_ids(ids, using=using)
                 if dry_run and field is not None:
                     # Plain values, no model instances: a dry run over 100,000 users stays quick.
                     rows = _row_states(ids, using)
                     for pk, value in users.filter(pk__in=ids).values_list("pk", field.name):
-                        counts[plan_for_value(value, rows.get(pk), force=force, now=now)] += 1
+                        allowed = authorized is None or pk in authorized
+                        counts[
+                            plan_for_value(value, rows.get(pk), force=force, now=now, authorized=allowed)
+                        ] += 1
                 elif dry_run:
                     rows = _row_states(ids, using)
                     for user in users.filter(pk__in=ids):
-                        counts[plan_validation(user, rows.get(user.pk), force=force, now=now)] += 1
+                        allowed = authorized is None or user.pk in authorized
+                        counts[
+                            plan_validation(user, rows.get(user.pk), force=force, now=now, authorized=allowed)
+                        ] += 1
                 else:
                     failed += self._request(
                         list(users.filter(pk__in=ids).order_by("pk")), counts, force=force, using=using
@@ -237,6 +246,26 @@ class Command(BaseCommand):
                 invalid,
             )
             self.stdout.write("  " + line % {"count": invalid})
+        waiting = counts[RequestDecision.AWAITING_CONSENT]
+        if waiting:
+            line = (
+                ngettext(
+                    "%(count)d would wait for the holder's authorization (CEDULA_PRIVACY's REQUIRE_CONSENT), "
+                    "not looked up",
+                    "%(count)d would wait for their holders' authorization (CEDULA_PRIVACY's "
+                    "REQUIRE_CONSENT), not looked up",
+                    waiting,
+                )
+                if dry_run
+                else ngettext(
+                    "%(count)d waits for the holder's authorization (CEDULA_PRIVACY's REQUIRE_CONSENT), "
+                    "not looked up",
+                    "%(count)d wait for their holders' authorization (CEDULA_PRIVACY's REQUIRE_CONSENT), "
+                    "not looked up",
+                    waiting,
+                )
+            )
+            self.stdout.write("  " + line % {"count": waiting})
         for decision, reason in _SKIPS:
             if counts[decision]:
                 line = ngettext(

@@ -15,6 +15,33 @@ from ..console import ProgressBar, bounded_int
 MAX_CHUNK_SIZE = 10_000
 
 
+def purge_lines(raw_responses: int, places: int, *, dry_run: bool) -> list[str]:
+    """The purge's counts as sentences (for this command and ``cedula_sweep``)."""
+    if dry_run:
+        raw = ngettext(
+            "%(count)d raw answer would be blanked (older than CEDULA_PRIVACY's RAW_RESPONSE_DAYS)",
+            "%(count)d raw answers would be blanked (older than CEDULA_PRIVACY's RAW_RESPONSE_DAYS)",
+            raw_responses,
+        )
+        place = ngettext(
+            "%(count)d voting place would be blanked (older than CEDULA_PRIVACY's PLACE_DAYS)",
+            "%(count)d voting places would be blanked (older than CEDULA_PRIVACY's PLACE_DAYS)",
+            places,
+        )
+    else:
+        raw = ngettext(
+            "%(count)d raw answer blanked (older than CEDULA_PRIVACY's RAW_RESPONSE_DAYS)",
+            "%(count)d raw answers blanked (older than CEDULA_PRIVACY's RAW_RESPONSE_DAYS)",
+            raw_responses,
+        )
+        place = ngettext(
+            "%(count)d voting place blanked (older than CEDULA_PRIVACY's PLACE_DAYS)",
+            "%(count)d voting places blanked (older than CEDULA_PRIVACY's PLACE_DAYS)",
+            places,
+        )
+    return [raw % {"count": raw_responses}, place % {"count": places}]
+
+
 class Command(BaseCommand):
     help = (
         "Queue again the validations whose job was lost: rows pending longer than "
@@ -113,6 +140,11 @@ class Command(BaseCommand):
                 )
                 % {"count": report.enqueue_failures}
             )
+        if report.purged_raw_responses or report.purged_places:
+            for line in purge_lines(
+                report.purged_raw_responses, report.purged_places, dry_run=report.dry_run
+            ):
+                self.stdout.write("  " + line)
         if report.probed:
             self.stdout.write(
                 "  "
