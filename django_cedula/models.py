@@ -585,7 +585,8 @@ class CedulaInfo(models.Model):
         help_text=_("What the Registraduría's free vigencia pre-check said of the number, if it was asked."),
     )
 
-    fetched_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    # Indexed: the retention purge looks for answers older than its limits on every sweep.
+    fetched_at = models.DateTimeField(_("answered at"), null=True, blank=True, db_index=True)
     purged_at = models.DateTimeField(
         _("purged at"),
         null=True,

@@ -34,6 +34,8 @@ def test_status_labels_in_spanish() -> None:
         Status.ERROR: "Error",
         Status.TIMEOUT: "Tiempo agotado",
         Status.BLOCKED: "Bloqueada por la fuente",
+        Status.NONEXISTENT: "El número no existe",
+        Status.AWAITING_CONSENT: "Esperando la autorización del titular",
     }
 
 
