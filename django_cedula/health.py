@@ -280,19 +280,23 @@ def must_wait(current: SourceState, now: float | None = None) -> bool:
 
 
 def run_undecided(source: str, now: float | None = None) -> bool:
-    """Whether ``source`` has an open run of signs of change, younger than :data:`RUN_PATIENCE`, that
-    has not taken it out of service: a row's last attempt that met such a sign waits for the run's
-    decision instead of ending (``False`` when the cache fails: the row ends as it would)."""
+    """Whether ``source`` is out of service, or has an open run of signs of change that holds two
+    numbers at least, younger than :data:`RUN_PATIENCE`, and has not taken it out yet: a row's last
+    attempt that met such a sign waits for the run's decision instead of ending. One number failing
+    alone never makes a row wait: that is its own page, and it ends as any failure would
+    (``False`` too when the cache fails)."""
     if not enabled():
         return False
     try:
         current = state(source)
+        numbers = _count(_cache(), _key(source, "numbers"))
     except Exception:
         return False
     if not current.in_service:
         return True
     now = time.time() if now is None else now
-    return current.streak > 0 and current.run_since is not None and now - current.run_since < RUN_PATIENCE
+    young = current.run_since is not None and now - current.run_since < RUN_PATIENCE
+    return current.streak > 0 and numbers >= 2 and young
 
 
 def holds_page(page_url: str) -> bool:

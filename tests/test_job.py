@@ -99,9 +99,6 @@ def test_each_error_kind_ends_with_its_own_status(
     user: Any, recording_backend: type[RecordingBackend], settings: Any, kind: str, final: str
 ) -> None:
     settings.CEDULA_RETRY_DELAYS = [5]
-    # Source health off: an unreadable answer on the last attempt would otherwise wait for the
-    # run's decision (tests/health/test_source_health.py).
-    settings.CEDULA_SOURCE_HEALTH = {"OUT_AFTER": 0}
     FakeScraper.set_outcome(CEDULA, kind)
     assert recording_backend.run_next() == Status.RETRYING
     assert recording_backend.run_next() == final

@@ -123,36 +123,41 @@ def test_out_of_service_nothing_is_asked_and_no_attempt_counted(
 def test_the_same_number_failing_again_is_not_a_new_sign(
     queued: type[RecordingBackend], make_user: Callable[..., Any]
 ) -> None:
+    """One number failing alone is its own page: the source stays in service and the row ends as any
+    failure would, after its attempts (no wait, no extra lookup)."""
     FakeScraper.set_outcome(NUMBERS[0], "parse_error")
     (user,) = register(make_user, queued, NUMBERS[0])
     for _ in range(3):
         queued.run_next()  # its retries
-    assert health.state(SOURCE).in_service  # one number alone never takes the source out
-    # Its last attempt met a sign while the run is undecided: it waits, uncounted, for the run.
-    info = row(user)
-    assert (info.status, info.retry_count, info.error_code) == (Status.RETRYING, 3, SOURCE_OUT_OF_SERVICE)
-    assert len(FakeScraper.calls) == 4
-    # Another number failing the same way decides the run: the source goes out, the row waits on.
-    FakeScraper.set_outcome(NUMBERS[1], "parse_error")
-    register(make_user, queued, NUMBERS[1])
-    assert not health.state(SOURCE).in_service
-
-
-def test_a_run_of_one_number_that_nothing_decides_ends_the_row_after_an_hour(
-    queued: type[RecordingBackend], make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    FakeScraper.set_outcome(NUMBERS[0], "parse_error")
-    (user,) = register(make_user, queued, NUMBERS[0])
-    for _ in range(3):
-        queued.run_next()
-    assert row(user).status == Status.RETRYING
-    # An hour later (the run's patience spent) the last attempt ends as any failure would.
-    monkeypatch.setattr(health, "RUN_PATIENCE", 0.0)
-    queued.jobs.clear()
-    validate_user_cedula(user.pk, 4)
+    assert health.state(SOURCE).in_service
     info = row(user)
     assert (info.status, info.retry_count, info.error_code) == (Status.ERROR, 3, "parse_error")
+    assert len(FakeScraper.calls) == 4
+    assert queued.jobs == []
+
+
+def test_a_last_attempt_waits_for_a_run_of_two_numbers_still_undecided(
+    settings: Any,
+    queued: type[RecordingBackend],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a higher OUT_AFTER, a run of two numbers may be open when a row's last attempt meets a
+    sign: the row waits, uncounted, for the decision; an hour later it ends as any failure would."""
+    settings.CEDULA_SOURCE_HEALTH = {"OUT_AFTER": 5}
+    settings.CEDULA_RETRY_DELAYS = []
+    FakeScraper.set_outcome(NUMBERS[0], "parse_error")
+    FakeScraper.set_outcome(NUMBERS[1], "parse_error")
+    first, second = register(make_user, queued, NUMBERS[0], NUMBERS[1])
+    # The first was alone in the run: it ended. The second had company: it waits.
+    assert row(first).status == Status.ERROR
+    info = row(second)
+    assert (info.status, info.retry_count, info.error_code) == (Status.PENDING, 0, SOURCE_OUT_OF_SERVICE)
     assert health.state(SOURCE).in_service
+    monkeypatch.setattr(health, "RUN_PATIENCE", 0.0)
+    queued.jobs.clear()
+    validate_user_cedula(second.pk, 1)
+    assert row(second).status == Status.ERROR
 
 
 def test_an_answer_ends_the_run_and_failures_of_other_kinds_never_count(

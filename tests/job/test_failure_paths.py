@@ -97,7 +97,6 @@ def test_an_absurdly_long_error_is_stored_bounded(
     user: Any, recording_backend: type[RecordingBackend], settings: Any
 ) -> None:
     settings.CEDULA_RETRY_DELAYS = []
-    settings.CEDULA_SOURCE_HEALTH = {"OUT_AFTER": 0}  # the last attempt's sign would wait for its run
     FakeScraper.set_outcome(CEDULA, {"status": "parse_error", "error": "e" * 100_000})
     assert recording_backend.run_next() == Status.ERROR
     info = CedulaInfo.objects.get(user=user)

@@ -173,6 +173,9 @@ def scenario_settings(replica: Replica, q_cluster: dict[str, Any]) -> dict[str, 
         CEDULA_RETRY_DELAYS=RETRY_DELAYS,
         CEDULA_LOOKUP_TIMEOUT=30,
         CEDULA_BLOCK_COOLDOWN=0,
+        # Faults per number, not a site that changed: the garbage of several numbers would take the
+        # source out of service (tests/integration/test_source_change.py covers that).
+        CEDULA_SOURCE_HEALTH={"OUT_AFTER": 0},
     )
 
 
