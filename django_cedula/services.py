@@ -33,6 +33,7 @@ from .models import (
     cleared_fields,
 )
 from .numbers import normalize_cedula
+from .scrapers.chain import source_names
 from .signals import source_back_in_service, source_out_of_service
 
 logger = logging.getLogger(__name__)
@@ -615,6 +616,8 @@ def queue_waiting_rows(sender: Any = None, source: str = "", **kwargs: Any) -> i
     pace. Each row is due now (``next_attempt_at``), so that a job the broker loses is the sweeper's
     after ``CEDULA_SWEEP["PENDING_AFTER"]``, not after the outage's back-off. Receiver of
     :data:`~django_cedula.signals.source_back_in_service`; returns how many were queued."""
+    if source and source not in source_names():
+        return 0  # the pre-check's health: no row waits for it
     rows = CedulaInfo.objects.using(router.db_for_write(CedulaInfo)).waiting_for_sources()
     waiting = list(rows.values_list("pk", "user_id", "retry_count"))
     queued = 0
