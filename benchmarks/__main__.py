@@ -12,7 +12,10 @@
 - ``chain``: the fallback chain [wsp, consultacenso] on a 2-worker cluster while wsp blocks: every
   validation final, requests to wsp during its pause, time to final against a healthy batch;
 - ``parsing``: reading 1 MiB of each kind of pathological markup (unclosed comments, repeated
-  attributes, deep nesting, ...): time and peak memory, lxml against the earlier html.parser.
+  attributes, deep nesting, ...): time and peak memory, lxml against the earlier html.parser;
+- ``change``: a source that changes its pages (new markup, refused tokens, a new form) under a
+  2-worker cluster, source health on and off: solves, lookups, rows ended and attempts counted
+  after the change, and the time to drain every row after ``cedula_sources --resume``.
 
 Each runs in processes of its own, on databases it creates and drops, against the local replica;
 nothing leaves the machine. ``python -m benchmarks.scraper`` is the scraper's own benchmark
@@ -31,7 +34,18 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import answers, captcha, chain, cluster, http_scraper, memory, parsing, registration, revalidate
+from . import (
+    answers,
+    captcha,
+    chain,
+    cluster,
+    http_scraper,
+    memory,
+    parsing,
+    registration,
+    revalidate,
+    source_change,
+)
 from .common import (
     TAG_VAR,
     Figure,
@@ -55,6 +69,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "chain": chain.run,
     "http": http_scraper.run,
     "parsing": parsing.run,
+    "change": source_change.run,
 }
 
 
