@@ -15,6 +15,9 @@
   attributes, deep nesting, ...): time and peak memory, lxml against the earlier html.parser;
 - ``purge``: the retention purge of 100,000 expired rows (raw answers and places): time against the
   sweep's interval, peak memory at 10k and 100k rows.
+- ``change``: a source that changes its pages (new markup, refused tokens, a new form) under a
+  2-worker cluster, source health on and off: solves, lookups, rows ended and attempts counted
+  after the change, and the time to drain every row after ``cedula_sources --resume``.
 
 Each runs in processes of its own, on databases it creates and drops, against the local replica;
 nothing leaves the machine. ``python -m benchmarks.scraper`` is the scraper's own benchmark
@@ -33,7 +36,19 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import answers, captcha, chain, cluster, http_scraper, memory, parsing, purge, registration, revalidate
+from . import (
+    answers,
+    captcha,
+    chain,
+    cluster,
+    http_scraper,
+    memory,
+    parsing,
+    purge,
+    registration,
+    revalidate,
+    source_change,
+)
 from .common import (
     TAG_VAR,
     Figure,
@@ -58,6 +73,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "http": http_scraper.run,
     "parsing": parsing.run,
     "purge": purge.run,
+    "change": source_change.run,
 }
 
 
