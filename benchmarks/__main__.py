@@ -11,6 +11,9 @@
   registration to final state, solves per validation, tokens wasted, idle spend, two workers;
 - ``chain``: the fallback chain [wsp, consultacenso] on a 2-worker cluster while wsp blocks: every
   validation final, requests to wsp during its pause, time to final against a healthy batch;
+- ``precheck``: the free vigencia pre-check on a 2-worker cluster and a registration mix: solves per
+  final validation, time to final of the numbers it ends, throughput and p50 with the service down,
+  slow or answering 429, against the pre-check off;
 - ``parsing``: reading 1 MiB of each kind of pathological markup (unclosed comments, repeated
   attributes, deep nesting, ...): time and peak memory, lxml against the earlier html.parser;
 - ``purge``: the retention purge of 100,000 expired rows (raw answers and places): time against the
@@ -44,10 +47,17 @@ from . import (
     http_scraper,
     memory,
     parsing,
+<<<<<<< HEAD
     purge,
     registration,
     revalidate,
     source_change,
+=======
+    precheck,
+    purge,
+    registration,
+    revalidate,
+>>>>>>> r4-bench22
 )
 from .common import (
     TAG_VAR,
@@ -71,6 +81,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Figure]]] = {
     "captcha": captcha.run,
     "chain": chain.run,
     "http": http_scraper.run,
+    "precheck": precheck.run,
     "parsing": parsing.run,
     "purge": purge.run,
     "change": source_change.run,

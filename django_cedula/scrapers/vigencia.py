@@ -29,8 +29,10 @@ import urllib.request
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from django.core.cache import caches
+
 from .. import health, throttle
-from ..conf import Configurable, ConfiguredPart, build_part, part_setting
+from ..conf import Configurable, ConfiguredPart, app_settings, build_part, part_setting
 from ..exceptions import ConfigurationError
 from ..privacy import mask_cedula, redact
 from ..proxies import ProxyError, parse_proxy_value
@@ -113,6 +115,13 @@ VIGENCIA_URL = "https://defunciones.registraduria.gov.co:8443/VigenciaCedula/con
 #: Cache keys of the pre-check's own pace and pause (shared by every worker of the cluster).
 TURN_KEY = "django_cedula:precheck:next_at"
 PAUSE_KEY = "django_cedula:precheck:paused_until"
+#: Failures to answer in a row (a timeout, a reset, a refused connection) across the cluster, and
+#: the pauses they led to in a row: a slow or down service is left alone, for longer each time.
+FAILURES_KEY = "django_cedula:precheck:failures"
+BACKOFF_KEY = "django_cedula:precheck:backoff"
+#: Failures in a row that pause the pre-check, and the longest such pause (seconds).
+FAILURES_BEFORE_PAUSE = 3
+MAX_FAILURE_PAUSE = 900.0
 #: The longest ``timeout`` accepted (seconds): the pre-check must stay cheaper than what it saves.
 MAX_TIMEOUT = 30.0
 #: Headers the service's own page (an Angular app) sends with its ``fetch``.
@@ -229,6 +238,7 @@ class VigenciaPrecheck(Precheck):
         deadline = started + self.timeout
         result, answer = self._ask(cedula, deadline)
         self._report(result, cedula, admission)
+        self._count_failure(result, answered=answer is not None)
         if answer is not None:
             return answer
         if result.status is ScrapeStatus.BLOCKED:
@@ -238,6 +248,37 @@ class VigenciaPrecheck(Precheck):
                 logger.error("The pre-check's pause could not be stored (%s)", type(exc).__name__)
         logger.info("Pre-check of %s: no answer (%s)", mask_cedula(cedula), result.error)
         return self._failed(result.error, raw=result.raw_html)
+
+    def _count_failure(self, result: ScrapeResult, *, answered: bool) -> None:
+        """A service that does not answer costs every validation its timeout: after
+        :data:`FAILURES_BEFORE_PAUSE` such failures in a row across the cluster, pause the pre-check
+        (``pause_after_429`` seconds, doubling while it keeps failing, at most
+        :data:`MAX_FAILURE_PAUSE`); an answer ends the run. A cache that fails is logged."""
+        try:
+            cache = caches[app_settings.CACHE_ALIAS]
+            if answered:
+                cache.delete_many([FAILURES_KEY, BACKOFF_KEY])
+                return
+            if result.status not in (ScrapeStatus.TIMEOUT, ScrapeStatus.NETWORK_ERROR):
+                return
+            if cache.add(FAILURES_KEY, 1, timeout=int(MAX_FAILURE_PAUSE)):
+                failures = 1
+            else:
+                failures = int(cache.incr(FAILURES_KEY))
+            if failures < FAILURES_BEFORE_PAUSE:
+                return
+            cache.delete(FAILURES_KEY)
+            pauses = 0 if cache.add(BACKOFF_KEY, 1, timeout=3600) else int(cache.incr(BACKOFF_KEY)) - 1
+            seconds = min(self.pause_after_429 * 2 ** min(pauses, 10), MAX_FAILURE_PAUSE)
+            throttle.pause(PAUSE_KEY, seconds)
+            logger.warning(
+                "The pre-check failed to answer %s times in a row: paused for %.0f s (the census "
+                "lookups go on without it)",
+                FAILURES_BEFORE_PAUSE,
+                seconds,
+            )
+        except Exception as exc:
+            logger.error("The pre-check's failures could not be counted (%s)", type(exc).__name__)
 
     def _failed(self, error: str, raw: str = "") -> PrecheckResult:
         return PrecheckResult(error=error[:500], raw=raw, source=self.source_name)

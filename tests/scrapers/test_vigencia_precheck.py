@@ -20,7 +20,7 @@ from django_cedula import health, throttle
 from django_cedula.exceptions import ConfigurationError
 from django_cedula.results import Vigencia
 from django_cedula.scrapers.parsing.vigencia import read_vigencia_answer
-from django_cedula.scrapers.vigencia import PAUSE_KEY, VigenciaPrecheck, precheck
+from django_cedula.scrapers.vigencia import FAILURES_KEY, PAUSE_KEY, VigenciaPrecheck, precheck
 from django_cedula.testing.replica import FaultMode, Replica
 from django_cedula.testing.replica.site_pages import block_page
 
@@ -141,6 +141,30 @@ def test_each_fault_is_an_error_result(replica: Replica, mode: FaultMode, error:
     assert health.state("vigencia").streak == (1 if sign else 0)
     # The fault was for that number only: another is answered.
     assert checker.check("1000000090").vigencia is Vigencia.ALIVE
+
+
+@pytest.mark.parametrize("mode", [FaultMode.VIGENCIA_SLOW, FaultMode.VIGENCIA_RESET])
+def test_a_service_that_keeps_failing_to_answer_is_left_alone_longer_each_time(
+    replica: Replica, mode: FaultMode
+) -> None:
+    """Slow or down, it would cost every validation its timeout: three failures in a row pause it
+    (``pause_after_429``), doubling while it keeps failing; an answer ends the run."""
+    replica.set_fault(mode)
+    checker = part(replica, timeout=0.5, pause_after_429=20)
+    for _ in range(3):
+        assert checker.check("1000000001").vigencia is None
+    assert asked(replica) == 3
+    assert 19 < throttle.paused(PAUSE_KEY, 900) <= 20
+    assert checker.check("1000000001").error.startswith("paused")
+    assert asked(replica) == 3  # nothing sent while paused
+    caches["default"].delete(PAUSE_KEY)
+    for _ in range(3):
+        checker.check("1000000001")
+    assert 39 < throttle.paused(PAUSE_KEY, 900) <= 40  # twice as long
+    replica.clear_faults()
+    caches["default"].delete(PAUSE_KEY)
+    assert checker.check("1000000090").vigencia is Vigencia.ALIVE  # an answer ends it
+    assert caches["default"].get(FAILURES_KEY) is None
 
 
 def test_a_429_pauses_the_pre_check_without_asking(replica: Replica) -> None:
