@@ -47,17 +47,11 @@ from . import (
     http_scraper,
     memory,
     parsing,
-<<<<<<< HEAD
-    purge,
-    registration,
-    revalidate,
-    source_change,
-=======
     precheck,
     purge,
     registration,
     revalidate,
->>>>>>> r4-bench22
+    source_change,
 )
 from .common import (
     TAG_VAR,
