@@ -115,8 +115,9 @@ VIGENCIA_URL = "https://defunciones.registraduria.gov.co:8443/VigenciaCedula/con
 #: Cache keys of the pre-check's own pace and pause (shared by every worker of the cluster).
 TURN_KEY = "django_cedula:precheck:next_at"
 PAUSE_KEY = "django_cedula:precheck:paused_until"
-#: Failures to answer in a row (a timeout, a reset, a refused connection) across the cluster, and
-#: the pauses they led to in a row: a slow or down service is left alone, for longer each time.
+#: Failures to answer in a row (a reset, a refused connection; a timeout pauses at once) across the
+#: cluster, and the pauses they led to in a row: a slow or down service is left alone, for longer
+#: each time.
 FAILURES_KEY = "django_cedula:precheck:failures"
 BACKOFF_KEY = "django_cedula:precheck:backoff"
 #: Failures in a row that pause the pre-check, and the longest such pause (seconds).
@@ -250,9 +251,9 @@ class VigenciaPrecheck(Precheck):
         return self._failed(result.error, raw=result.raw_html)
 
     def _count_failure(self, result: ScrapeResult, *, answered: bool) -> None:
-        """A service that does not answer costs every validation its timeout: after
-        :data:`FAILURES_BEFORE_PAUSE` such failures in a row across the cluster, pause the pre-check
-        (``pause_after_429`` seconds, doubling while it keeps failing, at most
+        """A service that does not answer costs every validation its timeout: after a timeout, or
+        :data:`FAILURES_BEFORE_PAUSE` quick failures in a row across the cluster, pause the
+        pre-check (``pause_after_429`` seconds, doubling while it keeps failing, at most
         :data:`MAX_FAILURE_PAUSE`); an answer ends the run. A cache that fails is logged."""
         try:
             cache = caches[app_settings.CACHE_ALIAS]
@@ -265,7 +266,9 @@ class VigenciaPrecheck(Precheck):
                 failures = 1
             else:
                 failures = int(cache.incr(FAILURES_KEY))
-            if failures < FAILURES_BEFORE_PAUSE:
+            # A timeout cost its validation the whole timeout: one is enough. A quick failure (a
+            # reset, a refused connection) costs little, and may be a blip: three in a row.
+            if result.status is not ScrapeStatus.TIMEOUT and failures < FAILURES_BEFORE_PAUSE:
                 return
             cache.delete(FAILURES_KEY)
             pauses = 0 if cache.add(BACKOFF_KEY, 1, timeout=3600) else int(cache.incr(BACKOFF_KEY)) - 1
