@@ -372,7 +372,7 @@ def _admit(source: str) -> Admission:
     # During a run, only as many lookups may be in flight as could still complete it: more would
     # pay for answers the run no longer needs. At least one may always run: a run of one number's
     # failures may never reach a decision otherwise.
-    in_flight = _incr(cache, _key(source, "in_flight"), IN_FLIGHT_TTL)
+    in_flight = throttle.count(cache, _key(source, "in_flight"), IN_FLIGHT_TTL)
     if in_flight <= max(int(_settings()["OUT_AFTER"]) - current.streak, 1):
         return Admission(True, counted=True)
     _decr(cache, _key(source, "in_flight"))
@@ -381,21 +381,6 @@ def _admit(source: str) -> Admission:
 
 def _trial_lock_ttl() -> int:
     return int(app_settings.LOOKUP_TIMEOUT) + 120
-
-
-def _incr(cache: BaseCache, key: str, timeout: int | None) -> int:
-    """``key``'s count plus one, created at 1 (``add``, then ``incr``: atomic on Redis and Memcached).
-    The timeout is set again after ``incr``: Django's generic ``incr`` (the database and file caches)
-    writes the value back with the cache's default timeout."""
-    if cache.add(key, 1, timeout=timeout):
-        return 1
-    try:
-        value = int(cache.incr(key))
-    except ValueError:  # expired between the two calls
-        cache.add(key, 1, timeout=timeout)
-        return 1
-    cache.touch(key, timeout)
-    return value
 
 
 def _decr(cache: BaseCache, key: str) -> None:
@@ -473,10 +458,10 @@ def _report(
     if not current.in_service:
         return current
     if _new_in_run(cache, source, cedula):
-        numbers = _incr(cache, _key(source, "numbers"), None)
+        numbers = throttle.count(cache, _key(source, "numbers"), None)
     else:
         numbers = _count(cache, _key(source, "numbers"))
-    streak = _incr(cache, _key(source, "streak"), None)
+    streak = throttle.count(cache, _key(source, "streak"), None)
     needed = int(_settings()["OUT_AFTER"])
     # One number failing on its own says more about that number's page than about the source: a
     # run takes the source out only once it holds two numbers (or the setting asks for one sign).

@@ -436,6 +436,21 @@ def take_turn(key: str, spacing: float, *, max_wait: float) -> float | None:
         _unlock(cache, held, f"{key}:lock")
 
 
+def count(cache: BaseCache, key: str, timeout: int | None) -> int:
+    """``key``'s count plus one, created at 1 (``add``, then ``incr``: atomic on Redis and Memcached).
+    The timeout is set again after ``incr``: Django's generic ``incr`` (the database and file caches)
+    writes the value back with the cache's default timeout."""
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        value = int(cache.incr(key))
+    except ValueError:  # expired between the two calls
+        cache.add(key, 1, timeout=timeout)
+        return 1
+    cache.touch(key, timeout)
+    return value
+
+
 def pause(key: str, seconds: float) -> None:
     """Pause what is paced under ``key`` for ``seconds`` on every worker (0: no pause)."""
     if seconds > 0:

@@ -262,16 +262,13 @@ class VigenciaPrecheck(Precheck):
                 return
             if result.status not in (ScrapeStatus.TIMEOUT, ScrapeStatus.NETWORK_ERROR):
                 return
-            if cache.add(FAILURES_KEY, 1, timeout=int(MAX_FAILURE_PAUSE)):
-                failures = 1
-            else:
-                failures = int(cache.incr(FAILURES_KEY))
+            failures = throttle.count(cache, FAILURES_KEY, int(MAX_FAILURE_PAUSE))
             # A timeout cost its validation the whole timeout: one is enough. A quick failure (a
             # reset, a refused connection) costs little, and may be a blip: three in a row.
             if result.status is not ScrapeStatus.TIMEOUT and failures < FAILURES_BEFORE_PAUSE:
                 return
             cache.delete(FAILURES_KEY)
-            pauses = 0 if cache.add(BACKOFF_KEY, 1, timeout=3600) else int(cache.incr(BACKOFF_KEY)) - 1
+            pauses = throttle.count(cache, BACKOFF_KEY, 3600) - 1
             seconds = min(self.pause_after_429 * 2 ** min(pauses, 10), MAX_FAILURE_PAUSE)
             throttle.pause(PAUSE_KEY, seconds)
             logger.warning(
